@@ -1,0 +1,206 @@
+//! Wire views of users, rooms, members and messages.
+//!
+//! These are what travels, not what is stored: the server keeps its own
+//! storage structs and converts, so either side can evolve.
+
+use crate::{MessageId, RoomId, Seq, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A user as shown to other users: enough to render a sender.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Author {
+    /// The account id.
+    pub id: UserId,
+    /// The login name (see [`crate::names::validate_username`]).
+    pub username: String,
+    /// The name shown in clients; may contain any printable characters.
+    pub display_name: String,
+    /// Free-text organization, e.g. a hospital ward or team.
+    pub org: String,
+}
+
+/// A user account as shown to admins and to the user themself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Public identity.
+    pub author: Author,
+    /// Whether this is a server admin.
+    pub admin: bool,
+    /// Whether the account is disabled (cannot log in).
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: Timestamp,
+}
+
+/// A long-lived API token's metadata. The secret itself is shown only once,
+/// at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The token's id, used to revoke it.
+    pub id: u64,
+    /// Owner of the token.
+    pub user: Author,
+    /// Free-text label, e.g. `alerts-bot`.
+    pub label: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Whether it is a long-lived API token (`true`) or a login session.
+    pub api: bool,
+}
+
+/// Whether a room is a group room or a direct conversation of two users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoomKind {
+    /// A named room with any number of members.
+    Group,
+    /// A direct message room: exactly two members, one room per pair.
+    Direct,
+}
+
+/// Who may join a group room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Visibility {
+    /// Listed in the directory; anyone may join.
+    Public,
+    /// Unlisted; only those invited or added may join.
+    Private,
+}
+
+/// A member's role in a room. Ordered by power: `Member < Admin < Owner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Reads and sends.
+    Member,
+    /// Also moderates: invites, kicks, bans, mutes, changes the topic.
+    Admin,
+    /// Also archives, changes visibility and transfers ownership. One per room.
+    Owner,
+}
+
+/// A room's description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The room's id.
+    pub id: RoomId,
+    /// Group or direct.
+    pub kind: RoomKind,
+    /// Unique name of a group room; for a direct room, `@` and the peer's
+    /// username as seen by the caller.
+    pub name: String,
+    /// Free-text topic; empty when unset.
+    pub topic: String,
+    /// Public or private (direct rooms are private).
+    pub visibility: Visibility,
+    /// When the room was created.
+    pub created_at: Timestamp,
+    /// Whether the room is archived (read-only).
+    pub archived: bool,
+    /// Number of current members.
+    pub member_count: u32,
+    /// Sequence number of the room's latest event; `Seq(0)` if none.
+    pub head: Seq,
+}
+
+/// One entry of a user's chat list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// The room.
+    pub room: RoomInfo,
+    /// The caller's role in it.
+    pub role: Role,
+    /// Highest sequence number the caller has read.
+    pub read_seq: Seq,
+    /// Messages after `read_seq` that are not the caller's own.
+    pub unread: u64,
+    /// Unread messages that mention the caller.
+    pub mentions: u64,
+    /// The latest message, for a preview; `None` in a room with none.
+    pub last_message: Option<crate::RoomEvent>,
+    /// Time of the latest event, or the room's creation; the list is ordered
+    /// by this, newest first.
+    pub last_activity: Timestamp,
+}
+
+/// A room member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// Who.
+    pub user: Author,
+    /// Their role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: Timestamp,
+}
+
+/// The acknowledgement of a stored message: returned only after the message
+/// is durably committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAck {
+    /// Room the message went to.
+    pub room: RoomId,
+    /// Its sequence number in that room.
+    pub seq: Seq,
+    /// Its id.
+    pub id: MessageId,
+    /// When the server stored it.
+    pub ts: Timestamp,
+    /// `true` if the idempotency key was seen before and this is the
+    /// original message, not a new one.
+    pub duplicate: bool,
+}
+
+/// Where a history page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryAnchor {
+    /// The newest events, ending at the room's head.
+    Latest,
+    /// Events with a sequence number strictly below this one, newest last.
+    Before(Seq),
+    /// Events with a sequence number strictly above this one, oldest first.
+    After(Seq),
+}
+
+/// A page of a room's history, oldest event first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// The room.
+    pub room: RoomId,
+    /// Events in ascending sequence order.
+    pub events: Vec<crate::RoomEvent>,
+    /// The room's head when the page was read.
+    pub head: Seq,
+    /// Whether more events exist beyond the page in the paging direction.
+    pub has_more: bool,
+}
+
+/// Counts a server reports with `ServerStats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Open QUIC connections.
+    pub connections: u64,
+    /// Authenticated sessions among them.
+    pub sessions: u64,
+    /// Rooms stored.
+    pub rooms: u64,
+    /// Users stored.
+    pub users: u64,
+    /// Room events stored (messages and other events).
+    pub events: u64,
+    /// Write transactions committed since start.
+    pub commits: u64,
+    /// Writes carried by those commits (a group commit carries several).
+    pub writes: u64,
+    /// Seconds since the server started.
+    pub uptime_secs: u64,
+}
+
+/// Facts about the server, from `ServerInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Software name and version.
+    pub server: String,
+    /// Negotiated protocol version.
+    pub protocol_version: u32,
+    /// Enforced limits.
+    pub limits: crate::Limits,
+}
