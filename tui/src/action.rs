@@ -1,0 +1,131 @@
+//! [`Action`]: everything that can change the [`crate::App`] — terminal
+//! input, clock ticks, and what the network task reports.
+
+use crate::state::{ConnectionStatus, Presence};
+use chat_protocol::{
+    Author, IdempotencyKey, MemberInfo, MessageAck, Role, RoomEvent, RoomId, RoomInfo, RoomSummary,
+    Seq, UserEvent, UserId,
+};
+use crossterm::event::KeyEvent;
+use std::time::Instant;
+
+/// Which way the mouse wheel turned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wheel {
+    /// Towards older messages.
+    Up,
+    /// Towards newer messages.
+    Down,
+}
+
+/// How serious a status-line message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Information, e.g. "joined #ops".
+    Info,
+    /// Something failed or is not possible.
+    Error,
+}
+
+/// One input to [`crate::update`].
+#[derive(Debug, Clone)]
+pub enum Action {
+    // ----- terminal -----
+    /// A key press (release events are filtered out by the caller).
+    Key(KeyEvent),
+    /// Bracketed paste: text inserted into the input as is.
+    Paste(String),
+    /// The mouse wheel turned over the conversation.
+    Wheel(Wheel),
+    /// The terminal now has this size, in cells.
+    Resize {
+        /// Columns.
+        width: u16,
+        /// Rows.
+        height: u16,
+    },
+    /// The clock advanced (drives typing expiry and "reconnecting in Ns").
+    Tick(Instant),
+
+    // ----- network -----
+    /// The connection state changed.
+    Connection(ConnectionStatus),
+    /// Logged in as this user.
+    LoggedIn(Author),
+    /// The chat list (answer to `ListMyRooms`).
+    Rooms(Vec<RoomSummary>),
+    /// An event on the user stream.
+    User(UserEvent),
+    /// A room became available through a command (`/join`, `/dm`, `/create`);
+    /// the view switches to it.
+    Opened {
+        /// The room.
+        room: RoomInfo,
+        /// The caller's role in it.
+        role: Role,
+    },
+    /// An event on a room stream, from catch-up or live.
+    Room(RoomEvent),
+    /// A room stream finished catching up to `head`.
+    CaughtUp {
+        /// The room.
+        room: RoomId,
+        /// Its head.
+        head: Seq,
+    },
+    /// A page of older history arrived (answer to `Effect::LoadOlder`).
+    OlderLoaded {
+        /// The room.
+        room: RoomId,
+        /// Events, oldest first.
+        events: Vec<RoomEvent>,
+    },
+    /// Loading older history failed.
+    OlderFailed {
+        /// The room.
+        room: RoomId,
+        /// Why, as a sentence.
+        error: String,
+    },
+    /// A room's member list arrived.
+    Members {
+        /// The room.
+        room: RoomId,
+        /// Its members.
+        members: Vec<MemberInfo>,
+    },
+    /// The server stored a message sent with `key`.
+    Sent {
+        /// The key the send carried.
+        key: IdempotencyKey,
+        /// The server's acknowledgement.
+        ack: MessageAck,
+    },
+    /// A send failed; the message stays in the outbox.
+    SendFailed {
+        /// The key the send carried.
+        key: IdempotencyKey,
+        /// Why, as a sentence.
+        error: String,
+    },
+    /// Someone is typing in a room until `until`.
+    Typing {
+        /// The room.
+        room: RoomId,
+        /// Their display name.
+        user: String,
+        /// When the indicator expires.
+        until: Instant,
+    },
+    /// A user's presence changed.
+    Presence {
+        /// Who.
+        user: UserId,
+        /// Their new presence.
+        presence: Presence,
+    },
+    /// A message for the status line (a command's result or failure).
+    Status(Level, String),
+    /// Quit the application.
+    Quit,
+}

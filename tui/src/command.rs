@@ -1,0 +1,395 @@
+//! Slash commands: the [`Command`] enum, its parser, and the list of
+//! commands whose server feature has not landed yet.
+
+use std::fmt;
+
+/// A parsed slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/join ROOM`: join a group room.
+    Join(String),
+    /// `/leave [ROOM]`: leave a room, the current one by default.
+    Leave(Option<String>),
+    /// `/create NAME [private]`: create a group room.
+    Create {
+        /// The room name.
+        name: String,
+        /// Whether it is private (unlisted).
+        private: bool,
+    },
+    /// `/invite USER`: add a user to the current room.
+    Invite(String),
+    /// `/dm USER`: open the direct room with a user.
+    Dm(String),
+    /// `/topic TEXT`: set the current room's topic.
+    Topic(String),
+    /// `/edit TEXT`: replace your last message.
+    Edit(String),
+    /// `/delete`: delete your last message.
+    Delete,
+    /// `/react EMOJI`: react to the latest message.
+    React(String),
+    /// `/reply TEXT`: answer the latest message from someone else.
+    Reply(String),
+    /// `/who`: show the member list.
+    Who,
+    /// `/away [MESSAGE]`: mark yourself away (no message: back).
+    Away(Option<String>),
+    /// `/contacts`: list your contacts.
+    Contacts,
+    /// `/search TEXT`: search messages.
+    Search(String),
+    /// `/upload PATH`: send a file.
+    Upload(String),
+    /// `/download ID`: save an attachment.
+    Download(String),
+    /// `/quit`.
+    Quit,
+    /// `/help`.
+    Help,
+}
+
+/// A command's name, without its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandName {
+    /// `/join`
+    Join,
+    /// `/leave`
+    Leave,
+    /// `/create`
+    Create,
+    /// `/invite`
+    Invite,
+    /// `/dm`
+    Dm,
+    /// `/topic`
+    Topic,
+    /// `/edit`
+    Edit,
+    /// `/delete`
+    Delete,
+    /// `/react`
+    React,
+    /// `/reply`
+    Reply,
+    /// `/who`
+    Who,
+    /// `/away`
+    Away,
+    /// `/contacts`
+    Contacts,
+    /// `/search`
+    Search,
+    /// `/upload`
+    Upload,
+    /// `/download`
+    Download,
+    /// `/quit`
+    Quit,
+    /// `/help`
+    Help,
+}
+
+/// Commands whose server feature does not exist yet. Running one shows a
+/// status message saying so. Remove an entry when its feature lands.
+pub const NOT_YET_SUPPORTED: &[CommandName] = &[
+    CommandName::Topic,
+    CommandName::Edit,
+    CommandName::Delete,
+    CommandName::React,
+    CommandName::Away,
+    CommandName::Contacts,
+    CommandName::Search,
+    CommandName::Upload,
+    CommandName::Download,
+];
+
+/// Name, usage and description of every command, in help-screen order.
+pub const COMMANDS: &[(CommandName, &str, &str)] = &[
+    (CommandName::Join, "/join ROOM", "join a group room"),
+    (
+        CommandName::Leave,
+        "/leave [ROOM]",
+        "leave this room or ROOM",
+    ),
+    (
+        CommandName::Create,
+        "/create NAME [private]",
+        "create a group room",
+    ),
+    (CommandName::Invite, "/invite USER", "add USER to this room"),
+    (CommandName::Dm, "/dm USER", "open a direct conversation"),
+    (CommandName::Topic, "/topic TEXT", "set this room's topic"),
+    (CommandName::Edit, "/edit TEXT", "replace your last message"),
+    (CommandName::Delete, "/delete", "delete your last message"),
+    (
+        CommandName::React,
+        "/react EMOJI",
+        "react to the latest message",
+    ),
+    (
+        CommandName::Reply,
+        "/reply TEXT",
+        "answer the latest message",
+    ),
+    (CommandName::Who, "/who", "list this room's members"),
+    (CommandName::Away, "/away [MESSAGE]", "mark yourself away"),
+    (CommandName::Contacts, "/contacts", "list your contacts"),
+    (CommandName::Search, "/search TEXT", "search messages"),
+    (CommandName::Upload, "/upload PATH", "send a file"),
+    (CommandName::Download, "/download ID", "save an attachment"),
+    (CommandName::Quit, "/quit", "quit"),
+    (CommandName::Help, "/help", "show keys and commands"),
+];
+
+impl CommandName {
+    /// The name as typed, without the slash.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Join => "join",
+            CommandName::Leave => "leave",
+            CommandName::Create => "create",
+            CommandName::Invite => "invite",
+            CommandName::Dm => "dm",
+            CommandName::Topic => "topic",
+            CommandName::Edit => "edit",
+            CommandName::Delete => "delete",
+            CommandName::React => "react",
+            CommandName::Reply => "reply",
+            CommandName::Who => "who",
+            CommandName::Away => "away",
+            CommandName::Contacts => "contacts",
+            CommandName::Search => "search",
+            CommandName::Upload => "upload",
+            CommandName::Download => "download",
+            CommandName::Quit => "quit",
+            CommandName::Help => "help",
+        }
+    }
+
+    /// The usage line, e.g. `/join ROOM`.
+    pub fn usage(self) -> &'static str {
+        COMMANDS
+            .iter()
+            .find(|(n, _, _)| *n == self)
+            .map_or("", |(_, u, _)| u)
+    }
+
+    /// Whether the server supports this command's feature yet.
+    pub fn supported(self) -> bool {
+        !NOT_YET_SUPPORTED.contains(&self)
+    }
+
+    fn parse(name: &str) -> Option<CommandName> {
+        COMMANDS
+            .iter()
+            .map(|(n, _, _)| *n)
+            .find(|n| n.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/{}", self.as_str())
+    }
+}
+
+/// Why a line starting with `/` is not a valid command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// No such command.
+    #[error(
+        "unknown command /{0}; type /help for the list (start with // to send a line beginning with /)"
+    )]
+    Unknown(String),
+    /// Wrong arguments.
+    #[error("{problem}; usage: {usage}")]
+    Usage {
+        /// What was wrong.
+        problem: String,
+        /// The usage line.
+        usage: &'static str,
+    },
+}
+
+impl Command {
+    /// Parses input that starts with `/`. Returns `None` for text that is
+    /// not a command: anything not starting with `/`, or starting with `//`
+    /// (which sends the text with one slash removed, see [`unescape`]).
+    ///
+    /// # Errors
+    /// [`CommandError`] for an unknown command or bad arguments, with the usage.
+    pub fn parse(input: &str) -> Option<Result<Command, CommandError>> {
+        let rest = input.strip_prefix('/')?;
+        if rest.starts_with('/') {
+            return None;
+        }
+        let rest = rest.trim();
+        let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let args = args.trim();
+        let Some(cmd) = CommandName::parse(name) else {
+            return Some(Err(CommandError::Unknown(name.to_string())));
+        };
+        Some(parse_args(cmd, args))
+    }
+
+    /// This command's name.
+    pub fn name(&self) -> CommandName {
+        match self {
+            Command::Join(_) => CommandName::Join,
+            Command::Leave(_) => CommandName::Leave,
+            Command::Create { .. } => CommandName::Create,
+            Command::Invite(_) => CommandName::Invite,
+            Command::Dm(_) => CommandName::Dm,
+            Command::Topic(_) => CommandName::Topic,
+            Command::Edit(_) => CommandName::Edit,
+            Command::Delete => CommandName::Delete,
+            Command::React(_) => CommandName::React,
+            Command::Reply(_) => CommandName::Reply,
+            Command::Who => CommandName::Who,
+            Command::Away(_) => CommandName::Away,
+            Command::Contacts => CommandName::Contacts,
+            Command::Search(_) => CommandName::Search,
+            Command::Upload(_) => CommandName::Upload,
+            Command::Download(_) => CommandName::Download,
+            Command::Quit => CommandName::Quit,
+            Command::Help => CommandName::Help,
+        }
+    }
+}
+
+/// Text typed as `//…` is sent with its first slash removed.
+pub fn unescape(input: &str) -> &str {
+    if input.starts_with("//") {
+        &input[1..]
+    } else {
+        input
+    }
+}
+
+fn parse_args(cmd: CommandName, args: &str) -> Result<Command, CommandError> {
+    let usage = |problem: &str| CommandError::Usage {
+        problem: format!("{cmd}: {problem}"),
+        usage: cmd.usage(),
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let one_word = |what: &str| match words.as_slice() {
+        [w] => Ok(w.trim_start_matches(['#', '@']).to_string()),
+        [] => Err(usage(&format!("missing {what}"))),
+        _ => Err(usage(&format!("expected one {what}, got {}", words.len()))),
+    };
+    let text = |what: &str| {
+        if args.is_empty() {
+            Err(usage(&format!("missing {what}")))
+        } else {
+            Ok(args.to_string())
+        }
+    };
+    let none = |c: Command| {
+        if args.is_empty() {
+            Ok(c)
+        } else {
+            Err(usage("takes no arguments"))
+        }
+    };
+    match cmd {
+        CommandName::Join => one_word("room name").map(Command::Join),
+        CommandName::Leave => match words.as_slice() {
+            [] => Ok(Command::Leave(None)),
+            _ => one_word("room name").map(|r| Command::Leave(Some(r))),
+        },
+        CommandName::Create => match words.as_slice() {
+            [name] => Ok(Command::Create {
+                name: name.trim_start_matches('#').to_string(),
+                private: false,
+            }),
+            [name, "private"] => Ok(Command::Create {
+                name: name.trim_start_matches('#').to_string(),
+                private: true,
+            }),
+            [_, other] => Err(usage(&format!(
+                "unknown option {other:?}; the only option is \"private\""
+            ))),
+            [] => Err(usage("missing room name")),
+            _ => Err(usage("too many arguments")),
+        },
+        CommandName::Invite => one_word("username").map(Command::Invite),
+        CommandName::Dm => one_word("username").map(Command::Dm),
+        CommandName::Topic => text("topic text").map(Command::Topic),
+        CommandName::Edit => text("new text").map(Command::Edit),
+        CommandName::Delete => none(Command::Delete),
+        CommandName::React => match words.as_slice() {
+            [emoji] => Ok(Command::React((*emoji).to_string())),
+            [] => Err(usage("missing emoji")),
+            _ => Err(usage("expected one emoji")),
+        },
+        CommandName::Reply => text("reply text").map(Command::Reply),
+        CommandName::Who => none(Command::Who),
+        CommandName::Away => Ok(Command::Away((!args.is_empty()).then(|| args.to_string()))),
+        CommandName::Contacts => none(Command::Contacts),
+        CommandName::Search => text("search text").map(Command::Search),
+        CommandName::Upload => text("file path").map(Command::Upload),
+        CommandName::Download => one_word("attachment id").map(Command::Download),
+        CommandName::Quit => none(Command::Quit),
+        CommandName::Help => none(Command::Help),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Command, CommandError> {
+        Command::parse(s).expect("is a command")
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(parse("/join #ops"), Ok(Command::Join("ops".into())));
+        assert_eq!(parse("/leave"), Ok(Command::Leave(None)));
+        assert_eq!(
+            parse("/create ward-7 private"),
+            Ok(Command::Create {
+                name: "ward-7".into(),
+                private: true
+            })
+        );
+        assert_eq!(parse("/dm @bob"), Ok(Command::Dm("bob".into())));
+        assert_eq!(
+            parse("/reply  sure thing "),
+            Ok(Command::Reply("sure thing".into()))
+        );
+        assert_eq!(parse("/react 👍"), Ok(Command::React("👍".into())));
+        assert_eq!(parse("/away"), Ok(Command::Away(None)));
+        assert_eq!(parse("/QUIT"), Ok(Command::Quit));
+        for (name, _, _) in COMMANDS {
+            assert!(Command::parse(&format!("/{}", name.as_str())).is_some());
+        }
+    }
+
+    #[test]
+    fn not_commands() {
+        assert_eq!(Command::parse("hello"), None);
+        assert_eq!(Command::parse("//etc/hosts is here"), None);
+        assert_eq!(unescape("//etc/hosts"), "/etc/hosts");
+    }
+
+    #[test]
+    fn usage_errors_are_clear() {
+        let e = parse("/join").unwrap_err().to_string();
+        assert_eq!(e, "/join: missing room name; usage: /join ROOM");
+        let e = parse("/dm bob carol").unwrap_err().to_string();
+        assert!(e.contains("expected one username, got 2"), "{e}");
+        let e = parse("/create x public").unwrap_err().to_string();
+        assert!(e.contains("unknown option \"public\""), "{e}");
+        let e = parse("/frobnicate").unwrap_err().to_string();
+        assert!(e.starts_with("unknown command /frobnicate"), "{e}");
+        assert!(parse("/who me").is_err());
+    }
+
+    #[test]
+    fn unsupported_list() {
+        assert!(!CommandName::Edit.supported());
+        assert!(CommandName::Join.supported());
+    }
+}

@@ -1,0 +1,94 @@
+//! [`Effect`]: requests [`crate::update`] makes of the network task.
+//! The UI never does I/O itself; it returns these and the run loop hands
+//! them on.
+
+use chat_protocol::{IdempotencyKey, RoomId, Seq};
+
+/// Why the terminal should alert the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A message mentioned the user.
+    Mention,
+    /// A direct message arrived.
+    Direct,
+}
+
+/// A request for the network task (or, for `Alert` and `Quit`, the terminal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a message. Retries carry the same `key`.
+    Send {
+        /// Destination.
+        room: RoomId,
+        /// Idempotency key, fixed for the message's life.
+        key: IdempotencyKey,
+        /// The text.
+        text: String,
+        /// The message it answers.
+        reply_to: Option<Seq>,
+    },
+    /// Open (or reopen) a room's stream from `since`.
+    Subscribe {
+        /// The room.
+        room: RoomId,
+        /// Last seq already held; `Seq(0)` for everything.
+        since: Seq,
+    },
+    /// Fetch the page of events just before `before`.
+    LoadOlder {
+        /// The room.
+        room: RoomId,
+        /// Exclusive upper bound: the oldest seq loaded.
+        before: Seq,
+    },
+    /// Move the read marker to `seq`: the newest message on screen.
+    MarkRead {
+        /// The room.
+        room: RoomId,
+        /// Highest seq shown.
+        seq: Seq,
+    },
+    /// Fetch a room's member list.
+    LoadMembers {
+        /// The room.
+        room: RoomId,
+    },
+    /// Join a group room by name, then report `Action::Opened`.
+    Join {
+        /// Room name.
+        name: String,
+    },
+    /// Leave a room.
+    Leave {
+        /// The room.
+        room: RoomId,
+    },
+    /// Create a group room, then report `Action::Opened`.
+    Create {
+        /// Room name.
+        name: String,
+        /// Unlisted rather than public.
+        private: bool,
+    },
+    /// Add a user to a room.
+    Invite {
+        /// The room.
+        room: RoomId,
+        /// Who.
+        username: String,
+    },
+    /// Open the direct room with a user, then report `Action::Opened`.
+    OpenDirect {
+        /// The other user.
+        username: String,
+    },
+    /// Ring the terminal bell / send OSC 9 (if enabled in the config).
+    Alert {
+        /// The room the message arrived in.
+        room: RoomId,
+        /// Why.
+        kind: AlertKind,
+    },
+    /// Shut down: close the connection and restore the terminal.
+    Quit,
+}

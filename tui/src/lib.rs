@@ -1,0 +1,52 @@
+//! `chat-tui`: the terminal chat client, as a library with a thin binary.
+//!
+//! # Where things live
+//!
+//! * [`app`] — [`App`], the whole client state. [`state`] holds its parts
+//!   that know nothing of terminals: rooms, timelines, the outbox.
+//! * [`action`] — [`Action`], every input: keys, ticks, network reports.
+//! * [`update()`] — the only code that changes an [`App`]; returns
+//!   [`Effect`]s ([`effect`]) for the network task.
+//! * [`ui`] — draws a screen from `&App`; never changes state.
+//! * [`run()`] — the loop tying them together, generic over ratatui's
+//!   `Backend` so tests use `TestBackend`.
+//! * [`command`], [`keymap`], [`config`], [`composer`] — slash commands,
+//!   key bindings, the config file, the input box.
+//!
+//! # Adding a feature
+//!
+//! A new room event (edit, delete, reaction): add its arm to
+//! [`state::Timeline::apply`] and, if it needs new display state, a field on
+//! [`state::MessageView`] that `ui::message` draws. A server feature that
+//! lands: remove its command from [`command::NOT_YET_SUPPORTED`] and emit an
+//! [`Effect`] for it in `update::compose`. A new key: a [`keymap::KeyAction`]
+//! variant with a default and a name.
+//!
+//! # Invariants
+//!
+//! * No I/O in `update` or `ui`: they are pure functions of their inputs,
+//!   which is what makes them testable without a terminal or a server.
+//! * Every piece of user-supplied text reaches the screen through
+//!   `chat_protocol::text::display_safe`.
+
+// Tests may unwrap (house style); library code may not.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod action;
+pub mod app;
+pub mod command;
+pub mod composer;
+pub mod config;
+pub mod effect;
+pub mod keymap;
+pub mod logging;
+pub mod run;
+pub mod state;
+pub mod ui;
+mod update;
+
+pub use action::Action;
+pub use app::App;
+pub use effect::Effect;
+pub use run::run;
+pub use update::{INITIAL_BACKLOG, update};

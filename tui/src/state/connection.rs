@@ -1,0 +1,40 @@
+//! The connection state shown in the status line, and presence.
+
+use std::time::Instant;
+
+/// The state of the link to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// First connection attempt in progress.
+    Connecting,
+    /// Connected and logged in.
+    Connected {
+        /// The server's address as given by the user.
+        server: String,
+        /// Last measured round trip, in ms; `None` before the first ping.
+        rtt_ms: Option<u32>,
+    },
+    /// The link was lost; the next attempt starts at `retry_at`.
+    Reconnecting {
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// When the next attempt starts.
+        retry_at: Instant,
+    },
+    /// Not connected and not retrying, with the reason.
+    Offline(String),
+}
+
+/// Whether a user is around, as the server will report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Presence {
+    /// Not known (the server does not report presence yet).
+    #[default]
+    Unknown,
+    /// Connected and active.
+    Online,
+    /// Connected but marked away.
+    Away,
+    /// Not connected.
+    Offline,
+}

@@ -1,0 +1,139 @@
+//! One room as the client tracks it: list entry, counters, timeline, members.
+
+use super::connection::Presence;
+use super::timeline::Timeline;
+use super::typing::Typing;
+use chat_protocol::{Author, MemberInfo, Role, RoomId, RoomInfo, RoomKind, Seq, Timestamp};
+
+/// A member as the member pane shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    /// Who.
+    pub user: Author,
+    /// Their role.
+    pub role: Role,
+    /// Their presence, once reported.
+    pub presence: Presence,
+}
+
+impl From<MemberInfo> for MemberView {
+    fn from(m: MemberInfo) -> Self {
+        MemberView {
+            user: m.user,
+            role: m.role,
+            presence: Presence::Unknown,
+        }
+    }
+}
+
+/// Loading state of a room's member list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Members {
+    /// Not requested yet.
+    #[default]
+    NotLoaded,
+    /// Requested; waiting for the answer.
+    Loading,
+    /// Loaded, owners first.
+    Loaded(Vec<MemberView>),
+    /// The request failed with this reason.
+    Failed(String),
+}
+
+/// Where the conversation view is scrolled to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scroll {
+    /// Following the newest message; new messages scroll into view.
+    #[default]
+    Bottom,
+    /// The item with this seq sits on the view's bottom row. Anchoring by
+    /// seq keeps the view still when older pages are prepended or newer
+    /// messages arrive.
+    Anchored(Seq),
+}
+
+/// One room.
+#[derive(Debug, Clone)]
+pub struct Room {
+    /// The room's id.
+    pub id: RoomId,
+    /// Group name, or `@user` for a direct room.
+    pub name: String,
+    /// Group or direct.
+    pub kind: RoomKind,
+    /// Topic; empty when unset.
+    pub topic: String,
+    /// The caller's role.
+    pub role: Role,
+    /// Unread messages from others.
+    pub unread: u64,
+    /// Unread messages that mention the caller.
+    pub mentions: u64,
+    /// Newest activity (UTC ms); the list is ordered by this.
+    pub last_activity: Timestamp,
+    /// Presence of the peer, for direct rooms.
+    pub presence: Presence,
+    /// Highest seq the caller has marked read.
+    pub read_seq: Seq,
+    /// Events up to this seq are already reflected in `unread`/`mentions`
+    /// (from the server's summary or counted here), so a replay does not
+    /// count them twice.
+    pub counted_through: Seq,
+    /// The room's head as last reported by the server.
+    pub head: Seq,
+    /// Loaded events.
+    pub timeline: Timeline,
+    /// Where the view is scrolled.
+    pub scroll: Scroll,
+    /// The member list.
+    pub members: Members,
+    /// Who is typing.
+    pub typing: Typing,
+}
+
+impl Room {
+    /// A room from its description, with nothing unread.
+    pub fn from_info(info: RoomInfo, role: Role) -> Room {
+        Room {
+            id: info.id,
+            name: info.name,
+            kind: info.kind,
+            topic: info.topic,
+            role,
+            unread: 0,
+            mentions: 0,
+            last_activity: info.created_at,
+            presence: Presence::Unknown,
+            read_seq: info.head,
+            counted_through: info.head,
+            head: info.head,
+            timeline: Timeline::new(),
+            scroll: Scroll::Bottom,
+            members: Members::NotLoaded,
+            typing: Typing::default(),
+        }
+    }
+
+    /// A room from a chat-list entry, with the server's counters.
+    pub fn from_summary(s: chat_protocol::RoomSummary) -> Room {
+        let mut room = Room::from_info(s.room, s.role);
+        room.read_seq = s.read_seq;
+        room.unread = s.unread;
+        room.mentions = s.mentions;
+        room.last_activity = s.last_activity;
+        room
+    }
+
+    /// Whether this is a direct room.
+    pub fn is_direct(&self) -> bool {
+        self.kind == RoomKind::Direct
+    }
+
+    /// The seq at the bottom of the view, if anything is loaded.
+    pub fn bottom_seq(&self) -> Option<Seq> {
+        match self.scroll {
+            Scroll::Bottom => self.timeline.newest(),
+            Scroll::Anchored(s) => Some(s),
+        }
+    }
+}

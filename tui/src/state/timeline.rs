@@ -1,0 +1,253 @@
+//! One room's timeline: events keyed by [`Seq`], applied idempotently.
+//!
+//! [`Timeline::apply`] is the one place that turns a [`RoomEvent`] into what
+//! the conversation shows; when the protocol gains edit, delete and reaction
+//! events, their arms go in its `match`.
+
+use chat_protocol::{Author, MessageId, RoomEvent, RoomEventKind, Seq, Timestamp};
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+/// How many rows of emoji reactions a message keeps: (emoji, count) pairs in
+/// the order they were first added.
+pub type Reactions = Vec<(String, u32)>;
+
+/// A message as the conversation shows it: the wire message plus the state
+/// later events fold in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageView {
+    /// The message's id.
+    pub id: MessageId,
+    /// Who sent it.
+    pub sender: Author,
+    /// The text as stored (not yet made display-safe).
+    pub text: String,
+    /// The message this one answers.
+    pub reply_to: Option<Seq>,
+    /// Whether the text was edited after sending.
+    pub edited: bool,
+    /// Who deleted it, if it was deleted (display name).
+    pub deleted_by: Option<String>,
+    /// Emoji reactions with their counts.
+    pub reactions: Reactions,
+    /// How many other members have read up to this message, once receipts
+    /// exist on the server; `None` until then.
+    pub seen_by: Option<u32>,
+}
+
+/// A room event other than a message, shown as a one-line notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The room was created with this name.
+    Created(String),
+    /// Someone joined.
+    Joined(Author),
+    /// Someone left.
+    Left(Author),
+    /// The topic changed to this.
+    Topic(String),
+    /// The visibility changed (`true` = public).
+    Visibility(bool),
+}
+
+/// What one sequence number of the timeline holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A message.
+    Message(MessageView),
+    /// A membership, topic or other room change, caused by `Item::actor`.
+    Notice(Notice),
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Its sequence number in the room.
+    pub seq: Seq,
+    /// When it was stored (UTC ms).
+    pub ts: Timestamp,
+    /// Who caused it.
+    pub actor: Author,
+    /// What it is.
+    pub kind: ItemKind,
+}
+
+impl Item {
+    /// The message, if this item is one.
+    pub fn message(&self) -> Option<&MessageView> {
+        match &self.kind {
+            ItemKind::Message(m) => Some(m),
+            ItemKind::Notice(_) => None,
+        }
+    }
+}
+
+/// What [`Timeline::apply`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was new and is now in the timeline.
+    Inserted,
+    /// The timeline already had this sequence number; nothing changed.
+    Duplicate,
+}
+
+/// Whether older history can be fetched, and whether it is being fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OlderHistory {
+    /// No request in flight.
+    #[default]
+    Idle,
+    /// A `LoadOlder` for events before this seq is in flight.
+    Loading {
+        /// The request's upper bound (exclusive).
+        before: Seq,
+    },
+    /// The last request failed; scrolling up again retries.
+    Failed(String),
+}
+
+/// A room's loaded events, oldest first, with no duplicates.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    items: BTreeMap<Seq, Item>,
+    /// State of the infinite-scroll request for older events.
+    pub older: OlderHistory,
+}
+
+impl Timeline {
+    /// An empty timeline.
+    pub fn new() -> Timeline {
+        Timeline::default()
+    }
+
+    /// Applies one event. Idempotent: an event whose seq is already present
+    /// is ignored, so a resubscribe that replays events is harmless.
+    pub fn apply(&mut self, event: RoomEvent) -> Applied {
+        if self.items.contains_key(&event.seq) {
+            return Applied::Duplicate;
+        }
+        let kind = match event.kind {
+            RoomEventKind::Message(m) => ItemKind::Message(MessageView {
+                id: m.id,
+                sender: event.sender.clone(),
+                text: m.text,
+                reply_to: m.reply_to,
+                edited: false,
+                deleted_by: None,
+                reactions: Vec::new(),
+                seen_by: None,
+            }),
+            RoomEventKind::Created { name, .. } => ItemKind::Notice(Notice::Created(name)),
+            RoomEventKind::Joined { user, .. } => ItemKind::Notice(Notice::Joined(user)),
+            RoomEventKind::Left { user } => ItemKind::Notice(Notice::Left(user)),
+            RoomEventKind::TopicChanged { topic } => ItemKind::Notice(Notice::Topic(topic)),
+            RoomEventKind::VisibilityChanged { visibility } => ItemKind::Notice(
+                Notice::Visibility(visibility == chat_protocol::Visibility::Public),
+            ),
+        };
+        self.items.insert(
+            event.seq,
+            Item {
+                seq: event.seq,
+                ts: event.ts,
+                actor: event.sender,
+                kind,
+            },
+        );
+        Applied::Inserted
+    }
+
+    /// The item at `seq`, if loaded.
+    pub fn get(&self, seq: Seq) -> Option<&Item> {
+        self.items.get(&seq)
+    }
+
+    /// The message at `seq` for in-place changes (edits, reactions, tests).
+    pub fn message_mut(&mut self, seq: Seq) -> Option<&mut MessageView> {
+        match self.items.get_mut(&seq).map(|i| &mut i.kind) {
+            Some(ItemKind::Message(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// All loaded items, oldest first.
+    pub fn items(&self) -> impl DoubleEndedIterator<Item = &Item> {
+        self.items.values()
+    }
+
+    /// Items with seq `<= last`, newest first: what a view anchored at `last` shows.
+    pub fn items_through(&self, last: Seq) -> impl Iterator<Item = &Item> {
+        self.items.range(..=last).rev().map(|(_, i)| i)
+    }
+
+    /// Number of loaded items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The oldest loaded seq.
+    pub fn oldest(&self) -> Option<Seq> {
+        self.items.keys().next().copied()
+    }
+
+    /// The newest loaded seq.
+    pub fn newest(&self) -> Option<Seq> {
+        self.items.keys().next_back().copied()
+    }
+
+    /// Whether events older than the oldest loaded one exist. Seqs start at 1
+    /// and are consecutive (see `chat_protocol::Seq`), so this needs no
+    /// server round trip.
+    pub fn has_older(&self) -> bool {
+        self.oldest().is_some_and(|s| s > Seq(1))
+    }
+
+    /// Holes between the oldest and newest loaded events, as inclusive ranges.
+    /// Empty when the loaded span is contiguous.
+    pub fn missing_ranges(&self) -> Vec<RangeInclusive<Seq>> {
+        let mut gaps = Vec::new();
+        let mut prev: Option<Seq> = None;
+        for &seq in self.items.keys() {
+            if let Some(p) = prev
+                && seq.0 > p.0 + 1
+            {
+                gaps.push(Seq(p.0 + 1)..=Seq(seq.0 - 1));
+            }
+            prev = Some(seq);
+        }
+        gaps
+    }
+
+    /// The `since` to resubscribe with after a reconnect: the last seq before
+    /// the first hole, or the newest loaded seq. Replayed events that are
+    /// already present are ignored by [`Timeline::apply`].
+    pub fn resume_from(&self) -> Seq {
+        match self.missing_ranges().first() {
+            Some(gap) => Seq(gap.start().0 - 1),
+            None => self.newest().unwrap_or(Seq::ZERO),
+        }
+    }
+
+    /// The newest message sent by `user`, for "edit last message".
+    pub fn last_message_by(&self, user: chat_protocol::UserId) -> Option<(Seq, &MessageView)> {
+        self.items.values().rev().find_map(|i| match &i.kind {
+            ItemKind::Message(m) if m.sender.id == user && m.deleted_by.is_none() => {
+                Some((i.seq, m))
+            }
+            _ => None,
+        })
+    }
+
+    /// The newest message not sent by `user`, for `/reply` without a selection.
+    pub fn last_message_not_by(&self, user: chat_protocol::UserId) -> Option<Seq> {
+        self.items.values().rev().find_map(|i| match &i.kind {
+            ItemKind::Message(m) if m.sender.id != user && m.deleted_by.is_none() => Some(i.seq),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,248 @@
+//! Lines for one timeline entry: a message (with its reply quote, edited
+//! marker, reactions and "seen by"), a tombstone, a notice, a pending
+//! message, or a day separator. All user text passes through `display_safe`.
+
+use super::theme;
+use super::wrap::{truncate, width, wrap};
+use crate::state::{Item, ItemKind, MessageView, Notice, Outgoing, OutgoingState, Timeline};
+use chat_protocol::text::display_safe;
+use chat_protocol::{Author, Timestamp};
+use chrono::{DateTime, NaiveDate, Utc};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+/// Columns before a message's text on continuation rows ("HH:MM ").
+pub const INDENT: usize = 6;
+/// Longest sender name shown, in columns.
+const MAX_NAME: usize = 20;
+
+/// The UTC date of a timestamp.
+pub fn day(ts: Timestamp) -> NaiveDate {
+    utc(ts).date_naive()
+}
+
+fn utc(ts: Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(i64::try_from(ts.0).unwrap_or(i64::MAX)).unwrap_or_default()
+}
+
+/// `HH:MM` in UTC.
+pub fn hhmm(ts: Timestamp) -> String {
+    utc(ts).format("%H:%M").to_string()
+}
+
+/// A centred separator such as `── Tuesday 3 March 2026 ──`.
+pub fn separator(label: &str, cols: usize) -> Line<'static> {
+    let text = format!("── {label} ──");
+    let pad = cols.saturating_sub(width(&text)) / 2;
+    Line::from(vec![
+        Span::raw(" ".repeat(pad)),
+        Span::styled(text, theme::dim()),
+    ])
+}
+
+/// The day-separator label: `Tuesday 3 March 2026`.
+pub fn day_label(d: NaiveDate) -> String {
+    d.format("%A %-d %B %Y").to_string()
+}
+
+/// The shown name of an author.
+pub fn name(a: &Author) -> String {
+    let n = if a.display_name.is_empty() {
+        &a.username
+    } else {
+        &a.display_name
+    };
+    truncate(&display_safe(n), MAX_NAME)
+}
+
+/// Lines for one loaded item. `own_latest` marks the user's newest message,
+/// which carries the "seen by" line.
+pub fn item_lines(
+    item: &Item,
+    timeline: &Timeline,
+    cols: usize,
+    own_latest: bool,
+) -> Vec<Line<'static>> {
+    let time = hhmm(item.ts);
+    match &item.kind {
+        ItemKind::Message(m) if m.deleted_by.is_some() => {
+            let by = m
+                .deleted_by
+                .as_deref()
+                .map(display_safe)
+                .unwrap_or_default();
+            vec![Line::from(vec![
+                Span::styled(format!("{time} "), theme::dim()),
+                Span::styled(
+                    format!("✗ message deleted by {}", truncate(&by, MAX_NAME)),
+                    theme::dim().add_modifier(Modifier::ITALIC),
+                ),
+            ])]
+        }
+        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, own_latest),
+        ItemKind::Notice(n) => {
+            let who = name(&item.actor);
+            let text = match n {
+                Notice::Created(room) => format!("{who} created {}", display_safe(room)),
+                Notice::Joined(u) if u.id == item.actor.id => format!("→ {who} joined"),
+                Notice::Joined(u) => format!("→ {who} added {}", name(u)),
+                Notice::Left(u) if u.id == item.actor.id => format!("← {who} left"),
+                Notice::Left(u) => format!("← {who} removed {}", name(u)),
+                Notice::Topic(t) => format!("{who} set the topic: {}", display_safe(t)),
+                Notice::Visibility(true) => format!("{who} made the room public"),
+                Notice::Visibility(false) => format!("{who} made the room private"),
+            };
+            let rows = wrap(
+                &text,
+                cols.saturating_sub(INDENT),
+                cols.saturating_sub(INDENT),
+            );
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let lead = if i == 0 {
+                        format!("{time} ")
+                    } else {
+                        " ".repeat(INDENT)
+                    };
+                    Line::from(vec![
+                        Span::styled(lead, theme::dim()),
+                        Span::styled(row, theme::dim()),
+                    ])
+                })
+                .collect()
+        }
+    }
+}
+
+fn message_lines(
+    time: &str,
+    m: &MessageView,
+    timeline: &Timeline,
+    cols: usize,
+    own_latest: bool,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(target) = m.reply_to {
+        let quote = match timeline.get(target).map(|i| (&i.actor, &i.kind)) {
+            Some((_, ItemKind::Message(q))) if q.deleted_by.is_some() => {
+                "a deleted message".to_string()
+            }
+            Some((a, ItemKind::Message(q))) => {
+                let first = display_safe(&q.text)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                format!("{}: {first}", name(a))
+            }
+            _ => "an earlier message".to_string(),
+        };
+        let quote = truncate(&format!("↳ {quote}"), cols.saturating_sub(INDENT));
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(INDENT)),
+            Span::styled(quote, theme::dim().add_modifier(Modifier::ITALIC)),
+        ]));
+    }
+    let edited = m.edited.then_some(" (edited)");
+    lines.extend(body_lines(
+        time,
+        theme::dim(),
+        &m.sender,
+        &m.text,
+        edited,
+        cols,
+    ));
+    if !m.reactions.is_empty() {
+        let text = m
+            .reactions
+            .iter()
+            .map(|(emoji, n)| format!("{} {n}", display_safe(emoji)))
+            .collect::<Vec<_>>()
+            .join("  ");
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(INDENT)),
+            Span::raw(truncate(&text, cols.saturating_sub(INDENT))),
+        ]));
+    }
+    if own_latest && let Some(n) = m.seen_by {
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(INDENT)),
+            Span::styled(format!("✓ seen by {n}"), theme::dim()),
+        ]));
+    }
+    lines
+}
+
+/// `HH:MM name: text…` wrapped, with an optional dim suffix on the last row.
+fn body_lines(
+    time: &str,
+    time_style: Style,
+    sender: &Author,
+    text: &str,
+    suffix: Option<&str>,
+    cols: usize,
+) -> Vec<Line<'static>> {
+    let who = name(sender);
+    let head = INDENT + width(&who) + 2;
+    let safe = display_safe(text);
+    let rows = wrap(
+        &safe,
+        cols.saturating_sub(head),
+        cols.saturating_sub(INDENT),
+    );
+    let last = rows.len() - 1;
+    let mut lines: Vec<Line<'static>> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut spans = if i == 0 {
+                vec![
+                    Span::styled(format!("{time} "), time_style),
+                    Span::styled(who.clone(), theme::sender(sender.id)),
+                    Span::raw(": "),
+                ]
+            } else {
+                vec![Span::raw(" ".repeat(INDENT))]
+            };
+            spans.push(Span::raw(row));
+            Line::from(spans)
+        })
+        .collect();
+    if let Some(suffix) = suffix {
+        let used = lines[last].width();
+        if used + width(suffix) <= cols {
+            lines[last].push_span(Span::styled(suffix.to_string(), theme::dim()));
+        } else {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(INDENT - 1)),
+                Span::styled(suffix.to_string(), theme::dim()),
+            ]));
+        }
+    }
+    lines
+}
+
+/// Lines for a message still in the outbox, marked pending or failed.
+pub fn pending_lines(o: &Outgoing, me: &Author, cols: usize) -> Vec<Line<'static>> {
+    let suffix = match &o.state {
+        OutgoingState::Pending | OutgoingState::Acked(_) => " ⋯ pending".to_string(),
+        OutgoingState::Failed(why) => format!(" ✗ not sent ({}), will retry", display_safe(why)),
+    };
+    let mut lines = body_lines(
+        &hhmm(o.created),
+        theme::dim(),
+        me,
+        &o.text,
+        Some(&suffix),
+        cols,
+    );
+    for line in &mut lines {
+        for span in line.spans.iter_mut().skip(1) {
+            if span.style == Style::default() {
+                span.style = theme::dim();
+            }
+        }
+    }
+    lines
+}

@@ -1,0 +1,136 @@
+//! Popups drawn over the main screen: the help screen and the quick switcher.
+
+use super::theme;
+use super::wrap::truncate;
+use crate::app::{App, Switcher};
+use crate::command::COMMANDS;
+use crate::keymap::KeyAction;
+use chat_protocol::text::display_safe;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+/// A rectangle of at most `w`×`h` centred in `area`.
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn frame_block(title: &str) -> Block<'_> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(Span::styled(
+            format!(" {title} "),
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+}
+
+/// Draws the help screen: keys on the left, commands on the right.
+pub fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let rect = centred(area, 96, 28);
+    frame.render_widget(Clear, rect);
+    let block = frame_block("Help").title_bottom(Line::styled(" Esc closes ", theme::dim()));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [keys_area, cmds_area] =
+        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(inner);
+    let key_style = Style::default().fg(Color::Cyan);
+    let head = |s: &str| {
+        Line::styled(
+            s.to_string(),
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        )
+    };
+    let mut keys = vec![head("Keys"), Line::raw("")];
+    let row = |k: String, what: &str| {
+        Line::from(vec![
+            Span::styled(format!("{k:<16}"), key_style),
+            Span::raw(what.to_string()),
+        ])
+    };
+    for action in KeyAction::ALL {
+        let bound: Vec<String> = app
+            .keymap
+            .keys(action)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let bound = if bound.is_empty() {
+            "(unbound)".to_string()
+        } else {
+            bound.join(", ")
+        };
+        keys.push(row(bound, action.describe()));
+    }
+    keys.push(row("Alt-1..9".into(), "jump to room 1 to 9"));
+    keys.push(row("Up".into(), "on empty input: edit your last message"));
+    keys.push(row("Esc".into(), "clear the input, cancel edit or reply"));
+    keys.push(row("Mouse wheel".into(), "scroll"));
+    keys.push(Line::raw(""));
+    keys.push(Line::styled(
+        "Keys can be changed in the config file:",
+        theme::dim(),
+    ));
+    keys.push(Line::styled("[keys] next_room = \"ctrl-n\"", theme::dim()));
+    frame.render_widget(Paragraph::new(keys), keys_area);
+
+    let mut cmds = vec![head("Commands"), Line::raw("")];
+    for (name, usage, what) in COMMANDS {
+        let mark = if name.supported() { " " } else { "*" };
+        cmds.push(Line::from(vec![
+            Span::styled(format!("{usage:<24}"), key_style),
+            Span::raw(format!("{mark}{what}")),
+        ]));
+    }
+    cmds.push(Line::raw(""));
+    cmds.push(Line::styled(
+        "* not supported by the server yet",
+        theme::dim(),
+    ));
+    frame.render_widget(Paragraph::new(cmds), cmds_area);
+}
+
+/// Draws the quick switcher: the query and the matching rooms.
+pub fn switcher(frame: &mut Frame, area: Rect, app: &App, sw: &Switcher) {
+    let matches = app.switcher_matches(&sw.query);
+    let height = u16::try_from(matches.len().min(10)).unwrap_or(10) + 4;
+    let rect = centred(area, 44, height);
+    frame.render_widget(Clear, rect);
+    let block = frame_block("Switch room");
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let cols = inner.width as usize;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("> ", theme::dim()),
+            Span::raw(display_safe(&sw.query).into_owned()),
+            Span::styled("▏", theme::dim()),
+        ]),
+        Line::raw(""),
+    ];
+    if matches.is_empty() {
+        lines.push(Line::styled("no room matches", theme::dim()));
+    }
+    for (i, id) in matches.iter().take(10).enumerate() {
+        let Some(room) = app.rooms.get(id) else {
+            continue;
+        };
+        let sigil = if room.is_direct() { "" } else { "#" };
+        let text = truncate(&format!("{sigil}{}", display_safe(&room.name)), cols);
+        let style = if i == sw.selected {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::styled(text, style));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,140 @@
+//! Keyboard handling: popups first, then the keymap, then the input box.
+
+use super::{compose, nav, quit};
+use crate::app::{App, Overlay};
+use crate::composer::ComposeMode;
+use crate::effect::Effect;
+use crate::keymap::KeyAction;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if key.kind == KeyEventKind::Release {
+        return;
+    }
+    match app.overlay {
+        Overlay::Help => return on_help_key(app, key, fx),
+        Overlay::Switcher(_) => return on_switcher_key(app, key, fx),
+        Overlay::None => {}
+    }
+    if let Some(action) = app.keymap.lookup(&key) {
+        return on_bound(app, action, fx);
+    }
+    let empty = app.composer.is_empty();
+    match (key.code, key.modifiers) {
+        (KeyCode::Char(c @ '1'..='9'), KeyModifiers::ALT) => {
+            nav::jump(app, (c as u8 - b'0') as usize, fx);
+        }
+        (KeyCode::Char('?'), m)
+            if empty && !m.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            app.overlay = Overlay::Help;
+        }
+        (KeyCode::Up, KeyModifiers::NONE) if empty => edit_last(app),
+        (KeyCode::Esc, _) => {
+            app.composer.clear();
+            app.status = None;
+        }
+        _ => {
+            app.composer.textarea.input(key);
+        }
+    }
+}
+
+fn on_bound(app: &mut App, action: KeyAction, fx: &mut Vec<Effect>) {
+    match action {
+        KeyAction::Send => compose::submit(app, fx),
+        KeyAction::Newline => app.composer.textarea.insert_newline(),
+        KeyAction::NextRoom => nav::cycle(app, 1, fx),
+        KeyAction::PrevRoom => nav::cycle(app, -1, fx),
+        KeyAction::QuickSwitch => app.overlay = Overlay::Switcher(Default::default()),
+        KeyAction::Help => app.overlay = Overlay::Help,
+        KeyAction::ToggleMembers => toggle_members(app, fx),
+        KeyAction::PageUp => {
+            let page = nav::page(app);
+            nav::scroll(app, -page, fx);
+        }
+        KeyAction::PageDown => {
+            let page = nav::page(app);
+            nav::scroll(app, page, fx);
+        }
+        KeyAction::Quit => quit(app, fx),
+    }
+}
+
+/// Shows or hides the member pane, loading the list the first time.
+pub(super) fn toggle_members(app: &mut App, fx: &mut Vec<Effect>) {
+    app.show_members = !app.show_members;
+    if app.show_members
+        && let Some(room) = app.active_room_mut()
+        && matches!(
+            room.members,
+            crate::state::Members::NotLoaded | crate::state::Members::Failed(_)
+        )
+    {
+        room.members = crate::state::Members::Loading;
+        fx.push(Effect::LoadMembers { room: room.id });
+    }
+}
+
+/// Up on an empty input: put your last message in the input for editing.
+fn edit_last(app: &mut App) {
+    let Some(me) = app.me.as_ref().map(|m| m.id) else {
+        return;
+    };
+    let Some(room) = app.active_room() else {
+        return;
+    };
+    if let Some((seq, msg)) = room.timeline.last_message_by(me) {
+        let text = msg.text.clone();
+        app.composer.set_text(&text, ComposeMode::Edit(seq));
+    }
+}
+
+fn on_help_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if app.keymap.lookup(&key) == Some(KeyAction::Quit) {
+        return quit(app, fx);
+    }
+    if matches!(
+        key.code,
+        KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::F(1)
+    ) {
+        app.overlay = Overlay::None;
+    }
+}
+
+fn on_switcher_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Overlay::Switcher(mut sw) = std::mem::take(&mut app.overlay) else {
+        return;
+    };
+    let matches = app.switcher_matches(&sw.query);
+    match key.code {
+        KeyCode::Esc => return,
+        KeyCode::Enter => {
+            if let Some(&room) = matches.get(sw.selected) {
+                nav::switch_to(app, room, fx);
+            }
+            return;
+        }
+        KeyCode::Up => sw.selected = sw.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Tab => {
+            sw.selected = (sw.selected + 1).min(matches.len().saturating_sub(1));
+        }
+        KeyCode::Backspace => {
+            sw.query.pop();
+            sw.selected = 0;
+        }
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            return quit(app, fx);
+        }
+        KeyCode::Char(c)
+            if !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            sw.query.push(c);
+            sw.selected = 0;
+        }
+        _ => {}
+    }
+    app.overlay = Overlay::Switcher(sw);
+}

@@ -1,0 +1,277 @@
+//! What the network task reports: connection changes, rooms, events, acks.
+
+use super::nav::{self, INITIAL_BACKLOG};
+use crate::action::{Action, Level};
+use crate::app::App;
+use crate::effect::{AlertKind, Effect};
+use crate::state::{Applied, ConnectionStatus, Members, OlderHistory, Room, Scroll};
+use chat_protocol::{RoomEvent, RoomEventKind, Seq, UserEvent};
+
+pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
+    match action {
+        Action::Connection(status) => on_connection(app, status, fx),
+        Action::LoggedIn(me) => app.me = Some(me),
+        Action::Rooms(list) => {
+            for summary in list {
+                let id = summary.room.id;
+                match app.rooms.get_mut(&id) {
+                    Some(room) => {
+                        room.unread = summary.unread;
+                        room.mentions = summary.mentions;
+                        room.read_seq = room.read_seq.max(summary.read_seq);
+                        room.counted_through = room.counted_through.max(summary.room.head);
+                        room.last_activity = room.last_activity.max(summary.last_activity);
+                    }
+                    None => {
+                        let room = Room::from_summary(summary);
+                        fx.push(first_subscribe(&room));
+                        app.rooms.insert(id, room);
+                    }
+                }
+            }
+            if app.active.is_none()
+                && let Some(&first) = app.room_order().first()
+            {
+                nav::switch_to(app, first, fx);
+            }
+        }
+        Action::User(UserEvent::RoomAdded { room, role }) => add_room(app, room, role, fx),
+        Action::User(UserEvent::RoomRemoved { room }) => {
+            app.rooms.remove(&room);
+            if app.active == Some(room) {
+                app.active = None;
+                if let Some(&first) = app.room_order().first() {
+                    nav::switch_to(app, first, fx);
+                }
+            }
+        }
+        Action::Opened { room, role } => {
+            let id = room.id;
+            add_room(app, room, role, fx);
+            nav::switch_to(app, id, fx);
+        }
+        Action::Room(event) => on_event(app, event, fx),
+        Action::CaughtUp { room, head } => {
+            if let Some(r) = app.rooms.get_mut(&room) {
+                r.head = r.head.max(head);
+            }
+            if app.active == Some(room) {
+                nav::maybe_load_older(app, fx);
+            }
+        }
+        Action::OlderLoaded { room, events } => {
+            if let Some(r) = app.rooms.get_mut(&room) {
+                r.timeline.older = OlderHistory::Idle;
+                for ev in events {
+                    // History is older than anything counted, so only the
+                    // timeline changes; the view stays anchored by seq.
+                    r.timeline.apply(ev);
+                }
+            }
+            if app.active == Some(room) {
+                nav::maybe_load_older(app, fx);
+            }
+        }
+        Action::OlderFailed { room, error } => {
+            if let Some(r) = app.rooms.get_mut(&room) {
+                r.timeline.older = OlderHistory::Failed(error.clone());
+            }
+            app.set_status(
+                Level::Error,
+                format!("could not load older messages: {error}"),
+            );
+        }
+        Action::Members { room, members } => {
+            if let Some(r) = app.rooms.get_mut(&room) {
+                let mut list: Vec<_> = members.into_iter().map(Into::into).collect();
+                list.sort_by(|a: &crate::state::MemberView, b| {
+                    b.role
+                        .cmp(&a.role)
+                        .then_with(|| a.user.username.cmp(&b.user.username))
+                });
+                r.members = Members::Loaded(list);
+            }
+        }
+        Action::Sent { key, ack } => {
+            app.outbox.acked(&key, &ack);
+            let delivered = app
+                .rooms
+                .get(&ack.room)
+                .is_some_and(|r| r.timeline.get(ack.seq).is_some());
+            if delivered {
+                app.outbox.delivered(ack.room, ack.seq);
+            }
+        }
+        Action::SendFailed { key, error } => {
+            app.outbox.failed(&key, error.clone());
+            app.set_status(
+                Level::Error,
+                format!("message not sent yet: {error}; it will be retried"),
+            );
+        }
+        Action::Typing { room, user, until } => {
+            if let Some(r) = app.rooms.get_mut(&room) {
+                r.typing.set(user, until);
+            }
+        }
+        Action::Presence { user, presence } => {
+            for room in app.rooms.values_mut() {
+                if let Members::Loaded(list) = &mut room.members {
+                    for m in list.iter_mut().filter(|m| m.user.id == user) {
+                        m.presence = presence;
+                    }
+                }
+                let peer = room
+                    .timeline
+                    .items()
+                    .any(|i| i.actor.id == user && app.me.as_ref().is_none_or(|me| me.id != user));
+                if room.is_direct() && peer {
+                    room.presence = presence;
+                }
+            }
+        }
+        Action::Status(level, text) => app.set_status(level, text),
+        // Terminal actions are handled in `update`.
+        Action::Key(_)
+        | Action::Paste(_)
+        | Action::Wheel(_)
+        | Action::Resize { .. }
+        | Action::Tick(_)
+        | Action::Quit => {}
+    }
+}
+
+/// The first subscription to a room: the last [`INITIAL_BACKLOG`] events,
+/// then live ones.
+fn first_subscribe(room: &Room) -> Effect {
+    Effect::Subscribe {
+        room: room.id,
+        since: Seq(room.head.0.saturating_sub(INITIAL_BACKLOG)),
+    }
+}
+
+fn add_room(
+    app: &mut App,
+    info: chat_protocol::RoomInfo,
+    role: chat_protocol::Role,
+    fx: &mut Vec<Effect>,
+) {
+    if app.rooms.contains_key(&info.id) {
+        return;
+    }
+    let room = Room::from_info(info, role);
+    fx.push(first_subscribe(&room));
+    app.rooms.insert(room.id, room);
+}
+
+/// On (re)connecting: resume every room from its last contiguous seq and
+/// resend the outbox with the same keys.
+fn on_connection(app: &mut App, status: ConnectionStatus, fx: &mut Vec<Effect>) {
+    let was_connected = matches!(app.connection, ConnectionStatus::Connected { .. });
+    let now_connected = matches!(status, ConnectionStatus::Connected { .. });
+    app.connection = status;
+    if now_connected && !was_connected {
+        for room in app.rooms.values() {
+            fx.push(if room.timeline.is_empty() {
+                first_subscribe(room)
+            } else {
+                Effect::Subscribe {
+                    room: room.id,
+                    since: room.timeline.resume_from(),
+                }
+            });
+        }
+        for o in app.outbox.retry_all() {
+            fx.push(Effect::Send {
+                room: o.room,
+                key: o.key,
+                text: o.text,
+                reply_to: o.reply_to,
+            });
+        }
+    }
+}
+
+/// A room event: apply it once, update counters, maybe alert.
+fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
+    let me = app.me.clone();
+    let active = app.active;
+    let Some(room) = app.rooms.get_mut(&event.room) else {
+        tracing::debug!(room = %event.room, "event for a room not in the list");
+        return;
+    };
+    let (seq, ts, sender) = (event.seq, event.ts, event.sender.clone());
+    let mention = match &event.kind {
+        RoomEventKind::Message(m) => me
+            .as_ref()
+            .is_some_and(|me| mentions(&m.text, &me.username)),
+        _ => false,
+    };
+    let is_message = matches!(event.kind, RoomEventKind::Message(_));
+    if room.timeline.apply(event) == Applied::Duplicate {
+        return;
+    }
+    room.head = room.head.max(seq);
+    room.last_activity = room.last_activity.max(ts);
+    room.typing.clear(&sender.display_name);
+    app.outbox.delivered(room.id, seq);
+    let own = me.as_ref().is_some_and(|me| me.id == sender.id);
+    if !is_message || own || seq <= room.counted_through {
+        return;
+    }
+    room.counted_through = seq;
+    let in_view = active == Some(room.id) && room.scroll == Scroll::Bottom;
+    if in_view {
+        nav::mark_visible_read(app, fx);
+        return;
+    }
+    room.unread += 1;
+    if mention {
+        room.mentions += 1;
+    }
+    let alert = if mention {
+        Some(AlertKind::Mention)
+    } else if room.is_direct() {
+        Some(AlertKind::Direct)
+    } else {
+        None
+    };
+    if let Some(kind) = alert
+        && active != Some(room.id)
+    {
+        fx.push(Effect::Alert {
+            room: room.id,
+            kind,
+        });
+    }
+}
+
+/// Whether `text` mentions `@username`, case-insensitively, as a whole word.
+pub(crate) fn mentions(text: &str, username: &str) -> bool {
+    let name = username.to_lowercase();
+    let lower = text.to_lowercase();
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-');
+    lower.match_indices('@').any(|(i, _)| {
+        let before_ok = lower[..i].chars().next_back().is_none_or(|c| !word(c));
+        let rest = &lower[i + 1..];
+        rest.starts_with(&name) && {
+            // A trailing '.' or '-' ends a sentence, not the name.
+            let after = rest[name.len()..].trim_start_matches(['.', '-']);
+            before_ok && after.chars().next().is_none_or(|c| !word(c))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn mention_matching() {
+        assert!(mentions("hey @alice, look", "alice"));
+        assert!(mentions("@Alice.", "alice"));
+        assert!(!mentions("hey @alicebob", "alice"));
+        assert!(!mentions("mail bob@alice", "alice"));
+        assert!(!mentions("alice", "alice"));
+    }
+}
