@@ -1,1 +1,197 @@
-//! placeholder
+//! `chatd`, the chat server, as a library: [`Server::start`] binds and
+//! prepares everything, [`Server::run`] serves until a shutdown future
+//! completes. The `chatd` binary is a thin `main` over this, and tests start
+//! and stop real servers through the same two calls.
+//!
+//! Where things live:
+//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates.
+//! - `session`: one task per connection (handshake, control stream, room
+//!   and user streams).
+//! - `handlers`: one module per area of requests; add new requests there.
+//! - [`store`]: redb, all tables in `store::tables`, the single group-commit
+//!   writer in `store::writer`.
+//! - [`fanout`]: the hub that hands committed events to subscribers.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod fanout;
+mod handlers;
+pub mod ratelimit;
+mod session;
+mod shared;
+pub mod store;
+pub mod tls;
+
+use chat_protocol::codes;
+use shared::Shared;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub use config::Config;
+
+/// Name of the redb file inside the data directory.
+pub const DB_FILE: &str = "chat.redb";
+
+/// How long shutdown waits for connections to acknowledge the close, in ms.
+pub const SHUTDOWN_GRACE_MS: u64 = 3_000;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Certificates could not be loaded or generated.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// First-start bootstrap failed.
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// The UDP socket could not be bound.
+    #[error("cannot listen on {addr}: {source}; is another chatd running there?")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A blocking start-up task failed.
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+/// A started server, ready to [`run`](Server::run).
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    fingerprint: String,
+    ca_path: Option<PathBuf>,
+}
+
+impl Server {
+    /// Opens storage, loads or generates certificates, bootstraps the admin
+    /// account on first start and binds the QUIC endpoint.
+    ///
+    /// # Errors
+    /// [`ServerError`] naming what could not be set up.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let (tls, store) = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || {
+                let tls = tls::load_or_generate(&config)?;
+                let store = store::Store::open(&config.data_dir.join(DB_FILE))?;
+                Ok::<_, ServerError>((tls, store))
+            })
+            .await
+            .map_err(|e| ServerError::Task(e.to_string()))??
+        };
+        if let Some(path) = bootstrap::ensure_admin(&store, &data_dir).await? {
+            tracing::info!(path = %path.display(), "created the admin account; its API token is in this file");
+        }
+        let hub = fanout::Hub::new(config.limits.subscriber_queue);
+        store.writer().attach_hub(hub.clone());
+        let server_config = tls::quinn_server_config(&tls, &config.limits)?;
+        let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
+            ServerError::Bind {
+                addr: config.listen,
+                source,
+            }
+        })?;
+        let local = endpoint.local_addr().unwrap_or(config.listen);
+        tracing::info!(listen = %local, fingerprint = %tls.fingerprint, "chatd listening");
+        if let Some(ca) = &tls.ca_path {
+            tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
+        }
+        let shared = Arc::new(Shared {
+            limiter: ratelimit::RateLimiter::new(config.limits.send_rate_per_sec, config.limits.send_burst),
+            store,
+            hub,
+            config,
+            connections: AtomicU64::new(0),
+            sessions: AtomicU64::new(0),
+            started: Instant::now(),
+        });
+        Ok(Server {
+            endpoint,
+            shared,
+            fingerprint: tls.fingerprint,
+            ca_path: tls.ca_path,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint
+            .local_addr()
+            .unwrap_or(self.shared.config.listen)
+    }
+
+    /// SHA-256 fingerprint of the server certificate.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The CA certificate clients can trust, when chatd generated one.
+    pub fn ca_path(&self) -> Option<&std::path::Path> {
+        self.ca_path.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets the
+    /// storage writer finish the commit in flight, closes every connection
+    /// with the reason "server shutting down" and returns.
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for fatal runtime errors.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let accept = {
+            let endpoint = self.endpoint.clone();
+            let shared = self.shared.clone();
+            async move {
+                while let Some(incoming) = endpoint.accept().await {
+                    let max = u64::from(shared.config.limits.max_connections);
+                    if shared.connections.load(Ordering::Relaxed) >= max {
+                        tracing::warn!(max, "connection limit reached; refusing");
+                        incoming.refuse();
+                        continue;
+                    }
+                    tokio::spawn(session::serve(shared.clone(), incoming));
+                }
+            }
+        };
+        tokio::select! {
+            _ = accept => {}
+            _ = shutdown => {}
+        }
+        tracing::info!("shutting down: no new connections");
+        self.endpoint.set_server_config(None);
+        self.shared.store.shutdown().await;
+        tracing::info!("storage writer stopped; closing connections");
+        self.endpoint
+            .close(codes::CLOSE_SHUTDOWN.into(), b"server shutting down");
+        let _ = tokio::time::timeout(
+            Duration::from_millis(SHUTDOWN_GRACE_MS),
+            self.endpoint.wait_idle(),
+        )
+        .await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,329 @@
+//! Fan-out: hands committed events to the subscribers of each room and to
+//! each user's sessions.
+//!
+//! The writer encodes each room event once, as a complete frame, and the
+//! same [`Bytes`] (reference-counted, never copied) goes to every
+//! subscriber. Each subscriber has a bounded queue. Publishing never waits:
+//! a subscriber whose queue is full is dropped from the room and marked
+//! [`End::Lagged`], and its stream task resets the QUIC stream with
+//! `STREAM_LAGGED` so the client resubscribes from its last seq. A stalled
+//! reader therefore costs at most one full queue of memory and never delays
+//! the writer or the other members.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{Notify, mpsc};
+
+/// Something committed that subscribers must hear about.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// A room event, encoded once as a `RoomFrame::Event` frame.
+    Room {
+        /// The room.
+        room: u64,
+        /// The event's seq.
+        seq: u64,
+        /// The encoded frame, shared by every subscriber.
+        frame: Bytes,
+    },
+    /// A user event, encoded once as a `UserEvent` frame.
+    User {
+        /// The user.
+        user: u64,
+        /// The encoded frame.
+        frame: Bytes,
+    },
+    /// `user` is no longer a member of `room`: end their room streams.
+    Revoke {
+        /// The room.
+        room: u64,
+        /// The former member.
+        user: u64,
+    },
+}
+
+/// A live event as queued for one subscriber.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// Its seq, so the stream task can skip what catch-up already sent.
+    pub seq: u64,
+    /// The encoded frame.
+    pub frame: Bytes,
+}
+
+/// Why a subscription ended from the hub's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Still live.
+    Open = 0,
+    /// Its queue overflowed.
+    Lagged = 1,
+    /// The user left or was removed.
+    Revoked = 2,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    id: u64,
+    user: u64,
+    tx: mpsc::Sender<Live>,
+    end: Arc<AtomicU8>,
+    ended: Arc<Notify>,
+}
+
+impl Subscriber {
+    fn end(&self, why: End) {
+        self.end.store(why as u8, Ordering::Release);
+        self.ended.notify_one();
+    }
+}
+
+/// The subscriber side of a room subscription.
+#[derive(Debug)]
+pub struct Subscription {
+    hub: Arc<Hub>,
+    room: u64,
+    id: u64,
+    end: Arc<AtomicU8>,
+    /// Live events in seq order.
+    pub rx: mpsc::Receiver<Live>,
+    /// Signalled when the hub ends the subscription, so a task blocked
+    /// writing to a stalled client can stop at once.
+    pub ended: Arc<Notify>,
+}
+
+impl Subscription {
+    /// Why the hub ended this subscription, once `rx` has closed.
+    pub fn end(&self) -> End {
+        match self.end.load(Ordering::Acquire) {
+            1 => End::Lagged,
+            2 => End::Revoked,
+            _ => End::Open,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.remove(self.room, self.id);
+    }
+}
+
+/// The fan-out hub, shared by the writer thread and every session.
+#[derive(Debug)]
+pub struct Hub {
+    rooms: RwLock<HashMap<u64, Arc<Mutex<Vec<Subscriber>>>>>,
+    users: Mutex<HashMap<u64, Vec<(u64, mpsc::Sender<Bytes>)>>>,
+    next_id: AtomicU64,
+    queue: usize,
+    /// Events handed to subscriber queues, for stats and benchmarks.
+    pub deliveries: AtomicU64,
+    /// Subscriptions ended as lagged.
+    pub lagged: AtomicU64,
+}
+
+impl Hub {
+    /// A hub whose room subscribers each queue at most `queue` events.
+    pub fn new(queue: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            rooms: RwLock::default(),
+            users: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            queue: queue.max(1),
+            deliveries: AtomicU64::new(0),
+            lagged: AtomicU64::new(0),
+        })
+    }
+
+    /// Registers a subscriber of `room` for `user`. Register before reading
+    /// the catch-up snapshot: then every event committed after the snapshot
+    /// is also in the queue, and none is missed.
+    pub fn subscribe(self: &Arc<Hub>, room: u64, user: u64) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.queue);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let end = Arc::new(AtomicU8::new(End::Open as u8));
+        let ended = Arc::new(Notify::new());
+        let slot = {
+            let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+            rooms.entry(room).or_default().clone()
+        };
+        slot.lock().unwrap_or_else(|p| p.into_inner()).push(Subscriber {
+            id,
+            user,
+            tx,
+            end: end.clone(),
+            ended: ended.clone(),
+        });
+        Subscription {
+            hub: self.clone(),
+            room,
+            id,
+            end,
+            rx,
+            ended,
+        }
+    }
+
+    fn remove(&self, room: u64, id: u64) {
+        let slot = self
+            .rooms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&room)
+            .cloned();
+        if let Some(slot) = slot {
+            let mut subs = slot.lock().unwrap_or_else(|p| p.into_inner());
+            subs.retain(|s| s.id != id);
+            if subs.is_empty() {
+                drop(subs);
+                let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+                if rooms
+                    .get(&room)
+                    .is_some_and(|s| s.lock().map(|v| v.is_empty()).unwrap_or(false))
+                {
+                    rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    /// Registers a session's user-event sink; returns its id for
+    /// [`Hub::remove_user_sink`].
+    pub fn add_user_sink(&self, user: u64, tx: mpsc::Sender<Bytes>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(user)
+            .or_default()
+            .push((id, tx));
+        id
+    }
+
+    /// Removes a sink registered with [`Hub::add_user_sink`].
+    pub fn remove_user_sink(&self, user: u64, id: u64) {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = users.get_mut(&user) {
+            v.retain(|(i, _)| *i != id);
+            if v.is_empty() {
+                users.remove(&user);
+            }
+        }
+    }
+
+    /// Number of sessions the user has open (several devices count once each).
+    pub fn user_sessions(&self, user: u64) -> usize {
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&user)
+            .map_or(0, Vec::len)
+    }
+
+    /// Publishes committed effects, in commit order. Never blocks.
+    pub fn apply(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Room { room, seq, frame } => self.publish(room, seq, frame),
+                Effect::User { user, frame } => self.publish_user(user, frame),
+                Effect::Revoke { room, user } => self.revoke(room, user),
+            }
+        }
+    }
+
+    fn slot(&self, room: u64) -> Option<Arc<Mutex<Vec<Subscriber>>>> {
+        self.rooms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&room)
+            .cloned()
+    }
+
+    fn publish(&self, room: u64, seq: u64, frame: Bytes) {
+        let Some(slot) = self.slot(room) else { return };
+        let mut subs = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let mut delivered = 0;
+        subs.retain(|s| {
+            match s.tx.try_send(Live {
+                seq,
+                frame: frame.clone(),
+            }) {
+                Ok(()) => {
+                    delivered += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    s.end(End::Lagged);
+                    self.lagged.fetch_add(1, Ordering::Relaxed);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+        self.deliveries.fetch_add(delivered, Ordering::Relaxed);
+    }
+
+    fn publish_user(&self, user: u64, frame: Bytes) {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sinks) = users.get_mut(&user) {
+            sinks.retain(|(_, tx)| match tx.try_send(frame.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(user, "user stream queue full; dropping that session's user stream");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        }
+    }
+
+    fn revoke(&self, room: u64, user: u64) {
+        let Some(slot) = self.slot(room) else { return };
+        slot.lock().unwrap_or_else(|p| p.into_inner()).retain(|s| {
+            if s.user == user {
+                s.end(End::Revoked);
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_queue_lags_only_that_subscriber() {
+        let hub = Hub::new(2);
+        let mut slow = hub.subscribe(1, 10);
+        let mut fast = hub.subscribe(1, 11);
+        for seq in 1..=3 {
+            hub.apply(vec![Effect::Room {
+                room: 1,
+                seq,
+                frame: Bytes::from_static(b"x"),
+            }]);
+            // The fast subscriber drains as it goes.
+            assert_eq!(fast.rx.try_recv().map(|l| l.seq).ok(), Some(seq));
+        }
+        assert_eq!(slow.rx.try_recv().map(|l| l.seq).ok(), Some(1));
+        assert_eq!(slow.rx.try_recv().map(|l| l.seq).ok(), Some(2));
+        assert!(slow.rx.try_recv().is_err());
+        assert_eq!(slow.end(), End::Lagged);
+        assert_eq!(fast.end(), End::Open);
+    }
+
+    #[test]
+    fn revoke_ends_only_that_user() {
+        let hub = Hub::new(8);
+        let a = hub.subscribe(1, 10);
+        let b = hub.subscribe(1, 11);
+        hub.apply(vec![Effect::Revoke { room: 1, user: 10 }]);
+        assert_eq!(a.end(), End::Revoked);
+        assert_eq!(b.end(), End::Open);
+    }
+}

@@ -1,0 +1,442 @@
+//! Sessions, accounts and tokens.
+
+use super::{Reply, blocking, refuse, require_admin};
+use crate::auth;
+use crate::session::{Authed, Session};
+use crate::store::query::{self, Reader};
+use crate::store::records::{TokenRecord, UserRecord, encode};
+use crate::store::tables::meta;
+use crate::store::{StoreError, WriteCtx, WriteError};
+use chat_protocol::names::{self, MAX_LABEL_LEN};
+use chat_protocol::{ErrorBody, ErrorCode, ResponseBody, Timestamp, TokenInfo, UserChange};
+use redb::ReadableTable;
+use std::sync::Arc;
+
+fn auth_failed() -> ErrorBody {
+    refuse(
+        ErrorCode::AuthFailed,
+        "wrong username or password; check both and try again",
+    )
+}
+
+fn disabled() -> ErrorBody {
+    refuse(
+        ErrorCode::AccountDisabled,
+        "this account is disabled; ask a server admin to enable it",
+    )
+}
+
+pub(super) async fn login(session: &Arc<Session>, username: String, password: String) -> Reply {
+    if password.len() > names::MAX_PASSWORD_BYTES {
+        // Refused before hashing, so a huge password costs no argon2 time.
+        return Err(auth_failed());
+    }
+    let lookup = username.clone();
+    let found = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            match query::user_id(&r.usernames, &lookup)? {
+                Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
+                None => Ok(None),
+            }
+        })
+        .await?;
+    let Some((id, user)) = found else {
+        blocking(move || auth::burn_verify(&password)).await?;
+        return Err(auth_failed());
+    };
+    let Some(hash) = user.password_hash.clone() else {
+        blocking(move || auth::burn_verify(&password)).await?;
+        return Err(auth_failed());
+    };
+    if !blocking(move || auth::verify_password(&hash, &password)).await? {
+        return Err(auth_failed());
+    }
+    if user.disabled {
+        return Err(disabled());
+    }
+    let (token_id, token) = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| mint_token(ctx, id, "login session".into(), false))
+        .await?;
+    session.set_authed(Authed {
+        user: id,
+        username: user.username.clone(),
+        admin: user.admin,
+        token_id,
+    });
+    tracing::info!(user = %user.username, "logged in");
+    Ok(ResponseBody::LoggedIn {
+        user: user.to_wire(id),
+        token: Some(token),
+    })
+}
+
+/// Stores a new token for `user`; returns its id and the secret string.
+pub(crate) fn mint_token(
+    ctx: &mut WriteCtx<'_>,
+    user: u64,
+    label: String,
+    api: bool,
+) -> Result<(u64, String), WriteError> {
+    let id = ctx.next_id(meta::NEXT_TOKEN)?;
+    let minted = auth::new_token(id);
+    let rec = TokenRecord {
+        user,
+        digest: minted.digest,
+        label,
+        api,
+        created_at: Timestamp::now().0,
+    };
+    ctx.tokens.insert(id, encode(&rec)?.as_slice())?;
+    Ok((id, minted.token))
+}
+
+pub(super) async fn authenticate(session: &Arc<Session>, token: String) -> Reply {
+    let Some((token_id, secret)) = auth::parse_token(&token) else {
+        return Err(refuse(
+            ErrorCode::AuthFailed,
+            "that is not a chat token (they look like chat_<id>_<secret>); log in again",
+        ));
+    };
+    let secret = secret.to_string();
+    let found = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let Some(tok) = query::token(&r.tokens, token_id)? else {
+                return Ok(None);
+            };
+            if !auth::secret_matches(&tok.digest, &secret) {
+                return Ok(None);
+            }
+            Ok(query::user(&r.users, tok.user)?.map(|u| (tok.user, u)))
+        })
+        .await?;
+    let Some((id, user)) = found else {
+        return Err(refuse(
+            ErrorCode::AuthFailed,
+            "that token is unknown or revoked; log in again or ask an admin for a new token",
+        ));
+    };
+    if user.disabled {
+        return Err(disabled());
+    }
+    session.set_authed(Authed {
+        user: id,
+        username: user.username.clone(),
+        admin: user.admin,
+        token_id,
+    });
+    Ok(ResponseBody::LoggedIn {
+        user: user.to_wire(id),
+        token: None,
+    })
+}
+
+pub(super) async fn logout(session: &Arc<Session>) -> Reply {
+    let a = session.authed()?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let api = query::token(&ctx.tokens, a.token_id)?.is_some_and(|t| t.api);
+            // Logging out ends a login session; API tokens are revoked explicitly.
+            if !api {
+                ctx.tokens.remove(a.token_id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    session.clear_authed();
+    Ok(ResponseBody::Ok)
+}
+
+pub(super) async fn who_am_i(session: &Arc<Session>) -> Reply {
+    let a = session.authed()?;
+    let user = session
+        .shared
+        .store
+        .read(move |txn| query::user(&Reader::open(txn)?.users, a.user))
+        .await?
+        .ok_or_else(|| refuse(ErrorCode::NotFound, "your account no longer exists"))?;
+    Ok(ResponseBody::User(user.to_wire(a.user)))
+}
+
+/// Creates an account inside a writer job.
+///
+/// # Errors
+/// [`ErrorCode::Conflict`] if the username is taken.
+pub(crate) fn insert_user(ctx: &mut WriteCtx<'_>, user: UserRecord) -> Result<u64, WriteError> {
+    let canon = names::canonical(&user.username);
+    if ctx.usernames.get(canon.as_str())?.is_some() {
+        return Err(refuse(
+            ErrorCode::Conflict,
+            format!("username {:?} is taken; choose another", user.username),
+        )
+        .into());
+    }
+    let id = ctx.next_id(meta::NEXT_USER)?;
+    ctx.usernames.insert(canon.as_str(), id)?;
+    ctx.users.insert(id, encode(&user)?.as_slice())?;
+    Ok(id)
+}
+
+pub(super) async fn create_user(
+    session: &Arc<Session>,
+    username: String,
+    password: Option<String>,
+    display_name: String,
+    org: String,
+    admin: bool,
+) -> Reply {
+    require_admin(session)?;
+    names::validate_username(&username)?;
+    names::validate_label("display name", &display_name, MAX_LABEL_LEN)?;
+    names::validate_label("organization", &org, MAX_LABEL_LEN)?;
+    let password_hash = match password {
+        Some(p) => {
+            names::validate_password(&p)?;
+            Some(blocking(move || auth::hash_password(&p)).await?.map_err(super::internal)?)
+        }
+        None => None,
+    };
+    let rec = UserRecord {
+        display_name: if display_name.is_empty() {
+            username.clone()
+        } else {
+            display_name
+        },
+        username,
+        org,
+        admin,
+        disabled: false,
+        password_hash,
+        created_at: Timestamp::now().0,
+    };
+    let wire = rec.clone();
+    let id = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| insert_user(ctx, rec))
+        .await?;
+    tracing::info!(user = %wire.username, "account created");
+    Ok(ResponseBody::User(wire.to_wire(id)))
+}
+
+pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -> Reply {
+    let needle = filter.map(|q| q.to_lowercase());
+    let users = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let mut out = Vec::new();
+            for entry in r.users.iter()? {
+                let (k, v) = entry?;
+                let u: UserRecord = crate::store::records::decode(v.value())?;
+                let hit = needle.as_deref().is_none_or(|n| {
+                    u.username.to_lowercase().contains(n)
+                        || u.display_name.to_lowercase().contains(n)
+                        || u.org.to_lowercase().contains(n)
+                });
+                if hit {
+                    out.push(u.to_wire(k.value()));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(ResponseBody::Users(users))
+}
+
+async fn find_user(session: &Session, username: String) -> Result<(u64, UserRecord), ErrorBody> {
+    let name = username.clone();
+    session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            match query::user_id(&r.usernames, &name)? {
+                Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
+                None => Ok(None),
+            }
+        })
+        .await?
+        .ok_or_else(|| no_such_user(&username))
+}
+
+/// The error for an unknown username.
+pub(crate) fn no_such_user(username: &str) -> ErrorBody {
+    refuse(
+        ErrorCode::NotFound,
+        format!("no user named {username:?}; check the spelling or list users"),
+    )
+}
+
+pub(super) async fn get_user(session: &Arc<Session>, username: String) -> Reply {
+    let (id, user) = find_user(session, username).await?;
+    Ok(ResponseBody::User(user.to_wire(id)))
+}
+
+pub(super) async fn update_user(session: &Arc<Session>, username: String, change: UserChange) -> Reply {
+    require_admin(session)?;
+    let new_hash = match &change {
+        UserChange::Password(p) => {
+            names::validate_password(p)?;
+            let p = p.clone();
+            Some(blocking(move || auth::hash_password(&p)).await?.map_err(super::internal)?)
+        }
+        UserChange::Org(o) => {
+            names::validate_label("organization", o, MAX_LABEL_LEN)?;
+            None
+        }
+        UserChange::DisplayName(d) => {
+            names::validate_label("display name", d, MAX_LABEL_LEN)?;
+            None
+        }
+        _ => None,
+    };
+    let (id, _) = find_user(session, username).await?;
+    let updated = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut user = query::user(&ctx.users, id)?
+                .ok_or_else(|| refuse(ErrorCode::NotFound, "the account was deleted"))?;
+            let end_sessions = match change {
+                UserChange::Disabled(d) => {
+                    user.disabled = d;
+                    d
+                }
+                UserChange::Admin(a) => {
+                    user.admin = a;
+                    false
+                }
+                UserChange::Org(o) => {
+                    user.org = o;
+                    false
+                }
+                UserChange::DisplayName(d) => {
+                    user.display_name = d;
+                    false
+                }
+                UserChange::Password(_) => {
+                    user.password_hash = new_hash;
+                    true
+                }
+            };
+            if end_sessions {
+                remove_login_sessions(ctx, id)?;
+            }
+            ctx.users.insert(id, encode(&user)?.as_slice())?;
+            Ok(user)
+        })
+        .await?;
+    Ok(ResponseBody::User(updated.to_wire(id)))
+}
+
+fn remove_login_sessions(ctx: &mut WriteCtx<'_>, user: u64) -> Result<(), StoreError> {
+    let mut doomed = Vec::new();
+    for entry in ctx.tokens.iter()? {
+        let (k, v) = entry?;
+        let t: TokenRecord = crate::store::records::decode(v.value())?;
+        if t.user == user && !t.api {
+            doomed.push(k.value());
+        }
+    }
+    for id in doomed {
+        ctx.tokens.remove(id)?;
+    }
+    Ok(())
+}
+
+pub(super) async fn create_token(session: &Arc<Session>, username: String, label: String) -> Reply {
+    require_admin(session)?;
+    names::validate_label("token label", &label, MAX_LABEL_LEN)?;
+    let (id, user) = find_user(session, username).await?;
+    let label2 = label.clone();
+    let (token_id, secret) = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| mint_token(ctx, id, label2, true))
+        .await?;
+    Ok(ResponseBody::TokenCreated {
+        info: TokenInfo {
+            id: token_id,
+            user: crate::store::records::AuthorRecord::of(id, &user).to_wire(),
+            label,
+            created_at: Timestamp::now(),
+            api: true,
+        },
+        secret,
+    })
+}
+
+pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>) -> Reply {
+    require_admin(session)?;
+    let only = match username {
+        Some(u) => Some(find_user(session, u).await?.0),
+        None => None,
+    };
+    let tokens = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let mut out = Vec::new();
+            for entry in r.tokens.iter()? {
+                let (k, v) = entry?;
+                let t: TokenRecord = crate::store::records::decode(v.value())?;
+                if only.is_some_and(|u| u != t.user) {
+                    continue;
+                }
+                let Some(user) = query::user(&r.users, t.user)? else {
+                    continue;
+                };
+                out.push(TokenInfo {
+                    id: k.value(),
+                    user: crate::store::records::AuthorRecord::of(t.user, &user).to_wire(),
+                    label: t.label,
+                    created_at: Timestamp(t.created_at),
+                    api: t.api,
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(ResponseBody::Tokens(tokens))
+}
+
+pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
+    let a = session.authed()?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let tok = query::token(&ctx.tokens, id)?.ok_or_else(|| {
+                refuse(ErrorCode::NotFound, format!("no token with id {id}; list tokens to see ids"))
+            })?;
+            if tok.user != a.user && !a.admin {
+                return Err(refuse(
+                    ErrorCode::Forbidden,
+                    "only the token's owner or a server admin may revoke it",
+                )
+                .into());
+            }
+            ctx.tokens.remove(id)?;
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}

@@ -1,0 +1,385 @@
+//! Messages: send (with idempotency keys), import, history, subscribe and
+//! read markers.
+
+use super::rooms::{load_room, load_user};
+use super::{Reply, refuse, require_admin};
+use crate::session::Session;
+use crate::store::query::{self, Reader};
+use crate::store::records::*;
+use crate::store::{WriteCtx, WriteError};
+use chat_protocol::{
+    self as proto, ErrorBody, ErrorCode, HistoryAnchor, IdempotencyKey, MessageAck, MessageId,
+    RequestId, ResponseBody, RoomId, Seq, Timestamp,
+};
+use redb::ReadableTable;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// Checks a message text against the server's limits.
+fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody> {
+    let max = session.shared.config.limits.max_message_bytes as usize;
+    if text.len() > max {
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!(
+                "message is {} bytes; the limit is {max}; split it or send a file",
+                text.len()
+            ),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(refuse(ErrorCode::BadRequest, "message is empty; type something to send"));
+    }
+    let lower = text.to_lowercase();
+    if let Some(word) = session
+        .shared
+        .config
+        .banned_words
+        .iter()
+        .find(|w| !w.is_empty() && lower.contains(&w.to_lowercase()))
+    {
+        return Err(refuse(
+            ErrorCode::ContentRejected,
+            format!("message contains the banned word {word:?}; rephrase it"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_key(key: &IdempotencyKey) -> Result<(), ErrorBody> {
+    if key.0.is_empty() || key.0.len() > IdempotencyKey::MAX_LEN {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!(
+                "idempotency key must be 1 to {} bytes; use a random ULID or UUID",
+                IdempotencyKey::MAX_LEN
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks and queues a send. Runs on the control-stream reader, so sends
+/// from one connection are queued in the order they arrived.
+///
+/// # Errors
+/// Authentication, size, content, key and rate-limit refusals.
+pub(super) fn submit_send(
+    session: &Arc<Session>,
+    room: RoomId,
+    key: IdempotencyKey,
+    text: String,
+    reply_to: Option<Seq>,
+) -> Result<oneshot::Receiver<Result<MessageAck, WriteError>>, ErrorBody> {
+    let a = session.authed()?;
+    check_text(session, &text)?;
+    check_key(&key)?;
+    if let Err(wait_ms) = session.shared.limiter.check(a.user, Instant::now()) {
+        return Err(ErrorBody {
+            code: ErrorCode::RateLimited,
+            message: format!("sending too fast; wait {wait_ms} ms and retry with the same idempotency key"),
+            retry_after_ms: Some(wait_ms),
+        });
+    }
+    Ok(session.shared.store.writer().submit(move |ctx| {
+        let me = load_user(ctx, a.user)?;
+        let msg = NewMessage {
+            author: AuthorRecord::of(a.user, &me),
+            key_owner: a.user,
+            ts: Timestamp::now().0,
+            text,
+            reply_to,
+            check_member: true,
+        };
+        store_message(ctx, room.0, &key, msg)
+    }))
+}
+
+/// Waits for a queued send's commit.
+pub(super) async fn await_send(rx: oneshot::Receiver<Result<MessageAck, WriteError>>) -> Reply {
+    let ack = rx
+        .await
+        .map_err(|_| super::internal("the storage writer stopped before the send was stored"))??;
+    Ok(ResponseBody::Sent(ack))
+}
+
+/// A message to store.
+struct NewMessage {
+    author: AuthorRecord,
+    /// Whose idempotency keys the key belongs to: the sender, or the admin
+    /// running an import (so a re-run import stores nothing twice).
+    key_owner: u64,
+    ts: u64,
+    text: String,
+    reply_to: Option<Seq>,
+    /// False only for server-admin imports.
+    check_member: bool,
+}
+
+/// Stores a message, or returns the original if `key` was used before by
+/// the same key owner.
+fn store_message(
+    ctx: &mut WriteCtx<'_>,
+    room_id: u64,
+    key: &IdempotencyKey,
+    msg: NewMessage,
+) -> Result<MessageAck, WriteError> {
+    let NewMessage {
+        author,
+        key_owner,
+        ts,
+        text,
+        reply_to,
+        check_member,
+    } = msg;
+    let now = Timestamp::now().0;
+    if let Some(prev) = ctx.idempotency.get((key_owner, key.0.as_str()))? {
+        let prev: IdempotencyRecord = decode(prev.value())?;
+        if prev.expires_at > now {
+            return original(ctx, &prev, room_id);
+        }
+    }
+    let mut room = load_room(ctx, room_id)?;
+    if check_member && query::member(&ctx.members, room_id, author.id)?.is_none() {
+        return Err(refuse(
+            ErrorCode::NotMember,
+            "you are not a member of this room; join it first (or ask a member to add you)",
+        )
+        .into());
+    }
+    if room.archived {
+        return Err(refuse(ErrorCode::Archived, "this room is archived and read-only").into());
+    }
+    if let Some(target) = reply_to
+        && (target.0 == 0 || target.0 > room.head)
+    {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!("reply_to {target} is not a message in this room (its head is {})", room.head),
+        )
+        .into());
+    }
+    let mentions = mentions(ctx, &text)?;
+    let id = MessageId::new_at(Timestamp(ts));
+    let seq = query::append(
+        ctx,
+        room_id,
+        &mut room,
+        EventRecord {
+            ts,
+            sender: author.clone(),
+            kind: EventKindRecord::Message {
+                id: id.0.to_string(),
+                text,
+                reply_to: reply_to.map(|s| s.0),
+                mentions,
+            },
+        },
+    )?;
+    query::put_room(ctx, room_id, &room)?;
+    let rec = IdempotencyRecord {
+        room: room_id,
+        seq,
+        expires_at: now.saturating_add(proto::IDEMPOTENCY_TTL_MS),
+    };
+    ctx.idempotency
+        .insert((key_owner, key.0.as_str()), encode(&rec)?.as_slice())?;
+    Ok(MessageAck {
+        room: RoomId(room_id),
+        seq: Seq(seq),
+        id,
+        ts: Timestamp(ts),
+        duplicate: false,
+    })
+}
+
+/// The ack of the message an idempotency key already stored.
+fn original(ctx: &WriteCtx<'_>, prev: &IdempotencyRecord, room_id: u64) -> Result<MessageAck, WriteError> {
+    if prev.room != room_id {
+        return Err(refuse(
+            ErrorCode::Conflict,
+            "this idempotency key was already used for a message in another room; use a fresh key",
+        )
+        .into());
+    }
+    let ev = query::events(&ctx.events, prev.room, prev.seq, prev.seq, 1)?
+        .pop()
+        .ok_or_else(|| crate::store::StoreError::Corrupt("idempotency key points at a missing event".into()))?;
+    let id = ev.1.to_wire(prev.room, prev.seq)?.message_id().ok_or_else(|| {
+        crate::store::StoreError::Corrupt("idempotency key points at a non-message event".into())
+    })?;
+    Ok(MessageAck {
+        room: RoomId(prev.room),
+        seq: Seq(prev.seq),
+        id,
+        ts: Timestamp(ev.1.ts),
+        duplicate: true,
+    })
+}
+
+/// User ids named as `@username` in `text` (existing users only, once each).
+fn mentions(ctx: &WriteCtx<'_>, text: &str) -> Result<Vec<u64>, WriteError> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('@') {
+        let preceded_by_word = text[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+        if preceded_by_word {
+            continue; // an e-mail address, not a mention
+        }
+        let name: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            .collect();
+        let name = name.trim_end_matches(['.', '-']);
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(id) = query::user_id(&ctx.usernames, name)?
+            && !out.contains(&id)
+        {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn import(
+    session: &Arc<Session>,
+    room_id: u64,
+    username: String,
+    ts: Timestamp,
+    key: IdempotencyKey,
+    text: String,
+) -> Reply {
+    let a = require_admin(session)?;
+    check_key(&key)?;
+    let max = session.shared.config.limits.max_message_bytes as usize;
+    if text.len() > max {
+        return Err(refuse(ErrorCode::TooLarge, format!("message is {} bytes; the limit is {max}", text.len())));
+    }
+    let ack = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let uid = query::user_id(&ctx.usernames, &username)?
+                .ok_or_else(|| super::account::no_such_user(&username))?;
+            let user = load_user(ctx, uid)?;
+            let msg = NewMessage {
+                author: AuthorRecord::of(uid, &user),
+                key_owner: a.user,
+                ts: ts.0,
+                text,
+                reply_to: None,
+                check_member: false,
+            };
+            store_message(ctx, room_id, &key, msg)
+        })
+        .await?;
+    Ok(ResponseBody::Sent(ack))
+}
+
+pub(super) async fn history(session: &Arc<Session>, room_id: u64, anchor: HistoryAnchor, limit: u32) -> Reply {
+    let a = session.authed()?;
+    let max = session.shared.config.limits.max_history_page;
+    if limit == 0 || limit > max {
+        return Err(refuse(ErrorCode::BadRequest, format!("history limit must be 1 to {max}; page with before/after")));
+    }
+    let limit = limit as usize;
+    let page = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let Some(room) = query::room(&r.rooms, room_id)? else {
+                return Ok(Err(no_room()));
+            };
+            if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
+                return Ok(Err(no_room()));
+            }
+            let head = room.head;
+            let (mut events, has_more) = match anchor {
+                HistoryAnchor::Latest => {
+                    let evs = query::events_rev(&r.events, room_id, 1, head, limit)?;
+                    let more = evs.last().is_some_and(|(s, _)| *s > 1);
+                    (rev(evs), more)
+                }
+                HistoryAnchor::Before(s) => {
+                    let evs = query::events_rev(&r.events, room_id, 1, s.0.saturating_sub(1), limit)?;
+                    let more = evs.last().is_some_and(|(s, _)| *s > 1);
+                    (rev(evs), more)
+                }
+                HistoryAnchor::After(s) => {
+                    let evs = query::events(&r.events, room_id, s.0.saturating_add(1), head, limit)?;
+                    let more = evs.last().is_some_and(|(s, _)| *s < head);
+                    (evs, more)
+                }
+            };
+            let events = events
+                .drain(..)
+                .map(|(seq, ev)| ev.to_wire(room_id, seq))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Ok(proto::HistoryPage {
+                room: RoomId(room_id),
+                events,
+                head: Seq(head),
+                has_more,
+            }))
+        })
+        .await??;
+    Ok(ResponseBody::History(page))
+}
+
+fn rev<T>(mut v: Vec<T>) -> Vec<T> {
+    v.reverse();
+    v
+}
+
+fn no_room() -> ErrorBody {
+    refuse(
+        ErrorCode::NotFound,
+        "no such room, or you are not a member; check the room, or join it first",
+    )
+}
+
+pub(super) async fn subscribe(session: &Arc<Session>, request: RequestId, room_id: u64, since: u64) -> Reply {
+    let a = session.authed()?;
+    let head = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let Some(room) = query::room(&r.rooms, room_id)? else {
+                return Ok(None);
+            };
+            Ok(query::member(&r.members, room_id, a.user)?.map(|_| room.head))
+        })
+        .await?
+        .ok_or_else(no_room)?;
+    session.subscribe(&a, request, room_id, since)?;
+    Ok(ResponseBody::Subscribed {
+        room: RoomId(room_id),
+        head: Seq(head),
+    })
+}
+
+pub(super) async fn mark_read(session: &Arc<Session>, room_id: u64, seq: Seq) -> Reply {
+    let a = session.authed()?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let room = load_room(ctx, room_id)?;
+            let mut m = query::member(&ctx.members, room_id, a.user)?.ok_or_else(no_room)?;
+            let seq = seq.0.min(room.head);
+            // Read markers only move forward.
+            if seq > m.read_seq {
+                m.read_seq = seq;
+                ctx.members.insert((room_id, a.user), encode(&m)?.as_slice())?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}

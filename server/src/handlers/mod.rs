@@ -1,0 +1,177 @@
+//! Request handlers: one module per area, each turning a request into
+//! reads, writer jobs and a response. Handlers never see bytes or streams.
+//!
+//! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
+//! route it in [`handle`], and write the handler in the module of its area.
+
+mod account;
+mod messages;
+mod rooms;
+mod server_info;
+
+pub(crate) use account::{insert_user, mint_token};
+
+use crate::session::{Authed, Session};
+use crate::store::{StoreError, WriteError};
+use chat_protocol::{ErrorBody, ErrorCode, Request, RequestBody, RequestId, ResponseBody};
+use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+
+/// A handler's result.
+pub type Reply = Result<ResponseBody, ErrorBody>;
+
+/// Routes one request. Sends are queued to the writer before this returns
+/// (keeping a client's send order); everything else runs in its own task.
+pub fn dispatch(session: &Arc<Session>, req: Request, permit: OwnedSemaphorePermit) {
+    let id = req.id;
+    let session = session.clone();
+    match req.body {
+        RequestBody::Send {
+            room,
+            key,
+            text,
+            reply_to,
+        } => {
+            let pending = messages::submit_send(&session, room, key, text, reply_to);
+            tokio::spawn(
+                async move {
+                    let reply = match pending {
+                        Ok(rx) => messages::await_send(rx).await,
+                        Err(e) => Err(e),
+                    };
+                    session.respond(id, reply).await;
+                    drop(permit);
+                }
+                .in_current_span(),
+            );
+        }
+        body => {
+            tokio::spawn(
+                async move {
+                    let reply = handle(&session, id, body).await;
+                    session.respond(id, reply).await;
+                    drop(permit);
+                }
+                .in_current_span(),
+            );
+        }
+    }
+}
+
+async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Reply {
+    if !body.allowed_unauthenticated() {
+        session.authed()?;
+    }
+    match body {
+        RequestBody::Login { username, password } => account::login(session, username, password).await,
+        RequestBody::Authenticate { token } => account::authenticate(session, token).await,
+        RequestBody::Logout => account::logout(session).await,
+        RequestBody::WhoAmI => account::who_am_i(session).await,
+        RequestBody::Ping => Ok(ResponseBody::Ok),
+        RequestBody::CreateUser {
+            username,
+            password,
+            display_name,
+            org,
+            admin,
+        } => account::create_user(session, username, password, display_name, org, admin).await,
+        RequestBody::ListUsers { query } => account::list_users(session, query).await,
+        RequestBody::GetUser { username } => account::get_user(session, username).await,
+        RequestBody::UpdateUser { username, change } => {
+            account::update_user(session, username, change).await
+        }
+        RequestBody::CreateToken { username, label } => {
+            account::create_token(session, username, label).await
+        }
+        RequestBody::ListTokens { username } => account::list_tokens(session, username).await,
+        RequestBody::RevokeToken { id } => account::revoke_token(session, id).await,
+        RequestBody::CreateRoom {
+            name,
+            topic,
+            visibility,
+        } => rooms::create(session, name, topic, visibility).await,
+        RequestBody::GetRoom { name } => rooms::get(session, name).await,
+        RequestBody::ListMyRooms => rooms::list_mine(session).await,
+        RequestBody::ListPublicRooms => rooms::directory(session).await,
+        RequestBody::JoinRoom { room } => rooms::join(session, room.0).await,
+        RequestBody::LeaveRoom { room } => rooms::leave(session, room.0).await,
+        RequestBody::AddMember { room, username } => rooms::add(session, room.0, username).await,
+        RequestBody::ListMembers { room } => rooms::members(session, room.0).await,
+        RequestBody::OpenDirect { username } => rooms::open_direct(session, username).await,
+        RequestBody::Send { .. } => Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "send was routed to the wrong handler; report this bug",
+        )),
+        RequestBody::Import {
+            room,
+            username,
+            ts,
+            key,
+            text,
+        } => messages::import(session, room.0, username, ts, key, text).await,
+        RequestBody::History {
+            room,
+            anchor,
+            limit,
+        } => messages::history(session, room.0, anchor, limit).await,
+        RequestBody::Subscribe { room, since } => messages::subscribe(session, id, room.0, since.0).await,
+        RequestBody::Unsubscribe { room } => {
+            session.unsubscribe(room.0);
+            Ok(ResponseBody::Ok)
+        }
+        RequestBody::MarkRead { room, seq } => messages::mark_read(session, room.0, seq).await,
+        RequestBody::ServerInfo => Ok(server_info::info(session)),
+        RequestBody::ServerStats => server_info::stats(session).await,
+    }
+}
+
+/// The error for a storage failure: logged in full, reported in general terms.
+pub fn internal(e: impl std::fmt::Display) -> ErrorBody {
+    tracing::error!(error = %e, "storage failure");
+    ErrorBody::new(
+        ErrorCode::Internal,
+        "the server could not complete the request because of a storage failure; \
+         retry, and tell the server admin if it persists",
+    )
+}
+
+impl From<StoreError> for ErrorBody {
+    fn from(e: StoreError) -> Self {
+        internal(e)
+    }
+}
+
+impl From<WriteError> for ErrorBody {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Rejected(e) => e,
+            WriteError::Store(e) => internal(e),
+        }
+    }
+}
+
+/// Shorthand for a refusal.
+pub fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+    ErrorBody::new(code, message)
+}
+
+/// Requires a server admin.
+///
+/// # Errors
+/// [`ErrorCode::Forbidden`] for everyone else.
+pub fn require_admin(session: &Session) -> Result<Authed, ErrorBody> {
+    let a = session.authed()?;
+    if !a.admin {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "only server admins may do this; ask one, or use an admin token",
+        ));
+    }
+    Ok(a)
+}
+
+/// Runs CPU-heavy work (argon2) on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ErrorBody> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
+}

@@ -1,0 +1,559 @@
+//! Rooms: creation, lookup, the chat list, membership and direct rooms.
+
+use super::account::no_such_user;
+use super::{Reply, refuse};
+use crate::fanout::Effect;
+use crate::session::Session;
+use crate::store::query::{self, Blob, Reader};
+use crate::store::records::*;
+use crate::store::tables::meta;
+use crate::store::{StoreError, WriteCtx, WriteError};
+use chat_protocol::names::{self, MAX_TOPIC_LEN};
+use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody, Timestamp, Visibility};
+use redb::ReadableTable;
+use std::sync::Arc;
+
+/// Most events scanned per room to count unread messages at login. Beyond
+/// it the count is a lower bound; clients show it as "N+".
+pub const UNREAD_SCAN_LIMIT: usize = 50_000;
+
+/// The name-index key of the direct room of two users.
+pub(crate) fn direct_key(a: u64, b: u64) -> String {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    format!("dm:{lo}:{hi}")
+}
+
+/// The wire view of a room as `viewer` sees it (a direct room is named
+/// after the other member).
+pub(crate) fn room_info(
+    users: &impl ReadableTable<u64, Blob>,
+    id: u64,
+    room: &RoomRecord,
+    viewer: u64,
+) -> Result<proto::RoomInfo, StoreError> {
+    let name = match (room.kind, room.pair) {
+        (RoomKindRecord::Direct, Some((a, b))) => {
+            let peer = if a == viewer { b } else { a };
+            let peer = query::user(users, peer)?.map(|u| u.username).unwrap_or_default();
+            format!("@{peer}")
+        }
+        _ => room.name.clone(),
+    };
+    Ok(proto::RoomInfo {
+        id: proto::RoomId(id),
+        kind: match room.kind {
+            RoomKindRecord::Group => proto::RoomKind::Group,
+            RoomKindRecord::Direct => proto::RoomKind::Direct,
+        },
+        name,
+        topic: room.topic.clone(),
+        visibility: if room.public {
+            Visibility::Public
+        } else {
+            Visibility::Private
+        },
+        created_at: Timestamp(room.created_at),
+        archived: room.archived,
+        member_count: room.member_count,
+        head: proto::Seq(room.head),
+    })
+}
+
+fn no_such_room() -> ErrorBody {
+    refuse(
+        ErrorCode::NotFound,
+        "no such room, or it is private and you are not a member; check the name or ask a member to add you",
+    )
+}
+
+fn not_member() -> ErrorBody {
+    refuse(
+        ErrorCode::NotMember,
+        "you are not a member of this room; join it first (or ask a member to add you)",
+    )
+}
+
+/// Loads a room inside a writer job.
+pub(crate) fn load_room(ctx: &WriteCtx<'_>, id: u64) -> Result<RoomRecord, WriteError> {
+    query::room(&ctx.rooms, id)?.ok_or_else(|| no_such_room().into())
+}
+
+/// Loads a user inside a writer job.
+pub(crate) fn load_user(ctx: &WriteCtx<'_>, id: u64) -> Result<UserRecord, WriteError> {
+    query::user(&ctx.users, id)?
+        .ok_or_else(|| refuse(ErrorCode::NotFound, "your account no longer exists").into())
+}
+
+/// Checks the per-user room limit inside a writer job.
+fn check_room_limit(ctx: &WriteCtx<'_>, user: u64, limit: u32, who: &str) -> Result<(), WriteError> {
+    if query::room_count(&ctx.user_rooms, user)? >= limit as usize {
+        return Err(refuse(
+            ErrorCode::LimitExceeded,
+            format!("{who} already belong(s) to {limit} rooms, the server's limit; leave one first"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Adds `user` to `room` with `role`, appends the `Joined` event (sent by
+/// `by`) and tells the user's sessions. The caller saves the room.
+pub(crate) fn add_member(
+    ctx: &mut WriteCtx<'_>,
+    room_id: u64,
+    room: &mut RoomRecord,
+    user_id: u64,
+    role: RoleRecord,
+    by: &AuthorRecord,
+    ts: u64,
+) -> Result<(), WriteError> {
+    let user = load_user(ctx, user_id)?;
+    let rec = MemberRecord {
+        role,
+        joined_at: ts,
+        read_seq: room.head,
+    };
+    ctx.members.insert((room_id, user_id), encode(&rec)?.as_slice())?;
+    ctx.user_rooms.insert((user_id, room_id), ())?;
+    room.member_count += 1;
+    query::append(
+        ctx,
+        room_id,
+        room,
+        EventRecord {
+            ts,
+            sender: by.clone(),
+            kind: EventKindRecord::Joined {
+                user: AuthorRecord::of(user_id, &user),
+                role,
+            },
+        },
+    )?;
+    let info = room_info(&ctx.users, room_id, room, user_id)?;
+    let frame = proto::frame::encode(&proto::UserEvent::RoomAdded {
+        room: info,
+        role: role.into(),
+    })
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    ctx.effects.push(Effect::User {
+        user: user_id,
+        frame,
+    });
+    Ok(())
+}
+
+pub(super) async fn create(session: &Arc<Session>, name: String, topic: String, visibility: Visibility) -> Reply {
+    let a = session.authed()?;
+    names::validate_room_name(&name)?;
+    names::validate_label("topic", &topic, MAX_TOPIC_LEN)?;
+    let limit = session.shared.config.limits.max_rooms_per_user;
+    let info = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let canon = names::canonical(&name);
+            if ctx.room_names.get(canon.as_str())?.is_some() {
+                return Err(refuse(
+                    ErrorCode::Conflict,
+                    format!("a room named {name:?} exists; join it or choose another name"),
+                )
+                .into());
+            }
+            check_room_limit(ctx, a.user, limit, "you")?;
+            let me = load_user(ctx, a.user)?;
+            let author = AuthorRecord::of(a.user, &me);
+            let id = ctx.next_id(meta::NEXT_ROOM)?;
+            let now = Timestamp::now().0;
+            let mut room = RoomRecord {
+                kind: RoomKindRecord::Group,
+                name: name.clone(),
+                topic,
+                public: visibility == Visibility::Public,
+                archived: false,
+                created_at: now,
+                head: 0,
+                last_ts: now,
+                member_count: 0,
+                pair: None,
+            };
+            ctx.room_names.insert(canon.as_str(), id)?;
+            query::append(
+                ctx,
+                id,
+                &mut room,
+                EventRecord {
+                    ts: now,
+                    sender: author.clone(),
+                    kind: EventKindRecord::Created { name, direct: false },
+                },
+            )?;
+            add_member(ctx, id, &mut room, a.user, RoleRecord::Owner, &author, now)?;
+            query::put_room(ctx, id, &room)?;
+            Ok(room_info(&ctx.users, id, &room, a.user)?)
+        })
+        .await?;
+    Ok(ResponseBody::Room(info))
+}
+
+pub(super) async fn get(session: &Arc<Session>, name: String) -> Reply {
+    let a = session.authed()?;
+    let info = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let key = match name.strip_prefix('@') {
+                Some(peer) => match query::user_id(&r.usernames, peer)? {
+                    Some(p) => direct_key(a.user, p),
+                    None => return Ok(None),
+                },
+                None => names::canonical(&name),
+            };
+            let Some(id) = r.room_names.get(key.as_str())?.map(|v| v.value()) else {
+                return Ok(None);
+            };
+            let Some(room) = query::room(&r.rooms, id)? else {
+                return Ok(None);
+            };
+            let member = query::member(&r.members, id, a.user)?.is_some();
+            if !room.public && !member && !a.admin {
+                return Ok(None);
+            }
+            Ok(Some(room_info(&r.users, id, &room, a.user)?))
+        })
+        .await?
+        .ok_or_else(no_such_room)?;
+    Ok(ResponseBody::Room(info))
+}
+
+pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
+    let a = session.authed()?;
+    let mut rooms = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let mut out = Vec::new();
+            for id in query::rooms_of(&r.user_rooms, a.user)? {
+                let (Some(room), Some(member)) =
+                    (query::room(&r.rooms, id)?, query::member(&r.members, id, a.user)?)
+                else {
+                    continue;
+                };
+                out.push(summary(&r, id, &room, &member, a.user)?);
+            }
+            Ok(out)
+        })
+        .await?;
+    rooms.sort_by(|x, y| y.last_activity.cmp(&x.last_activity).then(x.room.name.cmp(&y.room.name)));
+    Ok(ResponseBody::Rooms(rooms))
+}
+
+fn summary(
+    r: &Reader,
+    id: u64,
+    room: &RoomRecord,
+    member: &MemberRecord,
+    me: u64,
+) -> Result<proto::RoomSummary, StoreError> {
+    let (mut unread, mut mentions) = (0, 0);
+    let from = member.read_seq + 1;
+    for entry in r.events.range((id, from)..=(id, room.head))?.take(UNREAD_SCAN_LIMIT) {
+        let (_, v) = entry?;
+        let ev: EventRecord = decode(v.value())?;
+        if let EventKindRecord::Message { mentions: m, .. } = &ev.kind
+            && ev.sender.id != me
+        {
+            unread += 1;
+            if m.contains(&me) {
+                mentions += 1;
+            }
+        }
+    }
+    let mut last_message = None;
+    for entry in r.events.range((id, 1)..=(id, room.head))?.rev().take(256) {
+        let (k, v) = entry?;
+        let ev: EventRecord = decode(v.value())?;
+        if ev.is_message() {
+            last_message = Some(ev.to_wire(id, k.value().1)?);
+            break;
+        }
+    }
+    Ok(proto::RoomSummary {
+        room: room_info(&r.users, id, room, me)?,
+        role: member.role.into(),
+        read_seq: proto::Seq(member.read_seq),
+        unread,
+        mentions,
+        last_message,
+        last_activity: Timestamp(room.last_ts),
+    })
+}
+
+pub(super) async fn directory(session: &Arc<Session>) -> Reply {
+    let a = session.authed()?;
+    let rooms = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let mut out = Vec::new();
+            for entry in r.rooms.iter()? {
+                let (k, v) = entry?;
+                let room: RoomRecord = decode(v.value())?;
+                if room.kind == RoomKindRecord::Group && room.public && !room.archived {
+                    out.push(room_info(&r.users, k.value(), &room, a.user)?);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(ResponseBody::Directory(rooms))
+}
+
+pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
+    let a = session.authed()?;
+    let limit = session.shared.config.limits.max_rooms_per_user;
+    let info = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut room = load_room(ctx, room_id)?;
+            if query::member(&ctx.members, room_id, a.user)?.is_some() {
+                return Ok(room_info(&ctx.users, room_id, &room, a.user)?);
+            }
+            if !room.public {
+                return Err(refuse(
+                    ErrorCode::Forbidden,
+                    "this room is private; ask one of its admins to add you",
+                )
+                .into());
+            }
+            if room.archived {
+                return Err(refuse(ErrorCode::Archived, "this room is archived and takes no new members").into());
+            }
+            check_room_limit(ctx, a.user, limit, "you")?;
+            let me = load_user(ctx, a.user)?;
+            let now = Timestamp::now().0;
+            add_member(ctx, room_id, &mut room, a.user, RoleRecord::Member, &AuthorRecord::of(a.user, &me), now)?;
+            query::put_room(ctx, room_id, &room)?;
+            Ok(room_info(&ctx.users, room_id, &room, a.user)?)
+        })
+        .await?;
+    Ok(ResponseBody::Room(info))
+}
+
+pub(super) async fn leave(session: &Arc<Session>, room_id: u64) -> Reply {
+    let a = session.authed()?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut room = load_room(ctx, room_id)?;
+            let member = query::member(&ctx.members, room_id, a.user)?.ok_or_else(not_member)?;
+            if room.kind == RoomKindRecord::Direct {
+                return Err(refuse(
+                    ErrorCode::BadRequest,
+                    "a direct conversation cannot be left; hide it in your client instead",
+                )
+                .into());
+            }
+            if member.role == RoleRecord::Owner && room.member_count > 1 {
+                return Err(refuse(
+                    ErrorCode::Forbidden,
+                    "the owner cannot leave while others remain; transfer ownership first",
+                )
+                .into());
+            }
+            let me = load_user(ctx, a.user)?;
+            remove_member(ctx, room_id, &mut room, a.user, &AuthorRecord::of(a.user, &me), &me)?;
+            query::put_room(ctx, room_id, &room)?;
+            Ok(())
+        })
+        .await?;
+    session.unsubscribe(room_id);
+    Ok(ResponseBody::Ok)
+}
+
+/// Removes a member, appends `Left` (sent by `by`), ends their room streams
+/// and tells their sessions. The caller saves the room.
+pub(crate) fn remove_member(
+    ctx: &mut WriteCtx<'_>,
+    room_id: u64,
+    room: &mut RoomRecord,
+    user_id: u64,
+    by: &AuthorRecord,
+    user: &UserRecord,
+) -> Result<(), WriteError> {
+    ctx.members.remove((room_id, user_id))?;
+    ctx.user_rooms.remove((user_id, room_id))?;
+    room.member_count = room.member_count.saturating_sub(1);
+    query::append(
+        ctx,
+        room_id,
+        room,
+        EventRecord {
+            ts: Timestamp::now().0,
+            sender: by.clone(),
+            kind: EventKindRecord::Left {
+                user: AuthorRecord::of(user_id, user),
+            },
+        },
+    )?;
+    let frame = proto::frame::encode(&proto::UserEvent::RoomRemoved {
+        room: proto::RoomId(room_id),
+    })
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    ctx.effects.push(Effect::Revoke {
+        room: room_id,
+        user: user_id,
+    });
+    ctx.effects.push(Effect::User { user: user_id, frame });
+    Ok(())
+}
+
+pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) -> Reply {
+    let a = session.authed()?;
+    let limit = session.shared.config.limits.max_rooms_per_user;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut room = load_room(ctx, room_id)?;
+            let member = query::member(&ctx.members, room_id, a.user)?;
+            let Some(member) = member else {
+                return Err(if room.public || a.admin { not_member() } else { no_such_room() }.into());
+            };
+            if room.kind == RoomKindRecord::Direct {
+                return Err(refuse(
+                    ErrorCode::BadRequest,
+                    "a direct conversation has exactly two members; create a group room to add people",
+                )
+                .into());
+            }
+            if !room.public && member.role < RoleRecord::Admin {
+                return Err(refuse(
+                    ErrorCode::Forbidden,
+                    "only admins and the owner may add people to a private room",
+                )
+                .into());
+            }
+            if room.archived {
+                return Err(refuse(ErrorCode::Archived, "this room is archived and takes no new members").into());
+            }
+            let target = query::user_id(&ctx.usernames, &username)?.ok_or_else(|| no_such_user(&username))?;
+            if query::member(&ctx.members, room_id, target)?.is_some() {
+                return Ok(());
+            }
+            check_room_limit(ctx, target, limit, &username)?;
+            let me = load_user(ctx, a.user)?;
+            let now = Timestamp::now().0;
+            add_member(ctx, room_id, &mut room, target, RoleRecord::Member, &AuthorRecord::of(a.user, &me), now)?;
+            query::put_room(ctx, room_id, &room)?;
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}
+
+pub(super) async fn members(session: &Arc<Session>, room_id: u64) -> Reply {
+    let a = session.authed()?;
+    let list = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let Some(room) = query::room(&r.rooms, room_id)? else {
+                return Ok(Err(no_such_room()));
+            };
+            if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
+                return Ok(Err(if room.public { not_member() } else { no_such_room() }));
+            }
+            let mut out = Vec::new();
+            for (uid, m) in query::members(&r.members, room_id)? {
+                if let Some(u) = query::user(&r.users, uid)? {
+                    out.push(proto::MemberInfo {
+                        user: AuthorRecord::of(uid, &u).to_wire(),
+                        role: m.role.into(),
+                        joined_at: Timestamp(m.joined_at),
+                    });
+                }
+            }
+            Ok(Ok(out))
+        })
+        .await??;
+    Ok(ResponseBody::Members(list))
+}
+
+pub(super) async fn open_direct(session: &Arc<Session>, username: String) -> Reply {
+    let a = session.authed()?;
+    let limit = session.shared.config.limits.max_rooms_per_user;
+    let info = session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let (id, room) = direct_room(ctx, a.user, &username, limit)?;
+            Ok(room_info(&ctx.users, id, &room, a.user)?)
+        })
+        .await?;
+    Ok(ResponseBody::Room(info))
+}
+
+/// The direct room of `me` and `username`, created (with both members) if
+/// it does not exist yet.
+pub(crate) fn direct_room(
+    ctx: &mut WriteCtx<'_>,
+    me: u64,
+    username: &str,
+    limit: u32,
+) -> Result<(u64, RoomRecord), WriteError> {
+    let peer = query::user_id(&ctx.usernames, username)?.ok_or_else(|| no_such_user(username))?;
+    if peer == me {
+        return Err(refuse(ErrorCode::BadRequest, "you cannot open a direct conversation with yourself").into());
+    }
+    let key = direct_key(me, peer);
+    if let Some(id) = ctx.room_names.get(key.as_str())?.map(|v| v.value()) {
+        return Ok((id, load_room(ctx, id)?));
+    }
+    check_room_limit(ctx, me, limit, "you")?;
+    check_room_limit(ctx, peer, limit, username)?;
+    let me_rec = load_user(ctx, me)?;
+    let author = AuthorRecord::of(me, &me_rec);
+    let id = ctx.next_id(meta::NEXT_ROOM)?;
+    let now = Timestamp::now().0;
+    let mut room = RoomRecord {
+        kind: RoomKindRecord::Direct,
+        name: String::new(),
+        topic: String::new(),
+        public: false,
+        archived: false,
+        created_at: now,
+        head: 0,
+        last_ts: now,
+        member_count: 0,
+        pair: Some((me.min(peer), me.max(peer))),
+    };
+    ctx.room_names.insert(key.as_str(), id)?;
+    query::append(
+        ctx,
+        id,
+        &mut room,
+        EventRecord {
+            ts: now,
+            sender: author.clone(),
+            kind: EventKindRecord::Created {
+                name: String::new(),
+                direct: true,
+            },
+        },
+    )?;
+    add_member(ctx, id, &mut room, me, RoleRecord::Member, &author, now)?;
+    add_member(ctx, id, &mut room, peer, RoleRecord::Member, &author, now)?;
+    query::put_room(ctx, id, &room)?;
+    Ok((id, room))
+}

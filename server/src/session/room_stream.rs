@@ -1,0 +1,178 @@
+//! A room stream: catch-up from storage, then live events, on one
+//! server-opened uni-stream.
+//!
+//! The hub subscription is registered before the first storage read, so an
+//! event is either in a catch-up page or in the live queue (or both, and the
+//! copy with a seq already sent is skipped). Should the live queue ever run
+//! ahead of what was sent, the gap is read from storage before going on, so
+//! the client sees consecutive sequence numbers with no gap and no duplicate.
+
+use super::Session;
+use crate::fanout::{End, Subscription};
+use crate::store::{StoreError, query, tables};
+use bytes::Bytes;
+use chat_protocol::{self as proto, RequestId, codes};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Events read from storage per catch-up read transaction.
+const CATCHUP_PAGE: usize = 512;
+
+pub(super) struct RoomStream {
+    pub session: Arc<Session>,
+    pub room: u64,
+    pub since: u64,
+    pub request: RequestId,
+    pub sub: Subscription,
+}
+
+enum Stop {
+    Code(u32),
+    Failed(String),
+}
+
+impl RoomStream {
+    pub async fn run(mut self, mut cancelled: oneshot::Receiver<()>) {
+        let mut send = match self.session.conn.open_uni().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, room = self.room, "cannot open room stream");
+                self.session.forget_sub(self.room, self.request);
+                return;
+            }
+        };
+        match self.stream(&mut send, &mut cancelled).await {
+            Stop::Code(code) => {
+                let _ = send.reset(code.into());
+            }
+            Stop::Failed(e) => {
+                tracing::debug!(error = %e, room = self.room, "room stream failed");
+                let _ = send.reset(codes::STREAM_UNSUBSCRIBED.into());
+            }
+        }
+        // Only removes the handle if it is still this subscription's.
+        self.session.forget_sub(self.room, self.request);
+    }
+
+    async fn stream(
+        &mut self,
+        send: &mut quinn::SendStream,
+        cancelled: &mut oneshot::Receiver<()>,
+    ) -> Stop {
+        let header = proto::StreamHeader::Room {
+            room: proto::RoomId(self.room),
+            since: proto::Seq(self.since),
+            request: self.request,
+        };
+        let header = match proto::frame::encode(&header) {
+            Ok(h) => h,
+            Err(e) => return Stop::Failed(e.to_string()),
+        };
+        if let Some(stop) = self.write(send, &header, cancelled).await {
+            return stop;
+        }
+        let mut last = self.since;
+        // Catch-up, page by page, each page in its own read transaction.
+        loop {
+            let page = match self.read_range(last + 1, u64::MAX).await {
+                Ok(p) => p,
+                Err(e) => return Stop::Failed(e.to_string()),
+            };
+            let full = page.len() == CATCHUP_PAGE;
+            for (seq, frame) in page {
+                if let Some(stop) = self.write(send, &frame, cancelled).await {
+                    return stop;
+                }
+                last = seq;
+            }
+            if !full {
+                break;
+            }
+        }
+        let caught_up = proto::RoomFrame::CaughtUp {
+            head: proto::Seq(last),
+        };
+        match proto::frame::encode(&caught_up) {
+            Ok(f) => {
+                if let Some(stop) = self.write(send, &f, cancelled).await {
+                    return stop;
+                }
+            }
+            Err(e) => return Stop::Failed(e.to_string()),
+        }
+        // Live.
+        loop {
+            let live = tokio::select! {
+                live = self.sub.rx.recv() => live,
+                _ = &mut *cancelled => return Stop::Code(codes::STREAM_UNSUBSCRIBED),
+            };
+            let Some(live) = live else {
+                return Stop::Code(match self.sub.end() {
+                    End::Lagged => codes::STREAM_LAGGED,
+                    End::Revoked => codes::STREAM_REVOKED,
+                    End::Open => codes::STREAM_UNSUBSCRIBED,
+                });
+            };
+            if live.seq <= last {
+                continue;
+            }
+            while live.seq > last + 1 {
+                let gap = match self.read_range(last + 1, live.seq - 1).await {
+                    Ok(p) if !p.is_empty() => p,
+                    Ok(_) => return Stop::Failed(format!("events {}..{} missing", last + 1, live.seq)),
+                    Err(e) => return Stop::Failed(e.to_string()),
+                };
+                for (seq, frame) in gap {
+                    if let Some(stop) = self.write(send, &frame, cancelled).await {
+                        return stop;
+                    }
+                    last = seq;
+                }
+            }
+            if let Some(stop) = self.write(send, &live.frame, cancelled).await {
+                return stop;
+            }
+            last = live.seq;
+        }
+    }
+
+    /// Writes a frame, giving up at once if the hub ends the subscription
+    /// (a stalled client) or the client unsubscribes.
+    async fn write(
+        &self,
+        send: &mut quinn::SendStream,
+        frame: &Bytes,
+        cancelled: &mut oneshot::Receiver<()>,
+    ) -> Option<Stop> {
+        tokio::select! {
+            r = send.write_all(frame) => r.err().map(|e| Stop::Failed(e.to_string())),
+            _ = self.sub.ended.notified() => Some(Stop::Code(match self.sub.end() {
+                End::Revoked => codes::STREAM_REVOKED,
+                _ => codes::STREAM_LAGGED,
+            })),
+            _ = cancelled => Some(Stop::Code(codes::STREAM_UNSUBSCRIBED)),
+        }
+    }
+
+    /// Reads events `from..=to` (at most a page), encoded as frames, on the
+    /// blocking pool.
+    async fn read_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Bytes)>, StoreError> {
+        let room = self.room;
+        self.session
+            .shared
+            .store
+            .read(move |txn| {
+                let events = txn.open_table(tables::EVENTS)?;
+                let page = query::events(&events, room, from, to, CATCHUP_PAGE)?;
+                page.into_iter()
+                    .map(|(seq, ev)| {
+                        let wire = ev.to_wire(room, seq)?;
+                        let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        Ok((seq, frame))
+                    })
+                    .collect()
+            })
+            .await
+    }
+}

@@ -1,0 +1,35 @@
+//! State shared by every connection of one server.
+
+use crate::config::Config;
+use crate::fanout::Hub;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use chat_protocol as proto;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+/// Everything a session needs from the server.
+pub struct Shared {
+    /// Storage.
+    pub store: Store,
+    /// Fan-out.
+    pub hub: Arc<Hub>,
+    /// Configuration.
+    pub config: Config,
+    /// Per-user send limits.
+    pub limiter: RateLimiter,
+    /// Open connections.
+    pub connections: AtomicU64,
+    /// Authenticated sessions.
+    pub sessions: AtomicU64,
+    /// Start time, for uptime.
+    pub started: Instant,
+}
+
+impl Shared {
+    /// The limits announced to clients in `Welcome`.
+    pub fn wire_limits(&self) -> proto::Limits {
+        self.config.limits.to_wire()
+    }
+}

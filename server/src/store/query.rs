@@ -1,0 +1,253 @@
+//! Typed reads shared by read transactions and the writer.
+//!
+//! Every function is generic over redb's `ReadableTable`, so the writer
+//! (inside its write transaction) and readers (inside read transactions)
+//! share one implementation of each lookup.
+
+use super::StoreError;
+use super::records::*;
+use super::tables::*;
+use crate::fanout::Effect;
+use chat_protocol as proto;
+use redb::{ReadTransaction, ReadableTable};
+
+/// Value type of tables holding encoded records.
+pub type Blob = &'static [u8];
+
+/// Reads a record by key.
+fn get<K, T>(t: &impl ReadableTable<K, Blob>, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
+where
+    K: redb::Key + 'static,
+    T: serde::de::DeserializeOwned,
+{
+    match t.get(key)? {
+        Some(v) => Ok(Some(decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// An account by id.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn user(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<UserRecord>, StoreError> {
+    get(t, id)
+}
+
+/// A user id by username (any case).
+///
+/// # Errors
+/// A redb error.
+pub fn user_id(t: &impl ReadableTable<&'static str, u64>, name: &str) -> Result<Option<u64>, StoreError> {
+    Ok(t.get(proto::names::canonical(name).as_str())?.map(|v| v.value()))
+}
+
+/// A room by id.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn room(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<RoomRecord>, StoreError> {
+    get(t, id)
+}
+
+/// A membership.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn member(
+    t: &impl ReadableTable<(u64, u64), Blob>,
+    room: u64,
+    user: u64,
+) -> Result<Option<MemberRecord>, StoreError> {
+    get(t, (room, user))
+}
+
+/// A token by id.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn token(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<TokenRecord>, StoreError> {
+    get(t, id)
+}
+
+/// Events of `room` with `from <= seq <= to`, ascending, at most `limit`.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn events(
+    t: &impl ReadableTable<(u64, u64), Blob>,
+    room: u64,
+    from: u64,
+    to: u64,
+    limit: usize,
+) -> Result<Vec<(u64, EventRecord)>, StoreError> {
+    let mut out = Vec::new();
+    if from > to {
+        return Ok(out);
+    }
+    for entry in t.range((room, from)..=(room, to))? {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, v) = entry?;
+        out.push((k.value().1, decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// Events of `room` with `from <= seq <= to`, descending (newest first), at
+/// most `limit`.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn events_rev(
+    t: &impl ReadableTable<(u64, u64), Blob>,
+    room: u64,
+    from: u64,
+    to: u64,
+    limit: usize,
+) -> Result<Vec<(u64, EventRecord)>, StoreError> {
+    let mut out = Vec::new();
+    if from > to {
+        return Ok(out);
+    }
+    for entry in t.range((room, from)..=(room, to))?.rev() {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, v) = entry?;
+        out.push((k.value().1, decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// The members of `room` with their records.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn members(
+    t: &impl ReadableTable<(u64, u64), Blob>,
+    room: u64,
+) -> Result<Vec<(u64, MemberRecord)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in t.range((room, 0)..=(room, u64::MAX))? {
+        let (k, v) = entry?;
+        out.push((k.value().1, decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// The ids of the rooms `user` belongs to.
+///
+/// # Errors
+/// A redb error.
+pub fn rooms_of(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<Vec<u64>, StoreError> {
+    let mut out = Vec::new();
+    for entry in t.range((user, 0)..=(user, u64::MAX))? {
+        out.push(entry?.0.value().1);
+    }
+    Ok(out)
+}
+
+/// Number of rooms `user` belongs to.
+///
+/// # Errors
+/// A redb error.
+pub fn room_count(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for entry in t.range((user, 0)..=(user, u64::MAX))? {
+        entry?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Opened read-only tables for a read transaction.
+pub struct Reader {
+    /// [`USERS`].
+    pub users: redb::ReadOnlyTable<u64, Blob>,
+    /// [`USERNAMES`].
+    pub usernames: redb::ReadOnlyTable<&'static str, u64>,
+    /// [`TOKENS`].
+    pub tokens: redb::ReadOnlyTable<u64, Blob>,
+    /// [`ROOMS`].
+    pub rooms: redb::ReadOnlyTable<u64, Blob>,
+    /// [`ROOM_NAMES`].
+    pub room_names: redb::ReadOnlyTable<&'static str, u64>,
+    /// [`MEMBERS`].
+    pub members: redb::ReadOnlyTable<(u64, u64), Blob>,
+    /// [`USER_ROOMS`].
+    pub user_rooms: redb::ReadOnlyTable<(u64, u64), ()>,
+    /// [`EVENTS`].
+    pub events: redb::ReadOnlyTable<(u64, u64), Blob>,
+    /// [`META`].
+    pub meta: redb::ReadOnlyTable<&'static str, u64>,
+}
+
+impl Reader {
+    /// Opens every table in `txn`. Opening is cheap (a root-page lookup).
+    ///
+    /// # Errors
+    /// A redb error.
+    pub fn open(txn: &ReadTransaction) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            users: txn.open_table(USERS)?,
+            usernames: txn.open_table(USERNAMES)?,
+            tokens: txn.open_table(TOKENS)?,
+            rooms: txn.open_table(ROOMS)?,
+            room_names: txn.open_table(ROOM_NAMES)?,
+            members: txn.open_table(MEMBERS)?,
+            user_rooms: txn.open_table(USER_ROOMS)?,
+            events: txn.open_table(EVENTS)?,
+            meta: txn.open_table(META)?,
+        })
+    }
+
+    /// A counter from [`META`], 0 when unset.
+    ///
+    /// # Errors
+    /// A redb error.
+    pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self.meta.get(name)?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+/// Appends `event` to `room`'s timeline inside the writer's transaction:
+/// assigns the next seq, stores the event, updates the room's head and
+/// queues the encoded frame for fan-out after commit. Returns the seq.
+///
+/// Call it last in a job, once nothing else can fail, and save `room` back
+/// with [`put_room`] (it is updated in place).
+///
+/// # Errors
+/// A redb error or an encoding failure.
+pub fn append(
+    ctx: &mut super::WriteCtx<'_>,
+    room_id: u64,
+    room: &mut RoomRecord,
+    event: EventRecord,
+) -> Result<u64, StoreError> {
+    let seq = room.head + 1;
+    ctx.events.insert((room_id, seq), encode(&event)?.as_slice())?;
+    room.head = seq;
+    room.last_ts = room.last_ts.max(event.ts);
+    ctx.bump(meta::EVENT_COUNT, 1)?;
+    let wire = event.to_wire(room_id, seq)?;
+    let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode event: {e}")))?;
+    ctx.effects.push(Effect::Room {
+        room: room_id,
+        seq,
+        frame,
+    });
+    Ok(seq)
+}
+
+/// Saves a room record.
+///
+/// # Errors
+/// A redb error.
+pub fn put_room(ctx: &mut super::WriteCtx<'_>, id: u64, room: &RoomRecord) -> Result<(), StoreError> {
+    ctx.rooms.insert(id, encode(room)?.as_slice())?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Every redb table of chatd, with its key layout. Nothing else defines tables.
+//!
+//! Values are MessagePack (rmp-serde, named fields) encodings of the records
+//! in [`super::records`], so fields can be added without a migration. Keys are
+//! fixed-width integers or tuples of them where the table is range-scanned,
+//! so redb's ordering is the order the server needs.
+
+use redb::TableDefinition;
+
+/// Counters and schema facts. Key: a name from [`meta`]. Value: u64.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Accounts. Key: user id. Value: [`super::records::UserRecord`].
+pub const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+
+/// Username index. Key: canonical (lowercase) username. Value: user id.
+pub const USERNAMES: TableDefinition<&str, u64> = TableDefinition::new("usernames");
+
+/// Session and API tokens. Key: token id. Value: [`super::records::TokenRecord`]
+/// (which holds the SHA-256 digest of the secret, never the secret).
+pub const TOKENS: TableDefinition<u64, &[u8]> = TableDefinition::new("tokens");
+
+/// Rooms. Key: room id. Value: [`super::records::RoomRecord`], including the
+/// room's head sequence number.
+pub const ROOMS: TableDefinition<u64, &[u8]> = TableDefinition::new("rooms");
+
+/// Room name index. Key: canonical group-room name, or `dm:{lo}:{hi}` (the two
+/// user ids, smaller first) for a direct room. Value: room id.
+pub const ROOM_NAMES: TableDefinition<&str, u64> = TableDefinition::new("room_names");
+
+/// Memberships by room. Key: (room id, user id), so a room's members are one
+/// range scan. Value: [`super::records::MemberRecord`].
+pub const MEMBERS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("members");
+
+/// Memberships by user: the "my rooms" index. Key: (user id, room id).
+/// Value: unit (the record lives in [`MEMBERS`]).
+pub const USER_ROOMS: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_rooms");
+
+/// The room timelines. Key: (room id, seq), so catch-up and history paging
+/// are range scans in sequence order. Value: [`super::records::EventRecord`].
+pub const EVENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("events");
+
+/// Idempotency keys. Key: (user id, key). Value:
+/// [`super::records::IdempotencyRecord`] with the stored message's room and
+/// seq and the key's expiry.
+pub const IDEMPOTENCY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("idempotency");
+
+/// Names of the counters in [`META`].
+pub mod meta {
+    /// Storage layout version; bumped by incompatible changes.
+    pub const SCHEMA_VERSION: &str = "schema_version";
+    /// Next user id to assign.
+    pub const NEXT_USER: &str = "next_user";
+    /// Next room id to assign.
+    pub const NEXT_ROOM: &str = "next_room";
+    /// Next token id to assign.
+    pub const NEXT_TOKEN: &str = "next_token";
+    /// Room events stored, across all rooms.
+    pub const EVENT_COUNT: &str = "event_count";
+}
+
+/// The storage layout version this build writes.
+pub const SCHEMA_VERSION: u64 = 1;
