@@ -2,6 +2,8 @@
 //! framing, decoding never depends on how bytes are chunked, and hostile
 //! bytes give errors, never panics.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
+
 use chat_protocol::frame::{self, FrameBuf, FrameError, HEADER_LEN, MAX_DEPTH, MAX_FRAME_LEN};
 use chat_protocol::*;
 use proptest::prelude::*;
@@ -639,7 +641,7 @@ fn truncated_frames_are_incomplete() {
 fn deep_nesting_is_refused() {
     let mut body = vec![0x91; 100]; // fixarray of one element, 100 levels deep
     body.push(0xc0); // nil
-    assert!(100 > MAX_DEPTH);
+    const { assert!(100 > MAX_DEPTH) };
     let bytes = framed(&body);
     let err = frame::decode::<serde::de::IgnoredAny>(&bytes).unwrap_err();
     assert!(
