@@ -187,3 +187,81 @@ pub(crate) fn describe_close(err: &quinn::ConnectionError) -> String {
         other => other.to_string(),
     }
 }
+
+/// Cloned so one failure can be reported both to a waiting caller and as a
+/// session event. An I/O cause is copied as its kind and text.
+impl Clone for ClientError {
+    fn clone(&self) -> Self {
+        use ClientError as E;
+        match self {
+            E::Address { server, reason } => E::Address {
+                server: server.clone(),
+                reason: reason.clone(),
+            },
+            E::Connect { server, reason } => E::Connect {
+                server: server.clone(),
+                reason: reason.clone(),
+            },
+            E::Tls { server, reason } => E::Tls {
+                server: server.clone(),
+                reason: reason.clone(),
+            },
+            E::CaFile { path, reason } => E::CaFile {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            E::UnknownHostRejected {
+                host,
+                fingerprint,
+                known_hosts,
+            } => E::UnknownHostRejected {
+                host: host.clone(),
+                fingerprint: fingerprint.clone(),
+                known_hosts: known_hosts.clone(),
+            },
+            E::CertificateChanged {
+                host,
+                known,
+                presented,
+                known_hosts,
+                line,
+            } => E::CertificateChanged {
+                host: host.clone(),
+                known: known.clone(),
+                presented: presented.clone(),
+                known_hosts: known_hosts.clone(),
+                line: *line,
+            },
+            E::KnownHosts { path, line, msg } => E::KnownHosts {
+                path: path.clone(),
+                line: *line,
+                msg: msg.clone(),
+            },
+            E::Refused(b) => E::Refused(b.clone()),
+            E::Server(b) => E::Server(b.clone()),
+            E::ConnectionLost(s) => E::ConnectionLost(s.clone()),
+            E::Timeout { what, after } => E::Timeout {
+                what: what.clone(),
+                after: *after,
+            },
+            E::Protocol(f) => E::Protocol(clone_frame_error(f)),
+            E::ProtocolViolation(s) => E::ProtocolViolation(s.clone()),
+            E::Io { context, source } => E::Io {
+                context: context.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+        }
+    }
+}
+
+fn clone_frame_error(f: &FrameError) -> FrameError {
+    match f {
+        FrameError::TooLarge { len, max } => FrameError::TooLarge {
+            len: *len,
+            max: *max,
+        },
+        FrameError::TooDeep { max } => FrameError::TooDeep { max: *max },
+        FrameError::Malformed(s) => FrameError::Malformed(s.clone()),
+        FrameError::Encode(s) => FrameError::Encode(s.clone()),
+    }
+}
