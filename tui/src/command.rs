@@ -104,7 +104,8 @@ pub const NOT_YET_SUPPORTED: &[CommandName] = &[
     CommandName::Download,
 ];
 
-/// Name, usage and description of every command, in help-screen order.
+/// Name, usage and description (at most 25 columns) of every command, in
+/// help-screen order.
 pub const COMMANDS: &[(CommandName, &str, &str)] = &[
     (CommandName::Join, "/join ROOM", "join a group room"),
     (
@@ -118,14 +119,14 @@ pub const COMMANDS: &[(CommandName, &str, &str)] = &[
         "create a group room",
     ),
     (CommandName::Invite, "/invite USER", "add USER to this room"),
-    (CommandName::Dm, "/dm USER", "open a direct conversation"),
+    (CommandName::Dm, "/dm USER", "direct chat with a user"),
     (CommandName::Topic, "/topic TEXT", "set this room's topic"),
     (CommandName::Edit, "/edit TEXT", "replace your last message"),
     (CommandName::Delete, "/delete", "delete your last message"),
     (
         CommandName::React,
         "/react EMOJI",
-        "react to the latest message",
+        "react to latest message",
     ),
     (
         CommandName::Reply,

@@ -213,17 +213,17 @@ impl KeyAction {
         }
     }
 
-    /// A short description for the help screen.
+    /// A short description for the help screen (at most 26 columns).
     pub fn describe(self) -> &'static str {
         match self {
-            KeyAction::Send => "send the message or run the /command",
-            KeyAction::Newline => "insert a newline",
+            KeyAction::Send => "send message / run command",
+            KeyAction::Newline => "new line in the input",
             KeyAction::NextRoom => "next room",
             KeyAction::PrevRoom => "previous room",
-            KeyAction::QuickSwitch => "quick switcher: type part of a room name",
-            KeyAction::Help => "this help (also ? on empty input, /help)",
-            KeyAction::ToggleMembers => "show or hide the member list",
-            KeyAction::PageUp => "scroll up; at the top, load older history",
+            KeyAction::QuickSwitch => "switch room by name",
+            KeyAction::Help => "this help (also ?, /help)",
+            KeyAction::ToggleMembers => "member list on/off",
+            KeyAction::PageUp => "scroll up, load older",
             KeyAction::PageDown => "scroll down",
             KeyAction::Quit => "quit (also /quit)",
         }

@@ -99,6 +99,13 @@ impl Outbox {
         out
     }
 
+    /// Replaces the entry with the same key (tests pin times with this).
+    pub fn replace(&mut self, item: Outgoing) {
+        if let Some(o) = self.items.iter_mut().find(|o| o.key == item.key) {
+            *o = item;
+        }
+    }
+
     /// The messages waiting in `room`, oldest first.
     pub fn for_room(&self, room: RoomId) -> impl Iterator<Item = &Outgoing> {
         self.items.iter().filter(move |o| o.room == room)

@@ -35,24 +35,24 @@ fn frame_block(title: &str) -> Block<'_> {
 
 /// Draws the help screen: keys on the left, commands on the right.
 pub fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let rect = centred(area, 96, 28);
+    let rect = centred(area, 98, 24);
     frame.render_widget(Clear, rect);
     let block = frame_block("Help").title_bottom(Line::styled(" Esc closes ", theme::dim()));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [keys_area, cmds_area] =
-        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(inner);
+        Layout::horizontal([Constraint::Length(46), Constraint::Min(0)]).areas(inner);
     let key_style = Style::default().fg(Color::Cyan);
     let head = |s: &str| {
         Line::styled(
-            s.to_string(),
+            format!(" {s}"),
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         )
     };
     let mut keys = vec![head("Keys"), Line::raw("")];
     let row = |k: String, what: &str| {
         Line::from(vec![
-            Span::styled(format!("{k:<16}"), key_style),
+            Span::styled(format!(" {k:<17} "), key_style),
             Span::raw(what.to_string()),
         ])
     };
@@ -70,23 +70,23 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
         };
         keys.push(row(bound, action.describe()));
     }
-    keys.push(row("Alt-1..9".into(), "jump to room 1 to 9"));
-    keys.push(row("Up".into(), "on empty input: edit your last message"));
-    keys.push(row("Esc".into(), "clear the input, cancel edit or reply"));
+    keys.push(row("Alt-1..9".into(), "jump to room 1–9"));
+    keys.push(row("Up (empty input)".into(), "edit your last message"));
+    keys.push(row("Esc".into(), "clear input, cancel edit"));
     keys.push(row("Mouse wheel".into(), "scroll"));
     keys.push(Line::raw(""));
     keys.push(Line::styled(
-        "Keys can be changed in the config file:",
+        " Change keys in the config file:",
         theme::dim(),
     ));
-    keys.push(Line::styled("[keys] next_room = \"ctrl-n\"", theme::dim()));
+    keys.push(Line::styled(" [keys] next_room = \"ctrl-n\"", theme::dim()));
     frame.render_widget(Paragraph::new(keys), keys_area);
 
     let mut cmds = vec![head("Commands"), Line::raw("")];
     for (name, usage, what) in COMMANDS {
         let mark = if name.supported() { " " } else { "*" };
         cmds.push(Line::from(vec![
-            Span::styled(format!("{usage:<24}"), key_style),
+            Span::styled(format!("{usage:<23}"), key_style),
             Span::raw(format!("{mark}{what}")),
         ]));
     }
@@ -110,21 +110,21 @@ pub fn switcher(frame: &mut Frame, area: Rect, app: &App, sw: &Switcher) {
     let cols = inner.width as usize;
     let mut lines = vec![
         Line::from(vec![
-            Span::styled("> ", theme::dim()),
+            Span::styled(" > ", theme::dim()),
             Span::raw(display_safe(&sw.query).into_owned()),
             Span::styled("▏", theme::dim()),
         ]),
         Line::raw(""),
     ];
     if matches.is_empty() {
-        lines.push(Line::styled("no room matches", theme::dim()));
+        lines.push(Line::styled(" no room matches", theme::dim()));
     }
     for (i, id) in matches.iter().take(10).enumerate() {
         let Some(room) = app.rooms.get(id) else {
             continue;
         };
         let sigil = if room.is_direct() { "" } else { "#" };
-        let text = truncate(&format!("{sigil}{}", display_safe(&room.name)), cols);
+        let text = truncate(&format!(" {sigil}{}", display_safe(&room.name)), cols);
         let style = if i == sw.selected {
             Style::default().add_modifier(Modifier::REVERSED)
         } else {
