@@ -1,1 +1,54 @@
-fn main() {}
+//! The `chatd` binary: parses flags, sets up logging and runs the server
+//! library until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use std::future::Future;
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the context chain on one line and, unlike
+            // returning the error from `main`, no backtrace.
+            eprintln!("chatd: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    let args = chatd::config::Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let config = chatd::Config::load(args).context("invalid configuration")?;
+    // Register the handlers before starting, so a signal that arrives during
+    // start-up still shuts down cleanly.
+    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+    let server = chatd::Server::start(config)
+        .await
+        .context("cannot start chatd")?;
+    server.run(shutdown).await.context("chatd failed")?;
+    Ok(())
+}
+
+/// A future that completes on the first SIGINT or SIGTERM.
+///
+/// # Errors
+/// If a signal handler cannot be installed.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "shutdown requested");
+    })
+}
