@@ -705,6 +705,24 @@ mod tests {
     }
 
     #[test]
+    fn mismatched_ca_files_are_reported_not_served() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (cfg_a, cfg_b) = (config(a.path()), config(b.path()));
+        load_or_generate(&cfg_a).unwrap();
+        load_or_generate(&cfg_b).unwrap();
+        std::fs::copy(
+            cfg_b.cert_dir.join(CA_CERT_FILE),
+            cfg_a.cert_dir.join(CA_CERT_FILE),
+        )
+        .unwrap();
+        std::fs::remove_file(cfg_a.cert_dir.join(SERVER_CERT_FILE)).unwrap();
+        std::fs::remove_file(cfg_a.cert_dir.join(SERVER_KEY_FILE)).unwrap();
+        let err = load_or_generate(&cfg_a).unwrap_err();
+        assert!(matches!(err, TlsError::ForeignCa { .. }), "{err}");
+        assert!(!cfg_a.cert_dir.join(SERVER_CERT_FILE).exists());
+    }
+
+    #[test]
     fn bad_hostname_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(dir.path());
