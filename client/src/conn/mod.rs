@@ -12,6 +12,8 @@ mod connect;
 mod io;
 mod stream;
 mod target;
+#[cfg(test)]
+mod tests;
 
 pub use connect::{connect, connect_with_hello};
 pub use stream::{RoomStream, StreamEnd, UserStream};
