@@ -1,1 +1,252 @@
-//! e2e
+//! The end-to-end test harness: real `chatd` servers on `127.0.0.1:0` in
+//! temporary directories with freshly generated certificates, and real QUIC
+//! clients through `chat-client`.
+//!
+//! Tests wait on events with timeouts ([`WAIT`]); nothing sleeps to
+//! synchronise and no port is fixed.
+
+use chat_client::{ClientConfig, Connection, Trust};
+use chat_protocol::{RoomEvent, RoomFrame, RoomId, Seq, UserInfo};
+use chatd::config::Config;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Longest a test waits for any one thing before failing.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A password that passes the server's rules, for test accounts.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running in-process server.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its CA certificate.
+    pub ca: PathBuf,
+    /// Its certificate's fingerprint.
+    pub fingerprint: String,
+    /// The admin API token written at bootstrap.
+    pub admin_token: String,
+    /// The configuration it runs with (data dir, limits).
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    dir: Option<tempfile::TempDir>,
+}
+
+/// Starts a server with default limits in a fresh temp dir.
+///
+/// # Panics
+/// If the server cannot start (a test failure).
+pub async fn spawn_server() -> TestServer {
+    spawn_server_with(|_| {}).await
+}
+
+/// Starts a server in a fresh temp dir after `tune` adjusts its config.
+///
+/// # Panics
+/// If the server cannot start.
+pub async fn spawn_server_with(tune: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::for_tests(dir.path());
+    tune(&mut config);
+    let mut server = start(config).await;
+    server.dir = Some(dir);
+    server
+}
+
+async fn start(config: Config) -> TestServer {
+    let server = chatd::Server::start(config.clone())
+        .await
+        .expect("chatd starts");
+    let addr = server.local_addr();
+    let ca = server.ca_path().expect("generated CA").to_path_buf();
+    let fingerprint = server.fingerprint().to_string();
+    let admin_token = read_token(&config.data_dir);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("chatd runs");
+    });
+    TestServer {
+        addr,
+        ca,
+        fingerprint,
+        admin_token,
+        config,
+        shutdown: Some(tx),
+        task: Some(task),
+        dir: None,
+    }
+}
+
+/// The bootstrap admin token of a data dir.
+///
+/// # Panics
+/// If the file is missing.
+pub fn read_token(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join(chatd::bootstrap::ADMIN_TOKEN_FILE))
+        .expect("admin token file")
+        .trim()
+        .to_string()
+}
+
+impl TestServer {
+    /// A client configuration trusting this server's CA.
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig::new(
+            self.addr.to_string(),
+            Trust::CaFile(self.ca.clone()),
+            "e2e-test",
+        )
+    }
+
+    /// A new connection, not logged in.
+    ///
+    /// # Panics
+    /// If the connection fails.
+    pub async fn connect(&self) -> Connection {
+        chat_client::connect(&self.client_config())
+            .await
+            .expect("connect")
+    }
+
+    /// A connection logged in as the bootstrap admin.
+    ///
+    /// # Panics
+    /// If login fails.
+    pub async fn admin(&self) -> Connection {
+        let c = self.connect().await;
+        c.authenticate(&self.admin_token)
+            .await
+            .expect("admin token works");
+        c
+    }
+
+    /// Creates `name` with [`PASSWORD`] (through the admin) and returns a
+    /// connection logged in as them.
+    ///
+    /// # Panics
+    /// If creation or login fails.
+    pub async fn user(&self, name: &str) -> (Connection, UserInfo) {
+        self.user_in_org(name, "").await
+    }
+
+    /// As [`TestServer::user`], with an organization.
+    ///
+    /// # Panics
+    /// If creation or login fails.
+    pub async fn user_in_org(&self, name: &str, org: &str) -> (Connection, UserInfo) {
+        let admin = self.admin().await;
+        admin
+            .create_user(name, Some(PASSWORD), "", org, false)
+            .await
+            .expect("create user");
+        self.login(name).await
+    }
+
+    /// A new connection logged in as an existing user.
+    ///
+    /// # Panics
+    /// If login fails.
+    pub async fn login(&self, name: &str) -> (Connection, UserInfo) {
+        let c = self.connect().await;
+        let (user, _) = c.login(name, PASSWORD).await.expect("login");
+        (c, user)
+    }
+
+    /// Stops the server gracefully and waits; the data dir is kept.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(WAIT, task).await;
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data dir and the
+    /// same address.
+    ///
+    /// # Panics
+    /// If the restart fails.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.listen = self.addr;
+        let mut next = start(config).await;
+        next.dir = self.dir.take();
+        *self = next;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The next room event on `stream`, skipping `CaughtUp` markers.
+///
+/// # Panics
+/// On timeout or a stream error.
+pub async fn next_event(stream: &mut chat_client::RoomStream) -> RoomEvent {
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await {
+            Ok(Ok(Some(RoomFrame::Event(e)))) => return e,
+            Ok(Ok(Some(RoomFrame::CaughtUp { .. }))) => continue,
+            Ok(Ok(None)) => panic!("room stream finished"),
+            Ok(Err(e)) => panic!("room stream ended: {e}"),
+            Err(_) => panic!("no room event within {WAIT:?}"),
+        }
+    }
+}
+
+/// Reads until `CaughtUp`, returning the events before it.
+///
+/// # Panics
+/// On timeout or a stream error.
+pub async fn catch_up(stream: &mut chat_client::RoomStream) -> (Vec<RoomEvent>, Seq) {
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await {
+            Ok(Ok(Some(RoomFrame::Event(e)))) => out.push(e),
+            Ok(Ok(Some(RoomFrame::CaughtUp { head }))) => return (out, head),
+            Ok(Ok(None)) => panic!("room stream finished"),
+            Ok(Err(e)) => panic!("room stream ended: {e}"),
+            Err(_) => panic!("no CaughtUp within {WAIT:?}"),
+        }
+    }
+}
+
+/// The texts of the message events among `events`.
+pub fn texts(events: &[RoomEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            chat_protocol::RoomEventKind::Message(m) => Some(m.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Creates a public room owned by `owner` and returns its id.
+///
+/// # Panics
+/// If creation fails.
+pub async fn public_room(owner: &Connection, name: &str) -> RoomId {
+    owner
+        .create_room(name, "", chat_protocol::Visibility::Public)
+        .await
+        .expect("create room")
+        .id
+}

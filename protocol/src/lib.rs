@@ -34,8 +34,8 @@
 //!
 //! # Ordering and delivery
 //!
-//! Each room event has a [`Seq`]: consecutive integers per room, starting at
-//! 1. A `Subscribe { since }` delivers every stored event after `since` in
+//! Each room event has a [`Seq`]: consecutive integers per room, starting
+//! at one. A `Subscribe { since }` delivers every stored event after `since` in
 //! order, then [`RoomFrame::CaughtUp`], then live events, with no gap and no
 //! duplicate. Sends carry an [`IdempotencyKey`], so a client may retry a
 //! send whose acknowledgement it did not see (at-least-once sending,
@@ -61,7 +61,9 @@ pub use frame::FrameError;
 pub use handshake::{Hello, Limits, Welcome};
 pub use ids::{IdempotencyKey, MessageId, RequestId, RoomId, Seq, Timestamp, UserId};
 pub use model::*;
-pub use request::{ClientFrame, Request, RequestBody, Response, ResponseBody, ServerFrame, UserChange};
+pub use request::{
+    ClientFrame, Request, RequestBody, Response, ResponseBody, ServerFrame, UserChange,
+};
 
 /// The ALPN protocol id negotiated in the TLS handshake (RFC 7301).
 pub const ALPN: &[u8] = b"chat/1";

@@ -7,8 +7,8 @@
 //! checked by comparing SHA-256 digests in constant time (`subtle`), so the
 //! secret itself is never stored and a lookup leaks nothing through timing.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -35,7 +35,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 /// blocking pool. A malformed stored hash verifies as `false`.
 pub fn verify_password(stored: &str, password: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

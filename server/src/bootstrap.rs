@@ -27,7 +27,9 @@ pub enum BootstrapError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The token file could not be written.
-    #[error("cannot write the admin token to {path}: {source}; check the data directory's permissions")]
+    #[error(
+        "cannot write the admin token to {path}: {source}; check the data directory's permissions"
+    )]
     TokenFile {
         /// The file.
         path: PathBuf,
@@ -41,8 +43,13 @@ pub enum BootstrapError {
 ///
 /// # Errors
 /// [`BootstrapError`] if storage or the token file fails.
-pub async fn ensure_admin(store: &Store, data_dir: &Path) -> Result<Option<PathBuf>, BootstrapError> {
-    let empty = store.read(|txn| Ok(Reader::open(txn)?.users.len()? == 0)).await?;
+pub async fn ensure_admin(
+    store: &Store,
+    data_dir: &Path,
+) -> Result<Option<PathBuf>, BootstrapError> {
+    let empty = store
+        .read(|txn| Ok(Reader::open(txn)?.users.len()? == 0))
+        .await?;
     if !empty {
         return Ok(None);
     }

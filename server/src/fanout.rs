@@ -111,11 +111,14 @@ impl Drop for Subscription {
     }
 }
 
+/// A user's session sinks: (sink id, queue).
+type UserSinks = Vec<(u64, mpsc::Sender<Bytes>)>;
+
 /// The fan-out hub, shared by the writer thread and every session.
 #[derive(Debug)]
 pub struct Hub {
     rooms: RwLock<HashMap<u64, Arc<Mutex<Vec<Subscriber>>>>>,
-    users: Mutex<HashMap<u64, Vec<(u64, mpsc::Sender<Bytes>)>>>,
+    users: Mutex<HashMap<u64, UserSinks>>,
     next_id: AtomicU64,
     queue: usize,
     /// Events handed to subscriber queues, for stats and benchmarks.
@@ -149,13 +152,15 @@ impl Hub {
             let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
             rooms.entry(room).or_default().clone()
         };
-        slot.lock().unwrap_or_else(|p| p.into_inner()).push(Subscriber {
-            id,
-            user,
-            tx,
-            end: end.clone(),
-            ended: ended.clone(),
-        });
+        slot.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Subscriber {
+                id,
+                user,
+                tx,
+                end: end.clone(),
+                ended: ended.clone(),
+            });
         Subscription {
             hub: self.clone(),
             room,
@@ -271,7 +276,10 @@ impl Hub {
             sinks.retain(|(_, tx)| match tx.try_send(frame.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(user, "user stream queue full; dropping that session's user stream");
+                    tracing::warn!(
+                        user,
+                        "user stream queue full; dropping that session's user stream"
+                    );
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,

@@ -44,12 +44,14 @@ pub const SHUTDOWN_GRACE_MS: u64 = 3_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The data directory could not be created.
-    #[error("cannot create data directory {path}: {source}")]
+    #[error(
+        "cannot create data directory {path}: {cause}; check its parent's permissions or pass --data"
+    )]
     DataDir {
         /// The directory.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Certificates could not be loaded or generated.
     #[error(transparent)]
@@ -61,12 +63,14 @@ pub enum ServerError {
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),
     /// The UDP socket could not be bound.
-    #[error("cannot listen on {addr}: {source}; is another chatd running there?")]
+    #[error(
+        "cannot listen on {addr}: {cause}; is another chatd running there? Pass another --listen"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
@@ -89,9 +93,9 @@ impl Server {
     /// [`ServerError`] naming what could not be set up.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
+        std::fs::create_dir_all(&data_dir).map_err(|cause| ServerError::DataDir {
             path: data_dir.clone(),
-            source,
+            cause,
         })?;
         let (tls, store) = {
             let config = config.clone();
@@ -109,10 +113,10 @@ impl Server {
         let hub = fanout::Hub::new(config.limits.subscriber_queue);
         store.writer().attach_hub(hub.clone());
         let server_config = tls::quinn_server_config(&tls, &config.limits)?;
-        let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
+        let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|cause| {
             ServerError::Bind {
                 addr: config.listen,
-                source,
+                cause,
             }
         })?;
         let local = endpoint.local_addr().unwrap_or(config.listen);
@@ -121,7 +125,10 @@ impl Server {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
         let shared = Arc::new(Shared {
-            limiter: ratelimit::RateLimiter::new(config.limits.send_rate_per_sec, config.limits.send_burst),
+            limiter: ratelimit::RateLimiter::new(
+                config.limits.send_rate_per_sec,
+                config.limits.send_burst,
+            ),
             store,
             hub,
             config,

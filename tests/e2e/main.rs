@@ -1,1 +1,10 @@
-//! e2e
+//! End-to-end tests: one binary, one module per area, sharing the harness
+//! in `chat_e2e` (tests/lib.rs).
+
+mod accounts;
+mod bad_input;
+mod crash;
+mod handshake;
+mod messaging;
+mod rooms;
+mod slow;

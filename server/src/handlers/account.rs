@@ -203,7 +203,11 @@ pub(super) async fn create_user(
     let password_hash = match password {
         Some(p) => {
             names::validate_password(&p)?;
-            Some(blocking(move || auth::hash_password(&p)).await?.map_err(super::internal)?)
+            Some(
+                blocking(move || auth::hash_password(&p))
+                    .await?
+                    .map_err(super::internal)?,
+            )
         }
         None => None,
     };
@@ -286,13 +290,21 @@ pub(super) async fn get_user(session: &Arc<Session>, username: String) -> Reply 
     Ok(ResponseBody::User(user.to_wire(id)))
 }
 
-pub(super) async fn update_user(session: &Arc<Session>, username: String, change: UserChange) -> Reply {
+pub(super) async fn update_user(
+    session: &Arc<Session>,
+    username: String,
+    change: UserChange,
+) -> Reply {
     require_admin(session)?;
     let new_hash = match &change {
         UserChange::Password(p) => {
             names::validate_password(p)?;
             let p = p.clone();
-            Some(blocking(move || auth::hash_password(&p)).await?.map_err(super::internal)?)
+            Some(
+                blocking(move || auth::hash_password(&p))
+                    .await?
+                    .map_err(super::internal)?,
+            )
         }
         UserChange::Org(o) => {
             names::validate_label("organization", o, MAX_LABEL_LEN)?;
@@ -425,7 +437,10 @@ pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
         .writer()
         .write(move |ctx| {
             let tok = query::token(&ctx.tokens, id)?.ok_or_else(|| {
-                refuse(ErrorCode::NotFound, format!("no token with id {id}; list tokens to see ids"))
+                refuse(
+                    ErrorCode::NotFound,
+                    format!("no token with id {id}; list tokens to see ids"),
+                )
             })?;
             if tok.user != a.user && !a.admin {
                 return Err(refuse(

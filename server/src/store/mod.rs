@@ -21,12 +21,14 @@ pub use writer::{WriteCtx, WriteError, Writer};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database file could not be opened or created.
-    #[error("cannot open database {path}: {source}; check the data directory's permissions, or that no other chatd uses it")]
+    #[error(
+        "cannot open database {path}: {cause}; check the data directory's permissions, or that no other chatd uses it"
+    )]
     Open {
         /// The redb file.
         path: String,
         /// Why.
-        source: redb::DatabaseError,
+        cause: redb::DatabaseError,
     },
     /// A redb operation failed (I/O error, full disk).
     #[error("storage error: {0}")]
@@ -71,9 +73,9 @@ impl Store {
     /// [`StoreError::Open`] if the file cannot be opened; a redb error if
     /// the tables cannot be created.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|source| StoreError::Open {
+        let db = Database::create(path).map_err(|cause| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         let db = Arc::new(db);
         writer::init_tables(&db)?;

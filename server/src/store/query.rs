@@ -38,8 +38,12 @@ pub fn user(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<UserRec
 ///
 /// # Errors
 /// A redb error.
-pub fn user_id(t: &impl ReadableTable<&'static str, u64>, name: &str) -> Result<Option<u64>, StoreError> {
-    Ok(t.get(proto::names::canonical(name).as_str())?.map(|v| v.value()))
+pub fn user_id(
+    t: &impl ReadableTable<&'static str, u64>,
+    name: &str,
+) -> Result<Option<u64>, StoreError> {
+    Ok(t.get(proto::names::canonical(name).as_str())?
+        .map(|v| v.value()))
 }
 
 /// A room by id.
@@ -66,7 +70,10 @@ pub fn member(
 ///
 /// # Errors
 /// A redb error or a corrupt record.
-pub fn token(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<TokenRecord>, StoreError> {
+pub fn token(
+    t: &impl ReadableTable<u64, Blob>,
+    id: u64,
+) -> Result<Option<TokenRecord>, StoreError> {
     get(t, id)
 }
 
@@ -228,7 +235,8 @@ pub fn append(
     event: EventRecord,
 ) -> Result<u64, StoreError> {
     let seq = room.head + 1;
-    ctx.events.insert((room_id, seq), encode(&event)?.as_slice())?;
+    ctx.events
+        .insert((room_id, seq), encode(&event)?.as_slice())?;
     room.head = seq;
     room.last_ts = room.last_ts.max(event.ts);
     ctx.bump(meta::EVENT_COUNT, 1)?;
@@ -247,7 +255,11 @@ pub fn append(
 ///
 /// # Errors
 /// A redb error.
-pub fn put_room(ctx: &mut super::WriteCtx<'_>, id: u64, room: &RoomRecord) -> Result<(), StoreError> {
+pub fn put_room(
+    ctx: &mut super::WriteCtx<'_>,
+    id: u64,
+    room: &RoomRecord,
+) -> Result<(), StoreError> {
     ctx.rooms.insert(id, encode(room)?.as_slice())?;
     Ok(())
 }

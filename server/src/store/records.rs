@@ -4,8 +4,8 @@
 //! `#[serde(default)]` so older records still decode.
 
 use chat_protocol as proto;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
