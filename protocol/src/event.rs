@@ -1,6 +1,6 @@
 //! Events the server pushes on room streams and the user stream.
 
-use crate::model::{Author, RoomInfo, RoomKind, Visibility, Role};
+use crate::model::{Author, Role, RoomInfo, RoomKind, Visibility};
 use crate::{MessageId, RequestId, RoomId, Seq, Timestamp};
 use serde::{Deserialize, Serialize};
 

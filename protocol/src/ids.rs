@@ -110,4 +110,12 @@ macro_rules! display_inner {
         }
     )*};
 }
-display_inner!(UserId, RoomId, Seq, MessageId, RequestId, IdempotencyKey, Timestamp);
+display_inner!(
+    UserId,
+    RoomId,
+    Seq,
+    MessageId,
+    RequestId,
+    IdempotencyKey,
+    Timestamp
+);

@@ -45,7 +45,9 @@ fn neutralise(c: char) -> char {
     match c {
         '\t' => ' ',
         '\u{7f}' => '\u{2421}',
-        c if (c as u32) < 0x20 && c != '\n' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}'),
+        c if (c as u32) < 0x20 && c != '\n' => {
+            char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}')
+        }
         c if is_unsafe(c) => '\u{FFFD}',
         c => c,
     }
@@ -62,7 +64,7 @@ mod tests {
 
     #[test]
     fn escapes_become_visible_and_inert() {
-        let out = display_safe("\x1b[2J\x1b]0;pwned\x07 \u{9b}31m \u{202e}abc \x03" );
+        let out = display_safe("\x1b[2J\x1b]0;pwned\x07 \u{9b}31m \u{202e}abc \x03");
         assert!(!out.chars().any(is_unsafe), "{out:?}");
         assert!(out.starts_with("␛[2J␛]0;pwned␇"));
         assert!(out.contains('\u{FFFD}'));
