@@ -1,7 +1,7 @@
 //! Events the server pushes on room streams and the user stream.
 
 use crate::model::{Author, Role, RoomInfo, RoomKind, Visibility};
-use crate::{MessageId, RequestId, RoomId, Seq, Timestamp};
+use crate::{MessageId, RequestId, RoomId, Seq, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The first frame on every server-opened uni-stream: what the stream carries.
@@ -22,6 +22,9 @@ pub enum StreamHeader {
 }
 
 /// A frame on a room stream, after its [`StreamHeader::Room`].
+// Frames live only between decode and dispatch; boxing the large variant
+// would cost every consumer's pattern match for no measurable gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoomFrame {
     /// A stored event; sequence numbers on one stream are consecutive.
@@ -31,6 +34,24 @@ pub enum RoomFrame {
     CaughtUp {
         /// The room's head when catch-up ended.
         head: Seq,
+    },
+    /// A member's receipt markers moved (ephemeral: not stored as an event,
+    /// no sequence number).
+    Receipt {
+        /// Whose markers.
+        user: Author,
+        /// Highest seq their clients acknowledged receiving.
+        delivered_seq: Seq,
+        /// Highest seq they have seen.
+        read_seq: Seq,
+    },
+    /// A member is typing (ephemeral, never stored). Clients show it until
+    /// `expires_at` unless refreshed.
+    Typing {
+        /// Who.
+        user: Author,
+        /// When the indicator lapses unless refreshed, UTC ms.
+        expires_at: Timestamp,
     },
 }
 
@@ -84,6 +105,65 @@ pub enum RoomEventKind {
         /// The new visibility.
         visibility: Visibility,
     },
+    /// The message at `target` was edited by its author.
+    Edited {
+        /// The message's seq.
+        target: Seq,
+        /// The new text.
+        text: String,
+    },
+    /// The message at `target` was deleted (by the event's sender).
+    Deleted {
+        /// The message's seq.
+        target: Seq,
+    },
+    /// The event's sender toggled a reaction on `target`.
+    Reaction {
+        /// The message's seq.
+        target: Seq,
+        /// The emoji (any short text, at most 32 bytes).
+        emoji: String,
+        /// `true` when added, `false` when removed.
+        added: bool,
+    },
+    /// `user` was removed by a moderator (the event's sender).
+    Kicked {
+        /// Who.
+        user: Author,
+        /// Why, as given.
+        reason: String,
+    },
+    /// `user` was banned and removed; they cannot rejoin until unbanned.
+    Banned {
+        /// Who.
+        user: Author,
+        /// Why, as given.
+        reason: String,
+    },
+    /// `user` may rejoin.
+    Unbanned {
+        /// Who.
+        user: Author,
+    },
+    /// `user` was muted (may read, not send) or unmuted.
+    Muted {
+        /// Who.
+        user: Author,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// `user`'s role changed.
+    RoleChanged {
+        /// Who.
+        user: Author,
+        /// The new role.
+        role: Role,
+    },
+    /// The room was archived and is read-only from now on.
+    Archived,
+    /// An event from a user the reader has blocked. Only its sequence
+    /// number matters: clients count it as seen and show nothing.
+    Hidden,
 }
 
 /// A message's content and its current state.
@@ -101,6 +181,37 @@ pub struct MessageEvent {
     /// The sequence number of the message this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Seq>,
+    /// Users mentioned with `@username`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    /// When it was last edited (history pages only; `None` if never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// Set once deleted; the text is then empty for everyone but server
+    /// admins reading with `audit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Tombstone>,
+    /// Reactions with their counts, in order of first use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// Who deleted a message and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// Who deleted it.
+    pub by: Author,
+    /// When, UTC ms.
+    pub at: Timestamp,
+}
+
+/// One emoji's reactions on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// Who reacted with it.
+    pub users: Vec<UserId>,
 }
 
 /// An event on the user stream: things addressed to the user, not a room.
@@ -119,6 +230,12 @@ pub enum UserEvent {
         /// The room.
         room: RoomId,
     },
+    /// Someone the user shares a room with, or has as a contact, changed
+    /// presence.
+    Presence(crate::model::PresenceInfo),
+    /// A stored notification (mention, new direct message, invitation,
+    /// contact request). Delivered to all the user's connections.
+    Notification(crate::model::Notification),
 }
 
 impl RoomEvent {

@@ -56,13 +56,16 @@ pub mod request;
 pub mod text;
 
 pub use error::{ErrorBody, ErrorCode, codes};
-pub use event::{MessageEvent, RoomEvent, RoomEventKind, RoomFrame, StreamHeader, UserEvent};
+pub use event::{
+    MessageEvent, ReactionCount, RoomEvent, RoomEventKind, RoomFrame, StreamHeader, Tombstone,
+    UserEvent,
+};
 pub use frame::FrameError;
 pub use handshake::{Hello, Limits, Welcome};
 pub use ids::{IdempotencyKey, MessageId, RequestId, RoomId, Seq, Timestamp, UserId};
 pub use model::*;
 pub use request::{
-    ClientFrame, Request, RequestBody, Response, ResponseBody, ServerFrame, UserChange,
+    ClientFrame, ModAction, Request, RequestBody, Response, ResponseBody, ServerFrame, UserChange,
 };
 
 /// The ALPN protocol id negotiated in the TLS handshake (RFC 7301).

@@ -204,3 +204,125 @@ pub struct ServerInfo {
     /// Enforced limits.
     pub limits: crate::Limits,
 }
+
+/// Whether a user is reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Presence {
+    /// At least one connection, not set away.
+    Online,
+    /// Connected but set away.
+    Away,
+    /// No connection.
+    Offline,
+}
+
+/// A user's presence with last-seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceInfo {
+    /// Who.
+    pub user: Author,
+    /// Their state.
+    pub presence: Presence,
+    /// When they were last connected (now, if connected); `None` if never.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotificationKind {
+    /// `from` mentioned the user in `room` at `seq`.
+    Mention {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// `from` sent the user their first direct message in `room`.
+    DirectMessage {
+        /// The direct room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// `from` added the user to `room`.
+    Invited {
+        /// The room.
+        room: RoomId,
+        /// Its name.
+        name: String,
+    },
+    /// `from` added the user as a contact.
+    ContactAdded,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Per-user increasing id.
+    pub id: u64,
+    /// Who caused it.
+    pub from: Author,
+    /// What happened.
+    pub kind: NotificationKind,
+    /// When, UTC ms.
+    pub at: Timestamp,
+    /// Whether the user marked it read.
+    pub read: bool,
+}
+
+/// A contact with their presence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The contact.
+    pub user: Author,
+    /// Their presence.
+    pub presence: Presence,
+    /// When last connected.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// One version of an edited message (audit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageVersion {
+    /// The text of this version.
+    pub text: String,
+    /// When this version was written.
+    pub at: Timestamp,
+}
+
+/// A message's full audit record: every version and, if deleted, the tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAudit {
+    /// The message as stored now, with its current text even if deleted.
+    pub event: crate::RoomEvent,
+    /// Every version, oldest first; the last is the current text.
+    pub versions: Vec<MessageVersion>,
+}
+
+/// A moderation action in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationRecord {
+    /// Increasing id.
+    pub id: u64,
+    /// When.
+    pub at: Timestamp,
+    /// Who acted.
+    pub actor: Author,
+    /// The room, when the action concerned one.
+    pub room: Option<RoomId>,
+    /// The user acted upon, if any.
+    pub target: Option<Author>,
+    /// What was done, e.g. `ban`, `kick`, `mute`, `archive`, `delete-message`.
+    pub action: String,
+    /// Why, as given (may be empty).
+    pub reason: String,
+}
+
+/// Who has read a message: "seen by 3: alice, bob, carol".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceipts {
+    /// Members whose `read_seq` is at or past the message.
+    pub read_by: Vec<Author>,
+    /// Members whose `delivered_seq` is at or past it but have not read it.
+    pub delivered_to: Vec<Author>,
+}

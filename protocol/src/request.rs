@@ -17,6 +17,9 @@ pub enum ClientFrame {
 }
 
 /// A frame the server sends on the control stream.
+// Frames live only between decode and dispatch; boxing the large variant
+// would cost every consumer's pattern match for no measurable gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerFrame {
     /// The handshake succeeded.
@@ -210,6 +213,9 @@ pub enum RequestBody {
         anchor: HistoryAnchor,
         /// Page size, 1 to `Limits::max_history_page`.
         limit: u32,
+        /// Server admins only: include deleted messages' text (audit).
+        #[serde(default)]
+        audit: bool,
     },
     /// Open (or reopen) the room's stream: stored events after `since`, then
     /// live ones. Answer: [`ResponseBody::Subscribed`], sent before the stream opens.
@@ -232,11 +238,178 @@ pub enum RequestBody {
         seq: Seq,
     },
 
+    /// Replace the text of the caller's own message. Answer: `Ok`.
+    Edit {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+        /// The new text.
+        text: String,
+    },
+    /// Delete a message: the caller's own, or any in a room the caller
+    /// administers (room owners and admins, server admins). Answer: `Ok`.
+    Delete {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// Toggle the caller's reaction on a message. Answer: `Ok`.
+    React {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+        /// The emoji, 1 to 32 bytes.
+        emoji: String,
+    },
+    /// Every version of a message, and its text even if deleted (server
+    /// admins). Answer: [`ResponseBody::Audit`].
+    MessageAudit {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// Acknowledge receipt of the room's events up to `seq`. Answer: `Ok`.
+    MarkDelivered {
+        /// The room.
+        room: RoomId,
+        /// Highest sequence number received.
+        seq: Seq,
+    },
+    /// Who has read, or received, the message at `seq`.
+    /// Answer: [`ResponseBody::Receipts`].
+    ReadBy {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// Tell the room's members the caller is typing (ephemeral). Answer: `Ok`.
+    Typing {
+        /// The room.
+        room: RoomId,
+    },
+    /// Set or clear the caller's explicit "away". Answer: `Ok`.
+    SetAway {
+        /// Away or not.
+        away: bool,
+    },
+    /// The caller's notifications, newest first. Answer: [`ResponseBody::Notifications`].
+    ListNotifications {
+        /// Only unread ones.
+        unread_only: bool,
+    },
+    /// Mark notifications with id up to `up_to` read. Answer: `Ok`.
+    MarkNotificationsRead {
+        /// Highest id to mark.
+        up_to: u64,
+    },
+    /// Add a contact. Answer: `Ok`.
+    AddContact {
+        /// Who.
+        username: String,
+    },
+    /// Remove a contact. Answer: `Ok`.
+    RemoveContact {
+        /// Who.
+        username: String,
+    },
+    /// The caller's contacts with presence. Answer: [`ResponseBody::Contacts`].
+    ListContacts,
+    /// Block or unblock a user. Answer: `Ok`.
+    SetBlocked {
+        /// Who.
+        username: String,
+        /// Block or unblock.
+        blocked: bool,
+    },
+    /// Users the caller blocks. Answer: [`ResponseBody::Users`].
+    ListBlocked,
+    /// Presence of users. Answer: [`ResponseBody::Presence`].
+    GetPresence {
+        /// Usernames.
+        usernames: Vec<String>,
+    },
+    /// A moderation action in a room. Answer: `Ok`.
+    Moderate {
+        /// The room.
+        room: RoomId,
+        /// What to do.
+        action: ModAction,
+        /// Why (recorded in the audit trail).
+        reason: String,
+    },
+    /// The moderation audit trail, newest first (server admins, or a room's
+    /// owner and admins for their room). Answer: [`ResponseBody::ModerationLog`].
+    ModerationLog {
+        /// Only this room.
+        room: Option<RoomId>,
+        /// Most records, 1 to 1000.
+        limit: u32,
+    },
+
     // ----- server -----
     /// Server name, version and limits. Answer: [`ResponseBody::ServerInfo`].
     ServerInfo,
     /// Server counters (server admins). Answer: [`ResponseBody::ServerStats`].
     ServerStats,
+}
+
+/// A moderation action, checked against the caller's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModAction {
+    /// Remove a member (room admins and owner, over lower roles).
+    Kick {
+        /// Who.
+        username: String,
+    },
+    /// Remove and ban a member until unbanned.
+    Ban {
+        /// Who.
+        username: String,
+    },
+    /// Lift a ban.
+    Unban {
+        /// Who.
+        username: String,
+    },
+    /// Mute (may read, not send) or unmute a member.
+    Mute {
+        /// Who.
+        username: String,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Set a member's role to member or admin (owner only).
+    SetRole {
+        /// Who.
+        username: String,
+        /// The role; `Owner` is refused (use `TransferOwnership`).
+        role: crate::Role,
+    },
+    /// Change the topic (room admins and owner).
+    SetTopic {
+        /// The new topic.
+        topic: String,
+    },
+    /// Make the room public or private (owner).
+    SetVisibility {
+        /// The new visibility.
+        visibility: Visibility,
+    },
+    /// Make another member the owner; the caller becomes an admin (owner).
+    TransferOwnership {
+        /// The new owner.
+        username: String,
+    },
+    /// Make the room read-only for good (owner, server admins).
+    Archive,
+    /// Delete the room: every member is removed and it leaves the
+    /// directory; its history stays for audit export (server admins).
+    DeleteRoom,
 }
 
 /// A change to an account, made by a server admin.
@@ -298,6 +471,23 @@ pub enum ResponseBody {
         /// The room's head at subscription time.
         head: Seq,
     },
+    /// A message's audit record.
+    Audit(crate::model::MessageAudit),
+    /// Who read a message.
+    Receipts(crate::model::ReadReceipts),
+    /// Notifications, with the unread count.
+    Notifications {
+        /// Newest first.
+        items: Vec<crate::model::Notification>,
+        /// How many are unread in all.
+        unread: u64,
+    },
+    /// Contacts.
+    Contacts(Vec<crate::model::Contact>),
+    /// Presence of the users asked about.
+    Presence(Vec<crate::model::PresenceInfo>),
+    /// Moderation records.
+    ModerationLog(Vec<crate::model::ModerationRecord>),
     /// Server facts.
     ServerInfo(ServerInfo),
     /// Server counters.

@@ -161,9 +161,41 @@ fn room_info() -> impl Strategy<Value = RoomInfo> {
 
 fn room_event_kind() -> impl Strategy<Value = RoomEventKind> {
     prop_oneof![
-        (message_id(), text(), prop::option::of(seq())).prop_map(|(id, text, reply_to)| {
-            RoomEventKind::Message(MessageEvent { id, text, reply_to })
+        (
+            message_id(),
+            text(),
+            prop::option::of(seq()),
+            prop::option::of(ts()),
+            prop::option::of((author(), ts())),
+            few((text(), few(any::<u64>())))
+        )
+            .prop_map(|(id, text, reply_to, edited_at, deleted, reactions)| {
+                RoomEventKind::Message(MessageEvent {
+                    id,
+                    text,
+                    reply_to,
+                    mentions: Vec::new(),
+                    edited_at,
+                    deleted: deleted.map(|(by, at)| Tombstone { by, at }),
+                    reactions: reactions
+                        .into_iter()
+                        .map(|(emoji, users)| ReactionCount {
+                            emoji,
+                            users: users.into_iter().map(UserId).collect(),
+                        })
+                        .collect(),
+                })
+            }),
+        (seq(), text()).prop_map(|(target, text)| RoomEventKind::Edited { target, text }),
+        seq().prop_map(|target| RoomEventKind::Deleted { target }),
+        (seq(), text(), any::<bool>()).prop_map(|(target, emoji, added)| RoomEventKind::Reaction {
+            target,
+            emoji,
+            added
         }),
+        (author(), text()).prop_map(|(user, reason)| RoomEventKind::Banned { user, reason }),
+        (author(), any::<bool>()).prop_map(|(user, muted)| RoomEventKind::Muted { user, muted }),
+        Just(RoomEventKind::Archived),
         (room_kind(), text()).prop_map(|(kind, name)| RoomEventKind::Created { kind, name }),
         (author(), role()).prop_map(|(user, role)| RoomEventKind::Joined { user, role }),
         author().prop_map(|user| RoomEventKind::Left { user }),
@@ -336,6 +368,7 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
                 room,
                 anchor,
                 limit,
+                audit: false,
             })
             .boxed(),
         (room_id(), seq())
@@ -344,6 +377,19 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
         room_id().prop_map(|room| R::Unsubscribe { room }).boxed(),
         (room_id(), seq())
             .prop_map(|(room, seq)| R::MarkRead { room, seq })
+            .boxed(),
+        (room_id(), seq(), text())
+            .prop_map(|(room, seq, text)| R::Edit { room, seq, text })
+            .boxed(),
+        (room_id(), seq(), text())
+            .prop_map(|(room, seq, emoji)| R::React { room, seq, emoji })
+            .boxed(),
+        (room_id(), text(), text())
+            .prop_map(|(room, username, reason)| R::Moderate {
+                room,
+                action: ModAction::Ban { username },
+                reason,
+            })
             .boxed(),
         Just(R::ServerInfo).boxed(),
         Just(R::ServerStats).boxed(),
@@ -439,6 +485,12 @@ fn room_frame() -> impl Strategy<Value = RoomFrame> {
     prop_oneof![
         room_event().prop_map(RoomFrame::Event),
         seq().prop_map(|head| RoomFrame::CaughtUp { head }),
+        (author(), seq(), seq()).prop_map(|(user, delivered_seq, read_seq)| RoomFrame::Receipt {
+            user,
+            delivered_seq,
+            read_seq
+        }),
+        (author(), ts()).prop_map(|(user, expires_at)| RoomFrame::Typing { user, expires_at }),
     ]
 }
 
@@ -446,6 +498,30 @@ fn user_event() -> impl Strategy<Value = UserEvent> {
     prop_oneof![
         (room_info(), role()).prop_map(|(room, role)| UserEvent::RoomAdded { room, role }),
         room_id().prop_map(|room| UserEvent::RoomRemoved { room }),
+        (author(), prop::option::of(ts())).prop_map(|(user, last_seen)| {
+            UserEvent::Presence(PresenceInfo {
+                user,
+                presence: Presence::Away,
+                last_seen,
+            })
+        }),
+        (
+            any::<u64>(),
+            author(),
+            room_id(),
+            seq(),
+            ts(),
+            any::<bool>()
+        )
+            .prop_map(|(id, from, room, seq, at, read)| UserEvent::Notification(
+                Notification {
+                    id,
+                    from,
+                    kind: NotificationKind::Mention { room, seq },
+                    at,
+                    read,
+                }
+            )),
     ]
 }
 

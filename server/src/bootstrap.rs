@@ -66,6 +66,7 @@ pub async fn ensure_admin(
                     disabled: false,
                     password_hash: None,
                     created_at: Timestamp::now().0,
+                    last_seen: None,
                 },
             )?;
             Ok(mint_token(ctx, id, "bootstrap admin token".into(), true)?.1)

@@ -23,9 +23,14 @@ pub enum Effect {
     Room {
         /// The room.
         room: u64,
-        /// The event's seq.
-        seq: u64,
-        /// The encoded frame, shared by every subscriber.
+        /// The event as queued for subscribers.
+        live: Live,
+    },
+    /// An ephemeral room frame (receipt, typing): no seq, never stored.
+    Ephemeral {
+        /// The room.
+        room: u64,
+        /// The encoded `RoomFrame`.
         frame: Bytes,
     },
     /// A user event, encoded once as a `UserEvent` frame.
@@ -44,11 +49,19 @@ pub enum Effect {
     },
 }
 
-/// A live event as queued for one subscriber.
+/// A live frame as queued for one subscriber.
 #[derive(Debug, Clone)]
 pub struct Live {
-    /// Its seq, so the stream task can skip what catch-up already sent.
+    /// The event's seq, so the stream task can skip what catch-up already
+    /// sent; 0 for an ephemeral frame.
     pub seq: u64,
+    /// The event's sender, for per-reader blocking.
+    pub sender: u64,
+    /// The event's time, ms.
+    pub ts: u64,
+    /// Whether a reader who blocked `sender` sees it as `Hidden`
+    /// (messages, edits, reactions).
+    pub hideable: bool,
     /// The encoded frame.
     pub frame: Bytes,
 }
@@ -231,7 +244,8 @@ impl Hub {
     pub fn apply(&self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Room { room, seq, frame } => self.publish(room, seq, frame),
+                Effect::Room { room, live } => self.publish(room, live),
+                Effect::Ephemeral { room, frame } => self.publish_ephemeral(room, frame),
                 Effect::User { user, frame } => self.publish_user(user, frame),
                 Effect::Revoke { room, user } => self.revoke(room, user),
             }
@@ -246,31 +260,43 @@ impl Hub {
             .cloned()
     }
 
-    fn publish(&self, room: u64, seq: u64, frame: Bytes) {
+    /// Queues an ephemeral frame for the room's subscribers. A full queue
+    /// just drops it: typing indicators and receipts are not worth lagging for.
+    pub fn publish_ephemeral(&self, room: u64, frame: Bytes) {
+        let Some(slot) = self.slot(room) else { return };
+        let subs = slot.lock().unwrap_or_else(|p| p.into_inner());
+        for s in subs.iter() {
+            let _ = s.tx.try_send(Live {
+                seq: 0,
+                sender: 0,
+                ts: 0,
+                hideable: false,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    fn publish(&self, room: u64, live: Live) {
         let Some(slot) = self.slot(room) else { return };
         let mut subs = slot.lock().unwrap_or_else(|p| p.into_inner());
         let mut delivered = 0;
-        subs.retain(|s| {
-            match s.tx.try_send(Live {
-                seq,
-                frame: frame.clone(),
-            }) {
-                Ok(()) => {
-                    delivered += 1;
-                    true
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    s.end(End::Lagged);
-                    self.lagged.fetch_add(1, Ordering::Relaxed);
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+        subs.retain(|s| match s.tx.try_send(live.clone()) {
+            Ok(()) => {
+                delivered += 1;
+                true
             }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.end(End::Lagged);
+                self.lagged.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
         self.deliveries.fetch_add(delivered, Ordering::Relaxed);
     }
 
-    fn publish_user(&self, user: u64, frame: Bytes) {
+    /// Queues an encoded `UserEvent` for every session of `user`.
+    pub fn publish_user(&self, user: u64, frame: Bytes) {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sinks) = users.get_mut(&user) {
             sinks.retain(|(_, tx)| match tx.try_send(frame.clone()) {
@@ -312,8 +338,13 @@ mod tests {
         for seq in 1..=3 {
             hub.apply(vec![Effect::Room {
                 room: 1,
-                seq,
-                frame: Bytes::from_static(b"x"),
+                live: Live {
+                    seq,
+                    sender: 7,
+                    ts: 0,
+                    hideable: true,
+                    frame: Bytes::from_static(b"x"),
+                },
             }]);
             // The fast subscriber drains as it goes.
             assert_eq!(fast.rx.try_recv().map(|l| l.seq).ok(), Some(seq));

@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod fanout;
 mod handlers;
+pub mod presence;
 pub mod ratelimit;
 mod session;
 mod shared;
@@ -135,6 +136,7 @@ impl Server {
             connections: AtomicU64::new(0),
             sessions: AtomicU64::new(0),
             started: Instant::now(),
+            presence: presence::Registry::default(),
         });
         Ok(Server {
             endpoint,

@@ -25,6 +25,8 @@ pub struct Shared {
     pub sessions: AtomicU64,
     /// Start time, for uptime.
     pub started: Instant,
+    /// Who is online.
+    pub presence: crate::presence::Registry,
 }
 
 impl Shared {

@@ -151,6 +151,7 @@ impl Connection {
             room,
             anchor,
             limit,
+            audit: false,
         };
         expect!(self.request(body).await?, ResponseBody::History(p) => p, "History")
     }

@@ -103,6 +103,14 @@ pub enum SessionEvent {
         /// The room's head at subscription time.
         head: Seq,
     },
+    /// A receipt or typing frame for a followed room: no sequence number,
+    /// never stored, not replayed on reconnect.
+    Ephemeral {
+        /// The room.
+        room: RoomId,
+        /// [`chat_protocol::RoomFrame::Receipt`] or [`chat_protocol::RoomFrame::Typing`].
+        frame: chat_protocol::RoomFrame,
+    },
     /// A new room event (never one delivered before).
     Room(RoomEvent),
     /// A room's catch-up is complete; later events are live.

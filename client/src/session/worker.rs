@@ -368,6 +368,9 @@ impl Worker {
                 RoomFrame::CaughtUp { head } => {
                     self.emit(SessionEvent::CaughtUp { room, head }).await
                 }
+                frame @ (RoomFrame::Receipt { .. } | RoomFrame::Typing { .. }) => {
+                    self.emit(SessionEvent::Ephemeral { room, frame }).await
+                }
             },
             Feed::Subscribed {
                 room,

@@ -63,12 +63,16 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
         .writer()
         .write(move |ctx| mint_token(ctx, id, "login session".into(), false))
         .await?;
-    session.set_authed(Authed {
-        user: id,
-        username: user.username.clone(),
-        admin: user.admin,
-        token_id,
-    });
+    let blocked = load_blocked(session, id).await?;
+    session.set_authed(
+        Authed {
+            user: id,
+            username: user.username.clone(),
+            admin: user.admin,
+            token_id,
+        },
+        blocked,
+    );
     tracing::info!(user = %user.username, "logged in");
     Ok(ResponseBody::LoggedIn {
         user: user.to_wire(id),
@@ -127,16 +131,31 @@ pub(super) async fn authenticate(session: &Arc<Session>, token: String) -> Reply
     if user.disabled {
         return Err(disabled());
     }
-    session.set_authed(Authed {
-        user: id,
-        username: user.username.clone(),
-        admin: user.admin,
-        token_id,
-    });
+    let blocked = load_blocked(session, id).await?;
+    session.set_authed(
+        Authed {
+            user: id,
+            username: user.username.clone(),
+            admin: user.admin,
+            token_id,
+        },
+        blocked,
+    );
     Ok(ResponseBody::LoggedIn {
         user: user.to_wire(id),
         token: None,
     })
+}
+
+async fn load_blocked(
+    session: &Session,
+    user: u64,
+) -> Result<std::collections::HashSet<u64>, ErrorBody> {
+    Ok(session
+        .shared
+        .store
+        .read(move |txn| query::blocked_by(&Reader::open(txn)?.blocks, user))
+        .await?)
 }
 
 pub(super) async fn logout(session: &Arc<Session>) -> Reply {
@@ -223,6 +242,7 @@ pub(super) async fn create_user(
         disabled: false,
         password_hash,
         created_at: Timestamp::now().0,
+        last_seen: None,
     };
     let wire = rec.clone();
     let id = session

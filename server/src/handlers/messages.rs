@@ -17,7 +17,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Checks a message text against the server's limits.
-fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody> {
+pub(super) fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody> {
     let max = session.shared.config.limits.max_message_bytes as usize;
     if text.len() > max {
         return Err(refuse(
@@ -149,16 +149,38 @@ fn store_message(
         }
     }
     let mut room = load_room(ctx, room_id)?;
-    if check_member && query::member(&ctx.members, room_id, author.id)?.is_none() {
-        return Err(refuse(
-            ErrorCode::NotMember,
-            "you are not a member of this room; join it first (or ask a member to add you)",
-        )
-        .into());
+    if check_member {
+        let member = query::member(&ctx.members, room_id, author.id)?.ok_or_else(|| {
+            refuse(
+                ErrorCode::NotMember,
+                "you are not a member of this room; join it first (or ask a member to add you)",
+            )
+        })?;
+        if member.muted {
+            return Err(refuse(
+                ErrorCode::Muted,
+                "you are muted in this room: you can read but not send; ask a room admin",
+            )
+            .into());
+        }
     }
     if room.archived {
         return Err(refuse(ErrorCode::Archived, "this room is archived and read-only").into());
     }
+    let peer = match (room.kind, room.pair) {
+        (RoomKindRecord::Direct, Some((x, y))) => Some(if x == author.id { y } else { x }),
+        _ => None,
+    };
+    if let Some(peer) = peer
+        && query::blocks(&ctx.blocks, peer, author.id)?
+    {
+        return Err(refuse(
+            ErrorCode::Blocked,
+            "this user does not accept direct messages from you",
+        )
+        .into());
+    }
+    let first_direct = peer.is_some() && room.message_count == 0;
     if let Some(target) = reply_to
         && (target.0 == 0 || target.0 > room.head)
     {
@@ -184,11 +206,24 @@ fn store_message(
                 id: id.0.to_string(),
                 text,
                 reply_to: reply_to.map(|s| s.0),
-                mentions,
+                mentions: mentions.clone(),
+                edited_at: None,
+                deleted: None,
+                reactions: Vec::new(),
             },
         },
     )?;
     query::put_room(ctx, room_id, &room)?;
+    for user in mentions {
+        if query::member(&ctx.members, room_id, user)?.is_some() {
+            let kind = NotificationKindRecord::Mention { room: room_id, seq };
+            super::notify::notify(ctx, user, &author, kind)?;
+        }
+    }
+    if let (true, Some(peer)) = (first_direct, peer) {
+        let kind = NotificationKindRecord::DirectMessage { room: room_id, seq };
+        super::notify::notify(ctx, peer, &author, kind)?;
+    }
     let rec = IdempotencyRecord {
         room: room_id,
         seq,
@@ -312,8 +347,23 @@ pub(super) async fn history(
     room_id: u64,
     anchor: HistoryAnchor,
     limit: u32,
+    audit: bool,
 ) -> Reply {
     let a = session.authed()?;
+    if audit && !a.admin {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "only server admins may read deleted messages (audit); drop the audit flag",
+        ));
+    }
+    let view = View {
+        reveal_deleted: audit,
+        hidden: session
+            .blocked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+    };
     let max = session.shared.config.limits.max_history_page;
     if limit == 0 || limit > max {
         return Err(refuse(
@@ -327,7 +377,8 @@ pub(super) async fn history(
         .store
         .read(move |txn| {
             let r = Reader::open(txn)?;
-            let Some(room) = query::room(&r.rooms, room_id)? else {
+            let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted || a.admin)
+            else {
                 return Ok(Err(no_room()));
             };
             if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
@@ -355,7 +406,7 @@ pub(super) async fn history(
             };
             let events = events
                 .drain(..)
-                .map(|(seq, ev)| ev.to_wire(room_id, seq))
+                .map(|(seq, ev)| ev.to_wire_for(room_id, seq, &view))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Ok(proto::HistoryPage {
                 room: RoomId(room_id),
@@ -392,7 +443,7 @@ pub(super) async fn subscribe(
         .store
         .read(move |txn| {
             let r = Reader::open(txn)?;
-            let Some(room) = query::room(&r.rooms, room_id)? else {
+            let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
                 return Ok(None);
             };
             Ok(query::member(&r.members, room_id, a.user)?.map(|_| room.head))
@@ -404,26 +455,4 @@ pub(super) async fn subscribe(
         room: RoomId(room_id),
         head: Seq(head),
     })
-}
-
-pub(super) async fn mark_read(session: &Arc<Session>, room_id: u64, seq: Seq) -> Reply {
-    let a = session.authed()?;
-    session
-        .shared
-        .store
-        .writer()
-        .write(move |ctx| {
-            let room = load_room(ctx, room_id)?;
-            let mut m = query::member(&ctx.members, room_id, a.user)?.ok_or_else(no_room)?;
-            let seq = seq.0.min(room.head);
-            // Read markers only move forward.
-            if seq > m.read_seq {
-                m.read_seq = seq;
-                ctx.members
-                    .insert((room_id, a.user), encode(&m)?.as_slice())?;
-            }
-            Ok(())
-        })
-        .await?;
-    Ok(ResponseBody::Ok)
 }

@@ -5,9 +5,15 @@
 //! route it in [`handle`], and write the handler in the module of its area.
 
 mod account;
+mod lifecycle;
 mod messages;
+mod moderation;
+mod notify;
 mod rooms;
 mod server_info;
+mod social;
+
+pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub(crate) use account::{insert_user, mint_token};
 
@@ -116,7 +122,8 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             room,
             anchor,
             limit,
-        } => messages::history(session, room.0, anchor, limit).await,
+            audit,
+        } => messages::history(session, room.0, anchor, limit, audit).await,
         RequestBody::Subscribe { room, since } => {
             messages::subscribe(session, id, room.0, since.0).await
         }
@@ -124,7 +131,45 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             session.unsubscribe(room.0);
             Ok(ResponseBody::Ok)
         }
-        RequestBody::MarkRead { room, seq } => messages::mark_read(session, room.0, seq).await,
+        RequestBody::MarkRead { room, seq } => {
+            lifecycle::mark(session, room.0, seq, lifecycle::Marker::Read).await
+        }
+        RequestBody::MarkDelivered { room, seq } => {
+            lifecycle::mark(session, room.0, seq, lifecycle::Marker::Delivered).await
+        }
+        RequestBody::Edit { room, seq, text } => {
+            lifecycle::edit(session, room.0, seq.0, text).await
+        }
+        RequestBody::Delete { room, seq } => lifecycle::delete(session, room.0, seq.0).await,
+        RequestBody::React { room, seq, emoji } => {
+            lifecycle::react(session, room.0, seq.0, emoji).await
+        }
+        RequestBody::MessageAudit { room, seq } => {
+            lifecycle::message_audit(session, room.0, seq.0).await
+        }
+        RequestBody::ReadBy { room, seq } => lifecycle::read_by(session, room.0, seq.0).await,
+        RequestBody::Typing { room } => lifecycle::typing(session, room.0).await,
+        RequestBody::SetAway { away } => social::set_away(session, away).await,
+        RequestBody::GetPresence { usernames } => social::get_presence(session, usernames).await,
+        RequestBody::AddContact { username } => social::add_contact(session, username).await,
+        RequestBody::RemoveContact { username } => social::remove_contact(session, username).await,
+        RequestBody::ListContacts => social::list_contacts(session).await,
+        RequestBody::SetBlocked { username, blocked } => {
+            social::set_blocked(session, username, blocked).await
+        }
+        RequestBody::ListBlocked => social::list_blocked(session).await,
+        RequestBody::ListNotifications { unread_only } => {
+            social::list_notifications(session, unread_only).await
+        }
+        RequestBody::MarkNotificationsRead { up_to } => {
+            social::mark_notifications_read(session, up_to).await
+        }
+        RequestBody::Moderate {
+            room,
+            action,
+            reason,
+        } => moderation::moderate(session, room.0, action, reason).await,
+        RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
     }

@@ -75,9 +75,23 @@ fn not_member() -> ErrorBody {
     )
 }
 
-/// Loads a room inside a writer job.
+/// Loads a room inside a writer job; a deleted room is not found.
 pub(crate) fn load_room(ctx: &WriteCtx<'_>, id: u64) -> Result<RoomRecord, WriteError> {
-    query::room(&ctx.rooms, id)?.ok_or_else(|| no_such_room().into())
+    query::room(&ctx.rooms, id)?
+        .filter(|r| !r.deleted)
+        .ok_or_else(|| no_such_room().into())
+}
+
+/// Refuses a banned user.
+fn check_not_banned(ctx: &WriteCtx<'_>, room: u64, user: u64, who: &str) -> Result<(), WriteError> {
+    if ctx.bans.get((room, user))?.is_some() {
+        return Err(refuse(
+            ErrorCode::Banned,
+            format!("{who} banned from this room; a room admin must unban first"),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Loads a user inside a writer job.
@@ -121,6 +135,8 @@ pub(crate) fn add_member(
         role,
         joined_at: ts,
         read_seq: room.head,
+        delivered_seq: room.head,
+        muted: false,
     };
     ctx.members
         .insert((room_id, user_id), encode(&rec)?.as_slice())?;
@@ -149,6 +165,13 @@ pub(crate) fn add_member(
         user: user_id,
         frame,
     });
+    if by.id != user_id && room.kind == RoomKindRecord::Group {
+        let kind = NotificationKindRecord::Invited {
+            room: room_id,
+            name: room.name.clone(),
+        };
+        super::notify::notify(ctx, user_id, by, kind)?;
+    }
     Ok(())
 }
 
@@ -191,6 +214,8 @@ pub(super) async fn create(
                 last_ts: now,
                 member_count: 0,
                 pair: None,
+                message_count: 0,
+                deleted: false,
             };
             ctx.room_names.insert(canon.as_str(), id)?;
             query::append(
@@ -231,7 +256,7 @@ pub(super) async fn get(session: &Arc<Session>, name: String) -> Reply {
             let Some(id) = r.room_names.get(key.as_str())?.map(|v| v.value()) else {
                 return Ok(None);
             };
-            let Some(room) = query::room(&r.rooms, id)? else {
+            let Some(room) = query::room(&r.rooms, id)?.filter(|r| !r.deleted) else {
                 return Ok(None);
             };
             let member = query::member(&r.members, id, a.user)?.is_some();
@@ -253,6 +278,7 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
         .read(move |txn| {
             let r = Reader::open(txn)?;
             let mut out = Vec::new();
+            let blocked = query::blocked_by(&r.blocks, a.user)?;
             for id in query::rooms_of(&r.user_rooms, a.user)? {
                 let (Some(room), Some(member)) = (
                     query::room(&r.rooms, id)?,
@@ -260,7 +286,7 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
                 ) else {
                     continue;
                 };
-                out.push(summary(&r, id, &room, &member, a.user)?);
+                out.push(summary(&r, id, &room, &member, a.user, &blocked)?);
             }
             Ok(out)
         })
@@ -279,6 +305,7 @@ fn summary(
     room: &RoomRecord,
     member: &MemberRecord,
     me: u64,
+    blocked: &std::collections::HashSet<u64>,
 ) -> Result<proto::RoomSummary, StoreError> {
     let (mut unread, mut mentions) = (0, 0);
     let from = member.read_seq + 1;
@@ -289,8 +316,13 @@ fn summary(
     {
         let (_, v) = entry?;
         let ev: EventRecord = decode(v.value())?;
-        if let EventKindRecord::Message { mentions: m, .. } = &ev.kind
+        if let EventKindRecord::Message {
+            mentions: m,
+            deleted: None,
+            ..
+        } = &ev.kind
             && ev.sender.id != me
+            && !blocked.contains(&ev.sender.id)
         {
             unread += 1;
             if m.contains(&me) {
@@ -302,7 +334,7 @@ fn summary(
     for entry in r.events.range((id, 1)..=(id, room.head))?.rev().take(256) {
         let (k, v) = entry?;
         let ev: EventRecord = decode(v.value())?;
-        if ev.is_message() {
+        if ev.is_message() && !blocked.contains(&ev.sender.id) {
             last_message = Some(ev.to_wire(id, k.value().1)?);
             break;
         }
@@ -329,7 +361,11 @@ pub(super) async fn directory(session: &Arc<Session>) -> Reply {
             for entry in r.rooms.iter()? {
                 let (k, v) = entry?;
                 let room: RoomRecord = decode(v.value())?;
-                if room.kind == RoomKindRecord::Group && room.public && !room.archived {
+                if room.kind == RoomKindRecord::Group
+                    && room.public
+                    && !room.archived
+                    && !room.deleted
+                {
                     out.push(room_info(&r.users, k.value(), &room, a.user)?);
                 }
             }
@@ -498,6 +534,7 @@ pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) 
             if query::member(&ctx.members, room_id, target)?.is_some() {
                 return Ok(());
             }
+            check_not_banned(ctx, room_id, target, &format!("{username} is"))?;
             check_room_limit(ctx, target, limit, &username)?;
             let me = load_user(ctx, a.user)?;
             let now = Timestamp::now().0;
@@ -516,7 +553,7 @@ pub(super) async fn members(session: &Arc<Session>, room_id: u64) -> Reply {
         .store
         .read(move |txn| {
             let r = Reader::open(txn)?;
-            let Some(room) = query::room(&r.rooms, room_id)? else {
+            let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
                 return Ok(Err(no_such_room()));
             };
             if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
@@ -573,6 +610,13 @@ pub(crate) fn direct_room(
         )
         .into());
     }
+    if query::blocks(&ctx.blocks, peer, me)? {
+        return Err(refuse(
+            ErrorCode::Blocked,
+            format!("{username} does not accept direct messages from you"),
+        )
+        .into());
+    }
     let key = direct_key(me, peer);
     if let Some(id) = ctx.room_names.get(key.as_str())?.map(|v| v.value()) {
         return Ok((id, load_room(ctx, id)?));
@@ -594,6 +638,8 @@ pub(crate) fn direct_room(
         last_ts: now,
         member_count: 0,
         pair: Some((me.min(peer), me.max(peer))),
+        message_count: 0,
+        deleted: false,
     };
     ctx.room_names.insert(key.as_str(), id)?;
     query::append(

@@ -61,6 +61,9 @@ pub struct Session {
     subs: Mutex<HashMap<u64, SubHandle>>,
     out: mpsc::Sender<Bytes>,
     user_stream: Mutex<Option<oneshot::Sender<()>>>,
+    /// Users this session's user blocks: their messages, edits and
+    /// reactions reach this session as `Hidden`.
+    pub blocked: Arc<std::sync::RwLock<std::collections::HashSet<u64>>>,
 }
 
 impl Session {
@@ -81,17 +84,24 @@ impl Session {
             })
     }
 
-    /// Marks the session logged in and opens its user stream.
-    pub fn set_authed(self: &Arc<Self>, authed: Authed) {
+    /// Marks the session logged in with the users it blocks, opens its user
+    /// stream and announces the user's presence.
+    pub fn set_authed(self: &Arc<Self>, authed: Authed, blocked: std::collections::HashSet<u64>) {
         let user = authed.user;
         tracing::debug!(user = %authed.username, admin = authed.admin, "authenticated");
+        *self.blocked.write().unwrap_or_else(|p| p.into_inner()) = blocked;
         let was = self
             .auth
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .replace(authed);
-        if was.is_none() {
+        if let Some(prev) = &was {
+            self.presence_left(prev.user);
+        } else {
             self.shared.sessions.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(state) = self.shared.presence.connected(user) {
+            crate::handlers::announce_presence(self.shared.clone(), user, state);
         }
         let (cancel, cancelled) = oneshot::channel();
         if let Some(old) = self
@@ -105,16 +115,19 @@ impl Session {
         tokio::spawn(user_stream::run(self.clone(), user, cancelled).in_current_span());
     }
 
+    fn presence_left(&self, user: u64) {
+        if let Some(state) = self.shared.presence.disconnected(user) {
+            crate::handlers::announce_presence(self.shared.clone(), user, state);
+            crate::handlers::persist_last_seen(&self.shared, user);
+        }
+    }
+
     /// Ends the session's login (the connection stays open).
     pub fn clear_authed(&self) {
-        if self
-            .auth
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .is_some()
-        {
+        let was = self.auth.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(prev) = was {
             self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
+            self.presence_left(prev.user);
         }
         if let Some(c) = self
             .user_stream
@@ -320,6 +333,7 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         subs: Mutex::new(HashMap::new()),
         out: out_tx,
         user_stream: Mutex::new(None),
+        blocked: Arc::default(),
     });
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let why = loop {

@@ -113,6 +113,13 @@ impl RoomStream {
                     End::Open => codes::STREAM_UNSUBSCRIBED,
                 });
             };
+            if live.seq == 0 {
+                // Ephemeral (receipt, typing): not part of the sequence.
+                if let Some(stop) = self.write(send, &live.frame, cancelled).await {
+                    return stop;
+                }
+                continue;
+            }
             if live.seq <= last {
                 continue;
             }
@@ -131,11 +138,45 @@ impl RoomStream {
                     last = seq;
                 }
             }
-            if let Some(stop) = self.write(send, &live.frame, cancelled).await {
+            let frame = if live.hideable && self.is_blocked(live.sender) {
+                match self.hidden_frame(&live) {
+                    Ok(f) => f,
+                    Err(e) => return Stop::Failed(e),
+                }
+            } else {
+                live.frame.clone()
+            };
+            if let Some(stop) = self.write(send, &frame, cancelled).await {
                 return stop;
             }
             last = live.seq;
         }
+    }
+
+    fn is_blocked(&self, user: u64) -> bool {
+        self.session
+            .blocked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&user)
+    }
+
+    /// The `Hidden` stand-in for an event from a blocked sender: it keeps
+    /// the sequence number so the reader sees no gap.
+    fn hidden_frame(&self, live: &crate::fanout::Live) -> Result<Bytes, String> {
+        let event = proto::RoomEvent {
+            room: proto::RoomId(self.room),
+            seq: proto::Seq(live.seq),
+            ts: proto::Timestamp(live.ts),
+            sender: proto::Author {
+                id: proto::UserId(live.sender),
+                username: String::new(),
+                display_name: String::new(),
+                org: String::new(),
+            },
+            kind: proto::RoomEventKind::Hidden,
+        };
+        proto::frame::encode(&proto::RoomFrame::Event(event)).map_err(|e| e.to_string())
     }
 
     /// Writes a frame, giving up at once if the hub ends the subscription
@@ -160,6 +201,15 @@ impl RoomStream {
     /// blocking pool.
     async fn read_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Bytes)>, StoreError> {
         let room = self.room;
+        let view = crate::store::records::View {
+            reveal_deleted: false,
+            hidden: self
+                .session
+                .blocked
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        };
         self.session
             .shared
             .store
@@ -168,7 +218,7 @@ impl RoomStream {
                 let page = query::events(&events, room, from, to, CATCHUP_PAGE)?;
                 page.into_iter()
                     .map(|(seq, ev)| {
-                        let wire = ev.to_wire(room, seq)?;
+                        let wire = ev.to_wire_for(room, seq, &view)?;
                         let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         Ok((seq, frame))

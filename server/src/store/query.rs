@@ -169,6 +169,33 @@ pub fn room_count(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<u
     Ok(n)
 }
 
+/// The users `user` blocks.
+///
+/// # Errors
+/// A redb error.
+pub fn blocked_by(
+    t: &impl ReadableTable<(u64, u64), ()>,
+    user: u64,
+) -> Result<std::collections::HashSet<u64>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for entry in t.range((user, 0)..=(user, u64::MAX))? {
+        out.insert(entry?.0.value().1);
+    }
+    Ok(out)
+}
+
+/// Whether `blocker` blocks `blocked`.
+///
+/// # Errors
+/// A redb error.
+pub fn blocks(
+    t: &impl ReadableTable<(u64, u64), ()>,
+    blocker: u64,
+    blocked: u64,
+) -> Result<bool, StoreError> {
+    Ok(t.get((blocker, blocked))?.is_some())
+}
+
 /// Opened read-only tables for a read transaction.
 pub struct Reader {
     /// [`USERS`].
@@ -189,6 +216,20 @@ pub struct Reader {
     pub events: redb::ReadOnlyTable<(u64, u64), Blob>,
     /// [`META`].
     pub meta: redb::ReadOnlyTable<&'static str, u64>,
+    /// [`BLOCKS`].
+    pub blocks: redb::ReadOnlyTable<(u64, u64), ()>,
+    /// [`CONTACTS`].
+    pub contacts: redb::ReadOnlyTable<(u64, u64), u64>,
+    /// [`CONTACT_OF`].
+    pub contact_of: redb::ReadOnlyTable<(u64, u64), ()>,
+    /// [`NOTIFICATIONS`].
+    pub notifications: redb::ReadOnlyTable<(u64, u64), Blob>,
+    /// [`VERSIONS`].
+    pub versions: redb::ReadOnlyTable<(u64, u64, u32), Blob>,
+    /// [`MODLOG`].
+    pub modlog: redb::ReadOnlyTable<u64, Blob>,
+    /// [`BANS`].
+    pub bans: redb::ReadOnlyTable<(u64, u64), Blob>,
 }
 
 impl Reader {
@@ -207,6 +248,13 @@ impl Reader {
             user_rooms: txn.open_table(USER_ROOMS)?,
             events: txn.open_table(EVENTS)?,
             meta: txn.open_table(META)?,
+            blocks: txn.open_table(BLOCKS)?,
+            contacts: txn.open_table(CONTACTS)?,
+            contact_of: txn.open_table(CONTACT_OF)?,
+            notifications: txn.open_table(NOTIFICATIONS)?,
+            versions: txn.open_table(VERSIONS)?,
+            modlog: txn.open_table(MODLOG)?,
+            bans: txn.open_table(BANS)?,
         })
     }
 
@@ -240,13 +288,21 @@ pub fn append(
     room.head = seq;
     room.last_ts = room.last_ts.max(event.ts);
     ctx.bump(meta::EVENT_COUNT, 1)?;
+    if event.is_message() {
+        room.message_count += 1;
+    }
     let wire = event.to_wire(room_id, seq)?;
     let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
         .map_err(|e| StoreError::Corrupt(format!("cannot encode event: {e}")))?;
     ctx.effects.push(Effect::Room {
         room: room_id,
-        seq,
-        frame,
+        live: crate::fanout::Live {
+            seq,
+            sender: event.sender.id,
+            ts: event.ts,
+            hideable: event.hideable(),
+            frame,
+        },
     });
     Ok(seq)
 }

@@ -26,6 +26,9 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     /// Creation time, ms since the epoch.
     pub created_at: u64,
+    /// When the user last disconnected, ms; `None` if never connected.
+    #[serde(default)]
+    pub last_seen: Option<u64>,
 }
 
 /// A session or API token.
@@ -75,6 +78,13 @@ pub struct RoomRecord {
     pub member_count: u32,
     /// For direct rooms, the two user ids, smaller first.
     pub pair: Option<(u64, u64)>,
+    /// Messages stored (not other events).
+    #[serde(default)]
+    pub message_count: u64,
+    /// Deleted by a server admin: no members, not in the directory; the
+    /// history stays for audit.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// Member roles as stored.
@@ -97,6 +107,12 @@ pub struct MemberRecord {
     pub joined_at: u64,
     /// Highest seq the member has read; only moves forward.
     pub read_seq: u64,
+    /// Highest seq the member's clients acknowledged; only moves forward.
+    #[serde(default)]
+    pub delivered_seq: u64,
+    /// Muted members may read but not send.
+    #[serde(default)]
+    pub muted: bool,
 }
 
 /// A user as recorded on an event: their names at the time.
@@ -137,7 +153,82 @@ pub enum EventKindRecord {
         /// User ids mentioned with `@username`.
         #[serde(default)]
         mentions: Vec<u64>,
+        /// Last edit time, ms.
+        #[serde(default)]
+        edited_at: Option<u64>,
+        /// Who deleted it and when; the text is kept for audit.
+        #[serde(default)]
+        deleted: Option<(AuthorRecord, u64)>,
+        /// Reactions: emoji and the users, in order of first use.
+        #[serde(default)]
+        reactions: Vec<(String, Vec<u64>)>,
     },
+    /// A message was edited.
+    Edited {
+        /// Its seq.
+        target: u64,
+        /// The new text.
+        text: String,
+    },
+    /// A message was deleted.
+    Deleted {
+        /// Its seq.
+        target: u64,
+    },
+    /// A reaction was toggled.
+    Reaction {
+        /// The message's seq.
+        target: u64,
+        /// The emoji.
+        emoji: String,
+        /// Added or removed.
+        added: bool,
+    },
+    /// A member was kicked.
+    Kicked {
+        /// Who.
+        user: AuthorRecord,
+        /// Why.
+        reason: String,
+    },
+    /// A member was banned.
+    Banned {
+        /// Who.
+        user: AuthorRecord,
+        /// Why.
+        reason: String,
+    },
+    /// A ban was lifted.
+    Unbanned {
+        /// Who.
+        user: AuthorRecord,
+    },
+    /// A member was muted or unmuted.
+    Muted {
+        /// Who.
+        user: AuthorRecord,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// A member's role changed.
+    RoleChanged {
+        /// Who.
+        user: AuthorRecord,
+        /// The new role.
+        role: RoleRecord,
+    },
+    /// The topic changed.
+    TopicChanged {
+        /// The new topic.
+        topic: String,
+    },
+    /// The visibility changed.
+    VisibilityChanged {
+        /// Public or not.
+        public: bool,
+    },
+    /// The room was archived.
+    Archived,
     /// Room created.
     Created {
         /// Name at creation.
@@ -157,6 +248,94 @@ pub enum EventKindRecord {
         /// Who.
         user: AuthorRecord,
     },
+}
+
+/// An earlier version of an edited message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The text then.
+    pub text: String,
+    /// When that text was written, ms.
+    pub at: u64,
+}
+
+/// A room ban.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BanRecord {
+    /// Why.
+    pub reason: String,
+    /// Who banned.
+    pub by: u64,
+    /// When, ms.
+    pub at: u64,
+}
+
+/// What a stored notification is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum NotificationKindRecord {
+    /// A mention.
+    Mention {
+        /// Room.
+        room: u64,
+        /// Message.
+        seq: u64,
+    },
+    /// A first direct message.
+    DirectMessage {
+        /// Room.
+        room: u64,
+        /// Message.
+        seq: u64,
+    },
+    /// Added to a room.
+    Invited {
+        /// Room.
+        room: u64,
+        /// Its name then.
+        name: String,
+    },
+    /// Added as a contact.
+    ContactAdded,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    /// Who caused it.
+    pub from: AuthorRecord,
+    /// What.
+    pub kind: NotificationKindRecord,
+    /// When, ms.
+    pub at: u64,
+    /// Marked read.
+    pub read: bool,
+}
+
+/// A moderation audit record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModRecord {
+    /// When, ms.
+    pub at: u64,
+    /// Who acted.
+    pub actor: AuthorRecord,
+    /// Room concerned.
+    pub room: Option<u64>,
+    /// User acted upon.
+    pub target: Option<AuthorRecord>,
+    /// What, e.g. `ban`.
+    pub action: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a reader may see of stored events.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Show deleted messages' text (server-admin audit).
+    pub reveal_deleted: bool,
+    /// Senders whose messages, edits and reactions show as `Hidden` (the
+    /// reader blocked them).
+    pub hidden: std::collections::HashSet<u64>,
 }
 
 /// An idempotency key's outcome.
@@ -229,34 +408,124 @@ impl UserRecord {
 }
 
 impl EventRecord {
-    /// The wire view of this event at `(room, seq)`.
+    /// The wire view of this event at `(room, seq)` for an ordinary reader:
+    /// deleted text withheld, nothing hidden.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a malformed stored message id.
     pub fn to_wire(&self, room: u64, seq: u64) -> Result<proto::RoomEvent, StoreError> {
-        let kind = match &self.kind {
-            EventKindRecord::Message {
-                id, text, reply_to, ..
-            } => proto::RoomEventKind::Message(proto::MessageEvent {
-                id: proto::MessageId(
-                    id.parse()
-                        .map_err(|e| StoreError::Corrupt(format!("message id {id:?}: {e}")))?,
-                ),
-                text: text.clone(),
-                reply_to: reply_to.map(proto::Seq),
-            }),
-            EventKindRecord::Created { name, direct } => proto::RoomEventKind::Created {
-                kind: if *direct {
-                    proto::RoomKind::Direct
-                } else {
-                    proto::RoomKind::Group
+        self.to_wire_for(room, seq, &View::default())
+    }
+
+    /// The wire view of this event as `view` allows.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a malformed stored message id.
+    pub fn to_wire_for(
+        &self,
+        room: u64,
+        seq: u64,
+        view: &View,
+    ) -> Result<proto::RoomEvent, StoreError> {
+        use proto::RoomEventKind as K;
+        let hidden = self.hideable() && view.hidden.contains(&self.sender.id);
+        let author = |a: &AuthorRecord| a.to_wire();
+        let kind = if hidden {
+            K::Hidden
+        } else {
+            match &self.kind {
+                EventKindRecord::Message {
+                    id,
+                    text,
+                    reply_to,
+                    mentions,
+                    edited_at,
+                    deleted,
+                    reactions,
+                } => K::Message(proto::MessageEvent {
+                    id: proto::MessageId(
+                        id.parse()
+                            .map_err(|e| StoreError::Corrupt(format!("message id {id:?}: {e}")))?,
+                    ),
+                    text: if deleted.is_some() && !view.reveal_deleted {
+                        String::new()
+                    } else {
+                        text.clone()
+                    },
+                    reply_to: reply_to.map(proto::Seq),
+                    mentions: mentions.iter().map(|u| proto::UserId(*u)).collect(),
+                    edited_at: edited_at.map(proto::Timestamp),
+                    deleted: deleted.as_ref().map(|(by, at)| proto::Tombstone {
+                        by: by.to_wire(),
+                        at: proto::Timestamp(*at),
+                    }),
+                    reactions: reactions
+                        .iter()
+                        .filter(|(_, users)| !users.is_empty())
+                        .map(|(emoji, users)| proto::ReactionCount {
+                            emoji: emoji.clone(),
+                            users: users.iter().map(|u| proto::UserId(*u)).collect(),
+                        })
+                        .collect(),
+                }),
+                EventKindRecord::Created { name, direct } => K::Created {
+                    kind: if *direct {
+                        proto::RoomKind::Direct
+                    } else {
+                        proto::RoomKind::Group
+                    },
+                    name: name.clone(),
                 },
-                name: name.clone(),
-            },
-            EventKindRecord::Joined { user, role } => proto::RoomEventKind::Joined {
-                user: user.to_wire(),
-                role: (*role).into(),
-            },
-            EventKindRecord::Left { user } => proto::RoomEventKind::Left {
-                user: user.to_wire(),
-            },
+                EventKindRecord::Joined { user, role } => K::Joined {
+                    user: author(user),
+                    role: (*role).into(),
+                },
+                EventKindRecord::Left { user } => K::Left { user: author(user) },
+                EventKindRecord::Edited { target, text } => K::Edited {
+                    target: proto::Seq(*target),
+                    text: text.clone(),
+                },
+                EventKindRecord::Deleted { target } => K::Deleted {
+                    target: proto::Seq(*target),
+                },
+                EventKindRecord::Reaction {
+                    target,
+                    emoji,
+                    added,
+                } => K::Reaction {
+                    target: proto::Seq(*target),
+                    emoji: emoji.clone(),
+                    added: *added,
+                },
+                EventKindRecord::Kicked { user, reason } => K::Kicked {
+                    user: author(user),
+                    reason: reason.clone(),
+                },
+                EventKindRecord::Banned { user, reason } => K::Banned {
+                    user: author(user),
+                    reason: reason.clone(),
+                },
+                EventKindRecord::Unbanned { user } => K::Unbanned { user: author(user) },
+                EventKindRecord::Muted { user, muted } => K::Muted {
+                    user: author(user),
+                    muted: *muted,
+                },
+                EventKindRecord::RoleChanged { user, role } => K::RoleChanged {
+                    user: author(user),
+                    role: (*role).into(),
+                },
+                EventKindRecord::TopicChanged { topic } => K::TopicChanged {
+                    topic: topic.clone(),
+                },
+                EventKindRecord::VisibilityChanged { public } => K::VisibilityChanged {
+                    visibility: if *public {
+                        proto::Visibility::Public
+                    } else {
+                        proto::Visibility::Private
+                    },
+                },
+                EventKindRecord::Archived => K::Archived,
+            }
         };
         Ok(proto::RoomEvent {
             room: proto::RoomId(room),
@@ -265,6 +534,16 @@ impl EventRecord {
             sender: self.sender.to_wire(),
             kind,
         })
+    }
+
+    /// Whether a reader who blocked the sender sees this as `Hidden`.
+    pub fn hideable(&self) -> bool {
+        matches!(
+            self.kind,
+            EventKindRecord::Message { .. }
+                | EventKindRecord::Edited { .. }
+                | EventKindRecord::Reaction { .. }
+        )
     }
 
     /// Whether this is a message (counted for unread).

@@ -45,6 +45,32 @@ pub const EVENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("eve
 /// seq and the key's expiry.
 pub const IDEMPOTENCY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("idempotency");
 
+/// Earlier versions of edited messages. Key: (room id, seq, version number
+/// from 0). Value: [`super::records::VersionRecord`]. The current text stays
+/// in [`EVENTS`].
+pub const VERSIONS: TableDefinition<(u64, u64, u32), &[u8]> = TableDefinition::new("versions");
+
+/// Room bans. Key: (room id, user id). Value: [`super::records::BanRecord`].
+pub const BANS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("bans");
+
+/// Blocks. Key: (blocker id, blocked id). Value: unit.
+pub const BLOCKS: TableDefinition<(u64, u64), ()> = TableDefinition::new("blocks");
+
+/// Contacts. Key: (owner id, contact id). Value: time added, ms.
+pub const CONTACTS: TableDefinition<(u64, u64), u64> = TableDefinition::new("contacts");
+
+/// Reverse contact index, for presence fan-out. Key: (contact id, owner id).
+/// Value: unit.
+pub const CONTACT_OF: TableDefinition<(u64, u64), ()> = TableDefinition::new("contact_of");
+
+/// Notifications. Key: (user id, notification id, increasing per user).
+/// Value: [`super::records::NotificationRecord`].
+pub const NOTIFICATIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("notifications");
+
+/// The moderation audit trail. Key: record id (increasing). Value:
+/// [`super::records::ModRecord`].
+pub const MODLOG: TableDefinition<u64, &[u8]> = TableDefinition::new("modlog");
+
 /// Names of the counters in [`META`].
 pub mod meta {
     /// Storage layout version; bumped by incompatible changes.
@@ -57,6 +83,8 @@ pub mod meta {
     pub const NEXT_TOKEN: &str = "next_token";
     /// Room events stored, across all rooms.
     pub const EVENT_COUNT: &str = "event_count";
+    /// Next moderation record id.
+    pub const NEXT_MODLOG: &str = "next_modlog";
 }
 
 /// The storage layout version this build writes.

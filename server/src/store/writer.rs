@@ -75,6 +75,20 @@ pub struct WriteCtx<'t> {
     pub events: Table<'t, (u64, u64), &'static [u8]>,
     /// [`IDEMPOTENCY`].
     pub idempotency: Table<'t, (u64, &'static str), &'static [u8]>,
+    /// [`VERSIONS`].
+    pub versions: Table<'t, (u64, u64, u32), &'static [u8]>,
+    /// [`BANS`].
+    pub bans: Table<'t, (u64, u64), &'static [u8]>,
+    /// [`BLOCKS`].
+    pub blocks: Table<'t, (u64, u64), ()>,
+    /// [`CONTACTS`].
+    pub contacts: Table<'t, (u64, u64), u64>,
+    /// [`CONTACT_OF`].
+    pub contact_of: Table<'t, (u64, u64), ()>,
+    /// [`NOTIFICATIONS`].
+    pub notifications: Table<'t, (u64, u64), &'static [u8]>,
+    /// [`MODLOG`].
+    pub modlog: Table<'t, u64, &'static [u8]>,
     /// What to publish after the commit. Jobs push here only once they can
     /// no longer fail.
     pub effects: Vec<Effect>,
@@ -93,6 +107,13 @@ impl<'t> WriteCtx<'t> {
             user_rooms: txn.open_table(USER_ROOMS)?,
             events: txn.open_table(EVENTS)?,
             idempotency: txn.open_table(IDEMPOTENCY)?,
+            versions: txn.open_table(VERSIONS)?,
+            bans: txn.open_table(BANS)?,
+            blocks: txn.open_table(BLOCKS)?,
+            contacts: txn.open_table(CONTACTS)?,
+            contact_of: txn.open_table(CONTACT_OF)?,
+            notifications: txn.open_table(NOTIFICATIONS)?,
+            modlog: txn.open_table(MODLOG)?,
             effects: Vec::new(),
         })
     }

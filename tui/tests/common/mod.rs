@@ -47,6 +47,10 @@ pub fn msg(room: u64, seq: u64, ts: u64, sender: &Author, text: &str) -> RoomEve
             id: MessageId::new_at(Timestamp(ts)),
             text: text.into(),
             reply_to: None,
+            mentions: Vec::new(),
+            edited_at: None,
+            deleted: None,
+            reactions: Vec::new(),
         }),
     }
 }

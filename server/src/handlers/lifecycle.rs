@@ -1,0 +1,432 @@
+//! A message's life after it is sent: edits (with every prior version kept
+//! for audit), deletion (a tombstone for members, the body kept for server
+//! admins), reactions, receipts, "seen by", and typing indicators.
+
+use super::messages::check_text;
+use super::rooms::{load_room, load_user};
+use super::{Reply, refuse, require_admin};
+use crate::fanout::Effect;
+use crate::session::Session;
+use crate::store::query::{self, Reader};
+use crate::store::records::*;
+use crate::store::{StoreError, WriteCtx, WriteError};
+use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody, Seq, Timestamp};
+use redb::ReadableTable;
+use std::sync::Arc;
+
+/// How long a typing indicator lasts unless refreshed, in ms. Clients send
+/// `Typing` again every few seconds while the user keeps typing.
+pub const TYPING_TTL_MS: u64 = 6_000;
+
+/// Longest reaction, in bytes (an emoji with modifiers is at most ~30).
+pub const MAX_EMOJI_BYTES: usize = 32;
+
+fn no_message(seq: u64) -> ErrorBody {
+    refuse(
+        ErrorCode::NotFound,
+        format!("there is no message at seq {seq} in this room; check the number"),
+    )
+}
+
+/// Loads the message at `(room, seq)` inside a writer job.
+fn load_message(ctx: &WriteCtx<'_>, room: u64, seq: u64) -> Result<EventRecord, WriteError> {
+    let ev = query::events(&ctx.events, room, seq, seq, 1)?
+        .pop()
+        .map(|(_, e)| e)
+        .ok_or_else(|| no_message(seq))?;
+    if !ev.is_message() {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!("the event at seq {seq} is not a message"),
+        )
+        .into());
+    }
+    Ok(ev)
+}
+
+/// The caller's membership, refusing non-members, muted members and archived rooms.
+fn writable_member(
+    ctx: &WriteCtx<'_>,
+    room_id: u64,
+    room: &RoomRecord,
+    user: u64,
+) -> Result<MemberRecord, WriteError> {
+    let m = query::member(&ctx.members, room_id, user)?.ok_or_else(|| {
+        refuse(
+            ErrorCode::NotMember,
+            "you are not a member of this room; join it first",
+        )
+    })?;
+    if room.archived {
+        return Err(refuse(ErrorCode::Archived, "this room is archived and read-only").into());
+    }
+    if m.muted {
+        return Err(refuse(
+            ErrorCode::Muted,
+            "you are muted in this room; ask a room admin",
+        )
+        .into());
+    }
+    Ok(m)
+}
+
+pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: String) -> Reply {
+    let a = session.authed()?;
+    check_text(session, &text)?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut room = load_room(ctx, room_id)?;
+            writable_member(ctx, room_id, &room, a.user)?;
+            let mut ev = load_message(ctx, room_id, seq)?;
+            if ev.sender.id != a.user {
+                return Err(
+                    refuse(ErrorCode::Forbidden, "you can only edit your own messages").into(),
+                );
+            }
+            let now = Timestamp::now().0;
+            let EventKindRecord::Message {
+                text: current,
+                edited_at,
+                deleted,
+                ..
+            } = &mut ev.kind
+            else {
+                return Err(no_message(seq).into());
+            };
+            if deleted.is_some() {
+                return Err(
+                    refuse(ErrorCode::BadRequest, "a deleted message cannot be edited").into(),
+                );
+            }
+            let version = ctx
+                .versions
+                .range((room_id, seq, 0)..=(room_id, seq, u32::MAX))?
+                .count() as u32;
+            let prior = VersionRecord {
+                text: std::mem::replace(current, text.clone()),
+                at: edited_at.unwrap_or(ev.ts),
+            };
+            *edited_at = Some(now);
+            ctx.versions
+                .insert((room_id, seq, version), encode(&prior)?.as_slice())?;
+            ctx.events.insert((room_id, seq), encode(&ev)?.as_slice())?;
+            let me = load_user(ctx, a.user)?;
+            query::append(
+                ctx,
+                room_id,
+                &mut room,
+                EventRecord {
+                    ts: now,
+                    sender: AuthorRecord::of(a.user, &me),
+                    kind: EventKindRecord::Edited { target: seq, text },
+                },
+            )?;
+            query::put_room(ctx, room_id, &room)?;
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}
+
+pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
+    let a = session.authed()?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut room = load_room(ctx, room_id)?;
+            let member = query::member(&ctx.members, room_id, a.user)?;
+            if member.is_none() && !a.admin {
+                return Err(
+                    refuse(ErrorCode::NotMember, "you are not a member of this room").into(),
+                );
+            }
+            let mut ev = load_message(ctx, room_id, seq)?;
+            let own = ev.sender.id == a.user;
+            let moderator = member.as_ref().is_some_and(|m| m.role >= RoleRecord::Admin) || a.admin;
+            if !own && !moderator {
+                return Err(refuse(
+                    ErrorCode::Forbidden,
+                    "you can only delete your own messages; room admins and owners may delete any",
+                )
+                .into());
+            }
+            if room.archived && !a.admin {
+                return Err(
+                    refuse(ErrorCode::Archived, "this room is archived and read-only").into(),
+                );
+            }
+            let me = load_user(ctx, a.user)?;
+            let actor = AuthorRecord::of(a.user, &me);
+            let now = Timestamp::now().0;
+            let target = ev.sender.clone();
+            if let EventKindRecord::Message { deleted, .. } = &mut ev.kind {
+                if deleted.is_some() {
+                    return Ok(());
+                }
+                *deleted = Some((actor.clone(), now));
+            }
+            ctx.events.insert((room_id, seq), encode(&ev)?.as_slice())?;
+            query::append(
+                ctx,
+                room_id,
+                &mut room,
+                EventRecord {
+                    ts: now,
+                    sender: actor.clone(),
+                    kind: EventKindRecord::Deleted { target: seq },
+                },
+            )?;
+            query::put_room(ctx, room_id, &room)?;
+            if !own {
+                super::notify::audit(
+                    ctx,
+                    &actor,
+                    Some(room_id),
+                    Some(target),
+                    "delete-message",
+                    &format!("seq {seq}"),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}
+
+pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji: String) -> Reply {
+    let a = session.authed()?;
+    let emoji = emoji.trim().to_string();
+    if emoji.is_empty()
+        || emoji.len() > MAX_EMOJI_BYTES
+        || emoji.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!(
+                "a reaction is one emoji or word of 1 to {MAX_EMOJI_BYTES} bytes without spaces"
+            ),
+        ));
+    }
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let mut room = load_room(ctx, room_id)?;
+            writable_member(ctx, room_id, &room, a.user)?;
+            let mut ev = load_message(ctx, room_id, seq)?;
+            let EventKindRecord::Message {
+                reactions, deleted, ..
+            } = &mut ev.kind
+            else {
+                return Err(no_message(seq).into());
+            };
+            if deleted.is_some() {
+                return Err(refuse(
+                    ErrorCode::BadRequest,
+                    "a deleted message takes no reactions",
+                )
+                .into());
+            }
+            let added = match reactions.iter_mut().find(|(e, _)| *e == emoji) {
+                Some((_, users)) => match users.iter().position(|u| *u == a.user) {
+                    Some(i) => {
+                        users.remove(i);
+                        false
+                    }
+                    None => {
+                        users.push(a.user);
+                        true
+                    }
+                },
+                None => {
+                    reactions.push((emoji.clone(), vec![a.user]));
+                    true
+                }
+            };
+            reactions.retain(|(_, users)| !users.is_empty());
+            ctx.events.insert((room_id, seq), encode(&ev)?.as_slice())?;
+            let me = load_user(ctx, a.user)?;
+            query::append(
+                ctx,
+                room_id,
+                &mut room,
+                EventRecord {
+                    ts: Timestamp::now().0,
+                    sender: AuthorRecord::of(a.user, &me),
+                    kind: EventKindRecord::Reaction {
+                        target: seq,
+                        emoji,
+                        added,
+                    },
+                },
+            )?;
+            query::put_room(ctx, room_id, &room)?;
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}
+
+pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
+    require_admin(session)?;
+    let audit = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {
+                return Ok(None);
+            };
+            let view = View {
+                reveal_deleted: true,
+                ..View::default()
+            };
+            let mut versions = Vec::new();
+            for entry in r
+                .versions
+                .range((room_id, seq, 0)..=(room_id, seq, u32::MAX))?
+            {
+                let v: VersionRecord = decode(entry?.1.value())?;
+                versions.push(proto::MessageVersion {
+                    text: v.text,
+                    at: Timestamp(v.at),
+                });
+            }
+            if let EventKindRecord::Message {
+                text, edited_at, ..
+            } = &ev.kind
+            {
+                versions.push(proto::MessageVersion {
+                    text: text.clone(),
+                    at: Timestamp(edited_at.unwrap_or(ev.ts)),
+                });
+            }
+            Ok(Some(proto::MessageAudit {
+                event: ev.to_wire_for(room_id, seq, &view)?,
+                versions,
+            }))
+        })
+        .await?
+        .ok_or_else(|| no_message(seq))?;
+    Ok(ResponseBody::Audit(audit))
+}
+
+/// Which receipt marker to move.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Marker {
+    Delivered,
+    Read,
+}
+
+/// Moves a receipt marker forward (never back) and tells the room.
+pub(super) async fn mark(session: &Arc<Session>, room_id: u64, seq: Seq, marker: Marker) -> Reply {
+    let a = session.authed()?;
+    session
+        .shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let room = load_room(ctx, room_id)?;
+            let mut m = query::member(&ctx.members, room_id, a.user)?
+                .ok_or_else(|| refuse(ErrorCode::NotMember, "you are not a member of this room"))?;
+            let seq = seq.0.min(room.head);
+            let moved = match marker {
+                Marker::Read if seq > m.read_seq => {
+                    m.read_seq = seq;
+                    // Whatever was read was also delivered.
+                    m.delivered_seq = m.delivered_seq.max(seq);
+                    true
+                }
+                Marker::Delivered if seq > m.delivered_seq => {
+                    m.delivered_seq = seq;
+                    true
+                }
+                _ => false,
+            };
+            if moved {
+                ctx.members
+                    .insert((room_id, a.user), encode(&m)?.as_slice())?;
+                let me = load_user(ctx, a.user)?;
+                let frame = proto::frame::encode(&proto::RoomFrame::Receipt {
+                    user: AuthorRecord::of(a.user, &me).to_wire(),
+                    delivered_seq: Seq(m.delivered_seq),
+                    read_seq: Seq(m.read_seq),
+                })
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                ctx.effects.push(Effect::Ephemeral {
+                    room: room_id,
+                    frame,
+                });
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(ResponseBody::Ok)
+}
+
+pub(super) async fn read_by(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
+    let a = session.authed()?;
+    let receipts = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
+                return Ok(None);
+            }
+            let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {
+                return Ok(None);
+            };
+            let mut out = proto::ReadReceipts {
+                read_by: Vec::new(),
+                delivered_to: Vec::new(),
+            };
+            for (uid, m) in query::members(&r.members, room_id)? {
+                if uid == ev.sender.id {
+                    continue;
+                }
+                let Some(u) = query::user(&r.users, uid)? else {
+                    continue;
+                };
+                let who = AuthorRecord::of(uid, &u).to_wire();
+                if m.read_seq >= seq {
+                    out.read_by.push(who);
+                } else if m.delivered_seq >= seq {
+                    out.delivered_to.push(who);
+                }
+            }
+            Ok(Some(out))
+        })
+        .await?
+        .ok_or_else(|| no_message(seq))?;
+    Ok(ResponseBody::Receipts(receipts))
+}
+
+pub(super) async fn typing(session: &Arc<Session>, room_id: u64) -> Reply {
+    let a = session.authed()?;
+    let me = session
+        .shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            if query::member(&r.members, room_id, a.user)?.is_none() {
+                return Ok(None);
+            }
+            Ok(query::user(&r.users, a.user)?.map(|u| AuthorRecord::of(a.user, &u).to_wire()))
+        })
+        .await?
+        .ok_or_else(|| refuse(ErrorCode::NotMember, "you are not a member of this room"))?;
+    let frame = proto::frame::encode(&proto::RoomFrame::Typing {
+        user: me,
+        expires_at: Timestamp(Timestamp::now().0 + TYPING_TTL_MS),
+    })
+    .map_err(super::internal)?;
+    session.shared.hub.publish_ephemeral(room_id, frame);
+    Ok(ResponseBody::Ok)
+}
