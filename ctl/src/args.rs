@@ -1,0 +1,426 @@
+//! The command line, as clap sees it: raw arguments only. Resolving them
+//! against profiles, the environment and defaults happens in `auth`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Admin, bot and audit command-line interface for chatd.
+///
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication or
+/// permission, 5 conflict.
+#[derive(Debug, Parser)]
+#[command(name = "chatctl", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, \
+    4 authentication or permission, 5 conflict.\n\
+    Secrets are never taken as command-line values: use --token-file, CHAT_TOKEN, \
+    `chatctl login`, or --password-stdin.")]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Server address [default: the profile's, else 127.0.0.1:4433]
+    #[arg(long, global = true, env = "CHAT_SERVER", value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// Read the API or session token from this file (first line). The
+    /// environment variable CHAT_TOKEN holds a token directly.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Trust server certificates signed by this PEM CA file (e.g. the
+    /// server's certs/ca.crt) instead of the known-hosts pin.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Pin a server seen for the first time without asking (known-hosts trust).
+    #[arg(long, global = true)]
+    pub trust_new: bool,
+    /// Known-hosts file [default: known_hosts in the XDG data dir of `chat`]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Profile from the config file (chatctl.toml in the XDG config dir of `chat`)
+    #[arg(long, global = true, env = "CHAT_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Machine-readable output: JSON (JSON Lines for event streams).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in with a username and password; stores a session token (0600)
+    /// for this profile and server.
+    Login {
+        /// Username [default: asked on the terminal]
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End the stored login's session and delete its token.
+    Logout,
+    /// Who the token belongs to.
+    Whoami,
+    /// Accounts (server admins).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens (server admins).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Rooms.
+    #[command(subcommand)]
+    Room(RoomCmd),
+    /// Server facts and counters.
+    #[command(subcommand)]
+    Server(ServerCmd),
+    /// Send one message; the text is TEXT, or all of stdin when omitted.
+    Send {
+        /// Room name (`@user` for a direct room).
+        room: String,
+        /// The text [default: stdin]
+        text: Option<String>,
+        /// Makes a retried send safe: the same key never stores twice.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
+    /// Send a direct message (the direct room is created if needed).
+    Dm {
+        /// The other user.
+        user: String,
+        /// The text [default: stdin]
+        text: Option<String>,
+        /// Makes a retried send safe.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
+    /// Replace the text of one of your messages.
+    Edit {
+        /// Room name.
+        room: String,
+        /// The message's seq.
+        seq: u64,
+        /// The new text.
+        text: String,
+    },
+    /// Delete a message.
+    Delete {
+        /// Room name.
+        room: String,
+        /// The message's seq.
+        seq: u64,
+    },
+    /// Toggle a reaction on a message.
+    React {
+        /// Room name.
+        room: String,
+        /// The message's seq.
+        seq: u64,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Answer a message.
+    Reply {
+        /// Room name.
+        room: String,
+        /// The seq of the message answered.
+        seq: u64,
+        /// The text [default: stdin]
+        text: Option<String>,
+        /// Makes a retried send safe.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
+    /// Move your read marker to SEQ.
+    Read {
+        /// Room name.
+        room: String,
+        /// Highest seq read.
+        seq: u64,
+    },
+    /// Print a room's events; with --follow keep printing new ones,
+    /// reconnecting after a server restart without gap or duplicate.
+    Tail(TailArgs),
+    /// Print a room's messages, the whole history unless limited.
+    History(HistoryArgs),
+    /// JSON Lines of every event in every room visible to you (audit archive).
+    Export {
+        /// Only this room.
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+    },
+    /// Import history from other systems (server admins).
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+/// `chatctl user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create an account; without --password-stdin it is token-only (a bot).
+    Create {
+        /// Username: letters, digits, '_', '.', '-'.
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Display name [default: the username]
+        #[arg(long, value_name = "D")]
+        display_name: Option<String>,
+        /// Organization.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// Make the account a server admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List accounts, optionally matching QUERY (username, display name or org).
+    List {
+        /// Case-insensitive substring.
+        query: Option<String>,
+    },
+    /// Show one account.
+    Show {
+        /// Username.
+        name: String,
+    },
+    /// Disable an account (ends its sessions).
+    Disable {
+        /// Username.
+        name: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// Username.
+        name: String,
+    },
+    /// Set a new password, read from stdin (first line) or asked on the terminal.
+    ResetPassword {
+        /// Username.
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Grant (`true`) or revoke (`false`) server-admin rights.
+    SetAdmin {
+        /// Username.
+        name: String,
+        /// true or false.
+        #[arg(action = clap::ArgAction::Set, value_parser = clap::value_parser!(bool))]
+        admin: bool,
+    },
+    /// Set the organization.
+    SetOrg {
+        /// Username.
+        name: String,
+        /// Organization (empty to clear).
+        org: String,
+    },
+    /// Set the display name.
+    SetDisplayName {
+        /// Username.
+        name: String,
+        /// Display name.
+        display_name: String,
+    },
+}
+
+/// `chatctl token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an API token; the secret is printed once, on stdout.
+    Create {
+        /// Owner.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// Free-text label, e.g. alerts-bot.
+        #[arg(long, value_name = "L", default_value = "")]
+        label: String,
+    },
+    /// List tokens.
+    List {
+        /// Only this user's.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// Revoke a token by id (from `token list`).
+    Revoke {
+        /// Token id.
+        id: u64,
+    },
+}
+
+/// `chatctl room ...`
+#[derive(Debug, Subcommand)]
+pub enum RoomCmd {
+    /// Create a group room; you become its owner.
+    Create {
+        /// Room name: letters, digits, '_', '.', '-'.
+        name: String,
+        /// Unlisted; only added members may join.
+        #[arg(long)]
+        private: bool,
+        /// Topic.
+        #[arg(long, value_name = "T", default_value = "")]
+        topic: String,
+    },
+    /// Your rooms with unread counts (with --public: the public directory).
+    List {
+        /// List the public directory instead.
+        #[arg(long)]
+        public: bool,
+    },
+    /// One room's details.
+    Show {
+        /// Room name (`@user` for a direct room).
+        room: String,
+    },
+    /// A room's members.
+    Members {
+        /// Room name.
+        room: String,
+    },
+    /// Add a user to a room.
+    Add {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+    },
+    /// Join a public room.
+    Join {
+        /// Room name.
+        room: String,
+    },
+    /// Leave a room.
+    Leave {
+        /// Room name.
+        room: String,
+    },
+    /// Remove (kick) a member.
+    Remove {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+    },
+    /// Ban a member.
+    Ban {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+    },
+    /// Make a room read-only for good.
+    Archive {
+        /// Room name.
+        room: String,
+    },
+    /// Delete a room (its history stays for audit export).
+    Delete {
+        /// Room name.
+        room: String,
+    },
+}
+
+/// `chatctl server ...`
+#[derive(Debug, Subcommand)]
+pub enum ServerCmd {
+    /// Server name, protocol version and limits (no login needed).
+    Info,
+    /// Connections, rooms, messages and commit rate (server admins).
+    Stats,
+}
+
+/// `chatctl tail ...`
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Room name (`@user` for a direct room).
+    pub room: String,
+    /// Print every event after this seq (0: the whole history).
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+    /// Without --since: how many of the latest events to print first.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+    pub lines: u32,
+    /// Keep printing new events until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+/// `chatctl history ...`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Room name (`@user` for a direct room).
+    pub room: String,
+    /// Only events with a seq below this.
+    #[arg(long, value_name = "SEQ")]
+    pub before: Option<u64>,
+    /// Only events with a seq above this.
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<u64>,
+    /// Only messages at or after this time (RFC 3339, or YYYY-MM-DD = midnight UTC).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only messages before this time (RFC 3339; YYYY-MM-DD includes that whole day, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only messages by this username.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only messages by members of this organization (exact, case-insensitive).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// At most N matching messages: the latest N.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Also print membership, topic and other non-message events.
+    #[arg(long)]
+    pub all_events: bool,
+    /// Include deleted messages' text (server admins).
+    #[arg(long)]
+    pub include_deleted: bool,
+    /// Include every edit version (server admins).
+    #[arg(long)]
+    pub include_edits: bool,
+    /// Comma-separated values with a header row.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// `chatctl import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Import an IRC transcript (`[HH:MM] <nick> text` lines); creates a
+    /// token-only user per nick and the room if missing. Re-running it
+    /// stores nothing twice.
+    IrcLog {
+        /// The transcript.
+        file: PathBuf,
+        /// Target room name (created if missing).
+        #[arg(long, value_name = "NAME")]
+        room: String,
+        /// Date of the first line [default: a YYYY-MM-DD prefix of the file name]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+}
+
+/// The clap command, for completions, the man page and `debug_assert`.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,295 @@
+//! `history ROOM`: the whole history (or a seq range), paged through the
+//! server API, filtered by time, user and organization, printed as a
+//! table, JSON Lines or CSV. Also the paging helpers `tail` and `export` use.
+
+use super::{room_by_name, unsupported};
+use crate::args::HistoryArgs;
+use crate::auth::Target;
+use crate::error::{CtlError, Result};
+use crate::output::{Format, Out, csv_field, event_json, event_row, rfc3339};
+use chat_client::Connection;
+use chat_protocol::{HistoryAnchor, RoomEvent, RoomEventKind, RoomInfo, Seq};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// The largest page to ask for, capped by the server's `max_history_page`.
+pub fn page_size(conn: &Connection) -> u32 {
+    conn.welcome().limits.max_history_page.clamp(1, 500)
+}
+
+/// Calls `f` on every event with `after < seq < before` (`before: None`:
+/// up to the head at each page), oldest first, paging forward.
+///
+/// # Errors
+/// Request failures and whatever `f` returns.
+pub async fn scan_forward(
+    conn: &Connection,
+    room: &RoomInfo,
+    after: u64,
+    before: Option<u64>,
+    mut f: impl FnMut(&RoomEvent) -> Result<()>,
+) -> Result<u64> {
+    let limit = page_size(conn);
+    let mut cursor = after;
+    loop {
+        let page = conn
+            .history(room.id, HistoryAnchor::After(Seq(cursor)), limit)
+            .await
+            .map_err(|e| {
+                CtlError::client(format!("cannot read the history of {}", room.name), e)
+            })?;
+        for ev in &page.events {
+            if before.is_some_and(|b| ev.seq.0 >= b) {
+                return Ok(cursor);
+            }
+            f(ev)?;
+            cursor = ev.seq.0;
+        }
+        if !page.has_more || page.events.is_empty() {
+            return Ok(cursor);
+        }
+    }
+}
+
+/// The latest `n` events with `seq < before` that pass `keep`, oldest first,
+/// paging backward.
+///
+/// # Errors
+/// Request failures.
+pub async fn scan_backward(
+    conn: &Connection,
+    room: &RoomInfo,
+    after: u64,
+    before: Option<u64>,
+    n: usize,
+    keep: impl Fn(&RoomEvent) -> bool,
+) -> Result<Vec<RoomEvent>> {
+    let limit = page_size(conn);
+    let mut out = Vec::new();
+    let mut anchor = match before {
+        Some(b) => HistoryAnchor::Before(Seq(b)),
+        None => HistoryAnchor::Latest,
+    };
+    'pages: while out.len() < n {
+        let page = conn.history(room.id, anchor, limit).await.map_err(|e| {
+            CtlError::client(format!("cannot read the history of {}", room.name), e)
+        })?;
+        let Some(first) = page.events.first() else {
+            break;
+        };
+        anchor = HistoryAnchor::Before(first.seq);
+        for ev in page.events.iter().rev() {
+            if ev.seq.0 <= after {
+                break 'pages;
+            }
+            if keep(ev) {
+                out.push(ev.clone());
+                if out.len() >= n {
+                    break 'pages;
+                }
+            }
+        }
+        if !page.has_more {
+            break;
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Parses `--from`/`--to`: RFC 3339, or `YYYY-MM-DD` as midnight UTC
+/// (for `--to`, the midnight after, so the day is included). Returns UTC ms.
+///
+/// # Errors
+/// [`CtlError::Usage`] naming the accepted forms.
+pub fn parse_date(value: &str, end_of_day: bool) -> Result<u64> {
+    let ms = if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        t.with_timezone(&Utc).timestamp_millis()
+    } else if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap_or_default()
+    } else {
+        return Err(CtlError::Usage(format!(
+            "cannot read the date {value:?}; use YYYY-MM-DD or RFC 3339 such as 2015-01-20T22:19:00Z"
+        )));
+    };
+    Ok(u64::try_from(ms).unwrap_or(0))
+}
+
+/// What `history` keeps.
+#[derive(Debug, Default)]
+struct Filter {
+    from: Option<u64>,
+    to: Option<u64>,
+    user: Option<String>,
+    org: Option<String>,
+    all_events: bool,
+}
+
+impl Filter {
+    fn keep(&self, ev: &RoomEvent) -> bool {
+        let is_message = matches!(ev.kind, RoomEventKind::Message(_));
+        (self.all_events || is_message)
+            && self.from.is_none_or(|f| ev.ts.0 >= f)
+            && self.to.is_none_or(|t| ev.ts.0 < t)
+            && self
+                .user
+                .as_ref()
+                .is_none_or(|u| ev.sender.username.eq_ignore_ascii_case(u))
+            && self
+                .org
+                .as_ref()
+                .is_none_or(|o| ev.sender.org.eq_ignore_ascii_case(o))
+    }
+}
+
+/// Runs `history`.
+///
+/// # Errors
+/// [`CtlError::Usage`] for bad dates or conflicting formats; request failures.
+pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
+    if a.include_deleted {
+        return Err(unsupported::not_yet("history --include-deleted"));
+    }
+    if a.include_edits {
+        return Err(unsupported::not_yet("history --include-edits"));
+    }
+    if a.csv && out.json() {
+        return Err(CtlError::Usage("choose one of --csv and --json".to_owned()));
+    }
+    let filter = Filter {
+        from: a
+            .from
+            .as_deref()
+            .map(|d| parse_date(d, false))
+            .transpose()?,
+        to: a.to.as_deref().map(|d| parse_date(d, true)).transpose()?,
+        user: a.user.clone(),
+        org: a.org.clone(),
+        all_events: a.all_events,
+    };
+    let format = if a.csv { Format::Csv } else { out.format };
+    let (conn, _) = target.connect_authed().await?;
+    let room = room_by_name(&conn, &a.room).await?;
+    let after = a.after.unwrap_or(0);
+    let printer = Printer {
+        out,
+        format,
+        room: &room.name,
+    };
+    printer.header()?;
+    match a.limit {
+        Some(n) => {
+            let events =
+                scan_backward(&conn, &room, after, a.before, n, |e| filter.keep(e)).await?;
+            printer.rows(&events)?;
+        }
+        None if format == Format::Table => {
+            // Aligned columns need every row first.
+            let mut events = Vec::new();
+            scan_forward(&conn, &room, after, a.before, |e| {
+                if filter.keep(e) {
+                    events.push(e.clone());
+                }
+                Ok(())
+            })
+            .await?;
+            printer.rows(&events)?;
+        }
+        None => {
+            scan_forward(&conn, &room, after, a.before, |e| {
+                if filter.keep(e) {
+                    printer.rows(std::slice::from_ref(e))?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+struct Printer<'a> {
+    out: &'a Out,
+    format: Format,
+    room: &'a str,
+}
+
+const CSV_HEADER: &str = "room,seq,id,ts,sender,display_name,org,type,text";
+
+impl Printer<'_> {
+    fn header(&self) -> Result<()> {
+        if self.format == Format::Csv {
+            self.out.line(CSV_HEADER)?;
+        }
+        Ok(())
+    }
+
+    fn rows(&self, events: &[RoomEvent]) -> Result<()> {
+        match self.format {
+            Format::Json => {
+                for ev in events {
+                    self.out.json_line(&event_json(self.room, ev))?;
+                }
+                Ok(())
+            }
+            Format::Csv => {
+                for ev in events {
+                    let v = event_json(self.room, ev);
+                    let s = |k: &str| {
+                        v.get(k)
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    let fields = [
+                        self.room.to_owned(),
+                        ev.seq.0.to_string(),
+                        s("id"),
+                        rfc3339(ev.ts),
+                        ev.sender.username.clone(),
+                        ev.sender.display_name.clone(),
+                        ev.sender.org.clone(),
+                        s("type"),
+                        s("text"),
+                    ];
+                    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                    self.out.line(&line.join(","))?;
+                }
+                Ok(())
+            }
+            Format::Table | Format::Tsv => {
+                let rows: Vec<Vec<String>> = events.iter().map(event_row).collect();
+                self.out
+                    .table(&["seq", "time (UTC)", "sender", "text"], &rows)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("2015-01-20", false).unwrap(), 1_421_712_000_000);
+        assert_eq!(
+            parse_date("2015-01-20", true).unwrap(),
+            1_421_712_000_000 + 86_400_000
+        );
+        assert_eq!(
+            parse_date("2015-01-20T22:19:00Z", false).unwrap(),
+            1_421_792_340_000
+        );
+        assert!(matches!(
+            parse_date("20/01/2015", false),
+            Err(CtlError::Usage(_))
+        ));
+    }
+}

@@ -1,0 +1,153 @@
+//! One module per command group. Each command resolves names, makes its
+//! requests through `chat-client`, and prints through [`crate::output::Out`].
+//!
+//! To add a command: add it to `args.rs`, give it a function in the module
+//! of its group, route it in [`run`], and if the server cannot do it yet,
+//! name it in [`unsupported`].
+
+pub mod admin;
+pub mod export;
+pub mod history;
+pub mod import;
+pub mod login;
+pub mod msg;
+pub mod room;
+pub mod tail;
+pub mod unsupported;
+
+use crate::args::{Cli, Command};
+use crate::auth::Target;
+use crate::error::{CtlError, Result};
+use crate::output::Out;
+use chat_client::Connection;
+use chat_protocol::RoomInfo;
+
+/// Runs one parsed command line to completion.
+///
+/// # Errors
+/// Whatever the command reports; see [`CtlError::exit_code`].
+pub async fn run(cli: Cli) -> Result<()> {
+    let out = Out::new(cli.global.json);
+    let target = || Target::resolve(&cli.global);
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = crate::args::command();
+            clap_complete::generate(shell, &mut cmd, "chatctl", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(crate::args::command());
+            man.render(&mut std::io::stdout())
+                .map_err(|e| CtlError::io("cannot write the man page", e))
+        }
+        Command::Login {
+            user,
+            password_stdin,
+        } => login::login(&target()?, &out, user, password_stdin).await,
+        Command::Logout => login::logout(&target()?, &out).await,
+        Command::Whoami => login::whoami(&target()?, &out).await,
+        Command::User(c) => admin::user(&target()?, &out, c).await,
+        Command::Token(c) => admin::token(&target()?, &out, c).await,
+        Command::Server(c) => admin::server(&target()?, &out, c).await,
+        Command::Room(c) => room::run(&target()?, &out, c).await,
+        Command::Send {
+            room,
+            text,
+            idempotency_key,
+        } => {
+            msg::send(
+                &target()?,
+                &out,
+                msg::Dest::Room(room),
+                text,
+                idempotency_key,
+                None,
+            )
+            .await
+        }
+        Command::Dm {
+            user,
+            text,
+            idempotency_key,
+        } => {
+            msg::send(
+                &target()?,
+                &out,
+                msg::Dest::User(user),
+                text,
+                idempotency_key,
+                None,
+            )
+            .await
+        }
+        Command::Reply {
+            room,
+            seq,
+            text,
+            idempotency_key,
+        } => {
+            msg::send(
+                &target()?,
+                &out,
+                msg::Dest::Room(room),
+                text,
+                idempotency_key,
+                Some(seq),
+            )
+            .await
+        }
+        Command::Read { room, seq } => msg::read(&target()?, &out, &room, seq).await,
+        Command::Edit { .. } => Err(unsupported::not_yet("edit")),
+        Command::Delete { .. } => Err(unsupported::not_yet("delete")),
+        Command::React { .. } => Err(unsupported::not_yet("react")),
+        Command::Tail(a) => tail::run(&target()?, &out, a).await,
+        Command::History(a) => history::run(&target()?, &out, a).await,
+        Command::Export { room } => export::run(&target()?, &out, room).await,
+        Command::Import(c) => import::run(&target()?, &out, c).await,
+    }
+}
+
+/// Looks a room up by name (`@user` for a direct room).
+///
+/// # Errors
+/// [`CtlError::Client`] (exit 3 when it does not exist or is not visible).
+pub async fn room_by_name(conn: &Connection, name: &str) -> Result<RoomInfo> {
+    conn.room_by_name(name).await.map_err(|e| {
+        CtlError::client(
+            format!("cannot find room {name:?} (check `chatctl room list`)"),
+            e,
+        )
+    })
+}
+
+/// Reads all of stdin as UTF-8 on a blocking thread.
+///
+/// # Errors
+/// [`CtlError::Io`], or [`CtlError::Usage`] for text that is not UTF-8.
+pub async fn read_stdin() -> Result<String> {
+    let read = tokio::task::spawn_blocking(|| {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    })
+    .await
+    .map_err(|e| CtlError::Invalid(format!("reading stdin failed: {e}")))?
+    .map_err(|e| CtlError::io("cannot read stdin", e))?;
+    String::from_utf8(read)
+        .map_err(|_| CtlError::Usage("stdin is not valid UTF-8; send UTF-8 text".to_owned()))
+}
+
+/// Reads the first line of stdin (without its line ending), for
+/// `--password-stdin`.
+///
+/// # Errors
+/// As [`read_stdin`]; [`CtlError::Usage`] when stdin is empty.
+pub async fn read_stdin_line(what: &str) -> Result<String> {
+    let all = read_stdin().await?;
+    let line = all.lines().next().unwrap_or("").to_owned();
+    if line.is_empty() {
+        return Err(CtlError::Usage(format!(
+            "no {what} on stdin; pipe it in, e.g. `printf '%s\\n' \"$PW\" | chatctl ...`"
+        )));
+    }
+    Ok(line)
+}
