@@ -8,3 +8,4 @@ mod handshake;
 mod messaging;
 mod rooms;
 mod slow;
+mod tui;

@@ -13,6 +13,16 @@
 //! * [`command`], [`keymap`], [`config`], [`composer`] — slash commands,
 //!   key bindings, the config file, the input box.
 //!
+//! The I/O side, used by the binary:
+//!
+//! * [`login`] — before the interface: trust prompt, password prompt,
+//!   remembered tokens ([`tokens`]), the first connection.
+//! * [`net`] — the network task: [`Effect`]s in, session events out as
+//!   [`Action`]s.
+//! * [`terminal`] — taking and restoring the terminal; input, ticks and
+//!   signals as actions. [`alert`] — bell and OSC 9.
+//! * [`interface`] — wires them to [`run_with`].
+//!
 //! # Adding a feature
 //!
 //! A new room event (edit, delete, reaction): add its arm to
@@ -24,6 +34,8 @@
 //!
 //! # Invariants
 //!
+//! * The network task holds no UI state and `update` does no I/O; they
+//!   talk only through [`Action`] and [`Effect`] channels.
 //! * No I/O in `update` or `ui`: they are pure functions of their inputs,
 //!   which is what makes them testable without a terminal or a server.
 //! * Every piece of user-supplied text reaches the screen through
@@ -33,20 +45,26 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod action;
+pub mod alert;
 pub mod app;
 pub mod command;
 pub mod composer;
 pub mod config;
 pub mod effect;
+pub mod interface;
 pub mod keymap;
 pub mod logging;
+pub mod login;
+pub mod net;
 pub mod run;
 pub mod state;
+pub mod terminal;
+pub mod tokens;
 pub mod ui;
 mod update;
 
 pub use action::Action;
 pub use app::App;
 pub use effect::Effect;
-pub use run::run;
+pub use run::{run, run_with};
 pub use update::{INITIAL_BACKLOG, update};

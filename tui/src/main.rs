@@ -1,7 +1,12 @@
-//! `chat-tui` binary: parse arguments, set up logging and the terminal.
-//! Everything else lives in the `chat_tui` library.
+//! `chat-tui` binary: resolve arguments and the config file, log in on the
+//! plain terminal, then run the interface. Everything else lives in the
+//! `chat_tui` library.
 
 use anyhow::{Context, bail};
+use chat_tui::config::Config;
+use chat_tui::interface::{InterfaceOptions, run_interface};
+use chat_tui::login::{Credentials, LoginOptions, TrustPrompt, login};
+use chat_tui::tokens::TokenStore;
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -12,7 +17,8 @@ struct Args {
     /// Server address, HOST:PORT.
     #[arg(long)]
     server: Option<String>,
-    /// Username to log in as.
+    /// Username to log in as (asks for the password unless a token for it
+    /// is remembered).
     #[arg(long)]
     user: Option<String>,
     /// Read the token from this file instead of prompting for a password.
@@ -33,28 +39,80 @@ struct Args {
     token: Option<String>,
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config_path = args.config.clone().or_else(chat_tui::config::default_path);
     let config = match &config_path {
-        Some(p) if p.exists() || args.config.is_some() => chat_tui::config::Config::load(p)?,
-        _ => chat_tui::config::Config::default(),
+        Some(p) if p.exists() || args.config.is_some() => Config::load(p)?,
+        _ => Config::default(),
     };
-    if let Some(p) = &config_path {
-        config.keymap(p)?;
-    }
-    if let Some(name) = &args.profile
-        && !config.profiles.contains_key(name)
-    {
-        bail!("no profile named {name:?} in the config file; add a [profiles.{name}] section");
-    }
+    let keymap = match &config_path {
+        Some(p) => config.keymap(p)?,
+        None => Default::default(),
+    };
+    let profile = match &args.profile {
+        Some(name) => Some(config.profiles.get(name).with_context(|| {
+            format!("no profile named {name:?} in the config file; add a [profiles.{name}] section")
+        })?),
+        None => None,
+    };
+    let Some(server) = args
+        .server
+        .clone()
+        .or_else(|| profile.map(|p| p.server.clone()))
+    else {
+        bail!("no server given; pass --server HOST:PORT or --profile NAME");
+    };
+    let user = args
+        .user
+        .clone()
+        .or_else(|| profile.and_then(|p| p.user.clone()));
+    let ca = args
+        .ca
+        .clone()
+        .or_else(|| profile.and_then(|p| p.ca.clone()));
+    let token_file = args
+        .token_file
+        .clone()
+        .or_else(|| profile.and_then(|p| p.token_file.clone()));
+    let token = match &token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read token file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => args.token.clone(),
+    };
+    let credentials = match (token, user) {
+        (Some(token), _) if !token.is_empty() => Credentials::Token(token),
+        (_, Some(username)) => Credentials::User {
+            username,
+            store: TokenStore::default_location(),
+        },
+        _ => bail!("no login given; pass --user NAME, or a token with --token-file PATH"),
+    };
     if let Some(path) = chat_tui::logging::default_log_path() {
         chat_tui::logging::init(&path)
             .with_context(|| format!("cannot open log file {}", path.display()))?;
     }
-    tracing::info!(server = ?args.server, user = ?args.user, "starting");
-    bail!(
-        "the network layer is not yet connected in this build of chat-tui; \
-         the interface is ready but cannot reach a server yet"
-    )
+    tracing::info!(%server, "starting");
+
+    let opts = LoginOptions {
+        server: server.clone(),
+        ca,
+        known_hosts: chat_client::default_known_hosts_path(),
+        credentials,
+    };
+    let prompt = TrustPrompt::default();
+    let client_name = concat!("chat-tui/", env!("CARGO_PKG_VERSION"));
+    let logged_in = login(&opts, &prompt, client_name).await?;
+    let interface = InterfaceOptions {
+        server,
+        keymap,
+        alerter: chat_tui::alert::Alerter::new(&config.alerts),
+    };
+    run_interface(logged_in, interface, &prompt).await?;
+    Ok(())
 }

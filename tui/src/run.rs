@@ -25,7 +25,7 @@ pub enum RunError<E: std::error::Error + 'static> {
 pub async fn run<B, S, F>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    mut actions: S,
+    actions: S,
     mut effects: F,
 ) -> Result<(), RunError<B::Error>>
 where
@@ -34,12 +34,33 @@ where
     S: Stream<Item = Action> + Unpin,
     F: FnMut(Effect),
 {
+    run_with(terminal, app, actions, |effect, _| effects(effect)).await
+}
+
+/// As [`run`], but `effects` also gets the terminal, between draws, so it
+/// can write to the terminal itself (the bell and OSC 9 alerts go through
+/// the backend's writer, never interleaved with a frame).
+///
+/// # Errors
+/// [`RunError::Draw`] if the backend fails to draw.
+pub async fn run_with<B, S, F>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut actions: S,
+    mut effects: F,
+) -> Result<(), RunError<B::Error>>
+where
+    B: Backend,
+    B::Error: 'static,
+    S: Stream<Item = Action> + Unpin,
+    F: FnMut(Effect, &mut Terminal<B>),
+{
     terminal
         .draw(|f| crate::ui::draw(f, app))
         .map_err(RunError::Draw)?;
     while let Some(action) = actions.next().await {
         for effect in crate::update(app, action) {
-            effects(effect);
+            effects(effect, terminal);
         }
         terminal
             .draw(|f| crate::ui::draw(f, app))

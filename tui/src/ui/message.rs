@@ -91,6 +91,7 @@ pub fn item_lines(
                 Notice::Topic(t) => format!("{who} set the topic: {}", display_safe(t)),
                 Notice::Visibility(true) => format!("{who} made the room public"),
                 Notice::Visibility(false) => format!("{who} made the room private"),
+                Notice::Other(what) => format!("{who} {what}"),
             };
             let rows = wrap(
                 &text,

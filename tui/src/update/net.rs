@@ -138,6 +138,10 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         | Action::Resize { .. }
         | Action::Tick(_)
         | Action::Quit => {}
+        // User events this client does not handle yet (presence,
+        // notifications) arrive as the server gains them.
+        #[allow(unreachable_patterns)]
+        Action::User(other) => tracing::debug!(?other, "user event not shown yet"),
     }
 }
 

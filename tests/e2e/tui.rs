@@ -1,0 +1,304 @@
+//! The real `chat-tui` binary under tmux against a real chatd: two users
+//! chat, scrolling to the top loads older history, and a server restart
+//! shows "reconnecting", then delivers a message typed during the outage
+//! exactly once.
+//!
+//! tmux gives the client a real terminal (`new-session -d -x 100 -y 30`),
+//! keys go in with `send-keys` and the screen comes back with
+//! `capture-pane -p`. Screens are polled with a deadline; where the server
+//! can tell us something happened (a message stored) the test waits on
+//! that through an SDK connection instead. Skipped, with a note, when tmux
+//! is not installed; `.ci/run` installs it.
+//!
+//! Needs `cargo build -p chat-tui` first (the binary is not a dependency of
+//! this crate).
+
+use chat_client::Connection;
+use chat_e2e::{TestServer, WAIT, public_room, spawn_server, spawn_server_with, texts};
+use chat_protocol::{HistoryAnchor, IdempotencyKey, RoomFrame, RoomId, Seq};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+
+/// Pause between two looks at the screen while polling with a deadline.
+const POLL: Duration = Duration::from_millis(100);
+
+fn tmux_installed() -> bool {
+    std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn chat_tui_binary() -> PathBuf {
+    let bin = assert_cmd::cargo::cargo_bin("chat-tui");
+    assert!(
+        bin.exists(),
+        "{} is missing; build it first with `cargo build -p chat-tui`",
+        bin.display()
+    );
+    bin
+}
+
+/// One tmux server (its own socket) running one `chat-tui` in a 100x30
+/// window, with HOME and the XDG directories in a temp dir. Dropping it
+/// kills the tmux server and everything in it.
+struct Tui {
+    socket: String,
+    home: tempfile::TempDir,
+}
+
+impl Tui {
+    /// Starts `chat-tui` logged in with `token` (through `--token-file`)
+    /// and trusting the server's CA.
+    async fn start(server: &TestServer, token: &str) -> Tui {
+        let home = tempfile::tempdir().expect("temp home");
+        let token_file = home.path().join("token");
+        std::fs::write(&token_file, token).expect("write token");
+        let tui = Tui {
+            socket: format!("chat-e2e-{}", ulid::Ulid::new()),
+            home,
+        };
+        let h = tui.home.path();
+        let env = |k: &str, sub: &str| format!("{k}={}", h.join(sub).display());
+        let bin = chat_tui_binary();
+        // On exit the pane keeps the client's last words for the failure
+        // message instead of closing.
+        let script = r#""$0" "$@"; echo "chat-tui exited with status $?"; exec sleep 3600"#;
+        let status = Command::new("tmux")
+            .args(["-L", &tui.socket, "-f", "/dev/null"])
+            // The screen has "●" and "·"; tmux must treat the pane as UTF-8.
+            .env("LC_ALL", "C.UTF-8")
+            .args(["new-session", "-d", "-s", "main", "-x", "100", "-y", "30"])
+            .arg("env")
+            .arg(env("HOME", ""))
+            .arg(env("XDG_CONFIG_HOME", "config"))
+            .arg(env("XDG_DATA_HOME", "data"))
+            .arg(env("XDG_STATE_HOME", "state"))
+            .arg("TERM=xterm-256color")
+            .arg("LC_ALL=C.UTF-8")
+            .args(["sh", "-c", script])
+            .arg(&bin)
+            .arg("--server")
+            .arg(server.addr.to_string())
+            .arg("--ca")
+            .arg(&server.ca)
+            .arg("--token-file")
+            .arg(&token_file)
+            .status()
+            .await
+            .expect("run tmux");
+        assert!(status.success(), "tmux new-session failed: {status}");
+        tui
+    }
+
+    async fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .await
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen as text.
+    async fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "main"]).await
+    }
+
+    /// Presses keys by tmux name (`Enter`, `PPage`).
+    async fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args).await;
+    }
+
+    /// Types `text` literally.
+    async fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "main", "-l", text]).await;
+    }
+
+    /// Polls the screen until `done` holds, failing with the screen after
+    /// [`WAIT`].
+    async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen().await;
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {WAIT:?} for {what}; the screen is:\n{screen}\nlog:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Polls the screen until it shows `text`.
+    async fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?} on screen"), |s| s.contains(text))
+            .await
+    }
+
+    /// The client's log file, for failure messages.
+    fn log(&self) -> String {
+        let path = self.home.path().join("state/chat-tui/chat-tui.log");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// A public room `lobby` owned by bob with alice in it, and an API token
+/// for alice.
+async fn lobby(server: &TestServer) -> (Connection, RoomId, String) {
+    let (alice, _) = server.user("alice").await;
+    let (bob, _) = server.user("bob").await;
+    let room = public_room(&bob, "lobby").await;
+    alice.join_room(room).await.expect("alice joins");
+    let admin = server.admin().await;
+    let (_, token) = admin
+        .create_token("alice", "tui e2e")
+        .await
+        .expect("token for alice");
+    (bob, room, token)
+}
+
+/// Waits on `conn` until a message with `text` is stored in `room`.
+async fn wait_stored(conn: &Connection, room: RoomId, text: &str) {
+    let mut stream = conn.subscribe(room, Seq(0)).await.expect("subscribe");
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await {
+                Ok(Some(RoomFrame::Event(e))) if texts(std::slice::from_ref(&e)) == [text] => {
+                    return;
+                }
+                Ok(Some(_)) => {}
+                other => panic!("room stream ended while waiting for {text:?}: {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "{text:?} was not stored within {WAIT:?}");
+}
+
+/// How many stored messages in `room` have exactly `text`.
+async fn copies(conn: &Connection, room: RoomId, text: &str) -> usize {
+    let page = conn
+        .history(room, HistoryAnchor::Latest, 200)
+        .await
+        .expect("history");
+    texts(&page.events).iter().filter(|t| *t == text).count()
+}
+
+fn skip_without_tmux() -> bool {
+    if tmux_installed() {
+        return false;
+    }
+    eprintln!("SKIPPED: tmux is not installed; install it to run the chat-tui end-to-end tests");
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_chat_and_scrolling_up_loads_history() {
+    if skip_without_tmux() {
+        return;
+    }
+    // Seeding 200 messages at once is faster than the default send rate.
+    let server = spawn_server_with(|c| {
+        c.limits.send_rate_per_sec = 10_000;
+        c.limits.send_burst = 10_000;
+    })
+    .await;
+    let (bob, room, token) = lobby(&server).await;
+    for i in 0..200 {
+        bob.send(
+            room,
+            IdempotencyKey(format!("seed-{i}")),
+            &format!("seed {i:03}"),
+            None,
+        )
+        .await
+        .expect("seed");
+    }
+    let tui = Tui::start(&server, &token).await;
+    tui.wait_for("connected").await;
+    let first = tui.wait_for("seed 199").await;
+    assert!(!first.contains("seed 000"), "only recent history at first");
+
+    // Bob → alice's screen.
+    bob.send(room, IdempotencyKey::random(), "hello from bob", None)
+        .await
+        .expect("bob sends");
+    tui.wait_for("hello from bob").await;
+
+    // Alice → stored, and seen by bob.
+    tui.type_text("hi from alice").await;
+    tui.keys(&["Enter"]).await;
+    wait_stored(&bob, room, "hi from alice").await;
+    tui.wait_until("alice's message confirmed", |s| {
+        s.contains("hi from alice") && !s.contains("pending")
+    })
+    .await;
+
+    // Page up until the first message shows: older pages load on the way.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let screen = tui.screen().await;
+        if screen.contains("seed 000") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "seed 000 never appeared while paging up; the screen is:\n{screen}\nlog:\n{}",
+            tui.log()
+        );
+        tui.keys(&["PPage"]).await;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_shows_reconnecting_and_delivers_the_queued_message_once() {
+    if skip_without_tmux() {
+        return;
+    }
+    let mut server = spawn_server().await;
+    let (_bob, room, token) = lobby(&server).await;
+    let tui = Tui::start(&server, &token).await;
+    tui.wait_for("connected").await;
+    tui.wait_for("lobby").await;
+
+    server.stop().await;
+    tui.wait_for("reconnecting").await;
+    tui.type_text("typed while offline").await;
+    tui.keys(&["Enter"]).await;
+    tui.wait_until("the message queued", |s| {
+        s.contains("typed while offline") && s.contains("1 queued")
+    })
+    .await;
+
+    server.restart().await;
+    tui.wait_for("connected").await;
+    let (bob, _) = server.login("bob").await;
+    wait_stored(&bob, room, "typed while offline").await;
+    tui.wait_until("the outbox empty", |s| {
+        s.contains("typed while offline") && !s.contains("queued") && !s.contains("pending")
+    })
+    .await;
+    assert_eq!(copies(&bob, room, "typed while offline").await, 1);
+}

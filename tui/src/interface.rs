@@ -1,0 +1,114 @@
+//! The running interface: wires the terminal, the clock and the
+//! [`Net`] task to [`run_with`] after login, and gives the terminal back
+//! on every exit path.
+//!
+//! ```text
+//!  terminal::spawn_input ─┐
+//!  terminal::spawn_ticks ─┼─ actions ─▶ run_with ─ effects ─▶ Net ─▶ Session
+//!  Net (session events) ──┘                │
+//!                                           └─ Alert ─▶ bell / OSC 9 (backend writer)
+//! ```
+
+use crate::action::Action;
+use crate::alert::Alerter;
+use crate::app::App;
+use crate::effect::Effect;
+use crate::keymap::Keymap;
+use crate::login::{LoggedIn, TrustPrompt};
+use crate::net::Net;
+use crate::run::{RunError, run_with};
+use crate::terminal;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long to wait for the network task to close the connection after the
+/// interface quits (3 s).
+const CLOSE_WAIT: Duration = Duration::from_secs(3);
+
+/// Why the interface stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum InterfaceError {
+    /// The terminal could not be set up.
+    #[error("cannot set up the terminal: {0}; chat-tui needs an interactive terminal")]
+    Terminal(#[source] std::io::Error),
+    /// Drawing failed.
+    #[error(transparent)]
+    Draw(#[from] RunError<std::io::Error>),
+}
+
+/// What the interface needs besides the logged-in session.
+#[derive(Debug, Clone)]
+pub struct InterfaceOptions {
+    /// The server address as the user gave it, for the status line.
+    pub server: String,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// How alerts sound.
+    pub alerter: Alerter,
+}
+
+/// Runs the interface until the user quits. The terminal is restored before
+/// this returns, whether it returns an error or not (and on panic, by the
+/// hook [`terminal::init`] installs).
+///
+/// # Errors
+/// [`InterfaceError`] if the terminal cannot be set up or drawn to.
+pub async fn run_interface(
+    logged_in: LoggedIn,
+    opts: InterfaceOptions,
+    prompt: &TrustPrompt,
+) -> Result<(), InterfaceError> {
+    let LoggedIn {
+        session,
+        events,
+        user,
+    } = logged_in;
+    prompt.interface_started();
+    let (actions_tx, mut actions_rx) = mpsc::unbounded_channel::<Action>();
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel::<Effect>();
+    let net = Net::new(session, opts.server.clone(), actions_tx.clone());
+    let net_task = tokio::spawn(net.run(user, events, effects_rx));
+
+    let (mut term, guard) = match terminal::init() {
+        Ok(t) => t,
+        Err(e) => {
+            drop(effects_tx);
+            let _ = tokio::time::timeout(CLOSE_WAIT, net_task).await;
+            return Err(InterfaceError::Terminal(e));
+        }
+    };
+    let mut app = App::new(opts.keymap, Instant::now());
+    if let Ok(size) = term.size() {
+        app.size = (size.width, size.height);
+    }
+    let input = terminal::spawn_input(actions_tx.clone());
+    let ticks = terminal::spawn_ticks(actions_tx);
+    let actions = Box::pin(async_stream(&mut actions_rx));
+    let alerter = opts.alerter;
+    let result = run_with(&mut term, &mut app, actions, |effect, term| match effect {
+        Effect::Alert { kind, .. } => {
+            if let Err(e) = alerter.write(kind, term.backend_mut()) {
+                tracing::warn!(error = %e, "cannot write the alert");
+            }
+        }
+        effect => {
+            let _ = effects_tx.send(effect);
+        }
+    })
+    .await;
+    input.abort();
+    ticks.abort();
+    drop(effects_tx);
+    drop(guard);
+    if tokio::time::timeout(CLOSE_WAIT, net_task).await.is_err() {
+        tracing::warn!("the network task did not stop in time");
+    }
+    result.map_err(InterfaceError::Draw)
+}
+
+/// The receiver as a stream (borrowed, so the channel outlives the loop).
+fn async_stream(
+    rx: &mut mpsc::UnboundedReceiver<Action>,
+) -> impl futures::Stream<Item = Action> + '_ {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
