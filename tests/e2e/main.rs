@@ -4,8 +4,15 @@
 mod accounts;
 mod bad_input;
 mod crash;
+mod ctl_admin;
+mod ctl_bot;
+mod ctl_import;
+mod ctl_support;
 mod handshake;
+mod lifecycle;
 mod messaging;
+mod moderation;
 mod rooms;
 mod slow;
-mod tui;
+mod social;
+// mod tui;
