@@ -253,3 +253,58 @@ pub async fn public_room(owner: &Connection, name: &str) -> RoomId {
         .expect("create room")
         .id
 }
+
+/// Waits for the first user event matching `pred`, skipping others.
+///
+/// # Panics
+/// On timeout or a stream error.
+pub async fn wait_user_event(
+    stream: &mut chat_client::UserStream,
+    mut pred: impl FnMut(&chat_protocol::UserEvent) -> bool,
+) -> chat_protocol::UserEvent {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Ok(Some(ev))) if pred(&ev) => return ev,
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) => panic!("user stream finished"),
+            Ok(Err(e)) => panic!("user stream ended: {e}"),
+            Err(_) => panic!("no matching user event within {WAIT:?}"),
+        }
+    }
+}
+
+/// Waits for the first room frame matching `pred`, skipping others.
+///
+/// # Panics
+/// On timeout or a stream error.
+pub async fn wait_room_frame(
+    stream: &mut chat_client::RoomStream,
+    mut pred: impl FnMut(&RoomFrame) -> bool,
+) -> RoomFrame {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Ok(Some(f))) if pred(&f) => return f,
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) => panic!("room stream finished"),
+            Ok(Err(e)) => panic!("room stream ended: {e}"),
+            Err(_) => panic!("no matching room frame within {WAIT:?}"),
+        }
+    }
+}
+
+/// The message event at `seq` in a history page.
+///
+/// # Panics
+/// If it is missing or not a message.
+pub fn message_at(page: &chat_protocol::HistoryPage, seq: Seq) -> chat_protocol::MessageEvent {
+    page.events
+        .iter()
+        .find(|e| e.seq == seq)
+        .and_then(|e| match &e.kind {
+            chat_protocol::RoomEventKind::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .expect("message in page")
+}

@@ -10,6 +10,7 @@
 mod api;
 mod connect;
 mod io;
+mod lifecycle_api;
 mod stream;
 mod target;
 #[cfg(test)]

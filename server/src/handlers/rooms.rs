@@ -401,6 +401,7 @@ pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
                 )
                 .into());
             }
+            check_not_banned(ctx, room_id, a.user, "you are")?;
             check_room_limit(ctx, a.user, limit, "you")?;
             let me = load_user(ctx, a.user)?;
             let now = Timestamp::now().0;
