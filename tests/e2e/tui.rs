@@ -16,7 +16,8 @@
 use chat_client::Connection;
 use chat_e2e::{TestServer, WAIT, public_room, spawn_server, spawn_server_with, texts};
 use chat_protocol::{HistoryAnchor, IdempotencyKey, RoomFrame, RoomId, Seq};
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
@@ -41,29 +42,41 @@ fn chat_tui_binary() -> PathBuf {
 }
 
 /// One tmux server (its own socket) running one `chat-tui` in a 100x30
-/// window, with HOME and the XDG directories in a temp dir. Dropping it
+/// window, with HOME and the XDG directories under `home`. Dropping it
 /// kills the tmux server and everything in it.
 struct Tui {
     socket: String,
-    home: tempfile::TempDir,
+    home: PathBuf,
 }
 
 impl Tui {
     /// Starts `chat-tui` logged in with `token` (through `--token-file`)
     /// and trusting the server's CA.
-    async fn start(server: &TestServer, token: &str) -> Tui {
-        let home = tempfile::tempdir().expect("temp home");
-        let token_file = home.path().join("token");
+    async fn start(server: &TestServer, token: &str, home: &Path) -> Tui {
+        let token_file = home.join("token");
         std::fs::write(&token_file, token).expect("write token");
+        let addr = server.addr.to_string();
+        let args: [&OsStr; 6] = [
+            "--server".as_ref(),
+            addr.as_ref(),
+            "--ca".as_ref(),
+            server.ca.as_ref(),
+            "--token-file".as_ref(),
+            token_file.as_ref(),
+        ];
+        Tui::launch(home, &args).await
+    }
+
+    /// Starts `chat-tui` with `args`, HOME and XDG directories in `home`.
+    async fn launch(home: &Path, args: &[&OsStr]) -> Tui {
         let tui = Tui {
             socket: format!("chat-e2e-{}", ulid::Ulid::new()),
-            home,
+            home: home.to_path_buf(),
         };
-        let h = tui.home.path();
-        let env = |k: &str, sub: &str| format!("{k}={}", h.join(sub).display());
+        let env = |k: &str, sub: &str| format!("{k}={}", home.join(sub).display());
         let bin = chat_tui_binary();
-        // On exit the pane keeps the client's last words for the failure
-        // message instead of closing.
+        // On exit the pane keeps the client's last words for the test (and
+        // its failure messages) instead of closing.
         let script = r#""$0" "$@"; echo "chat-tui exited with status $?"; exec sleep 3600"#;
         let status = Command::new("tmux")
             .args(["-L", &tui.socket, "-f", "/dev/null"])
@@ -79,12 +92,7 @@ impl Tui {
             .arg("LC_ALL=C.UTF-8")
             .args(["sh", "-c", script])
             .arg(&bin)
-            .arg("--server")
-            .arg(server.addr.to_string())
-            .arg("--ca")
-            .arg(&server.ca)
-            .arg("--token-file")
-            .arg(&token_file)
+            .args(args)
             .status()
             .await
             .expect("run tmux");
@@ -109,7 +117,8 @@ impl Tui {
 
     /// The screen as text.
     async fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "main"]).await
+        // -J joins wrapped lines (long fingerprints in the prompts).
+        self.tmux(&["capture-pane", "-p", "-J", "-t", "main"]).await
     }
 
     /// Presses keys by tmux name (`Enter`, `PPage`).
@@ -150,7 +159,7 @@ impl Tui {
 
     /// The client's log file, for failure messages.
     fn log(&self) -> String {
-        let path = self.home.path().join("state/chat-tui/chat-tui.log");
+        let path = self.home.join("state/chat-tui/chat-tui.log");
         std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
     }
 }
@@ -235,7 +244,8 @@ async fn two_users_chat_and_scrolling_up_loads_history() {
         .await
         .expect("seed");
     }
-    let tui = Tui::start(&server, &token).await;
+    let home = tempfile::tempdir().expect("temp home");
+    let tui = Tui::start(&server, &token, home.path()).await;
     tui.wait_for("connected").await;
     let first = tui.wait_for("seed 199").await;
     assert!(!first.contains("seed 000"), "only recent history at first");
@@ -279,7 +289,8 @@ async fn restart_shows_reconnecting_and_delivers_the_queued_message_once() {
     }
     let mut server = spawn_server().await;
     let (_bob, room, token) = lobby(&server).await;
-    let tui = Tui::start(&server, &token).await;
+    let home = tempfile::tempdir().expect("temp home");
+    let tui = Tui::start(&server, &token, home.path()).await;
     tui.wait_for("connected").await;
     tui.wait_for("lobby").await;
 
@@ -301,4 +312,101 @@ async fn restart_shows_reconnecting_and_delivers_the_queued_message_once() {
     })
     .await;
     assert_eq!(copies(&bob, room, "typed while offline").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_asks_trust_and_password_then_remembers_both() {
+    if skip_without_tmux() {
+        return;
+    }
+    let server = spawn_server().await;
+    server.user("alice").await;
+    let home = tempfile::tempdir().expect("temp home");
+    let addr = server.addr.to_string();
+    let args: [&OsStr; 4] = [
+        "--server".as_ref(),
+        addr.as_ref(),
+        "--user".as_ref(),
+        "alice".as_ref(),
+    ];
+    {
+        let tui = Tui::launch(home.path(), &args).await;
+        let screen = tui.wait_for("Trust this server? [y/N]").await;
+        assert!(screen.contains(&server.fingerprint), "{screen}");
+        tui.keys(&["y", "Enter"]).await;
+        tui.wait_for("Password for alice").await;
+        tui.type_text(chat_e2e::PASSWORD).await;
+        let screen = tui.screen().await;
+        assert!(
+            !screen.contains(chat_e2e::PASSWORD),
+            "password echoed:\n{screen}"
+        );
+        tui.keys(&["Enter"]).await;
+        tui.wait_for("connected").await;
+    }
+    let data = home.path().join("data");
+    let known = std::fs::read_to_string(data.join("chat/known_hosts")).expect("known_hosts");
+    assert!(known.contains(&server.fingerprint), "{known}");
+    let tokens: Vec<_> = std::fs::read_dir(data.join("chat-tui/tokens"))
+        .expect("token dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&tokens[0])
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "token file mode");
+    }
+
+    // Second start: known host, remembered token, no prompt at all (a
+    // prompt would block and "connected" would never show).
+    {
+        let tui = Tui::launch(home.path(), &args).await;
+        tui.wait_for("connected").await;
+    }
+
+    // A remembered token the server refuses is forgotten and the password
+    // asked for again; the new session token replaces it.
+    std::fs::write(&tokens[0], "not-a-token\n").expect("spoil the token");
+    let tui = Tui::launch(home.path(), &args).await;
+    tui.wait_for("Password for alice").await;
+    tui.type_text(chat_e2e::PASSWORD).await;
+    tui.keys(&["Enter"]).await;
+    tui.wait_for("connected").await;
+    let token = std::fs::read_to_string(&tokens[0]).expect("token again");
+    assert!(!token.contains("not-a-token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_certificate_is_refused() {
+    if skip_without_tmux() {
+        return;
+    }
+    let server = spawn_server().await;
+    let home = tempfile::tempdir().expect("temp home");
+    let pinned = vec!["00"; 32].join(":");
+    let dir = home.path().join("data/chat");
+    std::fs::create_dir_all(&dir).expect("known_hosts dir");
+    std::fs::write(
+        dir.join("known_hosts"),
+        format!("{} {pinned}\n", server.addr),
+    )
+    .expect("known_hosts");
+    let addr = server.addr.to_string();
+    let args: [&OsStr; 4] = [
+        "--server".as_ref(),
+        addr.as_ref(),
+        "--user".as_ref(),
+        "alice".as_ref(),
+    ];
+    let tui = Tui::launch(home.path(), &args).await;
+    let screen = tui.wait_for("chat-tui exited with status 1").await;
+    assert!(screen.contains("CHANGED"), "{screen}");
+    assert!(screen.contains(&pinned), "{screen}");
+    assert!(screen.contains(&server.fingerprint), "{screen}");
+    assert!(!screen.contains("Password"), "{screen}");
 }

@@ -139,7 +139,8 @@ pub fn trust(opts: &LoginOptions, prompt: &TrustPrompt) -> Result<Trust, LoginEr
 }
 
 /// Connects and logs in, prompting as needed: a remembered token first; if
-/// the server refuses it, the password (up to three times). A session token
+/// the server refuses it, the password (up to three times), asked only once
+/// the server's certificate is trusted. A session token
 /// returned by a password login is remembered. Unreachable servers are
 /// retried (with a note on stderr) until they answer or the user presses
 /// Ctrl-C.
@@ -174,6 +175,7 @@ pub async fn login(
             }
         }
     }
+    check_trust(&client).await?;
     let mut last = None;
     for _ in 0..PASSWORD_TRIES {
         let password = read_password(username, &opts.server).await?;
@@ -192,6 +194,21 @@ pub async fn login(
     Err(LoginError::PasswordRefused(last.unwrap_or_else(|| {
         ClientError::ConnectionLost("no login attempt was made".into())
     })))
+}
+
+/// Connects once without logging in, so that the certificate is checked
+/// (and, for a new server, the fingerprint question asked) before the
+/// password is: nobody should type a password for a server they have not
+/// decided to trust. An unreachable server is left to the session's retries.
+async fn check_trust(client: &ClientConfig) -> Result<(), LoginError> {
+    match chat_client::connect(client).await {
+        Ok(conn) => {
+            conn.close("trust checked");
+            Ok(())
+        }
+        Err(e) if e.is_transient() => Ok(()),
+        Err(e) => Err(LoginError::Client(e)),
+    }
 }
 
 async fn read_password(username: &str, server: &str) -> Result<String, LoginError> {
