@@ -41,9 +41,10 @@ fn chat_tui_binary() -> PathBuf {
     bin
 }
 
-/// One tmux server (its own socket) running one `chat-tui` in a 100x30
-/// window, with HOME and the XDG directories under `home`. Dropping it
-/// kills the tmux server and everything in it.
+/// One tmux server running one `chat-tui` in a 100x30 window, with HOME
+/// and the XDG directories under `home`. The server's socket is a fresh
+/// file in `home` (`-S`, like `-L` with a unique name, but removed with the
+/// temp dir). Dropping it kills the tmux server and everything in it.
 struct Tui {
     socket: String,
     home: PathBuf,
@@ -70,7 +71,10 @@ impl Tui {
     /// Starts `chat-tui` with `args`, HOME and XDG directories in `home`.
     async fn launch(home: &Path, args: &[&OsStr]) -> Tui {
         let tui = Tui {
-            socket: format!("chat-e2e-{}", ulid::Ulid::new()),
+            socket: home
+                .join(format!("tmux-{}.sock", ulid::Ulid::new()))
+                .to_string_lossy()
+                .into_owned(),
             home: home.to_path_buf(),
         };
         let env = |k: &str, sub: &str| format!("{k}={}", home.join(sub).display());
@@ -79,7 +83,7 @@ impl Tui {
         // its failure messages) instead of closing.
         let script = r#""$0" "$@"; echo "chat-tui exited with status $?"; exec sleep 3600"#;
         let status = Command::new("tmux")
-            .args(["-L", &tui.socket, "-f", "/dev/null"])
+            .args(["-S", &tui.socket, "-f", "/dev/null"])
             // The screen has "●" and "·"; tmux must treat the pane as UTF-8.
             .env("LC_ALL", "C.UTF-8")
             .args(["new-session", "-d", "-s", "main", "-x", "100", "-y", "30"])
@@ -102,7 +106,7 @@ impl Tui {
 
     async fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket])
+            .args(["-S", &self.socket])
             .args(args)
             .output()
             .await
@@ -167,7 +171,7 @@ impl Tui {
 impl Drop for Tui {
     fn drop(&mut self) {
         let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
+            .args(["-S", &self.socket, "kill-server"])
             .status();
     }
 }
