@@ -284,6 +284,15 @@ async fn two_users_chat_and_scrolling_up_loads_history() {
         tui.keys(&["PPage"]).await;
         tokio::time::sleep(POLL).await;
     }
+
+    // Ctrl-C quits cleanly and gives the terminal back (the main screen,
+    // where the wrapper's exit line prints).
+    tui.keys(&["C-c"]).await;
+    let screen = tui.wait_for("chat-tui exited with status 0").await;
+    assert!(
+        !screen.contains("seed 000"),
+        "still on the alternate screen:\n{screen}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
