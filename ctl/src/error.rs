@@ -41,7 +41,7 @@ pub enum CtlError {
     Auth(String),
     /// The server does not offer this feature yet (see `cmd::unsupported`).
     #[error(
-        "the server does not support {0} yet; upgrade chatd and chatctl when it lands (see `chatctl --help`)"
+        "{0} is not supported yet (by this chatd/chatctl); use the server API directly or upgrade when it lands"
     )]
     Unsupported(&'static str),
     /// A local file or terminal operation failed.

@@ -122,6 +122,35 @@ async fn setup_user_token_room() {
         .count();
     assert_eq!(once, 1);
 
+    // Edit, react and delete; history shows the state.
+    let once_seq = json_lines(&hist)
+        .iter()
+        .find(|e| e["text"] == "once")
+        .map(|e| e["seq"].as_u64().unwrap())
+        .unwrap()
+        .to_string();
+    ok(args(ctl.admin(), &["edit", "ops", &once_seq, "twice"])).await;
+    ok(args(ctl.admin(), &["react", "ops", &once_seq, "+1"])).await;
+    let hist = ok(args(ctl.admin(), &["--json", "history", "ops"])).await;
+    let edited = json_lines(&hist)
+        .into_iter()
+        .find(|e| e["seq"].to_string() == once_seq)
+        .unwrap();
+    assert_eq!(edited["text"], "twice");
+    assert!(edited["edited"].is_string(), "{edited}");
+    ok(args(ctl.admin(), &["delete", "ops", &once_seq])).await;
+    let hist = ok(args(
+        ctl.admin(),
+        &["--json", "history", "ops", "--include-deleted"],
+    ))
+    .await;
+    let deleted = json_lines(&hist)
+        .into_iter()
+        .find(|e| e["seq"].to_string() == once_seq)
+        .unwrap();
+    assert!(deleted["deleted"].is_object(), "{deleted}");
+    assert_eq!(deleted["text"], "twice");
+
     // Server facts.
     let stats = ok(args(ctl.admin(), &["--json", "server", "stats"])).await;
     assert!(json_lines(&stats)[0]["connections"].as_u64().unwrap() >= 1);
@@ -219,12 +248,12 @@ async fn exit_codes() {
     let ctl = Ctl::new(&server);
     // 0 ok.
     ok(args(ctl.admin(), &["room", "create", "ops"])).await;
-    // 1 error: a feature the server does not have yet.
+    // 1 error: an option chatctl cannot perform yet.
     let mut c = ctl.admin();
-    c.args(["edit", "ops", "1", "new text"]);
+    c.args(["history", "ops", "--include-edits"]);
     let out = super::ctl_support::run(c, None).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not support edit yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--include-edits is not supported yet"));
     // 2 usage: clap's and ours.
     expect(args(ctl.admin(), &["frobnicate"]), None, 2).await;
     expect(

@@ -48,7 +48,7 @@ pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()>
         }
     };
     for r in &rooms {
-        scan_forward(&conn, r, 0, None, |ev| {
+        scan_forward(&conn, r, 0, None, me.admin, |ev| {
             out.json_line(&event_json(&r.name, ev))
         })
         .await?;

@@ -8,12 +8,40 @@ use crate::auth::Target;
 use crate::error::{CtlError, Result};
 use crate::output::{Format, Out, csv_field, event_json, event_row, rfc3339};
 use chat_client::Connection;
-use chat_protocol::{HistoryAnchor, RoomEvent, RoomEventKind, RoomInfo, Seq};
+use chat_protocol::{
+    HistoryAnchor, HistoryPage, RequestBody, ResponseBody, RoomEvent, RoomEventKind, RoomInfo, Seq,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// The largest page to ask for, capped by the server's `max_history_page`.
 pub fn page_size(conn: &Connection) -> u32 {
     conn.welcome().limits.max_history_page.clamp(1, 500)
+}
+
+/// One history page; `audit` (server admins) includes deleted messages' text.
+///
+/// # Errors
+/// Request failures.
+pub async fn fetch_page(
+    conn: &Connection,
+    room: &RoomInfo,
+    anchor: HistoryAnchor,
+    limit: u32,
+    audit: bool,
+) -> Result<HistoryPage> {
+    let body = RequestBody::History {
+        room: room.id,
+        anchor,
+        limit,
+        audit,
+    };
+    let err = |e| CtlError::client(format!("cannot read the history of {}", room.name), e);
+    match conn.request(body).await.map_err(err)? {
+        ResponseBody::History(p) => Ok(p),
+        _ => Err(CtlError::Invalid(
+            "the server answered a history request with something else; report this".to_owned(),
+        )),
+    }
 }
 
 /// Calls `f` on every event with `after < seq < before` (`before: None`:
@@ -26,17 +54,13 @@ pub async fn scan_forward(
     room: &RoomInfo,
     after: u64,
     before: Option<u64>,
+    audit: bool,
     mut f: impl FnMut(&RoomEvent) -> Result<()>,
 ) -> Result<u64> {
     let limit = page_size(conn);
     let mut cursor = after;
     loop {
-        let page = conn
-            .history(room.id, HistoryAnchor::After(Seq(cursor)), limit)
-            .await
-            .map_err(|e| {
-                CtlError::client(format!("cannot read the history of {}", room.name), e)
-            })?;
+        let page = fetch_page(conn, room, HistoryAnchor::After(Seq(cursor)), limit, audit).await?;
         for ev in &page.events {
             if before.is_some_and(|b| ev.seq.0 >= b) {
                 return Ok(cursor);
@@ -61,6 +85,7 @@ pub async fn scan_backward(
     after: u64,
     before: Option<u64>,
     n: usize,
+    audit: bool,
     keep: impl Fn(&RoomEvent) -> bool,
 ) -> Result<Vec<RoomEvent>> {
     let limit = page_size(conn);
@@ -70,9 +95,7 @@ pub async fn scan_backward(
         None => HistoryAnchor::Latest,
     };
     'pages: while out.len() < n {
-        let page = conn.history(room.id, anchor, limit).await.map_err(|e| {
-            CtlError::client(format!("cannot read the history of {}", room.name), e)
-        })?;
+        let page = fetch_page(conn, room, anchor, limit, audit).await?;
         let Some(first) = page.events.first() else {
             break;
         };
@@ -153,9 +176,6 @@ impl Filter {
 /// # Errors
 /// [`CtlError::Usage`] for bad dates or conflicting formats; request failures.
 pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
-    if a.include_deleted {
-        return Err(unsupported::not_yet("history --include-deleted"));
-    }
     if a.include_edits {
         return Err(unsupported::not_yet("history --include-edits"));
     }
@@ -177,6 +197,7 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
     let (conn, _) = target.connect_authed().await?;
     let room = room_by_name(&conn, &a.room).await?;
     let after = a.after.unwrap_or(0);
+    let audit = a.include_deleted;
     let printer = Printer {
         out,
         format,
@@ -186,13 +207,13 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
     match a.limit {
         Some(n) => {
             let events =
-                scan_backward(&conn, &room, after, a.before, n, |e| filter.keep(e)).await?;
+                scan_backward(&conn, &room, after, a.before, n, audit, |e| filter.keep(e)).await?;
             printer.rows(&events)?;
         }
         None if format == Format::Table => {
             // Aligned columns need every row first.
             let mut events = Vec::new();
-            scan_forward(&conn, &room, after, a.before, |e| {
+            scan_forward(&conn, &room, after, a.before, audit, |e| {
                 if filter.keep(e) {
                     events.push(e.clone());
                 }
@@ -202,7 +223,7 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
             printer.rows(&events)?;
         }
         None => {
-            scan_forward(&conn, &room, after, a.before, |e| {
+            scan_forward(&conn, &room, after, a.before, audit, |e| {
                 if filter.keep(e) {
                     printer.rows(std::slice::from_ref(e))?;
                 }

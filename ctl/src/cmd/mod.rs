@@ -9,6 +9,7 @@ pub mod admin;
 pub mod export;
 pub mod history;
 pub mod import;
+pub mod lifecycle;
 pub mod login;
 pub mod msg;
 pub mod room;
@@ -97,9 +98,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Read { room, seq } => msg::read(&target()?, &out, &room, seq).await,
-        Command::Edit { .. } => Err(unsupported::not_yet("edit")),
-        Command::Delete { .. } => Err(unsupported::not_yet("delete")),
-        Command::React { .. } => Err(unsupported::not_yet("react")),
+        Command::Edit { room, seq, text } => {
+            lifecycle::message(&target()?, &out, &room, seq, lifecycle::Change::Edit(text)).await
+        }
+        Command::Delete { room, seq } => {
+            lifecycle::message(&target()?, &out, &room, seq, lifecycle::Change::Delete).await
+        }
+        Command::React { room, seq, emoji } => {
+            lifecycle::message(
+                &target()?,
+                &out,
+                &room,
+                seq,
+                lifecycle::Change::React(emoji),
+            )
+            .await
+        }
         Command::Tail(a) => tail::run(&target()?, &out, a).await,
         Command::History(a) => history::run(&target()?, &out, a).await,
         Command::Export { room } => export::run(&target()?, &out, room).await,

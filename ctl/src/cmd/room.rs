@@ -1,26 +1,38 @@
-//! `room ...`: create, list, show, members, add, join, leave (and the
-//! moderation commands listed in `unsupported`).
+//! `room ...`: create, list, show, members, add, join, leave, and the
+//! moderation commands remove, ban, archive and delete.
 
-use super::{room_by_name, unsupported};
+use super::{lifecycle, room_by_name};
 use crate::args::RoomCmd;
 use crate::auth::Target;
 use crate::error::{CtlError, Result};
 use crate::output::{Out, event_json, rfc3339};
-use chat_protocol::{RoomInfo, RoomKind, Visibility};
+use chat_protocol::{ModAction, RoomInfo, RoomKind, Visibility};
 use serde_json::{Value, json};
 
 /// Runs a `room` subcommand.
 ///
 /// # Errors
-/// The server's refusals and connection errors; the moderation commands
-/// report that the server does not support them yet.
+/// The server's refusals and connection errors.
 pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
-    match &cmd {
-        RoomCmd::Remove { .. } => return Err(unsupported::not_yet("room remove")),
-        RoomCmd::Ban { .. } => return Err(unsupported::not_yet("room ban")),
-        RoomCmd::Archive { .. } => return Err(unsupported::not_yet("room archive")),
-        RoomCmd::Delete { .. } => return Err(unsupported::not_yet("room delete")),
-        _ => {}
+    let action = match &cmd {
+        RoomCmd::Remove { room, user } => Some((
+            room,
+            ModAction::Kick {
+                username: user.clone(),
+            },
+        )),
+        RoomCmd::Ban { room, user } => Some((
+            room,
+            ModAction::Ban {
+                username: user.clone(),
+            },
+        )),
+        RoomCmd::Archive { room } => Some((room, ModAction::Archive)),
+        RoomCmd::Delete { room } => Some((room, ModAction::DeleteRoom)),
+        _ => None,
+    };
+    if let Some((room, action)) = action {
+        return lifecycle::moderate(target, out, room, action).await;
     }
     let (conn, _) = target.connect_authed().await?;
     match cmd {

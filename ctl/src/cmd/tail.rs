@@ -30,9 +30,10 @@ pub async fn run(target: &Target, out: &Out, a: TailArgs) -> Result<()> {
         }
     };
     let last = match a.since {
-        Some(since) => scan_forward(&conn, &room, since, None, &print).await?,
+        Some(since) => scan_forward(&conn, &room, since, None, false, &print).await?,
         None => {
-            let events = scan_backward(&conn, &room, 0, None, a.lines as usize, |_| true).await?;
+            let events =
+                scan_backward(&conn, &room, 0, None, a.lines as usize, false, |_| true).await?;
             for ev in &events {
                 print(ev)?;
             }

@@ -1,21 +1,10 @@
-//! The one list of commands chatctl accepts but the server cannot serve
-//! yet. When the protocol and SDK gain a request, wire the command and
-//! delete its entry here.
+//! The one list of commands chatctl accepts but cannot perform yet. When
+//! one is wired, delete its entry here.
 
 use crate::error::CtlError;
 
 /// Commands and options waiting for server support, by the name users type.
-pub const NOT_YET: &[&str] = &[
-    "edit",
-    "delete",
-    "react",
-    "room remove",
-    "room ban",
-    "room archive",
-    "room delete",
-    "history --include-deleted",
-    "history --include-edits",
-];
+pub const NOT_YET: &[&str] = &["history --include-edits"];
 
 /// The error for a feature in [`NOT_YET`] (exit code 1).
 pub fn not_yet(feature: &'static str) -> CtlError {
