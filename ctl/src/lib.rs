@@ -45,7 +45,12 @@ pub fn main_with(cli: args::Cli) -> u8 {
             return error::EXIT_ERROR;
         }
     };
-    match rt.block_on(cmd::run(cli)) {
+    let result = rt.block_on(async {
+        let r = cmd::run(cli).await;
+        auth::close_all().await;
+        r
+    });
+    match result {
         Ok(()) => error::EXIT_OK,
         Err(CtlError::BrokenPipe) => error::EXIT_OK,
         Err(e) => {

@@ -37,6 +37,8 @@ use tokio::sync::{mpsc, oneshot};
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to wait for the QUIC/TLS handshake, in ms (10 s).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest [`Connection::shutdown`] waits for the close to be sent (1 s).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// How long a new uni-stream may take to send its header, in ms.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -185,6 +187,16 @@ impl Connection {
         self.shared()
             .conn
             .close(codes::CLOSE_NORMAL.into(), reason.as_bytes());
+    }
+
+    /// Closes the connection with `CLOSE_NORMAL` and waits, at most
+    /// [`SHUTDOWN_GRACE`], until the close has reached the server. A
+    /// short-lived program calls this before it exits: a plain drop queues
+    /// the close but the process may end before it is sent, and the server
+    /// then holds the connection until its idle timeout.
+    pub async fn shutdown(&self, reason: &str) {
+        self.close(reason);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.handle._endpoint.wait_idle()).await;
     }
 
     /// Waits until the connection ends and says why (always a

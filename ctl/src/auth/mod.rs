@@ -133,7 +133,7 @@ impl Target {
     /// # Errors
     /// [`CtlError::Client`] with a hint for untrusted servers.
     pub async fn connect(&self) -> Result<Connection> {
-        chat_client::connect(&self.client_config())
+        let conn = chat_client::connect(&self.client_config())
             .await
             .map_err(|e| {
                 let hint = match e {
@@ -143,7 +143,12 @@ impl Target {
                     _ => "",
                 };
                 CtlError::client(format!("cannot connect to {}{hint}", self.server), e)
-            })
+            })?;
+        opened()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn.clone());
+        Ok(conn)
     }
 
     /// Connects and authenticates with the resolved token.
@@ -162,6 +167,24 @@ impl Target {
             )
         })?;
         Ok((conn, user))
+    }
+}
+
+/// Every connection this process opened, so [`close_all`] can close them
+/// before exit.
+fn opened() -> &'static std::sync::Mutex<Vec<Connection>> {
+    static OPENED: std::sync::OnceLock<std::sync::Mutex<Vec<Connection>>> =
+        std::sync::OnceLock::new();
+    OPENED.get_or_init(Default::default)
+}
+
+/// Closes every connection opened through [`Target::connect`] and waits
+/// briefly for the closes to reach the server, so it does not hold them
+/// until its idle timeout.
+pub async fn close_all() {
+    let conns = std::mem::take(&mut *opened().lock().unwrap_or_else(|p| p.into_inner()));
+    for c in conns {
+        c.shutdown("chatctl finished").await;
     }
 }
 
