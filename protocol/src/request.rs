@@ -148,6 +148,9 @@ pub enum RequestBody {
     ListMyRooms,
     /// The public room directory. Answer: [`ResponseBody::Directory`].
     ListPublicRooms,
+    /// Every room, private, archived and deleted ones included (server
+    /// admins; for audit export). Answer: [`ResponseBody::Directory`].
+    ListAllRooms,
     /// Join a public room, or a private one the caller was invited to.
     /// Answer: [`ResponseBody::Room`].
     JoinRoom {

@@ -183,6 +183,14 @@ impl Connection {
         expect!(self.request(RequestBody::ListPublicRooms).await?, ResponseBody::Directory(r) => r, "Directory")
     }
 
+    /// Every room, private, archived and deleted ones included (server admins).
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins; see the impl docs.
+    pub async fn all_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
+        expect!(self.request(RequestBody::ListAllRooms).await?, ResponseBody::Directory(r) => r, "Directory")
+    }
+
     /// Creates a group room owned by the caller.
     ///
     /// # Errors

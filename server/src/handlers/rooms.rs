@@ -350,8 +350,12 @@ fn summary(
     })
 }
 
-pub(super) async fn directory(session: &Arc<Session>) -> Reply {
-    let a = session.authed()?;
+pub(super) async fn directory(session: &Arc<Session>, all: bool) -> Reply {
+    let a = if all {
+        super::require_admin(session)?
+    } else {
+        session.authed()?
+    };
     let rooms = session
         .shared
         .store
@@ -361,10 +365,11 @@ pub(super) async fn directory(session: &Arc<Session>) -> Reply {
             for entry in r.rooms.iter()? {
                 let (k, v) = entry?;
                 let room: RoomRecord = decode(v.value())?;
-                if room.kind == RoomKindRecord::Group
-                    && room.public
-                    && !room.archived
-                    && !room.deleted
+                if all
+                    || (room.kind == RoomKindRecord::Group
+                        && room.public
+                        && !room.archived
+                        && !room.deleted)
                 {
                     out.push(room_info(&r.users, k.value(), &room, a.user)?);
                 }
