@@ -58,6 +58,23 @@ redb_errors!(
     redb::CommitError
 );
 
+/// How to open a [`Store`]. `Default` is what the server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Most jobs per write transaction (one fsync each). Default
+    /// [`writer::MAX_BATCH`]; 1 turns group commit off, one commit per job,
+    /// which only the storage benchmark uses as its baseline.
+    pub max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            max_batch: writer::MAX_BATCH,
+        }
+    }
+}
+
 /// The open database with its writer.
 #[derive(Clone)]
 pub struct Store {
@@ -73,13 +90,21 @@ impl Store {
     /// [`StoreError::Open`] if the file cannot be opened; a redb error if
     /// the tables cannot be created.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, StoreOptions::default())
+    }
+
+    /// As [`Store::open`], with explicit [`StoreOptions`].
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let db = Database::create(path).map_err(|cause| StoreError::Open {
             path: path.display().to_string(),
             cause,
         })?;
         let db = Arc::new(db);
         writer::init_tables(&db)?;
-        let writer = Writer::start(db.clone())?;
+        let writer = Writer::start(db.clone(), options.max_batch)?;
         Ok(Store { db, writer })
     }
 

@@ -168,7 +168,10 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Database>) -> Result<Writer, StoreError> {
+    /// Starts the writer thread; a batch carries at most `max_batch` jobs
+    /// (clamped to at least 1).
+    pub(super) fn start(db: Arc<Database>, max_batch: usize) -> Result<Writer, StoreError> {
+        let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
         let hub: Arc<std::sync::OnceLock<Arc<Hub>>> = Arc::default();
@@ -177,7 +180,7 @@ impl Writer {
             let hub = hub.clone();
             std::thread::Builder::new()
                 .name("chatd-writer".into())
-                .spawn(move || run(&db, &rx, &stats, &hub))
+                .spawn(move || run(&db, &rx, &stats, &hub, max_batch))
                 .map_err(|e| StoreError::Redb(format!("cannot start writer thread: {e}")))?
         };
         Ok(Writer {
@@ -284,6 +287,7 @@ fn run(
     rx: &mpsc::Receiver<Msg>,
     stats: &WriterStats,
     hub: &std::sync::OnceLock<Arc<Hub>>,
+    max_batch: usize,
 ) {
     let mut stopping = false;
     while !stopping {
@@ -293,7 +297,7 @@ fn run(
             Msg::Job(j) => jobs.push(j),
             Msg::Stop => stopping = true,
         }
-        while jobs.len() < MAX_BATCH {
+        while jobs.len() < max_batch {
             match rx.try_recv() {
                 Ok(Msg::Job(j)) => jobs.push(j),
                 Ok(Msg::Stop) => stopping = true,
