@@ -1,0 +1,313 @@
+//! What a run measured: latency histograms, counters, server usage, and
+//! their human-readable and JSON forms.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// A latency histogram in microseconds, 3 significant figures, growing as
+/// needed (hdrhistogram).
+#[derive(Debug, Clone)]
+pub struct Latencies(Histogram<u64>);
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        // `new` fails only for more than 5 significant figures.
+        #[allow(clippy::expect_used)]
+        Latencies(Histogram::new(3).expect("3 significant figures is within hdrhistogram's 0..=5"))
+    }
+}
+
+impl Latencies {
+    /// Records one duration (saturating at the histogram's range).
+    pub fn record(&mut self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.0.saturating_record(us);
+    }
+
+    /// Adds another histogram's counts.
+    pub fn merge(&mut self, other: &Latencies) {
+        // Auto-resizing histograms accept any value, so `add` cannot fail
+        // on range; if it ever does the merged counts are only short.
+        let _ = self.0.add(&other.0);
+    }
+
+    /// How many values were recorded.
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// Percentiles and maximum.
+    pub fn summary(&self) -> LatencySummary {
+        let h = &self.0;
+        LatencySummary {
+            count: h.len(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+            mean_us: if h.is_empty() { 0.0 } else { h.mean() },
+        }
+    }
+}
+
+/// Percentiles of a latency distribution, in microseconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LatencySummary {
+    /// Values recorded.
+    pub count: u64,
+    /// Median, µs.
+    pub p50_us: u64,
+    /// 90th percentile, µs.
+    pub p90_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// 99.9th percentile, µs.
+    pub p999_us: u64,
+    /// Largest, µs.
+    pub max_us: u64,
+    /// Mean, µs.
+    pub mean_us: f64,
+}
+
+/// The server's resource use over the measured phase, from `/proc`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ServerUsage {
+    /// The process measured.
+    pub pid: u32,
+    /// User plus system CPU time during the measured phase, s.
+    pub cpu_seconds: f64,
+    /// CPU seconds per 1,000 deliveries (equal to ms per delivery).
+    pub cpu_seconds_per_1000_deliveries: Option<f64>,
+    /// CPU time per delivery, µs.
+    pub cpu_us_per_delivery: Option<f64>,
+    /// Resident memory before the measured phase, bytes.
+    pub rss_before_bytes: u64,
+    /// Resident memory after it, bytes.
+    pub rss_after_bytes: u64,
+    /// (after − before) / connections, bytes (the `connect` scenario).
+    pub rss_per_connection_bytes: Option<f64>,
+}
+
+/// The `catchup` scenario's own figures.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CatchupReport {
+    /// Clients that reconnected at once.
+    pub clients: usize,
+    /// Messages each had missed.
+    pub missed: u64,
+    /// Clients that saw `CaughtUp` with every missed message.
+    pub completed: usize,
+    /// Time from the first reconnect until the last `CaughtUp`, ms.
+    pub all_done_ms: f64,
+    /// Per client, reconnect start to `CaughtUp`.
+    pub per_client: LatencySummary,
+}
+
+/// Everything one `chatctl bench` run measured. Rates are over the measured
+/// phase (send start to last ack or delivery).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BenchReport {
+    /// `fanout`, `rooms`, `dm`, `connect` or `catchup`.
+    pub scenario: String,
+    /// The `bench-<id>` prefix of the accounts and rooms this run created.
+    pub prefix: String,
+    /// Simulated clients (QUIC connections).
+    pub clients: usize,
+    /// Rooms used.
+    pub rooms: usize,
+    /// Clients that send.
+    pub senders: usize,
+    /// Target total send rate, msgs/s; 0 for closed loop.
+    pub rate: u64,
+    /// Requests in flight per sender (closed loop).
+    pub in_flight: usize,
+    /// Length of the send phase, s.
+    pub duration_s: f64,
+    /// Mean message text length, bytes.
+    pub mean_text_bytes: f64,
+    /// Sends attempted.
+    pub sent: u64,
+    /// Sends acknowledged (durably stored).
+    pub acked: u64,
+    /// Deliveries of this run's messages to subscribers (all members,
+    /// senders included).
+    pub deliveries: u64,
+    /// Deliveries expected: acked messages times their room's members.
+    pub expected_deliveries: u64,
+    /// Acked messages per second.
+    pub acked_per_sec: f64,
+    /// Deliveries per second.
+    pub deliveries_per_sec: f64,
+    /// Send (intended time) to ack.
+    pub send_to_ack: LatencySummary,
+    /// Send (intended time) to delivery at each subscriber.
+    pub send_to_deliver: LatencySummary,
+    /// Connect, handshake and authenticate, per client.
+    pub connect: LatencySummary,
+    /// Failed requests (sends, setup, reconnects).
+    pub errors: u64,
+    /// Up to five distinct error messages, to say what went wrong.
+    pub error_samples: Vec<String>,
+    /// Room streams reset as lagged (the client fell behind).
+    pub lagged: u64,
+    /// Server resource use, with `--server-pid`.
+    pub server: Option<ServerUsage>,
+    /// Catch-up figures (the `catchup` scenario).
+    pub catchup: Option<CatchupReport>,
+}
+
+impl BenchReport {
+    /// Counts an error, keeping its text if it is one of the first five kinds.
+    pub fn error(&mut self, e: impl std::fmt::Display) {
+        self.errors += 1;
+        let text = e.to_string();
+        if self.error_samples.len() < 5 && !self.error_samples.contains(&text) {
+            self.error_samples.push(text);
+        }
+    }
+}
+
+/// Writes `report` as one JSON object (with `json`) or as an aligned text
+/// summary.
+///
+/// # Errors
+/// Any write error (e.g. a closed pipe, `io::ErrorKind::BrokenPipe`).
+pub fn print(report: &BenchReport, json: bool, out: &mut impl Write) -> io::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+        return writeln!(out);
+    }
+    let r = report;
+    writeln!(out, "scenario     {} ({})", r.scenario, r.prefix)?;
+    let mode = if r.rate == 0 {
+        format!("closed loop, {} in flight per sender", r.in_flight)
+    } else {
+        format!("open loop at {} msgs/s", r.rate)
+    };
+    writeln!(
+        out,
+        "load         {} clients, {} rooms, {} senders, {mode}, {:.1} s, texts {:.0} B mean",
+        r.clients, r.rooms, r.senders, r.duration_s, r.mean_text_bytes
+    )?;
+    if r.sent > 0 || r.deliveries > 0 {
+        writeln!(
+            out,
+            "messages     {} sent, {} acked ({:.0}/s); {} of {} deliveries ({:.0}/s)",
+            r.sent,
+            r.acked,
+            r.acked_per_sec,
+            r.deliveries,
+            r.expected_deliveries,
+            r.deliveries_per_sec
+        )?;
+        latency_line(out, "send→ack", &r.send_to_ack)?;
+        latency_line(out, "send→deliver", &r.send_to_deliver)?;
+    }
+    latency_line(out, "connect", &r.connect)?;
+    if let Some(c) = &r.catchup {
+        writeln!(
+            out,
+            "catch-up     {} of {} clients caught up on {} messages each; all done in {:.0} ms",
+            c.completed, c.clients, c.missed, c.all_done_ms
+        )?;
+        latency_line(out, "per client", &c.per_client)?;
+    }
+    writeln!(
+        out,
+        "errors       {} (lagged streams: {})",
+        r.errors, r.lagged
+    )?;
+    for e in &r.error_samples {
+        writeln!(out, "  e.g.       {e}")?;
+    }
+    if let Some(s) = &r.server {
+        write!(
+            out,
+            "server       pid {}: {:.2} CPU s",
+            s.pid, s.cpu_seconds
+        )?;
+        if let (Some(per_k), Some(us)) = (s.cpu_seconds_per_1000_deliveries, s.cpu_us_per_delivery)
+        {
+            write!(
+                out,
+                ", {per_k:.4} CPU s per 1,000 deliveries ({us:.1} µs each)"
+            )?;
+        }
+        writeln!(
+            out,
+            "; RSS {:.1} → {:.1} MiB",
+            s.rss_before_bytes as f64 / 1048576.0,
+            s.rss_after_bytes as f64 / 1048576.0
+        )?;
+        if let Some(per) = s.rss_per_connection_bytes {
+            writeln!(
+                out,
+                "             {:.1} KiB RSS per connection",
+                per / 1024.0
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn latency_line(out: &mut impl Write, what: &str, l: &LatencySummary) -> io::Result<()> {
+    if l.count == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{what:<12} p50 {} p90 {} p99 {} p99.9 {} max {} (n={})",
+        us(l.p50_us),
+        us(l.p90_us),
+        us(l.p99_us),
+        us(l.p999_us),
+        us(l.max_us),
+        l.count
+    )
+}
+
+/// `850µs`, `12.3ms`, `4.20s`.
+fn us(v: u64) -> String {
+    if v < 1000 {
+        format!("{v}µs")
+    } else if v < 1_000_000 {
+        format!("{:.1}ms", v as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", v as f64 / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_and_both_printers() {
+        let mut l = Latencies::default();
+        for v in 1..=1000u64 {
+            l.record(Duration::from_micros(v));
+        }
+        let s = l.summary();
+        assert_eq!(s.count, 1000);
+        assert!((495..=505).contains(&s.p50_us), "{s:?}");
+        let mut r = BenchReport {
+            scenario: "fanout".into(),
+            sent: 1,
+            send_to_ack: s,
+            ..BenchReport::default()
+        };
+        r.error("boom");
+        r.error("boom");
+        assert_eq!((r.errors, r.error_samples.len()), (2, 1));
+        let mut text = Vec::new();
+        print(&r, false, &mut text).unwrap();
+        assert!(String::from_utf8(text).unwrap().contains("send→ack"));
+        let mut json = Vec::new();
+        print(&r, true, &mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["send_to_ack"]["count"], 1000);
+    }
+}

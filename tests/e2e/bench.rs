@@ -1,0 +1,122 @@
+//! `chatctl bench` at a tiny size: every scenario against an in-process
+//! server, so the command cannot rot. The module is compiled from its
+//! source in ctl/ because it is not yet exported by the chatctl library.
+
+#[allow(dead_code, unused_imports, clippy::unwrap_used)]
+#[path = "../../ctl/src/bench/mod.rs"]
+mod bench_impl;
+
+use bench_impl::{BenchArgs, BenchReport, Scenario};
+use chat_e2e::{TestServer, spawn_server_with};
+use std::time::Duration;
+
+fn args(scenario: Scenario, corpus: &std::path::Path) -> BenchArgs {
+    BenchArgs {
+        scenario,
+        clients: 6,
+        senders: 2,
+        room_size: 3,
+        rate: 200,
+        in_flight: 2,
+        duration: Duration::from_millis(300),
+        messages: 20,
+        corpus: Some(corpus.to_path_buf()),
+        // The server runs in this process, so its /proc entry is ours.
+        server_pid: Some(std::process::id()),
+        parallel: 8,
+        admin_senders: false,
+        keep_accounts: false,
+        threads: Some(2),
+    }
+}
+
+async fn server() -> TestServer {
+    spawn_server_with(|c| {
+        c.limits.send_rate_per_sec = 10_000;
+        c.limits.send_burst = 10_000;
+    })
+    .await
+}
+
+fn corpus() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("day.txt"),
+        "[09:14] <crimsun> kleedrac: any version of mplayer should work for your cpu\n\
+         === L0sT [~waa3@raptor.ukc.ac.uk]  has joined #ubuntu\n\
+         [09:15] <will> best media player: VLC, it plays everything!\n\
+         [09:16] <kleedrac> Quad: consider yourself lucky :)\n",
+    )
+    .expect("write corpus");
+    dir
+}
+
+async fn run(server: &TestServer, args: BenchArgs) -> BenchReport {
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        bench_impl::run(args, server.client_config(), server.admin_token.clone()),
+    )
+    .await
+    .expect("bench finishes")
+    .expect("bench runs");
+    let mut text = Vec::new();
+    bench_impl::print(&report, false, &mut text).expect("print");
+    let mut json = Vec::new();
+    bench_impl::print(&report, true, &mut json).expect("print json");
+    let parsed: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
+    assert_eq!(parsed["scenario"], report.scenario);
+    assert!(report.server.is_some(), "server usage with --server-pid");
+    report
+}
+
+fn assert_all_delivered(r: &BenchReport) {
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert!(r.acked > 0, "{r:?}");
+    assert_eq!(r.acked, r.sent);
+    assert_eq!(r.deliveries, r.expected_deliveries, "{r:?}");
+    assert_eq!(r.send_to_deliver.count, r.deliveries);
+    assert_eq!(r.connect.count, r.clients as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_fanout_rooms_and_dm_deliver_everything() {
+    let server = server().await;
+    let corpus = corpus();
+    let fanout = run(&server, args(Scenario::Fanout, corpus.path())).await;
+    assert_all_delivered(&fanout);
+    assert_eq!((fanout.rooms, fanout.senders), (1, 2));
+    // Every message reaches all six members.
+    assert_eq!(fanout.deliveries, fanout.acked * 6);
+
+    let rooms = run(&server, args(Scenario::Rooms, corpus.path())).await;
+    assert_all_delivered(&rooms);
+    assert_eq!((rooms.rooms, rooms.senders), (2, 2));
+
+    let mut closed = args(Scenario::Dm, corpus.path());
+    closed.rate = 0;
+    let dm = run(&server, closed).await;
+    assert_all_delivered(&dm);
+    assert_eq!((dm.rooms, dm.senders), (3, 6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_connect_and_catchup_report_their_figures() {
+    let server = server().await;
+    let corpus = corpus();
+    let connect = run(&server, args(Scenario::Connect, corpus.path())).await;
+    assert_eq!(connect.errors, 0, "{:?}", connect.error_samples);
+    assert_eq!(connect.connect.count, 6);
+    assert!(
+        connect
+            .server
+            .as_ref()
+            .and_then(|s| s.rss_per_connection_bytes)
+            .is_some()
+    );
+
+    let catchup = run(&server, args(Scenario::Catchup, corpus.path())).await;
+    assert_eq!(catchup.errors, 0, "{:?}", catchup.error_samples);
+    let c = catchup.catchup.expect("catch-up figures");
+    assert_eq!((c.clients, c.completed, c.missed), (6, 6, 20));
+    assert_eq!(catchup.deliveries, 6 * 20);
+}
