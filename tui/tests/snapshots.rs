@@ -6,7 +6,9 @@
 
 mod common;
 
-use chat_protocol::{MemberInfo, Role, RoomEvent, RoomEventKind, RoomId, RoomKind, Seq, Timestamp};
+use chat_protocol::{
+    MemberInfo, Role, RoomEvent, RoomEventKind, RoomId, RoomKind, Seq, Timestamp, UserId,
+};
 use chat_tui::App;
 use chat_tui::action::Action;
 use chat_tui::state::{ConnectionStatus, Presence};
@@ -135,11 +137,42 @@ fn conversation_with_edits_deletes_replies_reactions_and_pending() {
             Action::Room(msg(1, 8, d2 + 8 * MIN, &me(), "I'll be back after lunch")),
         ],
     );
+    // Edits, reactions and the deletion arrive as their own events, as on
+    // the live stream; they fold into their targets and show nothing.
+    let ev = |seq: u64, who: &chat_protocol::Author, kind: RoomEventKind| {
+        Action::Room(RoomEvent {
+            room: RoomId(1),
+            seq: Seq(seq),
+            ts: Timestamp(d2 + 9 * MIN),
+            sender: who.clone(),
+            kind,
+        })
+    };
+    let react = |target: u64, emoji: &str| RoomEventKind::Reaction {
+        target: Seq(target),
+        emoji: emoji.into(),
+        added: true,
+    };
+    apply(
+        &mut app,
+        [
+            ev(
+                9,
+                &bob(),
+                RoomEventKind::Edited {
+                    target: Seq(3),
+                    text: "Yes, 22:00 UTC. I'll post the checklist here.".into(),
+                },
+            ),
+            ev(10, &me(), react(4, "👍")),
+            ev(11, &carol(), react(4, "👍")),
+            ev(12, &bob(), react(4, "❤")),
+            ev(13, &bob(), RoomEventKind::Deleted { target: Seq(6) }),
+        ],
+    );
     let room = app.rooms.get_mut(&RoomId(1)).unwrap();
-    room.timeline.message_mut(Seq(3)).unwrap().edited = true;
-    room.timeline.message_mut(Seq(4)).unwrap().reactions = vec![("👍".into(), 2), ("❤".into(), 1)];
-    room.timeline.message_mut(Seq(6)).unwrap().deleted_by = Some("Bob".into());
-    room.timeline.message_mut(Seq(8)).unwrap().seen_by = Some(2);
+    room.set_read(UserId(2), Seq(8));
+    room.set_read(UserId(3), Seq(13));
     type_text(&mut app, "is anyone on call tonight?");
     apply(&mut app, [key(KeyCode::Enter)]);
     type_text(&mut app, "ping @bob");

@@ -3,7 +3,8 @@
 use super::connection::Presence;
 use super::timeline::Timeline;
 use super::typing::Typing;
-use chat_protocol::{Author, MemberInfo, Role, RoomId, RoomInfo, RoomKind, Seq, Timestamp};
+use chat_protocol::{Author, MemberInfo, Role, RoomId, RoomInfo, RoomKind, Seq, Timestamp, UserId};
+use std::collections::BTreeMap;
 
 /// A member as the member pane shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +90,9 @@ pub struct Room {
     pub members: Members,
     /// Who is typing.
     pub typing: Typing,
+    /// Other members' read markers (highest seq each has seen), from the
+    /// room stream's receipt frames. The caller's own marker is `read_seq`.
+    pub receipts: BTreeMap<UserId, Seq>,
 }
 
 impl Room {
@@ -111,6 +115,7 @@ impl Room {
             scroll: Scroll::Bottom,
             members: Members::NotLoaded,
             typing: Typing::default(),
+            receipts: BTreeMap::new(),
         }
     }
 
@@ -127,6 +132,18 @@ impl Room {
     /// Whether this is a direct room.
     pub fn is_direct(&self) -> bool {
         self.kind == RoomKind::Direct
+    }
+
+    /// Records that `user` has read up to `read_seq`; markers only move
+    /// forward, so a stale frame changes nothing.
+    pub fn set_read(&mut self, user: UserId, read_seq: Seq) {
+        let mark = self.receipts.entry(user).or_insert(Seq::ZERO);
+        *mark = (*mark).max(read_seq);
+    }
+
+    /// How many other members have read the event at `seq` ("seen by N").
+    pub fn seen_by(&self, seq: Seq) -> usize {
+        self.receipts.values().filter(|&&read| read >= seq).count()
     }
 
     /// The seq at the bottom of the view, if anything is loaded.

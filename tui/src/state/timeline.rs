@@ -1,16 +1,20 @@
 //! One room's timeline: events keyed by [`Seq`], applied idempotently.
 //!
 //! [`Timeline::apply`] is the one place that turns a [`RoomEvent`] into what
-//! the conversation shows; when the protocol gains edit, delete and reaction
-//! events, their arms go in its `match`.
+//! the conversation shows. Edits, deletions and reactions change the message
+//! they target and keep their own seq as an [`ItemKind::Hidden`] entry, so the
+//! timeline stays gap-free (see [`Timeline::missing_ranges`]).
 
-use chat_protocol::{Author, MessageId, RoomEvent, RoomEventKind, Seq, Timestamp};
+use chat_protocol::{
+    Author, MessageEvent, MessageId, Role, RoomEvent, RoomEventKind, Seq, Timestamp, UserId,
+};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
-/// How many rows of emoji reactions a message keeps: (emoji, count) pairs in
-/// the order they were first added.
-pub type Reactions = Vec<(String, u32)>;
+/// A message's emoji reactions: each emoji with the users who chose it, in
+/// the order the emoji was first used. An emoji nobody holds any more is
+/// dropped.
+pub type Reactions = Vec<(String, Vec<UserId>)>;
 
 /// A message as the conversation shows it: the wire message plus the state
 /// later events fold in.
@@ -28,11 +32,59 @@ pub struct MessageView {
     pub edited: bool,
     /// Who deleted it, if it was deleted (display name).
     pub deleted_by: Option<String>,
-    /// Emoji reactions with their counts.
+    /// Emoji reactions with who chose them.
     pub reactions: Reactions,
-    /// How many other members have read up to this message, once receipts
-    /// exist on the server; `None` until then.
-    pub seen_by: Option<u32>,
+}
+
+impl MessageView {
+    /// The view of a wire message sent by `sender`, with whatever state a
+    /// history page folded in (edit, tombstone, reactions).
+    pub fn from_event(m: MessageEvent, sender: Author) -> MessageView {
+        MessageView {
+            id: m.id,
+            sender,
+            text: m.text,
+            reply_to: m.reply_to,
+            edited: m.edited_at.is_some(),
+            deleted_by: m.deleted.map(|t| shown_name(&t.by)),
+            reactions: m
+                .reactions
+                .into_iter()
+                .filter(|r| !r.users.is_empty())
+                .map(|r| (r.emoji, r.users))
+                .collect(),
+        }
+    }
+
+    /// Sets whether `user` reacted with `emoji`. Idempotent, so a history
+    /// page replaying a reaction already folded in changes nothing.
+    pub fn set_reaction(&mut self, emoji: &str, user: UserId, added: bool) {
+        let pos = self.reactions.iter().position(|(e, _)| e == emoji);
+        match (pos, added) {
+            (Some(i), true) => {
+                if !self.reactions[i].1.contains(&user) {
+                    self.reactions[i].1.push(user);
+                }
+            }
+            (None, true) => self.reactions.push((emoji.to_owned(), vec![user])),
+            (Some(i), false) => {
+                self.reactions[i].1.retain(|u| *u != user);
+                if self.reactions[i].1.is_empty() {
+                    self.reactions.remove(i);
+                }
+            }
+            (None, false) => {}
+        }
+    }
+}
+
+/// The name a tombstone shows: display name, or username if that is empty.
+fn shown_name(a: &Author) -> String {
+    if a.display_name.is_empty() {
+        a.username.clone()
+    } else {
+        a.display_name.clone()
+    }
 }
 
 /// A room event other than a message, shown as a one-line notice.
@@ -48,10 +100,18 @@ pub enum Notice {
     Topic(String),
     /// The visibility changed (`true` = public).
     Visibility(bool),
-    /// A change this client does not show yet (edits, reactions and
-    /// moderation land on the server before the UI draws them); kept so the
-    /// timeline has no hole at its seq. The text names the change.
-    Other(&'static str),
+    /// A moderator removed this user, for this reason (may be empty).
+    Kicked(Author, String),
+    /// A moderator banned this user, for this reason (may be empty).
+    Banned(Author, String),
+    /// A moderator lifted this user's ban.
+    Unbanned(Author),
+    /// A moderator muted (`true`) or unmuted this user.
+    Muted(Author, bool),
+    /// This user's role changed.
+    RoleChanged(Author, Role),
+    /// The room was archived (read-only from now on).
+    Archived,
 }
 
 /// What one sequence number of the timeline holds.
@@ -61,6 +121,10 @@ pub enum ItemKind {
     Message(MessageView),
     /// A membership, topic or other room change, caused by `Item::actor`.
     Notice(Notice),
+    /// Takes its seq and shows nothing: an edit, deletion or reaction
+    /// already applied to its target message, or an event from a user the
+    /// reader blocked (`RoomEventKind::Hidden`).
+    Hidden,
 }
 
 /// One timeline entry.
@@ -81,7 +145,7 @@ impl Item {
     pub fn message(&self) -> Option<&MessageView> {
         match &self.kind {
             ItemKind::Message(m) => Some(m),
-            ItemKind::Notice(_) => None,
+            ItemKind::Notice(_) | ItemKind::Hidden => None,
         }
     }
 }
@@ -131,16 +195,9 @@ impl Timeline {
             return Applied::Duplicate;
         }
         let kind = match event.kind {
-            RoomEventKind::Message(m) => ItemKind::Message(MessageView {
-                id: m.id,
-                sender: event.sender.clone(),
-                text: m.text,
-                reply_to: m.reply_to,
-                edited: false,
-                deleted_by: None,
-                reactions: Vec::new(),
-                seen_by: None,
-            }),
+            RoomEventKind::Message(m) => {
+                ItemKind::Message(MessageView::from_event(m, event.sender.clone()))
+            }
             RoomEventKind::Created { name, .. } => ItemKind::Notice(Notice::Created(name)),
             RoomEventKind::Joined { user, .. } => ItemKind::Notice(Notice::Joined(user)),
             RoomEventKind::Left { user } => ItemKind::Notice(Notice::Left(user)),
@@ -148,9 +205,43 @@ impl Timeline {
             RoomEventKind::VisibilityChanged { visibility } => ItemKind::Notice(
                 Notice::Visibility(visibility == chat_protocol::Visibility::Public),
             ),
-            // Newer event kinds (see `Notice::Other`).
-            #[allow(unreachable_patterns)]
-            _ => ItemKind::Notice(Notice::Other("made a change this client cannot show yet")),
+            RoomEventKind::Edited { target, text } => {
+                if let Some(m) = self.message_mut(target) {
+                    m.text = text;
+                    m.edited = true;
+                }
+                ItemKind::Hidden
+            }
+            RoomEventKind::Deleted { target } => {
+                if let Some(m) = self.message_mut(target) {
+                    m.text.clear();
+                    m.deleted_by = Some(shown_name(&event.sender));
+                }
+                ItemKind::Hidden
+            }
+            RoomEventKind::Reaction {
+                target,
+                emoji,
+                added,
+            } => {
+                if let Some(m) = self.message_mut(target) {
+                    m.set_reaction(&emoji, event.sender.id, added);
+                }
+                ItemKind::Hidden
+            }
+            RoomEventKind::Kicked { user, reason } => {
+                ItemKind::Notice(Notice::Kicked(user, reason))
+            }
+            RoomEventKind::Banned { user, reason } => {
+                ItemKind::Notice(Notice::Banned(user, reason))
+            }
+            RoomEventKind::Unbanned { user } => ItemKind::Notice(Notice::Unbanned(user)),
+            RoomEventKind::Muted { user, muted } => ItemKind::Notice(Notice::Muted(user, muted)),
+            RoomEventKind::RoleChanged { user, role } => {
+                ItemKind::Notice(Notice::RoleChanged(user, role))
+            }
+            RoomEventKind::Archived => ItemKind::Notice(Notice::Archived),
+            RoomEventKind::Hidden => ItemKind::Hidden,
         };
         self.items.insert(
             event.seq,
@@ -182,9 +273,21 @@ impl Timeline {
         self.items.values()
     }
 
-    /// Items with seq `<= last`, newest first: what a view anchored at `last` shows.
+    /// Items that show something (not [`ItemKind::Hidden`]), oldest first.
+    pub fn visible(&self) -> impl DoubleEndedIterator<Item = &Item> {
+        self.items
+            .values()
+            .filter(|i| !matches!(i.kind, ItemKind::Hidden))
+    }
+
+    /// Shown items with seq `<= last`, newest first: what a view anchored at
+    /// `last` shows.
     pub fn items_through(&self, last: Seq) -> impl Iterator<Item = &Item> {
-        self.items.range(..=last).rev().map(|(_, i)| i)
+        self.items
+            .range(..=last)
+            .rev()
+            .map(|(_, i)| i)
+            .filter(|i| !matches!(i.kind, ItemKind::Hidden))
     }
 
     /// Number of loaded items.

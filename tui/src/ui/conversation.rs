@@ -111,8 +111,8 @@ fn body_lines(app: &App, room: &Room, cols: usize, rows: usize) -> Vec<Line<'sta
         while total < rows
             && let Some(item) = items.next()
         {
-            let mut lines =
-                message::item_lines(item, &room.timeline, cols, own_latest == Some(item.seq));
+            let seen_by = (own_latest == Some(item.seq)).then(|| room.seen_by(item.seq));
+            let mut lines = message::item_lines(item, &room.timeline, cols, seen_by);
             let older = items.peek();
             if older.map(|o| day(o.ts)) != Some(day(item.ts)) {
                 lines.insert(0, separator(&day_label(day(item.ts)), cols));

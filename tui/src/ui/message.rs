@@ -6,7 +6,7 @@ use super::theme;
 use super::wrap::{truncate, width, wrap};
 use crate::state::{Item, ItemKind, MessageView, Notice, Outgoing, OutgoingState, Timeline};
 use chat_protocol::text::display_safe;
-use chat_protocol::{Author, Timestamp};
+use chat_protocol::{Author, Role, Timestamp};
 use chrono::{DateTime, NaiveDate, Utc};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -55,13 +55,13 @@ pub fn name(a: &Author) -> String {
     truncate(&display_safe(n), MAX_NAME)
 }
 
-/// Lines for one loaded item. `own_latest` marks the user's newest message,
-/// which carries the "seen by" line.
+/// Lines for one loaded item. `seen_by` is set on the user's newest message
+/// only: how many other members have read it, drawn as "seen by N" when > 0.
 pub fn item_lines(
     item: &Item,
     timeline: &Timeline,
     cols: usize,
-    own_latest: bool,
+    seen_by: Option<usize>,
 ) -> Vec<Line<'static>> {
     let time = hhmm(item.ts);
     match &item.kind {
@@ -79,7 +79,8 @@ pub fn item_lines(
                 ),
             ])]
         }
-        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, own_latest),
+        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, seen_by),
+        ItemKind::Hidden => Vec::new(),
         ItemKind::Notice(n) => {
             let who = name(&item.actor);
             let text = match n {
@@ -91,7 +92,20 @@ pub fn item_lines(
                 Notice::Topic(t) => format!("{who} set the topic: {}", display_safe(t)),
                 Notice::Visibility(true) => format!("{who} made the room public"),
                 Notice::Visibility(false) => format!("{who} made the room private"),
-                Notice::Other(what) => format!("{who} {what}"),
+                Notice::Kicked(u, why) => format!("⊘ {who} removed {}{}", name(u), reason(why)),
+                Notice::Banned(u, why) => format!("⊘ {who} banned {}{}", name(u), reason(why)),
+                Notice::Unbanned(u) => format!("{who} lifted the ban on {}", name(u)),
+                Notice::Muted(u, true) => format!("{who} muted {}", name(u)),
+                Notice::Muted(u, false) => format!("{who} unmuted {}", name(u)),
+                Notice::RoleChanged(u, role) => {
+                    let role = match role {
+                        Role::Owner => "owner",
+                        Role::Admin => "admin",
+                        Role::Member => "member",
+                    };
+                    format!("{who} made {} {role}", name(u))
+                }
+                Notice::Archived => format!("{who} archived the room; it is read-only now"),
             };
             let rows = wrap(
                 &text,
@@ -116,12 +130,21 @@ pub fn item_lines(
     }
 }
 
+/// `": reason"` for a moderation notice, or nothing when no reason was given.
+fn reason(why: &str) -> String {
+    if why.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", display_safe(why))
+    }
+}
+
 fn message_lines(
     time: &str,
     m: &MessageView,
     timeline: &Timeline,
     cols: usize,
-    own_latest: bool,
+    seen_by: Option<usize>,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(target) = m.reply_to {
@@ -158,7 +181,7 @@ fn message_lines(
         let text = m
             .reactions
             .iter()
-            .map(|(emoji, n)| format!("{} {n}", display_safe(emoji)))
+            .map(|(emoji, users)| format!("{} {}", display_safe(emoji), users.len()))
             .collect::<Vec<_>>()
             .join("  ");
         lines.push(Line::from(vec![
@@ -166,7 +189,7 @@ fn message_lines(
             Span::raw(truncate(&text, cols.saturating_sub(INDENT))),
         ]));
     }
-    if own_latest && let Some(n) = m.seen_by {
+    if let Some(n) = seen_by.filter(|&n| n > 0) {
         lines.push(Line::from(vec![
             Span::raw(" ".repeat(INDENT)),
             Span::styled(format!("✓ seen by {n}"), theme::dim()),

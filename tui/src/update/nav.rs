@@ -59,7 +59,7 @@ pub(crate) fn scroll(app: &mut App, delta: isize, fx: &mut Vec<Effect>) {
     let Some(bottom) = room.bottom_seq() else {
         return;
     };
-    let seqs: Vec<Seq> = room.timeline.items().map(|i| i.seq).collect();
+    let seqs: Vec<Seq> = room.timeline.visible().map(|i| i.seq).collect();
     let pos = seqs
         .iter()
         .position(|&s| s == bottom)
