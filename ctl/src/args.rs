@@ -149,7 +149,8 @@ pub enum Command {
     Tail(TailArgs),
     /// Print a room's messages, the whole history unless limited.
     History(HistoryArgs),
-    /// JSON Lines of every event in every room visible to you (audit archive).
+    /// JSON Lines of everything for compliance archives: rooms, events (edit
+    /// versions, deletions, membership), moderation log. Complete for server admins.
     Export {
         /// Only this room.
         #[arg(long, value_name = "ROOM")]

@@ -217,7 +217,9 @@ fn flatten_authors(v: Value) -> Value {
 /// The JSON Lines form of a room event, shared by `tail`, `history` and
 /// `export`. Field names are stable: `type`, `room`, `seq`, `ts` (RFC 3339
 /// UTC), `sender`, `display_name`, `org`; messages add `id`, `text`,
-/// `reply_to`, and `edited` / `deleted` when the server reports them;
+/// `reply_to`, and when they apply `edited` (RFC 3339), `deleted`
+/// (`{"by": username, "at": UTC ms}`), `deleted_by` and `deleted_at`
+/// (RFC 3339);
 /// other events add their own fields (e.g. `user`, `role`, `topic`).
 pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
     let mut m = Map::new();
@@ -235,15 +237,15 @@ pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
             if let Some(r) = msg.reply_to {
                 m.insert("reply_to".into(), json!(r.0));
             }
-            // Read through serde so fields added by newer protocol versions
-            // (edit and delete state) appear without a code change here.
-            if let Ok(Value::Object(full)) = serde_json::to_value(msg) {
-                if let Some(at) = full.get("edited_at").and_then(Value::as_u64) {
-                    m.insert("edited".into(), json!(rfc3339(Timestamp(at))));
-                }
-                if let Some(d) = full.get("deleted").filter(|d| !d.is_null()) {
-                    m.insert("deleted".into(), flatten_authors(d.clone()));
-                }
+            if let Some(at) = msg.edited_at {
+                m.insert("edited".into(), json!(rfc3339(at)));
+            }
+            if let Some(t) = &msg.deleted {
+                // `deleted` keeps its original shape; the flat pair is what
+                // archives and `jq` filters should use.
+                m.insert("deleted".into(), json!({"by": t.by.username, "at": t.at.0}));
+                m.insert("deleted_by".into(), json!(t.by.username));
+                m.insert("deleted_at".into(), json!(rfc3339(t.at)));
             }
         }
         other => match serde_json::to_value(other) {

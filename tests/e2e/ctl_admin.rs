@@ -123,18 +123,18 @@ async fn setup_user_token_room() {
     assert_eq!(once, 1);
 
     // Edit, react and delete; history shows the state.
-    let once_seq = json_lines(&hist)
+    let once = json_lines(&hist)
         .iter()
         .find(|e| e["text"] == "once")
         .map(|e| e["seq"].as_u64().unwrap())
-        .unwrap()
-        .to_string();
+        .unwrap();
+    let once_seq = once.to_string();
     ok(args(ctl.admin(), &["edit", "ops", &once_seq, "twice"])).await;
     ok(args(ctl.admin(), &["react", "ops", &once_seq, "+1"])).await;
     let hist = ok(args(ctl.admin(), &["--json", "history", "ops"])).await;
     let edited = json_lines(&hist)
         .into_iter()
-        .find(|e| e["seq"].to_string() == once_seq)
+        .find(|e| e["seq"] == once)
         .unwrap();
     assert_eq!(edited["text"], "twice");
     assert!(edited["edited"].is_string(), "{edited}");
@@ -146,7 +146,7 @@ async fn setup_user_token_room() {
     .await;
     let deleted = json_lines(&hist)
         .into_iter()
-        .find(|e| e["seq"].to_string() == once_seq)
+        .find(|e| e["seq"] == once)
         .unwrap();
     assert!(deleted["deleted"].is_object(), "{deleted}");
     assert_eq!(deleted["text"], "twice");
@@ -248,12 +248,15 @@ async fn exit_codes() {
     let ctl = Ctl::new(&server);
     // 0 ok.
     ok(args(ctl.admin(), &["room", "create", "ops"])).await;
-    // 1 error: an option chatctl cannot perform yet.
+    // 1 error: a local file that cannot be read.
+    let missing = ctl.home.path().join("no-such-log.txt");
     let mut c = ctl.admin();
-    c.args(["history", "ops", "--include-edits"]);
+    c.args(["import", "irc-log"])
+        .arg(&missing)
+        .args(["--room", "ops"]);
     let out = super::ctl_support::run(c, None).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--include-edits is not supported yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     // 2 usage: clap's and ours.
     expect(args(ctl.admin(), &["frobnicate"]), None, 2).await;
     expect(

@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod crash;
 mod ctl_admin;
+mod ctl_audit;
 mod ctl_bot;
 mod ctl_import;
 mod ctl_support;

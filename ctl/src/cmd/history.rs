@@ -1,8 +1,10 @@
 //! `history ROOM`: the whole history (or a seq range), paged through the
 //! server API, filtered by time, user and organization, printed as a
-//! table, JSON Lines or CSV. Also the paging helpers `tail` and `export` use.
+//! table, JSON Lines or CSV, with every edit version for server admins
+//! (`--include-edits`). Also the paging helpers `tail` and `export` use.
 
-use super::{room_by_name, unsupported};
+use super::audit::{Versions, attach_versions, version_rows, versions_of};
+use super::room_by_name;
 use crate::args::HistoryArgs;
 use crate::auth::Target;
 use crate::error::{CtlError, Result};
@@ -10,6 +12,7 @@ use crate::output::{Format, Out, csv_field, event_json, event_row, rfc3339};
 use chat_client::Connection;
 use chat_protocol::{
     HistoryAnchor, HistoryPage, RequestBody, ResponseBody, RoomEvent, RoomEventKind, RoomInfo, Seq,
+    Timestamp,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -44,8 +47,74 @@ pub async fn fetch_page(
     }
 }
 
+/// Pages forward through a room's history, oldest first, from `after`
+/// (exclusive) to `before` (exclusive; `None`: up to the head as each page
+/// is read). For callers that do more requests between pages.
+pub struct Pager<'a> {
+    conn: &'a Connection,
+    room: &'a RoomInfo,
+    before: Option<u64>,
+    audit: bool,
+    limit: u32,
+    /// The seq of the last event returned.
+    cursor: u64,
+    done: bool,
+}
+
+impl<'a> Pager<'a> {
+    /// A pager starting after seq `after`; `audit` (server admins) includes
+    /// deleted messages' text.
+    pub fn new(
+        conn: &'a Connection,
+        room: &'a RoomInfo,
+        after: u64,
+        before: Option<u64>,
+        audit: bool,
+    ) -> Pager<'a> {
+        Pager {
+            conn,
+            room,
+            before,
+            audit,
+            limit: page_size(conn),
+            cursor: after,
+            done: false,
+        }
+    }
+
+    /// The next page of events (never empty), or `None` at the end.
+    ///
+    /// # Errors
+    /// Request failures.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<RoomEvent>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let anchor = HistoryAnchor::After(Seq(self.cursor));
+        let page = fetch_page(self.conn, self.room, anchor, self.limit, self.audit).await?;
+        self.done = !page.has_more || page.events.is_empty();
+        let mut events = page.events;
+        if let Some(b) = self.before
+            && let Some(cut) = events.iter().position(|ev| ev.seq.0 >= b)
+        {
+            events.truncate(cut);
+            self.done = true;
+        }
+        if let Some(last) = events.last() {
+            self.cursor = last.seq.0;
+        }
+        Ok((!events.is_empty()).then_some(events))
+    }
+
+    /// The seq of the last event returned (or `after` if none).
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+}
+
 /// Calls `f` on every event with `after < seq < before` (`before: None`:
-/// up to the head at each page), oldest first, paging forward.
+/// up to the head at each page), oldest first, paging forward. Returns the
+/// seq of the last event seen (or `after`).
 ///
 /// # Errors
 /// Request failures and whatever `f` returns.
@@ -57,21 +126,13 @@ pub async fn scan_forward(
     audit: bool,
     mut f: impl FnMut(&RoomEvent) -> Result<()>,
 ) -> Result<u64> {
-    let limit = page_size(conn);
-    let mut cursor = after;
-    loop {
-        let page = fetch_page(conn, room, HistoryAnchor::After(Seq(cursor)), limit, audit).await?;
-        for ev in &page.events {
-            if before.is_some_and(|b| ev.seq.0 >= b) {
-                return Ok(cursor);
-            }
+    let mut pager = Pager::new(conn, room, after, before, audit);
+    while let Some(events) = pager.next_page().await? {
+        for ev in &events {
             f(ev)?;
-            cursor = ev.seq.0;
-        }
-        if !page.has_more || page.events.is_empty() {
-            return Ok(cursor);
         }
     }
+    Ok(pager.cursor())
 }
 
 /// The latest `n` events with `seq < before` that pass `keep`, oldest first,
@@ -174,11 +235,10 @@ impl Filter {
 /// Runs `history`.
 ///
 /// # Errors
-/// [`CtlError::Usage`] for bad dates or conflicting formats; request failures.
+/// [`CtlError::Usage`] for bad dates or conflicting formats;
+/// [`CtlError::Auth`] (exit 4) for `--include-edits` without server-admin
+/// rights; request failures.
 pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
-    if a.include_edits {
-        return Err(unsupported::not_yet("history --include-edits"));
-    }
     if a.csv && out.json() {
         return Err(CtlError::Usage("choose one of --csv and --json".to_owned()));
     }
@@ -194,7 +254,16 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
         all_events: a.all_events,
     };
     let format = if a.csv { Format::Csv } else { out.format };
-    let (conn, _) = target.connect_authed().await?;
+    let (conn, me) = target.connect_authed().await?;
+    if a.include_edits && !me.admin {
+        // The server would refuse each version request; say so before
+        // printing anything rather than after the first edited message.
+        return Err(CtlError::Auth(format!(
+            "history --include-edits is for server admins only, and {} is not one; \
+             drop --include-edits, or use an admin's token (`chatctl user set-admin`)",
+            me.author.username
+        )));
+    }
     let room = room_by_name(&conn, &a.room).await?;
     let after = a.after.unwrap_or(0);
     let audit = a.include_deleted;
@@ -203,12 +272,19 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
         format,
         room: &room.name,
     };
+    let versions = async |events: &[RoomEvent]| {
+        if a.include_edits {
+            versions_of(&conn, &room, events).await
+        } else {
+            Ok(Versions::new())
+        }
+    };
     printer.header()?;
     match a.limit {
         Some(n) => {
             let events =
                 scan_backward(&conn, &room, after, a.before, n, audit, |e| filter.keep(e)).await?;
-            printer.rows(&events)?;
+            printer.rows(&events, &versions(&events).await?)?;
         }
         None if format == Format::Table => {
             // Aligned columns need every row first.
@@ -220,16 +296,14 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
                 Ok(())
             })
             .await?;
-            printer.rows(&events)?;
+            printer.rows(&events, &versions(&events).await?)?;
         }
         None => {
-            scan_forward(&conn, &room, after, a.before, audit, |e| {
-                if filter.keep(e) {
-                    printer.rows(std::slice::from_ref(e))?;
-                }
-                Ok(())
-            })
-            .await?;
+            let mut pager = Pager::new(&conn, &room, after, a.before, audit);
+            while let Some(mut events) = pager.next_page().await? {
+                events.retain(|e| filter.keep(e));
+                printer.rows(&events, &versions(&events).await?)?;
+            }
         }
     }
     Ok(())
@@ -251,11 +325,15 @@ impl Printer<'_> {
         Ok(())
     }
 
-    fn rows(&self, events: &[RoomEvent]) -> Result<()> {
+    /// Prints `events`; a message with an entry in `versions` is followed
+    /// by its versions (JSON: a `versions` array on the message; CSV: one
+    /// row of type `version` each; table: indented rows).
+    fn rows(&self, events: &[RoomEvent], versions: &Versions) -> Result<()> {
         match self.format {
             Format::Json => {
                 for ev in events {
-                    self.out.json_line(&event_json(self.room, ev))?;
+                    let v = attach_versions(event_json(self.room, ev), ev.seq.0, versions);
+                    self.out.json_line(&v)?;
                 }
                 Ok(())
             }
@@ -268,24 +346,37 @@ impl Printer<'_> {
                             .unwrap_or("")
                             .to_owned()
                     };
-                    let fields = [
-                        self.room.to_owned(),
-                        ev.seq.0.to_string(),
-                        s("id"),
-                        rfc3339(ev.ts),
-                        ev.sender.username.clone(),
-                        ev.sender.display_name.clone(),
-                        ev.sender.org.clone(),
-                        s("type"),
-                        s("text"),
-                    ];
-                    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                    self.out.line(&line.join(","))?;
+                    let row = |ts: Timestamp, ty: String, text: String| {
+                        let fields = [
+                            self.room.to_owned(),
+                            ev.seq.0.to_string(),
+                            s("id"),
+                            rfc3339(ts),
+                            ev.sender.username.clone(),
+                            ev.sender.display_name.clone(),
+                            ev.sender.org.clone(),
+                            ty,
+                            text,
+                        ];
+                        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                        line.join(",")
+                    };
+                    self.out.line(&row(ev.ts, s("type"), s("text")))?;
+                    for ver in versions.get(&ev.seq.0).into_iter().flatten() {
+                        self.out
+                            .line(&row(ver.at, "version".to_owned(), ver.text.clone()))?;
+                    }
                 }
                 Ok(())
             }
             Format::Table | Format::Tsv => {
-                let rows: Vec<Vec<String>> = events.iter().map(event_row).collect();
+                let mut rows = Vec::with_capacity(events.len());
+                for ev in events {
+                    rows.push(event_row(ev));
+                    if let Some(v) = versions.get(&ev.seq.0) {
+                        rows.extend(version_rows(v));
+                    }
+                }
                 self.out
                     .table(&["seq", "time (UTC)", "sender", "text"], &rows)
             }

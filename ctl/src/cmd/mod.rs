@@ -6,6 +6,7 @@
 //! name it in [`unsupported`].
 
 pub mod admin;
+pub mod audit;
 pub mod export;
 pub mod history;
 pub mod import;

@@ -4,7 +4,7 @@
 use crate::error::CtlError;
 
 /// Commands and options waiting for server support, by the name users type.
-pub const NOT_YET: &[&str] = &["history --include-edits"];
+pub const NOT_YET: &[&str] = &[];
 
 /// The error for a feature in [`NOT_YET`] (exit code 1).
 pub fn not_yet(feature: &'static str) -> CtlError {
