@@ -337,7 +337,14 @@ async fn every_moderation_action_checks_roles_and_is_audited() {
     );
 
     // Server admins still list it for audit export; others may not list all rooms.
-    assert!(admin.all_rooms().await.expect("all rooms").iter().any(|r| r.id == room));
+    assert!(
+        admin
+            .all_rooms()
+            .await
+            .expect("all rooms")
+            .iter()
+            .any(|r| r.id == room)
+    );
     assert_eq!(code(member.all_rooms().await), Some(ErrorCode::Forbidden));
 
     // The audit trail: who did what to whom, when and why.
