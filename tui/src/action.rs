@@ -3,8 +3,8 @@
 
 use crate::state::{ConnectionStatus, Presence};
 use chat_protocol::{
-    Author, IdempotencyKey, MemberInfo, MessageAck, Role, RoomEvent, RoomId, RoomInfo, RoomSummary,
-    Seq, UserEvent, UserId,
+    Author, Contact, IdempotencyKey, MemberInfo, MessageAck, Role, RoomEvent, RoomId, RoomInfo,
+    RoomSummary, Seq, UserEvent, UserId,
 };
 use crossterm::event::KeyEvent;
 use std::time::Instant;
@@ -120,10 +120,21 @@ pub enum Action {
     /// A user's presence changed.
     Presence {
         /// Who.
-        user: UserId,
+        user: Author,
         /// Their new presence.
         presence: Presence,
     },
+    /// A member's receipt markers moved in a room.
+    Receipt {
+        /// The room.
+        room: RoomId,
+        /// Whose markers.
+        user: UserId,
+        /// Highest seq they have seen.
+        read_seq: Seq,
+    },
+    /// The contact list arrived (answer to `Effect::LoadContacts`).
+    Contacts(Vec<Contact>),
     /// A message for the status line (a command's result or failure).
     Status(Level, String),
     /// Quit the application.

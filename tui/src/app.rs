@@ -3,9 +3,9 @@
 use crate::action::Level;
 use crate::composer::Composer;
 use crate::keymap::Keymap;
-use crate::state::{ConnectionStatus, Outbox, Room};
-use chat_protocol::{Author, RoomId};
-use std::collections::BTreeMap;
+use crate::state::{ConnectionStatus, Outbox, Presence, Room};
+use chat_protocol::{Author, RoomId, Seq};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 /// A popup drawn over the main screen; it takes the keys while open.
@@ -78,6 +78,17 @@ pub struct App {
     pub size: (u16, u16),
     /// Running or quitting.
     pub run_state: RunState,
+    /// Presence by username, from presence events and answers; the member
+    /// pane and direct rooms show it.
+    pub presence: BTreeMap<String, Presence>,
+    /// Whether the user set themself away with `/away`.
+    pub away: bool,
+    /// When the last typing notice was sent, and for which room; at most
+    /// one per room per `update::TYPING_EVERY`.
+    pub typing_sent: Option<(RoomId, Instant)>,
+    /// Messages already alerted for, so a mention seen both as a room event
+    /// and as a notification rings once.
+    pub alerted: BTreeSet<(RoomId, Seq)>,
 }
 
 impl App {
@@ -97,6 +108,10 @@ impl App {
             now,
             size: (100, 30),
             run_state: RunState::Running,
+            presence: BTreeMap::new(),
+            away: false,
+            typing_sent: None,
+            alerted: BTreeSet::new(),
         }
     }
 

@@ -23,18 +23,19 @@ pub enum Command {
     Dm(String),
     /// `/topic TEXT`: set the current room's topic.
     Topic(String),
-    /// `/edit TEXT`: replace your last message.
+    /// `/edit TEXT`: replace the selected message (if yours) or your last one.
     Edit(String),
-    /// `/delete`: delete your last message.
+    /// `/delete`: delete the selected message or your last one.
     Delete,
-    /// `/react EMOJI`: react to the latest message.
+    /// `/react EMOJI`: toggle a reaction on the selected or latest message.
     React(String),
-    /// `/reply TEXT`: answer the latest message from someone else.
+    /// `/reply TEXT`: answer the selected message or the latest from
+    /// someone else.
     Reply(String),
     /// `/who`: show the member list.
     Who,
-    /// `/away [MESSAGE]`: mark yourself away (no message: back).
-    Away(Option<String>),
+    /// `/away`: mark yourself away, or back if away.
+    Away,
     /// `/contacts`: list your contacts.
     Contacts,
     /// `/search TEXT`: search messages.
@@ -93,12 +94,6 @@ pub enum CommandName {
 /// Commands whose server feature does not exist yet. Running one shows a
 /// status message saying so. Remove an entry when its feature lands.
 pub const NOT_YET_SUPPORTED: &[CommandName] = &[
-    CommandName::Topic,
-    CommandName::Edit,
-    CommandName::Delete,
-    CommandName::React,
-    CommandName::Away,
-    CommandName::Contacts,
     CommandName::Search,
     CommandName::Upload,
     CommandName::Download,
@@ -121,20 +116,16 @@ pub const COMMANDS: &[(CommandName, &str, &str)] = &[
     (CommandName::Invite, "/invite USER", "add USER to this room"),
     (CommandName::Dm, "/dm USER", "direct chat with a user"),
     (CommandName::Topic, "/topic TEXT", "set this room's topic"),
-    (CommandName::Edit, "/edit TEXT", "replace your last message"),
-    (CommandName::Delete, "/delete", "delete your last message"),
+    (CommandName::Edit, "/edit TEXT", "edit selected/your last"),
+    (CommandName::Delete, "/delete", "delete selected/your last"),
     (
         CommandName::React,
         "/react EMOJI",
-        "react to latest message",
+        "react to selected/latest",
     ),
-    (
-        CommandName::Reply,
-        "/reply TEXT",
-        "answer the latest message",
-    ),
+    (CommandName::Reply, "/reply TEXT", "answer selected/latest"),
     (CommandName::Who, "/who", "list this room's members"),
-    (CommandName::Away, "/away [MESSAGE]", "mark yourself away"),
+    (CommandName::Away, "/away", "set away / back"),
     (CommandName::Contacts, "/contacts", "list your contacts"),
     (CommandName::Search, "/search TEXT", "search messages"),
     (CommandName::Upload, "/upload PATH", "send a file"),
@@ -248,7 +239,7 @@ impl Command {
             Command::React(_) => CommandName::React,
             Command::Reply(_) => CommandName::Reply,
             Command::Who => CommandName::Who,
-            Command::Away(_) => CommandName::Away,
+            Command::Away => CommandName::Away,
             Command::Contacts => CommandName::Contacts,
             Command::Search(_) => CommandName::Search,
             Command::Upload(_) => CommandName::Upload,
@@ -326,7 +317,7 @@ fn parse_args(cmd: CommandName, args: &str) -> Result<Command, CommandError> {
         },
         CommandName::Reply => text("reply text").map(Command::Reply),
         CommandName::Who => none(Command::Who),
-        CommandName::Away => Ok(Command::Away((!args.is_empty()).then(|| args.to_string()))),
+        CommandName::Away => none(Command::Away),
         CommandName::Contacts => none(Command::Contacts),
         CommandName::Search => text("search text").map(Command::Search),
         CommandName::Upload => text("file path").map(Command::Upload),
@@ -361,7 +352,7 @@ mod tests {
             Ok(Command::Reply("sure thing".into()))
         );
         assert_eq!(parse("/react 👍"), Ok(Command::React("👍".into())));
-        assert_eq!(parse("/away"), Ok(Command::Away(None)));
+        assert_eq!(parse("/away"), Ok(Command::Away));
         assert_eq!(parse("/QUIT"), Ok(Command::Quit));
         for (name, _, _) in COMMANDS {
             assert!(Command::parse(&format!("/{}", name.as_str())).is_some());
@@ -390,7 +381,8 @@ mod tests {
 
     #[test]
     fn unsupported_list() {
-        assert!(!CommandName::Edit.supported());
+        assert!(!CommandName::Search.supported());
+        assert!(CommandName::Edit.supported());
         assert!(CommandName::Join.supported());
     }
 }

@@ -82,6 +82,60 @@ pub enum Effect {
         /// The other user.
         username: String,
     },
+    /// Replace the text of the caller's message at `seq`.
+    Edit {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+        /// The new text.
+        text: String,
+    },
+    /// Delete the message at `seq`.
+    Delete {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// Toggle the caller's `emoji` reaction on the message at `seq`.
+    React {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Set the room's topic (a moderation action: room admins and owner).
+    SetTopic {
+        /// The room.
+        room: RoomId,
+        /// The new topic.
+        topic: String,
+    },
+    /// Set (`true`) or clear the caller's away state.
+    SetAway(bool),
+    /// Fetch the contact list, then report `Action::Contacts`.
+    LoadContacts,
+    /// Acknowledge receipt of the room's events up to `seq`.
+    MarkDelivered {
+        /// The room.
+        room: RoomId,
+        /// Highest seq received.
+        seq: Seq,
+    },
+    /// Tell the room the caller is typing (sent at most every
+    /// `update::TYPING_EVERY`).
+    Typing {
+        /// The room.
+        room: RoomId,
+    },
+    /// Fetch these users' presence, then report `Action::Presence` for each.
+    LoadPresence {
+        /// Usernames.
+        usernames: Vec<String>,
+    },
     /// Ring the terminal bell / send OSC 9 (if enabled in the config).
     Alert {
         /// The room the message arrived in.

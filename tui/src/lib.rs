@@ -25,9 +25,12 @@
 //!
 //! # Adding a feature
 //!
-//! A new room event (edit, delete, reaction): add its arm to
-//! [`state::Timeline::apply`] and, if it needs new display state, a field on
-//! [`state::MessageView`] that `ui::message` draws. A server feature that
+//! A new room event kind: add its arm to [`state::Timeline::apply`] (an
+//! event that changes another message folds into it and keeps its own seq as
+//! `ItemKind::Hidden`) and, if it needs new display state, a field on
+//! [`state::MessageView`] that `ui::message` draws. Ephemeral frames
+//! (receipts, typing) and user events (presence, notifications) go through
+//! `update::live`; their requests are in `net::lifecycle`. A server feature that
 //! lands: remove its command from [`command::NOT_YET_SUPPORTED`] and emit an
 //! [`Effect`] for it in `update::compose`. A new key: a [`keymap::KeyAction`]
 //! variant with a default and a name.
@@ -67,4 +70,4 @@ pub use action::Action;
 pub use app::App;
 pub use effect::Effect;
 pub use run::{run, run_with};
-pub use update::{INITIAL_BACKLOG, update};
+pub use update::{INITIAL_BACKLOG, TYPING_EVERY, expiry, update};

@@ -16,10 +16,14 @@ use crate::effect::Effect;
 use crate::state::ConnectionStatus;
 use chat_client::Connection;
 use chat_client::session::{Session, SessionEvent};
-use chat_protocol::{HistoryAnchor, IdempotencyKey, Role, RoomId, UserInfo, Visibility};
+use chat_protocol::{
+    HistoryAnchor, IdempotencyKey, Role, RoomFrame, RoomId, UserId, UserInfo, Visibility,
+};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+mod lifecycle;
 
 /// Events per page of older history (`Effect::LoadOlder`).
 pub const HISTORY_PAGE: u32 = 50;
@@ -39,6 +43,8 @@ pub struct Net {
     /// Round trip last reported, in ms; `None` while disconnected.
     rtt_ms: Option<u32>,
     connected: bool,
+    /// Who is logged in, so the user's own typing frames are not shown.
+    me: Option<UserId>,
 }
 
 impl Net {
@@ -53,6 +59,7 @@ impl Net {
             queued: HashSet::new(),
             rtt_ms: None,
             connected: false,
+            me: None,
         }
     }
 
@@ -100,6 +107,7 @@ impl Net {
 
     fn on_connected(&mut self, user: UserInfo) {
         self.connected = true;
+        self.me = Some(user.author.id);
         self.rtt_ms = self.session.connection().map(|c| rtt_ms(&c));
         self.report(Action::LoggedIn(user.author));
         self.report(Action::Connection(ConnectionStatus::Connected {
@@ -173,6 +181,7 @@ impl Net {
                 self.followed.remove(&room);
                 self.report(failure(format!("cannot open room {room}: {error}")));
             }
+            SessionEvent::Ephemeral { room, frame } => self.on_ephemeral(room, frame),
             SessionEvent::Sent { key, ack } => self.report(Action::Sent { key, ack }),
             SessionEvent::SendFailed { key, error } => {
                 self.queued.remove(&key);
@@ -187,6 +196,25 @@ impl Net {
                 self.report(Action::Connection(ConnectionStatus::Offline(why)));
             }
             other => tracing::debug!(?other, "session event not used"),
+        }
+    }
+
+    /// A receipt or typing frame from a room stream.
+    fn on_ephemeral(&self, room: RoomId, frame: RoomFrame) {
+        match frame {
+            RoomFrame::Receipt { user, read_seq, .. } => self.report(Action::Receipt {
+                room,
+                user: user.id,
+                read_seq,
+            }),
+            RoomFrame::Typing { user, expires_at } if Some(user.id) != self.me => {
+                self.report(Action::Typing {
+                    room,
+                    user: user.display_name,
+                    until: crate::update::expiry(expires_at, Instant::now()),
+                });
+            }
+            _ => {}
         }
     }
 
@@ -236,7 +264,7 @@ impl Net {
                     );
                 });
             }
-            Effect::MarkRead { room, seq } => self.request(move |conn, _| async move {
+            Effect::MarkRead { room, seq } => self.quiet(move |conn| async move {
                 if let Err(e) = conn.mark_read(room, seq).await {
                     tracing::debug!(%room, %seq, error = %e, "mark read failed");
                 }
@@ -314,6 +342,15 @@ impl Net {
                     Err(e) => send(&actions, failure(format!("cannot message {username}: {e}"))),
                 }
             }),
+            Effect::Edit { .. }
+            | Effect::Delete { .. }
+            | Effect::React { .. }
+            | Effect::SetTopic { .. }
+            | Effect::SetAway(_)
+            | Effect::LoadContacts
+            | Effect::LoadPresence { .. }
+            | Effect::MarkDelivered { .. }
+            | Effect::Typing { .. } => self.on_lifecycle_effect(effect),
             Effect::Alert { .. } | Effect::Quit => {}
         }
     }

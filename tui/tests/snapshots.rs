@@ -240,21 +240,21 @@ fn member_pane() {
     apply(
         &mut app,
         [Action::Presence {
-            user: bob().id,
+            user: bob(),
             presence: Presence::Online,
         }],
     );
     apply(
         &mut app,
         [Action::Presence {
-            user: carol().id,
+            user: carol(),
             presence: Presence::Away,
         }],
     );
     apply(
         &mut app,
         [Action::Presence {
-            user: me().id,
+            user: me(),
             presence: Presence::Online,
         }],
     );

@@ -171,8 +171,9 @@ fn unread_from_the_summary_is_not_counted_twice_on_catch_up() {
 #[test]
 fn outbox_keeps_its_idempotency_key_across_a_retry() {
     let mut app = two_rooms();
+    // Typing tells the room (once per 3 s), nothing else.
     let fx = type_text(&mut app, "hello while offline");
-    assert!(fx.is_empty());
+    assert_eq!(fx, vec![Effect::Typing { room: RoomId(1) }]);
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     let [
         Effect::Send {
@@ -381,12 +382,12 @@ fn pasted_control_characters_never_reach_the_input() {
 #[test]
 fn unsupported_commands_say_so_and_keep_the_input() {
     let mut app = two_rooms();
-    type_text(&mut app, "/react 👍");
+    type_text(&mut app, "/search lunch");
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(fx.is_empty());
     let status = app.status.clone().unwrap().text;
-    assert_eq!(status, "/react: the server does not support reactions yet");
-    assert_eq!(app.composer.text(), "/react 👍");
+    assert_eq!(status, "/search: the server does not support search yet");
+    assert_eq!(app.composer.text(), "/search lunch");
 }
 
 #[test]
@@ -425,15 +426,19 @@ fn up_on_empty_input_edits_the_last_own_message() {
         app.composer.mode,
         chat_tui::composer::ComposeMode::Edit(Seq(2))
     );
-    // Editing is not on the server yet: Enter says so.
-    apply(&mut app, [key(KeyCode::Enter)]);
-    assert!(
-        app.status
-            .clone()
-            .unwrap()
-            .text
-            .contains("does not support editing")
+    apply(&mut app, [key(KeyCode::End)]);
+    apply(&mut app, [key(KeyCode::Backspace), key(KeyCode::Backspace)]);
+    type_text(&mut app, "ere");
+    let fx = apply(&mut app, [key(KeyCode::Enter)]);
+    assert_eq!(
+        fx,
+        vec![Effect::Edit {
+            room: RoomId(1),
+            seq: Seq(2),
+            text: "typo here".into()
+        }]
     );
+    assert!(app.composer.is_empty());
 }
 
 #[test]

@@ -25,10 +25,10 @@ pub enum ConnectionStatus {
     Offline(String),
 }
 
-/// Whether a user is around, as the server will report it.
+/// Whether a user is around, as the server reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Presence {
-    /// Not known (the server does not report presence yet).
+    /// Not reported yet.
     #[default]
     Unknown,
     /// Connected and active.

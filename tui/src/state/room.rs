@@ -93,6 +93,13 @@ pub struct Room {
     /// Other members' read markers (highest seq each has seen), from the
     /// room stream's receipt frames. The caller's own marker is `read_seq`.
     pub receipts: BTreeMap<UserId, Seq>,
+    /// The message selected with Alt-Up/Alt-Down, which `r`, `e`, `d` and
+    /// the message commands act on; `None` acts on the latest.
+    pub selected: Option<Seq>,
+    /// Whether the room stream has caught up, so each new event is
+    /// acknowledged as delivered on arrival (catch-up is acknowledged once,
+    /// at its head).
+    pub live: bool,
 }
 
 impl Room {
@@ -116,6 +123,8 @@ impl Room {
             members: Members::NotLoaded,
             typing: Typing::default(),
             receipts: BTreeMap::new(),
+            selected: None,
+            live: false,
         }
     }
 
@@ -132,6 +141,16 @@ impl Room {
     /// Whether this is a direct room.
     pub fn is_direct(&self) -> bool {
         self.kind == RoomKind::Direct
+    }
+
+    /// The other member's username, for a direct room (named `@user` by
+    /// the server).
+    pub fn peer(&self) -> Option<&str> {
+        if self.is_direct() {
+            self.name.strip_prefix('@')
+        } else {
+            None
+        }
     }
 
     /// Records that `user` has read up to `read_seq`; markers only move

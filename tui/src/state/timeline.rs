@@ -360,4 +360,37 @@ impl Timeline {
             _ => None,
         })
     }
+
+    /// The newest message not deleted, for `/react` without a selection.
+    pub fn last_message(&self) -> Option<Seq> {
+        self.items.values().rev().find_map(|i| match &i.kind {
+            ItemKind::Message(m) if m.deleted_by.is_none() => Some(i.seq),
+            _ => None,
+        })
+    }
+
+    /// The message to select next from `from` (`None`: nothing selected,
+    /// start at the newest): the nearest message (not deleted) older
+    /// (`older = true`) or newer than `from`. `None` when there is none.
+    pub fn next_message(&self, from: Option<Seq>, older: bool) -> Option<Seq> {
+        let selectable =
+            |i: &&Item| matches!(&i.kind, ItemKind::Message(m) if m.deleted_by.is_none());
+        match (from, older) {
+            (None, true) => self.items.values().rev().find(selectable).map(|i| i.seq),
+            (None, false) => None,
+            (Some(f), true) => self
+                .items
+                .range(..f)
+                .rev()
+                .map(|(_, i)| i)
+                .find(selectable)
+                .map(|i| i.seq),
+            (Some(f), false) => self
+                .items
+                .range(Seq(f.0 + 1)..)
+                .map(|(_, i)| i)
+                .find(selectable)
+                .map(|i| i.seq),
+        }
+    }
 }

@@ -113,6 +113,11 @@ fn body_lines(app: &App, room: &Room, cols: usize, rows: usize) -> Vec<Line<'sta
         {
             let seen_by = (own_latest == Some(item.seq)).then(|| room.seen_by(item.seq));
             let mut lines = message::item_lines(item, &room.timeline, cols, seen_by);
+            if room.selected == Some(item.seq) {
+                for line in &mut lines {
+                    line.style = line.style.add_modifier(Modifier::REVERSED);
+                }
+            }
             let older = items.peek();
             if older.map(|o| day(o.ts)) != Some(day(item.ts)) {
                 lines.insert(0, separator(&day_label(day(item.ts)), cols));

@@ -72,6 +72,8 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
     }
     keys.push(row("Alt-1..9".into(), "jump to room 1–9"));
     keys.push(row("Up (empty input)".into(), "edit your last message"));
+    keys.push(row("Alt-Up, Alt-Down".into(), "select a message"));
+    keys.push(row("r, e, d".into(), "reply, react, delete sel."));
     keys.push(row("Esc".into(), "clear input, cancel edit"));
     keys.push(row("Mouse wheel".into(), "scroll"));
     keys.push(Line::raw(""));

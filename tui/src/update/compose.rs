@@ -17,7 +17,7 @@ pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
     match (Command::parse(&text), app.composer.mode) {
         (Some(Ok(cmd)), _) => run(app, cmd, fx),
         (Some(Err(e)), _) => app.set_status(Level::Error, e.to_string()),
-        (None, ComposeMode::Edit(_)) => run(app, Command::Edit(text), fx),
+        (None, ComposeMode::Edit(seq)) => edit(app, seq, text, fx),
         (None, ComposeMode::Reply(seq)) => send(app, unescape(&text).to_string(), Some(seq), fx),
         (None, ComposeMode::New) => send(app, unescape(&text).to_string(), None, fx),
     }
@@ -94,22 +94,54 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             None => return,
         },
         Command::Dm(username) => fx.push(Effect::OpenDirect { username }),
-        Command::Reply(text) => {
-            let me = app.me.as_ref().map(|m| m.id);
-            let target = app
-                .active_room()
-                .and_then(|r| me.and_then(|me| r.timeline.last_message_not_by(me)));
-            match target {
-                Some(seq) => return send(app, text, Some(seq), fx),
-                None => {
-                    app.set_status(
-                        Level::Error,
-                        "/reply: there is no message from someone else to answer",
-                    );
-                    return;
-                }
+        Command::Reply(text) => match target(app, Target::Reply) {
+            Some(seq) => return send(app, text, Some(seq), fx),
+            None => {
+                return app.set_status(
+                    Level::Error,
+                    "/reply: there is no message from someone else to answer",
+                );
             }
+        },
+        Command::Edit(text) => match target(app, Target::Own) {
+            Some(seq) => return edit(app, seq, text, fx),
+            None => {
+                return app.set_status(
+                    Level::Error,
+                    "/edit: you have no message here to edit (select one of yours with Alt-Up)",
+                );
+            }
+        },
+        Command::Delete => match (room, target(app, Target::Delete)) {
+            (Some(room), Some(seq)) => fx.push(Effect::Delete { room, seq }),
+            _ => {
+                return app.set_status(
+                    Level::Error,
+                    "/delete: you have no message here to delete (select one with Alt-Up)",
+                );
+            }
+        },
+        Command::React(emoji) => match (room, target(app, Target::Any)) {
+            (Some(room), Some(seq)) => fx.push(Effect::React { room, seq, emoji }),
+            _ => {
+                return app.set_status(Level::Error, "/react: there is no message to react to");
+            }
+        },
+        Command::Topic(topic) => match need_room(app) {
+            Some(room) => fx.push(Effect::SetTopic { room, topic }),
+            None => return,
+        },
+        Command::Away => {
+            app.away = !app.away;
+            fx.push(Effect::SetAway(app.away));
+            let now = if app.away {
+                "you are away; /away again when back"
+            } else {
+                "you are back"
+            };
+            app.set_status(Level::Info, now);
         }
+        Command::Contacts => fx.push(Effect::LoadContacts),
         Command::Who => {
             if !app.show_members {
                 keys::toggle_members(app, fx);
@@ -119,28 +151,66 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
         Command::Quit => return quit(app, fx),
         // Unsupported commands returned above; listed so a new variant
         // must be considered here.
-        Command::Topic(_)
-        | Command::Edit(_)
-        | Command::Delete
-        | Command::React(_)
-        | Command::Away(_)
-        | Command::Contacts
-        | Command::Search(_)
-        | Command::Upload(_)
-        | Command::Download(_) => return,
+        Command::Search(_) | Command::Upload(_) | Command::Download(_) => return,
     }
     app.composer.clear();
+    if let Some(r) = app.active_room_mut() {
+        r.selected = None;
+    }
+}
+
+/// Which message a message command acts on when nothing qualifying is
+/// selected.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// Your own newest message (`/edit`); a selection must be yours.
+    Own,
+    /// Your own newest message (`/delete`); any selection (the server
+    /// checks whether you may delete it).
+    Delete,
+    /// The newest message from someone else (`/reply`).
+    Reply,
+    /// The newest message (`/react`).
+    Any,
+}
+
+/// The message a command acts on: the selection if it qualifies, else the
+/// latest message of the right kind.
+fn target(app: &App, kind: Target) -> Option<Seq> {
+    let me = app.me.as_ref()?.id;
+    let room = app.active_room()?;
+    let selected = room
+        .selected
+        .and_then(|s| room.timeline.get(s))
+        .and_then(|i| i.message().map(|m| (i.seq, m)))
+        .filter(|(_, m)| m.deleted_by.is_none())
+        .filter(|(_, m)| kind != Target::Own || m.sender.id == me);
+    if let Some((seq, _)) = selected {
+        return Some(seq);
+    }
+    match kind {
+        Target::Own | Target::Delete => room.timeline.last_message_by(me).map(|(s, _)| s),
+        Target::Reply => room.timeline.last_message_not_by(me),
+        Target::Any => room.timeline.last_message(),
+    }
+}
+
+/// Replaces the text of the message at `seq`; the change shows when the
+/// server's `Edited` event arrives.
+fn edit(app: &mut App, seq: Seq, text: String, fx: &mut Vec<Effect>) {
+    let Some(room) = app.active else {
+        return;
+    };
+    fx.push(Effect::Edit { room, seq, text });
+    app.composer.clear();
+    if let Some(r) = app.active_room_mut() {
+        r.selected = None;
+    }
 }
 
 /// The feature a command needs, for the "not supported yet" message.
 fn feature(name: CommandName) -> &'static str {
     match name {
-        CommandName::Topic => "changing the topic",
-        CommandName::Edit => "editing messages",
-        CommandName::Delete => "deleting messages",
-        CommandName::React => "reactions",
-        CommandName::Away => "presence",
-        CommandName::Contacts => "contacts",
         CommandName::Search => "search",
         CommandName::Upload | CommandName::Download => "file transfer",
         _ => "this command",

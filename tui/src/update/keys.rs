@@ -20,7 +20,15 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         return on_bound(app, action, fx);
     }
     let empty = app.composer.is_empty();
+    let selected = app.active_room().and_then(|r| r.selected);
     match (key.code, key.modifiers) {
+        (KeyCode::Up, KeyModifiers::ALT) => nav::select(app, true),
+        (KeyCode::Down, KeyModifiers::ALT) => nav::select(app, false),
+        (KeyCode::Char(c @ ('r' | 'e' | 'd')), KeyModifiers::NONE)
+            if empty && selected.is_some() =>
+        {
+            on_selection_key(app, c);
+        }
         (KeyCode::Char(c @ '1'..='9'), KeyModifiers::ALT) => {
             nav::jump(app, (c as u8 - b'0') as usize, fx);
         }
@@ -33,10 +41,28 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         (KeyCode::Esc, _) => {
             app.composer.clear();
             app.status = None;
+            if let Some(r) = app.active_room_mut() {
+                r.selected = None;
+            }
         }
         _ => {
-            app.composer.textarea.input(key);
+            if app.composer.textarea.input(key) {
+                super::live::typed(app, fx);
+            }
         }
+    }
+}
+
+/// `r`, `e` or `d` with a message selected and the input empty: reply to
+/// it, start a `/react`, or put `/delete` in the input for Enter to confirm.
+fn on_selection_key(app: &mut App, c: char) {
+    let Some(seq) = app.active_room().and_then(|r| r.selected) else {
+        return;
+    };
+    match c {
+        'r' => app.composer.set_text("", ComposeMode::Reply(seq)),
+        'e' => app.composer.set_text("/react ", ComposeMode::New),
+        _ => app.composer.set_text("/delete", ComposeMode::New),
     }
 }
 

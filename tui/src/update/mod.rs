@@ -3,10 +3,12 @@
 //!
 //! Split by where actions come from: `keys` (keyboard and popups),
 //! `compose` (submitting input and slash commands), `nav` (switching rooms,
-//! scrolling, read markers) and `net` (what the network task reports).
+//! scrolling, read markers, message selection), `net` (what the network
+//! task reports) and `live` (presence, receipts, typing, notifications).
 
 mod compose;
 mod keys;
+mod live;
 mod nav;
 mod net;
 
@@ -14,6 +16,7 @@ use crate::action::{Action, Wheel};
 use crate::app::{App, RunState};
 use crate::effect::Effect;
 
+pub use live::{TYPING_EVERY, expiry};
 pub use nav::INITIAL_BACKLOG;
 
 /// Applies one action to the state and returns the requests it causes.

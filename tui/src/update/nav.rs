@@ -78,6 +78,37 @@ pub(crate) fn scroll(app: &mut App, delta: isize, fx: &mut Vec<Effect>) {
     maybe_load_older(app, fx);
 }
 
+/// Alt-Up (`older`) / Alt-Down: moves the selection to the next message.
+/// Moving down past the newest clears it and follows the bottom again; a
+/// selection further up than half a page from the view's bottom scrolls the
+/// view to it.
+pub(crate) fn select(app: &mut App, older: bool) {
+    let half = (app.conversation_rows() / 2).max(1);
+    let Some(room) = app.active_room_mut() else {
+        return;
+    };
+    let next = room.timeline.next_message(room.selected, older);
+    if next.is_none() && older {
+        return;
+    }
+    room.selected = next;
+    let Some(sel) = next else {
+        return;
+    };
+    let bottom = room.bottom_seq().unwrap_or(sel);
+    let below = room
+        .timeline
+        .items_through(bottom)
+        .take_while(|i| i.seq > sel)
+        .count();
+    let newest = room.timeline.next_message(Some(sel), false).is_none();
+    if newest {
+        room.scroll = Scroll::Bottom;
+    } else if sel > bottom || below >= half {
+        room.scroll = Scroll::Anchored(sel);
+    }
+}
+
 /// Items per page: half the conversation height, since a message with its
 /// time, wrapping and reactions takes about two rows.
 pub(crate) fn page(app: &App) -> isize {

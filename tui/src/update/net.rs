@@ -1,5 +1,6 @@
 //! What the network task reports: connection changes, rooms, events, acks.
 
+use super::live;
 use super::nav::{self, INITIAL_BACKLOG};
 use crate::action::{Action, Level};
 use crate::app::App;
@@ -29,6 +30,7 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                     }
                 }
             }
+            live::load_peer_presence(app, fx);
             if app.active.is_none()
                 && let Some(&first) = app.room_order().first()
             {
@@ -54,6 +56,10 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::CaughtUp { room, head } => {
             if let Some(r) = app.rooms.get_mut(&room) {
                 r.head = r.head.max(head);
+                r.live = true;
+                if head > Seq::ZERO {
+                    fx.push(Effect::MarkDelivered { room, seq: head });
+                }
             }
             if app.active == Some(room) {
                 nav::maybe_load_older(app, fx);
@@ -83,8 +89,14 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         Action::Members { room, members } => {
             if let Some(r) = app.rooms.get_mut(&room) {
-                let mut list: Vec<_> = members.into_iter().map(Into::into).collect();
-                list.sort_by(|a: &crate::state::MemberView, b| {
+                let mut list: Vec<crate::state::MemberView> =
+                    members.into_iter().map(Into::into).collect();
+                for m in &mut list {
+                    if let Some(&p) = app.presence.get(&m.user.username) {
+                        m.presence = p;
+                    }
+                }
+                list.sort_by(|a, b| {
                     b.role
                         .cmp(&a.role)
                         .then_with(|| a.user.username.cmp(&b.user.username))
@@ -114,22 +126,17 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 r.typing.set(user, until);
             }
         }
-        Action::Presence { user, presence } => {
-            for room in app.rooms.values_mut() {
-                if let Members::Loaded(list) = &mut room.members {
-                    for m in list.iter_mut().filter(|m| m.user.id == user) {
-                        m.presence = presence;
-                    }
-                }
-                let peer = room
-                    .timeline
-                    .items()
-                    .any(|i| i.actor.id == user && app.me.as_ref().is_none_or(|me| me.id != user));
-                if room.is_direct() && peer {
-                    room.presence = presence;
-                }
-            }
+        Action::Presence { user, presence } => live::on_presence(app, &user, presence),
+        Action::User(UserEvent::Presence(info)) => {
+            live::on_presence(app, &info.user, live::presence_of(info.presence));
         }
+        Action::User(UserEvent::Notification(n)) => live::on_notification(app, n, fx),
+        Action::Receipt {
+            room,
+            user,
+            read_seq,
+        } => live::on_receipt(app, room, user, read_seq),
+        Action::Contacts(list) => live::on_contacts(app, list),
         Action::Status(level, text) => app.set_status(level, text),
         // Terminal actions are handled in `update`.
         Action::Key(_)
@@ -138,10 +145,6 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         | Action::Resize { .. }
         | Action::Tick(_)
         | Action::Quit => {}
-        // User events this client does not handle yet (presence,
-        // notifications) arrive as the server gains them.
-        #[allow(unreachable_patterns)]
-        Action::User(other) => tracing::debug!(?other, "user event not shown yet"),
     }
 }
 
@@ -166,6 +169,7 @@ fn add_room(
     let room = Room::from_info(info, role);
     fx.push(first_subscribe(&room));
     app.rooms.insert(room.id, room);
+    live::load_peer_presence(app, fx);
 }
 
 /// On (re)connecting: resume every room from its last contiguous seq and
@@ -174,6 +178,12 @@ fn on_connection(app: &mut App, status: ConnectionStatus, fx: &mut Vec<Effect>) 
     let was_connected = matches!(app.connection, ConnectionStatus::Connected { .. });
     let now_connected = matches!(status, ConnectionStatus::Connected { .. });
     app.connection = status;
+    if !now_connected {
+        // The streams are gone; each resubscription catches up again.
+        for room in app.rooms.values_mut() {
+            room.live = false;
+        }
+    }
     if now_connected && !was_connected {
         for room in app.rooms.values() {
             fx.push(if room.timeline.is_empty() {
@@ -208,10 +218,13 @@ fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     let mention = match &event.kind {
         RoomEventKind::Message(m) => me
             .as_ref()
-            .is_some_and(|me| mentions(&m.text, &me.username)),
+            .is_some_and(|me| m.mentions.contains(&me.id) || mentions(&m.text, &me.username)),
         _ => false,
     };
     let is_message = matches!(event.kind, RoomEventKind::Message(_));
+    if let RoomEventKind::TopicChanged { topic } = &event.kind {
+        room.topic.clone_from(topic);
+    }
     if room.timeline.apply(event) == Applied::Duplicate {
         return;
     }
@@ -220,6 +233,9 @@ fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     room.typing.clear(&sender.display_name);
     app.outbox.delivered(room.id, seq);
     let own = me.as_ref().is_some_and(|me| me.id == sender.id);
+    if room.live && !own {
+        fx.push(Effect::MarkDelivered { room: room.id, seq });
+    }
     if !is_message || own || seq <= room.counted_through {
         return;
     }
@@ -240,13 +256,9 @@ fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     } else {
         None
     };
-    if let Some(kind) = alert
-        && active != Some(room.id)
-    {
-        fx.push(Effect::Alert {
-            room: room.id,
-            kind,
-        });
+    let id = room.id;
+    if let Some(kind) = alert {
+        live::alert(app, id, seq, kind, fx);
     }
 }
 
