@@ -1,7 +1,8 @@
 //! The real `chat-tui` binary under tmux against a real chatd: two users
 //! chat, scrolling to the top loads older history, and a server restart
 //! shows "reconnecting", then delivers a message typed during the outage
-//! exactly once.
+//! exactly once; edits, reactions and read receipts made by one user show
+//! on the other's screen.
 //!
 //! tmux gives the client a real terminal (`new-session -d -x 100 -y 30`),
 //! keys go in with `send-keys` and the screen comes back with
@@ -422,4 +423,54 @@ async fn a_changed_certificate_is_refused() {
     assert!(screen.contains(&pinned), "{screen}");
     assert!(screen.contains(&server.fingerprint), "{screen}");
     assert!(!screen.contains("Password"), "{screen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_reactions_and_receipts_show_on_the_other_screen() {
+    if skip_without_tmux() {
+        return;
+    }
+    let server = spawn_server().await;
+    let (bob, room, token) = lobby(&server).await;
+    let home = tempfile::tempdir().expect("temp home");
+    let tui = Tui::start(&server, &token, home.path()).await;
+    tui.wait_for("connected").await;
+
+    // Bob edits and reacts → alice's screen.
+    let ack = bob
+        .send(room, IdempotencyKey::random(), "lunch at noon", None)
+        .await
+        .expect("bob sends");
+    tui.wait_for("lunch at noon").await;
+    bob.edit(room, ack.seq, "lunch at one").await.expect("edit");
+    tui.wait_for("lunch at one (edited)").await;
+    bob.react(room, ack.seq, "+1").await.expect("react");
+    tui.wait_for("+1 1").await;
+
+    // Alice edits her last message with Up → stored for bob.
+    tui.type_text("typo hre").await;
+    tui.keys(&["Enter"]).await;
+    wait_stored(&bob, room, "typo hre").await;
+    tui.wait_until("alice's message confirmed", |s| {
+        s.contains("typo hre") && !s.contains("pending")
+    })
+    .await;
+    tui.keys(&["Up"]).await;
+    tui.wait_for("editing your message").await;
+    tui.keys(&["BSpace", "BSpace", "BSpace"]).await;
+    tui.type_text("here").await;
+    tui.keys(&["Enter"]).await;
+    tui.wait_for("typo here (edited)").await;
+
+    // Bob reads it → "seen by 1" under alice's message.
+    let head = bob
+        .history(room, HistoryAnchor::Latest, 1)
+        .await
+        .expect("history")
+        .events
+        .last()
+        .map(|e| e.seq)
+        .expect("an event");
+    bob.mark_read(room, head).await.expect("bob reads");
+    tui.wait_for("seen by 1").await;
 }
