@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 /// Starts the `chatd` binary in `dir` on port 0 and returns it with its address.
 fn start_chatd(dir: &Path) -> (Child, String) {
-    let bin = assert_cmd::cargo::cargo_bin("chatd");
+    let bin = crate::bins::CHATD;
     let mut child = Command::new(bin)
         .current_dir(dir)
         .args(["--listen", "127.0.0.1:0", "--data", "data"])

@@ -36,7 +36,7 @@ impl Ctl {
 
     /// `chatctl` with only the temp home set: no server, trust or token flags.
     pub fn bare(&self) -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("chatctl"));
+        let mut c = Command::new(crate::bins::CHATCTL);
         let h = self.home.path();
         c.env("HOME", h)
             .env("XDG_DATA_HOME", h.join("data"))

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bad_input;
+mod bins;
 mod bench;
 mod crash;
 mod ctl_admin;

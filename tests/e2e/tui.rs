@@ -33,7 +33,7 @@ fn tmux_installed() -> bool {
 }
 
 fn chat_tui_binary() -> PathBuf {
-    let bin = assert_cmd::cargo::cargo_bin("chat-tui");
+    let bin = PathBuf::from(crate::bins::CHAT_TUI);
     assert!(
         bin.exists(),
         "{} is missing; build it first with `cargo build -p chat-tui`",
