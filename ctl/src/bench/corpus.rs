@@ -17,10 +17,11 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// The default directory: `tests/fixtures` if it exists (the copy in the
-    /// repository), else `../shared/corpus/ubuntu-irc`.
+    /// The default directory: the repository's copy `tests/fixtures/irc`
+    /// if it exists (run from the workspace root), else
+    /// `../shared/corpus/ubuntu-irc`.
     pub fn default_dir() -> PathBuf {
-        let fixtures = PathBuf::from("tests/fixtures");
+        let fixtures = PathBuf::from("tests/fixtures/irc");
         if fixtures.is_dir() {
             fixtures
         } else {

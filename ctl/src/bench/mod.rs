@@ -105,7 +105,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "K", default_value_t = 100)]
     pub messages: u64,
     /// Directory of IRC transcripts for message bodies
-    /// [default: tests/fixtures if present, else ../shared/corpus/ubuntu-irc]
+    /// [default: tests/fixtures/irc if present, else ../shared/corpus/ubuntu-irc]
     #[arg(long, value_name = "DIR")]
     pub corpus: Option<PathBuf>,
     /// The chatd process id, on this machine: adds its CPU time per

@@ -6,16 +6,20 @@ use serde::Serialize;
 use std::io::{self, Write};
 use std::time::Duration;
 
-/// A latency histogram in microseconds, 3 significant figures, growing as
-/// needed (hdrhistogram).
+/// A latency histogram in microseconds from 1 µs to 1 hour, 3 significant
+/// figures (hdrhistogram); longer values count as 1 hour.
 #[derive(Debug, Clone)]
 pub struct Latencies(Histogram<u64>);
 
+/// The histogram's upper bound: 1 hour in µs.
+const MAX_US: u64 = 3_600_000_000;
+
 impl Default for Latencies {
     fn default() -> Latencies {
-        // `new` fails only for more than 5 significant figures.
+        // Fails only for bounds or precision out of hdrhistogram's range;
+        // these constants are within it.
         #[allow(clippy::expect_used)]
-        Latencies(Histogram::new(3).expect("3 significant figures is within hdrhistogram's 0..=5"))
+        Latencies(Histogram::new_with_bounds(1, MAX_US, 3).expect("valid hdrhistogram bounds"))
     }
 }
 
@@ -28,8 +32,8 @@ impl Latencies {
 
     /// Adds another histogram's counts.
     pub fn merge(&mut self, other: &Latencies) {
-        // Auto-resizing histograms accept any value, so `add` cannot fail
-        // on range; if it ever does the merged counts are only short.
+        // Both histograms have the same bounds, so `add` cannot fail on
+        // range; if it ever does the merged counts are only short.
         let _ = self.0.add(&other.0);
     }
 
@@ -290,9 +294,11 @@ mod tests {
         for v in 1..=1000u64 {
             l.record(Duration::from_micros(v));
         }
+        l.record(Duration::from_secs(2));
         let s = l.summary();
-        assert_eq!(s.count, 1000);
+        assert_eq!(s.count, 1001);
         assert!((495..=505).contains(&s.p50_us), "{s:?}");
+        assert!((1_990_000..=2_010_000).contains(&s.max_us), "{s:?}");
         let mut r = BenchReport {
             scenario: "fanout".into(),
             sent: 1,
@@ -308,6 +314,6 @@ mod tests {
         let mut json = Vec::new();
         print(&r, true, &mut json).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(v["send_to_ack"]["count"], 1000);
+        assert_eq!(v["send_to_ack"]["count"], 1001);
     }
 }
