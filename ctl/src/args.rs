@@ -54,6 +54,9 @@ pub struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Load-test a running chatd with simulated clients (needs a
+    /// server-admin token); see BENCHMARKS.md.
+    Bench(crate::bench::BenchArgs),
     /// Log in with a username and password; stores a session token (0600)
     /// for this profile and server.
     Login {

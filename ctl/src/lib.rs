@@ -24,6 +24,7 @@
 
 pub mod args;
 pub mod auth;
+pub mod bench;
 pub mod cmd;
 pub mod error;
 pub mod irc;

@@ -1,13 +1,8 @@
 //! `chatctl bench` at a tiny size: every scenario against an in-process
-//! server, so the command cannot rot. The module is compiled from its
-//! source in ctl/ because it is not yet exported by the chatctl library.
+//! server, so the command cannot rot.
 
-#[allow(dead_code, unused_imports, clippy::unwrap_used)]
-#[path = "../../ctl/src/bench/mod.rs"]
-mod bench_impl;
-
-use bench_impl::{BenchArgs, BenchReport, Scenario};
 use chat_e2e::{TestServer, spawn_server_with};
+use chatctl::bench::{BenchArgs, BenchReport, Scenario};
 use std::time::Duration;
 
 fn args(scenario: Scenario, corpus: &std::path::Path) -> BenchArgs {
@@ -54,15 +49,15 @@ fn corpus() -> tempfile::TempDir {
 async fn run(server: &TestServer, args: BenchArgs) -> BenchReport {
     let report = tokio::time::timeout(
         Duration::from_secs(60),
-        bench_impl::run(args, server.client_config(), server.admin_token.clone()),
+        chatctl::bench::run(args, server.client_config(), server.admin_token.clone()),
     )
     .await
     .expect("bench finishes")
     .expect("bench runs");
     let mut text = Vec::new();
-    bench_impl::print(&report, false, &mut text).expect("print");
+    chatctl::bench::print(&report, false, &mut text).expect("print");
     let mut json = Vec::new();
-    bench_impl::print(&report, true, &mut json).expect("print json");
+    chatctl::bench::print(&report, true, &mut json).expect("print json");
     let parsed: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
     assert_eq!(parsed["scenario"], report.scenario);
     assert!(report.server.is_some(), "server usage with --server-pid");

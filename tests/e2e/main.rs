@@ -3,8 +3,8 @@
 
 mod accounts;
 mod bad_input;
-mod bins;
 mod bench;
+mod bins;
 mod crash;
 mod ctl_admin;
 mod ctl_audit;

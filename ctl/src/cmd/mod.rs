@@ -37,6 +37,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut cmd, "chatctl", &mut std::io::stdout());
             Ok(())
         }
+        Command::Bench(args) => {
+            let target = target()?;
+            let token = target.token()?;
+            let report = crate::bench::run(args, target.client_config(), token)
+                .await
+                .map_err(|e| CtlError::Invalid(format!("bench failed: {e:#}")))?;
+            crate::bench::print(&report, cli.global.json, &mut std::io::stdout().lock())
+                .map_err(|e| CtlError::io("cannot write the bench report", e))
+        }
         Command::Man => {
             let man = clap_mangen::Man::new(crate::args::command());
             man.render(&mut std::io::stdout())
