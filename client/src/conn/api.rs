@@ -12,15 +12,6 @@ use chat_protocol::{
     UserInfo, Visibility,
 };
 
-macro_rules! expect {
-    ($resp:expr, $pat:pat => $out:expr, $name:literal) => {
-        match $resp {
-            $pat => Ok($out),
-            other => Err(unexpected($name, &other)),
-        }
-    };
-}
-
 /// Every wrapper fails as [`Connection::request`] does: `ClientError::Server`
 /// with the server's code, `ConnectionLost`, `Timeout`, or
 /// `ProtocolViolation` for an answer of the wrong kind.

@@ -18,15 +18,6 @@ macro_rules! ok {
     };
 }
 
-macro_rules! expect {
-    ($resp:expr, $pat:pat => $out:expr, $name:literal) => {
-        match $resp {
-            $pat => Ok($out),
-            other => Err(unexpected($name, &other)),
-        }
-    };
-}
-
 /// Every wrapper fails as [`Connection::request`] does; the server's codes
 /// for each request are listed on its `RequestBody` variant.
 impl Connection {

@@ -7,6 +7,18 @@
 //! completes pending requests, and an acceptor that reads each new
 //! uni-stream's header and hands the stream to whoever waits for it.
 
+/// Matches a response against the variant a typed wrapper expects, sending
+/// anything else to [`unexpected`]. Shared by `api` and `lifecycle_api`,
+/// which are declared after it so it is in scope there.
+macro_rules! expect {
+    ($resp:expr, $pat:pat => $out:expr, $name:literal) => {
+        match $resp {
+            $pat => Ok($out),
+            other => Err(unexpected($name, &other)),
+        }
+    };
+}
+
 mod api;
 mod connect;
 mod io;

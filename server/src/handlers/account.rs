@@ -63,21 +63,8 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
         .writer()
         .write(move |ctx| mint_token(ctx, id, "login session".into(), false))
         .await?;
-    let blocked = load_blocked(session, id).await?;
-    session.set_authed(
-        Authed {
-            user: id,
-            username: user.username.clone(),
-            admin: user.admin,
-            token_id,
-        },
-        blocked,
-    );
     tracing::info!(user = %user.username, "logged in");
-    Ok(ResponseBody::LoggedIn {
-        user: user.to_wire(id),
-        token: Some(token),
-    })
+    finish_login(session, id, &user, token_id, Some(token)).await
 }
 
 /// Stores a new token for `user`; returns its id and the secret string.
@@ -131,6 +118,18 @@ pub(super) async fn authenticate(session: &Arc<Session>, token: String) -> Reply
     if user.disabled {
         return Err(disabled());
     }
+    finish_login(session, id, &user, token_id, None).await
+}
+
+/// Marks the session authenticated as `user` (with the users they block)
+/// and builds the `LoggedIn` answer.
+async fn finish_login(
+    session: &Arc<Session>,
+    id: u64,
+    user: &UserRecord,
+    token_id: u64,
+    token: Option<String>,
+) -> Reply {
     let blocked = load_blocked(session, id).await?;
     session.set_authed(
         Authed {
@@ -143,7 +142,7 @@ pub(super) async fn authenticate(session: &Arc<Session>, token: String) -> Reply
     );
     Ok(ResponseBody::LoggedIn {
         user: user.to_wire(id),
-        token: None,
+        token,
     })
 }
 

@@ -88,18 +88,7 @@ pub fn events(
     to: u64,
     limit: usize,
 ) -> Result<Vec<(u64, EventRecord)>, StoreError> {
-    let mut out = Vec::new();
-    if from > to {
-        return Ok(out);
-    }
-    for entry in t.range((room, from)..=(room, to))? {
-        if out.len() >= limit {
-            break;
-        }
-        let (k, v) = entry?;
-        out.push((k.value().1, decode(v.value())?));
-    }
-    Ok(out)
+    scan(t, room, from, to, limit, false)
 }
 
 /// Events of `room` with `from <= seq <= to`, descending (newest first), at
@@ -114,18 +103,33 @@ pub fn events_rev(
     to: u64,
     limit: usize,
 ) -> Result<Vec<(u64, EventRecord)>, StoreError> {
-    let mut out = Vec::new();
+    scan(t, room, from, to, limit, true)
+}
+
+fn scan(
+    t: &impl ReadableTable<(u64, u64), Blob>,
+    room: u64,
+    from: u64,
+    to: u64,
+    limit: usize,
+    newest_first: bool,
+) -> Result<Vec<(u64, EventRecord)>, StoreError> {
     if from > to {
-        return Ok(out);
+        return Ok(Vec::new());
     }
-    for entry in t.range((room, from)..=(room, to))?.rev() {
-        if out.len() >= limit {
-            break;
-        }
-        let (k, v) = entry?;
-        out.push((k.value().1, decode(v.value())?));
-    }
-    Ok(out)
+    let range = t.range((room, from)..=(room, to))?;
+    let entries: Box<dyn Iterator<Item = _>> = if newest_first {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    };
+    entries
+        .take(limit)
+        .map(|entry| {
+            let (k, v) = entry?;
+            Ok((k.value().1, decode(v.value())?))
+        })
+        .collect()
 }
 
 /// The members of `room` with their records.
