@@ -163,18 +163,29 @@ async fn receipts_seen_by_and_typing_reach_the_room() {
         .await
         .expect("delivered");
     bob.mark_read(room, ack.seq).await.expect("read");
+    // Right after catch-up come the current markers; then bob's new one.
     let f = wait_room_frame(
         &mut watch,
-        |f| matches!(f, RoomFrame::Receipt { user, .. } if user.username == "bob"),
+        |f| matches!(f, RoomFrame::Receipt { user, read_seq, .. } if user.username == "bob" && *read_seq == ack.seq),
     )
     .await;
-    assert!(
-        matches!(f, RoomFrame::Receipt { read_seq, delivered_seq, .. } if read_seq == ack.seq && delivered_seq == ack.seq)
-    );
+    assert!(matches!(f, RoomFrame::Receipt { delivered_seq, .. } if delivered_seq == ack.seq));
     // Markers never move back.
     bob.mark_read(room, Seq(1))
         .await
         .expect("stale read is ignored");
+
+    // A client subscribing later still learns the current markers.
+    let mut late = carol
+        .subscribe(room, ack.seq)
+        .await
+        .expect("late subscribe");
+    let f = wait_room_frame(
+        &mut late,
+        |f| matches!(f, RoomFrame::Receipt { user, .. } if user.username == "bob"),
+    )
+    .await;
+    assert!(matches!(f, RoomFrame::Receipt { read_seq, .. } if read_seq == ack.seq));
 
     let seen = alice.read_by(room, ack.seq).await.expect("read by");
     let read: Vec<_> = seen.read_by.iter().map(|a| a.username.as_str()).collect();

@@ -18,6 +18,9 @@ use tokio::sync::oneshot;
 /// Events read from storage per catch-up read transaction.
 const CATCHUP_PAGE: usize = 512;
 
+/// Largest room whose members' receipt markers are sent after catch-up.
+pub const RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS: usize = 500;
+
 pub(super) struct RoomStream {
     pub session: Arc<Session>,
     pub room: u64,
@@ -99,6 +102,17 @@ impl RoomStream {
                 }
             }
             Err(e) => return Stop::Failed(e.to_string()),
+        }
+        // Receipts are ephemeral, so a (re)subscribing client has missed
+        // every one sent before; give it the members' current markers.
+        let receipts = match self.current_receipts().await {
+            Ok(r) => r,
+            Err(e) => return Stop::Failed(e.to_string()),
+        };
+        for frame in receipts {
+            if let Some(stop) = self.write(send, &frame, cancelled).await {
+                return stop;
+            }
         }
         // Live.
         loop {
@@ -195,6 +209,40 @@ impl RoomStream {
             })),
             _ = cancelled => Some(Stop::Code(codes::STREAM_UNSUBSCRIBED)),
         }
+    }
+
+    /// Every member's receipt markers as `RoomFrame::Receipt` frames, for
+    /// rooms of at most [`RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS`] members (larger
+    /// rooms show no "seen by" lists, and this keeps a subscribe cheap).
+    async fn current_receipts(&self) -> Result<Vec<Bytes>, StoreError> {
+        let room = self.room;
+        self.session
+            .shared
+            .store
+            .read(move |txn| {
+                let r = crate::store::query::Reader::open(txn)?;
+                let members = query::members(&r.members, room)?;
+                if members.len() > RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS {
+                    return Ok(Vec::new());
+                }
+                let mut out = Vec::new();
+                for (uid, m) in members {
+                    let Some(u) = query::user(&r.users, uid)? else {
+                        continue;
+                    };
+                    let frame = proto::RoomFrame::Receipt {
+                        user: crate::store::records::AuthorRecord::of(uid, &u).to_wire(),
+                        delivered_seq: proto::Seq(m.delivered_seq),
+                        read_seq: proto::Seq(m.read_seq),
+                    };
+                    out.push(
+                        proto::frame::encode(&frame)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
+                Ok(out)
+            })
+            .await
     }
 
     /// Reads events `from..=to` (at most a page), encoded as frames, on the
