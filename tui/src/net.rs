@@ -359,19 +359,32 @@ impl Net {
     /// events; reports "not connected" if there is no connection now.
     fn request<F, Fut>(&self, job: F)
     where
-        F: FnOnce(Connection, mpsc::UnboundedSender<Action>) -> Fut,
+        F: FnOnce(Connection, mpsc::UnboundedSender<Action>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        match self.session.connection() {
-            Some(conn) => {
-                tokio::spawn(job(conn, self.actions.clone()));
-            }
-            None => self.report(failure(
-                "not connected; try again once the status line says connected".into(),
-            )),
+        let actions = self.actions.clone();
+        if let Some(conn) = self.session.connection() {
+            tokio::spawn(job(conn, actions));
+            return;
         }
+        // Just after (re)connecting, the session may not have published its
+        // connection yet: wait for it briefly instead of failing the request.
+        let session = self.session.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(REQUEST_CONNECT_WAIT, session.connected()).await {
+                Ok(Ok(conn)) => job(conn, actions).await,
+                _ => send(
+                    &actions,
+                    failure("not connected; try again once the status line says connected".into()),
+                ),
+            }
+        });
     }
 }
+
+/// How long a request waits for the session to (re)connect before it is
+/// reported as failed.
+const REQUEST_CONNECT_WAIT: Duration = Duration::from_secs(5);
 
 fn send(actions: &mpsc::UnboundedSender<Action>, action: Action) {
     let _ = actions.send(action);
