@@ -3,7 +3,7 @@
 use super::{Reply, blocking, refuse, require_admin};
 use crate::auth;
 use crate::session::{Authed, Session};
-use crate::store::query::{self, Reader};
+use crate::store::query;
 use crate::store::records::{TokenRecord, UserRecord, encode};
 use crate::store::tables::meta;
 use crate::store::{StoreError, WriteCtx, WriteError};
@@ -33,14 +33,9 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
     }
     let lookup = username.clone();
     let found = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
-            match query::user_id(&r.usernames, &lookup)? {
-                Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
-                None => Ok(None),
-            }
+        .read(move |r| match query::user_id(&r.usernames, &lookup)? {
+            Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
+            None => Ok(None),
         })
         .await?;
     let Some((id, user)) = found else {
@@ -58,9 +53,6 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
         return Err(disabled());
     }
     let (token_id, token) = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| mint_token(ctx, id, "login session".into(), false))
         .await?;
     tracing::info!(user = %user.username, "logged in");
@@ -96,10 +88,7 @@ pub(super) async fn authenticate(session: &Arc<Session>, token: String) -> Reply
     };
     let secret = secret.to_string();
     let found = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let Some(tok) = query::token(&r.tokens, token_id)? else {
                 return Ok(None);
             };
@@ -151,18 +140,13 @@ async fn load_blocked(
     user: u64,
 ) -> Result<std::collections::HashSet<u64>, ErrorBody> {
     Ok(session
-        .shared
-        .store
-        .read(move |txn| query::blocked_by(&Reader::open(txn)?.blocks, user))
+        .read(move |r| query::blocked_by(&r.blocks, user))
         .await?)
 }
 
 pub(super) async fn logout(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let api = query::token(&ctx.tokens, a.token_id)?.is_some_and(|t| t.api);
             // Logging out ends a login session; API tokens are revoked explicitly.
@@ -179,9 +163,7 @@ pub(super) async fn logout(session: &Arc<Session>) -> Reply {
 pub(super) async fn who_am_i(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
     let user = session
-        .shared
-        .store
-        .read(move |txn| query::user(&Reader::open(txn)?.users, a.user))
+        .read(move |r| query::user(&r.users, a.user))
         .await?
         .ok_or_else(|| refuse(ErrorCode::NotFound, "your account no longer exists"))?;
     Ok(ResponseBody::User(user.to_wire(a.user)))
@@ -244,12 +226,7 @@ pub(super) async fn create_user(
         last_seen: None,
     };
     let wire = rec.clone();
-    let id = session
-        .shared
-        .store
-        .writer()
-        .write(move |ctx| insert_user(ctx, rec))
-        .await?;
+    let id = session.write(move |ctx| insert_user(ctx, rec)).await?;
     tracing::info!(user = %wire.username, "account created");
     Ok(ResponseBody::User(wire.to_wire(id)))
 }
@@ -257,10 +234,7 @@ pub(super) async fn create_user(
 pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -> Reply {
     let needle = filter.map(|q| q.to_lowercase());
     let users = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             for entry in r.users.iter()? {
                 let (k, v) = entry?;
@@ -283,14 +257,9 @@ pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -
 async fn find_user(session: &Session, username: String) -> Result<(u64, UserRecord), ErrorBody> {
     let name = username.clone();
     session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
-            match query::user_id(&r.usernames, &name)? {
-                Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
-                None => Ok(None),
-            }
+        .read(move |r| match query::user_id(&r.usernames, &name)? {
+            Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
+            None => Ok(None),
         })
         .await?
         .ok_or_else(|| no_such_user(&username))
@@ -337,9 +306,6 @@ pub(super) async fn update_user(
     };
     let (id, _) = find_user(session, username).await?;
     let updated = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut user = query::user(&ctx.users, id)?
                 .ok_or_else(|| refuse(ErrorCode::NotFound, "the account was deleted"))?;
@@ -396,9 +362,6 @@ pub(super) async fn create_token(session: &Arc<Session>, username: String, label
     let (id, user) = find_user(session, username).await?;
     let label2 = label.clone();
     let (token_id, secret) = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| mint_token(ctx, id, label2, true))
         .await?;
     Ok(ResponseBody::TokenCreated {
@@ -420,10 +383,7 @@ pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>
         None => None,
     };
     let tokens = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             for entry in r.tokens.iter()? {
                 let (k, v) = entry?;
@@ -451,9 +411,6 @@ pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>
 pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let tok = query::token(&ctx.tokens, id)?.ok_or_else(|| {
                 refuse(

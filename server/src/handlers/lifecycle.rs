@@ -7,7 +7,7 @@ use super::rooms::{load_room, load_user};
 use super::{Reply, refuse, require_admin};
 use crate::fanout::Effect;
 use crate::session::Session;
-use crate::store::query::{self, Reader};
+use crate::store::query;
 use crate::store::records::*;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody, Seq, Timestamp};
@@ -74,9 +74,6 @@ pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: S
     let a = session.authed()?;
     check_text(session, &text)?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
             writable_member(ctx, room_id, &room, a.user)?;
@@ -134,9 +131,6 @@ pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: S
 pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
             let member = query::member(&ctx.members, room_id, a.user)?;
@@ -213,9 +207,6 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
         ));
     }
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
             writable_member(ctx, room_id, &room, a.user)?;
@@ -276,10 +267,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
 pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
     require_admin(session)?;
     let audit = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {
                 return Ok(None);
             };
@@ -328,9 +316,6 @@ pub(super) enum Marker {
 pub(super) async fn mark(session: &Arc<Session>, room_id: u64, seq: Seq, marker: Marker) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let room = load_room(ctx, room_id)?;
             let mut m = query::member(&ctx.members, room_id, a.user)?
@@ -373,10 +358,7 @@ pub(super) async fn mark(session: &Arc<Session>, room_id: u64, seq: Seq, marker:
 pub(super) async fn read_by(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
     let a = session.authed()?;
     let receipts = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
                 return Ok(None);
             }
@@ -411,10 +393,7 @@ pub(super) async fn read_by(session: &Arc<Session>, room_id: u64, seq: u64) -> R
 pub(super) async fn typing(session: &Arc<Session>, room_id: u64) -> Reply {
     let a = session.authed()?;
     let me = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             if query::member(&r.members, room_id, a.user)?.is_none() {
                 return Ok(None);
             }

@@ -4,7 +4,7 @@
 use super::rooms::{load_room, load_user};
 use super::{Reply, refuse, require_admin};
 use crate::session::Session;
-use crate::store::query::{self, Reader};
+use crate::store::query;
 use crate::store::records::*;
 use crate::store::{WriteCtx, WriteError};
 use chat_protocol::{
@@ -321,9 +321,6 @@ pub(super) async fn import(
         ));
     }
     let ack = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let uid = query::user_id(&ctx.usernames, &username)?
                 .ok_or_else(|| super::account::no_such_user(&username))?;
@@ -373,10 +370,7 @@ pub(super) async fn history(
     }
     let limit = limit as usize;
     let page = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted || a.admin)
             else {
                 return Ok(Err(no_room()));
@@ -439,10 +433,7 @@ pub(super) async fn subscribe(
 ) -> Reply {
     let a = session.authed()?;
     let head = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
                 return Ok(None);
             };

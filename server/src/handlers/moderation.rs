@@ -10,7 +10,7 @@ use super::account::no_such_user;
 use super::rooms::{load_room, load_user, remove_member};
 use super::{Reply, refuse};
 use crate::session::Session;
-use crate::store::query::{self, Reader};
+use crate::store::query;
 use crate::store::records::*;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::names::{self, MAX_TOPIC_LEN};
@@ -63,9 +63,6 @@ pub(super) async fn moderate(
         names::validate_label("topic", topic, MAX_TOPIC_LEN)?;
     }
     let left = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| apply(ctx, a.user, a.admin, room_id, action, &reason))
         .await?;
     if left {
@@ -362,10 +359,7 @@ pub(super) async fn log(session: &Arc<Session>, room: Option<proto::RoomId>, lim
         return Err(refuse(ErrorCode::BadRequest, "limit must be 1 to 1000"));
     }
     let records = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             if !a.admin {
                 let Some(room) = room else { return Ok(None) };
                 let m = query::member(&r.members, room.0, a.user)?;

@@ -186,9 +186,6 @@ pub(super) async fn create(
     names::validate_label("topic", &topic, MAX_TOPIC_LEN)?;
     let limit = session.shared.config.limits.max_rooms_per_user;
     let info = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let canon = names::canonical(&name);
             if ctx.room_names.get(canon.as_str())?.is_some() {
@@ -242,10 +239,7 @@ pub(super) async fn create(
 pub(super) async fn get(session: &Arc<Session>, name: String) -> Reply {
     let a = session.authed()?;
     let info = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let key = match name.strip_prefix('@') {
                 Some(peer) => match query::user_id(&r.usernames, peer)? {
                     Some(p) => direct_key(a.user, p),
@@ -273,10 +267,7 @@ pub(super) async fn get(session: &Arc<Session>, name: String) -> Reply {
 pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
     let mut rooms = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             let blocked = query::blocked_by(&r.blocks, a.user)?;
             for id in query::rooms_of(&r.user_rooms, a.user)? {
@@ -286,7 +277,7 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
                 ) else {
                     continue;
                 };
-                out.push(summary(&r, id, &room, &member, a.user, &blocked)?);
+                out.push(summary(r, id, &room, &member, a.user, &blocked)?);
             }
             Ok(out)
         })
@@ -357,10 +348,7 @@ pub(super) async fn directory(session: &Arc<Session>, all: bool) -> Reply {
         session.authed()?
     };
     let rooms = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             for entry in r.rooms.iter()? {
                 let (k, v) = entry?;
@@ -384,9 +372,6 @@ pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
     let a = session.authed()?;
     let limit = session.shared.config.limits.max_rooms_per_user;
     let info = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
             if query::member(&ctx.members, room_id, a.user)?.is_some() {
@@ -429,9 +414,6 @@ pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
 pub(super) async fn leave(session: &Arc<Session>, room_id: u64) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
             let member = query::member(&ctx.members, room_id, a.user)?.ok_or_else(not_member)?;
@@ -509,11 +491,7 @@ pub(crate) fn remove_member(
 pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) -> Reply {
     let a = session.authed()?;
     let limit = session.shared.config.limits.max_rooms_per_user;
-    session
-        .shared
-        .store
-        .writer()
-        .write(move |ctx| {
+    session.write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
             let member = query::member(&ctx.members, room_id, a.user)?;
             let Some(member) = member else {
@@ -555,10 +533,7 @@ pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) 
 pub(super) async fn members(session: &Arc<Session>, room_id: u64) -> Reply {
     let a = session.authed()?;
     let list = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
                 return Ok(Err(no_such_room()));
             };
@@ -589,9 +564,6 @@ pub(super) async fn open_direct(session: &Arc<Session>, username: String) -> Rep
     let a = session.authed()?;
     let limit = session.shared.config.limits.max_rooms_per_user;
     let info = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let (id, room) = direct_room(ctx, a.user, &username, limit)?;
             Ok(room_info(&ctx.users, id, &room, a.user)?)

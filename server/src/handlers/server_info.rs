@@ -2,7 +2,6 @@
 
 use super::{Reply, require_admin};
 use crate::session::Session;
-use crate::store::query::Reader;
 use crate::store::tables::meta;
 use chat_protocol::{self as proto, ResponseBody};
 use redb::ReadableTableMetadata;
@@ -20,10 +19,7 @@ pub(super) fn info(session: &Arc<Session>) -> ResponseBody {
 pub(super) async fn stats(session: &Arc<Session>) -> Reply {
     require_admin(session)?;
     let (rooms, users, events) = session
-        .shared
-        .store
-        .read(|txn| {
-            let r = Reader::open(txn)?;
+        .read(|r| {
             Ok((
                 r.rooms.len()?,
                 r.users.len()?,

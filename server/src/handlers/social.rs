@@ -92,10 +92,7 @@ pub(super) async fn set_away(session: &Arc<Session>, away: bool) -> Reply {
 pub(super) async fn get_presence(session: &Arc<Session>, usernames: Vec<String>) -> Reply {
     session.authed()?;
     let users = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             for name in usernames {
                 if let Some(id) = query::user_id(&r.usernames, &name)?
@@ -137,9 +134,6 @@ fn other_user(
 pub(super) async fn add_contact(session: &Arc<Session>, username: String) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let id = other_user(ctx, a.user, &username)?;
             if ctx.contacts.get((a.user, id))?.is_some() {
@@ -163,9 +157,6 @@ pub(super) async fn add_contact(session: &Arc<Session>, username: String) -> Rep
 pub(super) async fn remove_contact(session: &Arc<Session>, username: String) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let id = other_user(ctx, a.user, &username)?;
             ctx.contacts.remove((a.user, id))?;
@@ -179,10 +170,7 @@ pub(super) async fn remove_contact(session: &Arc<Session>, username: String) -> 
 pub(super) async fn list_contacts(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
     let found = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             for entry in r.contacts.range((a.user, 0)..=(a.user, u64::MAX))? {
                 let id = entry?.0.value().1;
@@ -210,9 +198,6 @@ pub(super) async fn list_contacts(session: &Arc<Session>) -> Reply {
 pub(super) async fn set_blocked(session: &Arc<Session>, username: String, blocked: bool) -> Reply {
     let a = session.authed()?;
     let id = session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let id = other_user(ctx, a.user, &username)?;
             if blocked {
@@ -237,10 +222,7 @@ pub(super) async fn set_blocked(session: &Arc<Session>, username: String, blocke
 pub(super) async fn list_blocked(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
     let users = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut out = Vec::new();
             for id in query::blocked_by(&r.blocks, a.user)? {
                 if let Some(u) = query::user(&r.users, id)? {
@@ -256,10 +238,7 @@ pub(super) async fn list_blocked(session: &Arc<Session>) -> Reply {
 pub(super) async fn list_notifications(session: &Arc<Session>, unread_only: bool) -> Reply {
     let a = session.authed()?;
     let (items, unread) = session
-        .shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
+        .read(move |r| {
             let mut items = Vec::new();
             let mut unread = 0;
             for entry in r
@@ -285,9 +264,6 @@ pub(super) async fn list_notifications(session: &Arc<Session>, unread_only: bool
 pub(super) async fn mark_notifications_read(session: &Arc<Session>, up_to: u64) -> Reply {
     let a = session.authed()?;
     session
-        .shared
-        .store
-        .writer()
         .write(move |ctx| {
             let mut changed = Vec::new();
             for entry in ctx.notifications.range((a.user, 0)..=(a.user, up_to))? {
