@@ -41,6 +41,15 @@
 //! * **User** (server-opened after login): `StreamHeader::User`, then
 //!   [`chat_protocol::UserEvent`]s; see [`Connection::user_events`].
 //!
+//! # Liveness
+//!
+//! A connection sends a QUIC PING whenever it has heard nothing from the
+//! server for [`KEEP_ALIVE_INTERVAL`] (2 s), and gives up after
+//! [`IDLE_TIMEOUT`] (6 s) without a packet from the server. A crashed or
+//! unreachable server therefore ends the connection with
+//! [`ClientError::ConnectionLost`] within 6–8 s, rather than at chatd's
+//! 30 s idle timeout.
+//!
 //! [`session::Session`] adds reconnection with backoff, resubscription
 //! without gaps or duplicates, and an outbox of unacknowledged sends.
 //!
@@ -69,8 +78,8 @@ pub mod session;
 mod trust;
 
 pub use conn::{
-    ClientConfig, Connection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RoomStream,
-    StreamEnd, UserStream, connect, connect_with_hello,
+    ClientConfig, Connection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, IDLE_TIMEOUT,
+    KEEP_ALIVE_INTERVAL, RoomStream, StreamEnd, UserStream, connect, connect_with_hello,
 };
 pub use error::ClientError;
 pub use trust::{

@@ -3,21 +3,13 @@
 
 use super::io::{ReadEnd, read_frame};
 use super::target::Target;
-use super::{ClientConfig, Connection};
+use super::{ClientConfig, Connection, IDLE_TIMEOUT_MS, KEEP_ALIVE_INTERVAL};
 use crate::error::describe_close;
 use crate::trust::{OnUnknown, Trust, Verdict, build_tls};
 use crate::{ClientError, KnownHosts};
 use chat_protocol::{ClientFrame, ErrorBody, ErrorCode, Hello, ServerFrame, codes, frame};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How often an idle connection sends a QUIC PING, in ms. Well under the
-/// idle timeout so an idle but healthy connection never times out.
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
-/// How long without any packet from the server before the connection is
-/// declared dead, in ms.
-const IDLE_TIMEOUT_MS: u32 = 20_000;
 
 /// Connects, negotiates TLS and the protocol version, and returns a ready
 /// connection (not yet logged in).
@@ -157,7 +149,7 @@ async fn quic_connect(
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| tls_err(e.to_string()))?;
     let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    transport.keep_alive_interval(Some(KEEP_ALIVE_INTERVAL));
     transport.max_idle_timeout(Some(quinn::VarInt::from_u32(IDLE_TIMEOUT_MS).into()));
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(Arc::new(transport));

@@ -12,13 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Certs {
+pub(super) struct Certs {
     ca_pem: String,
     cert: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 }
 
-fn certs() -> Certs {
+pub(super) fn certs() -> Certs {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -62,7 +62,7 @@ fn event(room: RoomId, seq: u64) -> RoomFrame {
 }
 
 /// Starts a fake server on 127.0.0.1:0 speaking versions 1..=1.
-fn serve(certs: &Certs) -> SocketAddr {
+pub(super) fn serve(certs: &Certs) -> SocketAddr {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -216,7 +216,7 @@ async fn handle(conn: quinn::Connection) -> Option<()> {
     Some(())
 }
 
-fn ca_config(addr: SocketAddr, dir: &std::path::Path, certs: &Certs) -> ClientConfig {
+pub(super) fn ca_config(addr: SocketAddr, dir: &std::path::Path, certs: &Certs) -> ClientConfig {
     let ca = dir.join("ca.crt");
     std::fs::write(&ca, &certs.ca_pem).unwrap();
     ClientConfig::new(addr.to_string(), Trust::CaFile(ca), "test/0")
