@@ -78,13 +78,13 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_millis(IDLE_TIMEOUT_MS as u64);
 /// [`IDLE_TIMEOUT`] in ms, as the transport parameter takes it.
 const IDLE_TIMEOUT_MS: u32 = 6_000;
-/// How long a connection may go without hearing from the server before
-/// the client sends a QUIC PING (2 s, a third of [`IDLE_TIMEOUT`]).
+/// How long a connection may go without sending or hearing a packet
+/// before the client sends a QUIC PING (2 s, a third of [`IDLE_TIMEOUT`]).
 ///
 /// The server's acknowledgement is the proof of life that keeps the idle
 /// timer from firing; at a third of the timeout a lost PING or ACK is
 /// retried (at the probe timeout) well before a healthy connection could
-/// time out. Any packet from the server postpones the next PING. Cost on an
+/// time out. Any other traffic postpones the next PING. Cost on an
 /// idle connection: one PING and one ACK, about 50 bytes each, per 2 s;
 /// 10,000 idle clients make about 5,000 packets a second in and as many
 /// out at the server, whose own keep-alive (10 s) then never fires because
