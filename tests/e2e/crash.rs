@@ -1,59 +1,17 @@
 //! Crash durability: SIGKILL the real `chatd` process right after acks,
 //! restart it on the same data dir, and find every acknowledged message.
 
+use crate::process::{Chatd, ca_path};
 use chat_client::{ClientConfig, Trust};
 use chat_protocol::{HistoryAnchor, IdempotencyKey, Seq, Visibility};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-/// Starts the `chatd` binary in `dir` on port 0 and returns it with its address.
-fn start_chatd(dir: &Path) -> (Child, String) {
-    let bin = crate::bins::CHATD;
-    let mut child = Command::new(bin)
-        .current_dir(dir)
-        .args(["--listen", "127.0.0.1:0", "--data", "data"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn chatd");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = listen_addr(&line) {
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(chat_e2e::WAIT)
-        .expect("chatd logs its address");
-    (child, addr)
-}
-
-/// The address in chatd's "chatd listening listen=ADDR" log line.
-fn listen_addr(line: &str) -> Option<String> {
-    if !line.contains("chatd listening") {
-        return None;
-    }
-    let rest = &line[line.find("listen=")? + "listen=".len()..];
-    let addr: String = rest
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '\x1b')
-        .collect();
-    Some(addr)
-}
 
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (mut child, addr) = start_chatd(dir.path());
+    let chatd = Chatd::start(dir.path(), "127.0.0.1:0");
     let cfg = ClientConfig::new(
-        addr,
-        Trust::CaFile(dir.path().join("certs/ca.crt")),
+        chatd.addr.clone(),
+        Trust::CaFile(ca_path(dir.path())),
         "crash-test",
     );
     let token = chat_e2e::read_token(&dir.path().join("data"));
@@ -88,14 +46,13 @@ async fn acknowledged_messages_survive_sigkill() {
         }
     }
     // Kill at once, with no chance to flush anything more.
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    chatd.kill();
     assert_eq!(acked.len(), 300, "every send was acked before the kill");
 
-    let (mut child, addr) = start_chatd(dir.path());
+    let chatd = Chatd::start(dir.path(), "127.0.0.1:0");
     let cfg = ClientConfig::new(
-        addr,
-        Trust::CaFile(dir.path().join("certs/ca.crt")),
+        chatd.addr.clone(),
+        Trust::CaFile(ca_path(dir.path())),
         "crash-test",
     );
     let admin = chat_client::connect(&cfg).await.expect("reconnect");
@@ -127,6 +84,5 @@ async fn acknowledged_messages_survive_sigkill() {
             "acked message at seq {seq} survived"
         );
     }
-    child.kill().expect("kill");
-    let _ = child.wait();
+    chatd.kill();
 }

@@ -15,6 +15,7 @@ mod handshake;
 mod lifecycle;
 mod messaging;
 mod moderation;
+mod process;
 mod rooms;
 mod slow;
 mod social;

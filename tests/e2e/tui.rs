@@ -1,8 +1,9 @@
 //! The real `chat-tui` binary under tmux against a real chatd: two users
 //! chat, scrolling to the top loads older history, and a server restart
-//! shows "reconnecting", then delivers a message typed during the outage
-//! exactly once; edits, reactions and read receipts made by one user show
-//! on the other's screen.
+//! (graceful, or a SIGKILLed `chatd` process started again on the same
+//! address) shows "reconnecting", then delivers a message typed during the
+//! outage exactly once; edits, reactions and read receipts made by one
+//! user show on the other's screen.
 //!
 //! tmux gives the client a real terminal (`new-session -d -x 100 -y 30`),
 //! keys go in with `send-keys` and the screen comes back with
@@ -14,8 +15,9 @@
 //! Needs `cargo build -p chat-tui` first (the binary is not a dependency of
 //! this crate).
 
-use chat_client::Connection;
-use chat_e2e::{TestServer, WAIT, public_room, spawn_server, spawn_server_with, texts};
+use crate::process::{Chatd, ca_path};
+use chat_client::{ClientConfig, Connection, Trust};
+use chat_e2e::{PASSWORD, TestServer, WAIT, public_room, spawn_server, spawn_server_with, texts};
 use chat_protocol::{HistoryAnchor, IdempotencyKey, RoomFrame, RoomId, Seq};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -55,14 +57,18 @@ impl Tui {
     /// Starts `chat-tui` logged in with `token` (through `--token-file`)
     /// and trusting the server's CA.
     async fn start(server: &TestServer, token: &str, home: &Path) -> Tui {
+        Tui::start_at(&server.addr.to_string(), &server.ca, token, home).await
+    }
+
+    /// As [`Tui::start`], for the server at `addr` with the CA in `ca`.
+    async fn start_at(addr: &str, ca: &Path, token: &str, home: &Path) -> Tui {
         let token_file = home.join("token");
         std::fs::write(&token_file, token).expect("write token");
-        let addr = server.addr.to_string();
         let args: [&OsStr; 6] = [
             "--server".as_ref(),
             addr.as_ref(),
             "--ca".as_ref(),
-            server.ca.as_ref(),
+            ca.as_ref(),
             "--token-file".as_ref(),
             token_file.as_ref(),
         ];
@@ -141,7 +147,18 @@ impl Tui {
     /// Polls the screen until `done` holds, failing with the screen after
     /// [`WAIT`].
     async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
+        self.wait_within(WAIT, what, done).await
+    }
+
+    /// Polls the screen until `done` holds, failing with the screen after
+    /// `limit`.
+    async fn wait_within(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen().await;
             if done(&screen) {
@@ -149,7 +166,7 @@ impl Tui {
             }
             assert!(
                 Instant::now() < deadline,
-                "waited {WAIT:?} for {what}; the screen is:\n{screen}\nlog:\n{}",
+                "waited {limit:?} for {what}; the screen is:\n{screen}\nlog:\n{}",
                 self.log()
             );
             tokio::time::sleep(POLL).await;
@@ -180,16 +197,36 @@ impl Drop for Tui {
 /// A public room `lobby` owned by bob with alice in it, and an API token
 /// for alice.
 async fn lobby(server: &TestServer) -> (Connection, RoomId, String) {
-    let (alice, _) = server.user("alice").await;
-    let (bob, _) = server.user("bob").await;
+    lobby_at(&server.client_config(), &server.admin_token).await
+}
+
+/// As [`lobby`], on the server `cfg` reaches, whose bootstrap admin token
+/// is `admin_token`.
+async fn lobby_at(cfg: &ClientConfig, admin_token: &str) -> (Connection, RoomId, String) {
+    let admin = chat_client::connect(cfg).await.expect("connect");
+    admin.authenticate(admin_token).await.expect("admin token");
+    for name in ["alice", "bob"] {
+        admin
+            .create_user(name, Some(PASSWORD), "", "", false)
+            .await
+            .expect("create user");
+    }
+    let alice = login_at(cfg, "alice").await;
+    let bob = login_at(cfg, "bob").await;
     let room = public_room(&bob, "lobby").await;
     alice.join_room(room).await.expect("alice joins");
-    let admin = server.admin().await;
     let (_, token) = admin
         .create_token("alice", "tui e2e")
         .await
         .expect("token for alice");
     (bob, room, token)
+}
+
+/// A new connection to the server `cfg` reaches, logged in as `name`.
+async fn login_at(cfg: &ClientConfig, name: &str) -> Connection {
+    let conn = chat_client::connect(cfg).await.expect("connect");
+    conn.login(name, PASSWORD).await.expect("login");
+    conn
 }
 
 /// Waits on `conn` until a message with `text` is stored in `room`.
@@ -326,6 +363,57 @@ async fn restart_shows_reconnecting_and_delivers_the_queued_message_once() {
     })
     .await;
     assert_eq!(copies(&bob, room, "typed while offline").await, 1);
+}
+
+/// Longest the screen may take to say "reconnecting" after chatd is
+/// SIGKILLed (15 s): the client's idle timeout plus one keep-alive
+/// interval (8 s, see [`chat_client::IDLE_TIMEOUT`]) with room for a loaded
+/// machine, and still under the 20 s idle timeout the client used to have,
+/// so passing proves the dead server is noticed promptly.
+const NOTICE_DEATH: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_shows_reconnecting_promptly_and_delivers_the_queued_message_once() {
+    if skip_without_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let chatd = Chatd::start(dir.path(), "127.0.0.1:0");
+    // The restart comes back on the port the kernel gave the first run.
+    let addr = chatd.addr.clone();
+    let ca = ca_path(dir.path());
+    let cfg = ClientConfig::new(addr.clone(), Trust::CaFile(ca.clone()), "e2e-tui");
+    let admin_token = chat_e2e::read_token(&dir.path().join("data"));
+    let (bob, room, token) = lobby_at(&cfg, &admin_token).await;
+    drop(bob);
+    let home = tempfile::tempdir().expect("temp home");
+    let tui = Tui::start_at(&addr, &ca, &token, home.path()).await;
+    tui.wait_for("connected").await;
+    tui.wait_for("lobby").await;
+
+    // No CONNECTION_CLOSE reaches the client: only its idle timeout can
+    // tell it the server is gone.
+    chatd.kill();
+    tui.wait_within(NOTICE_DEATH, "\"reconnecting\" after SIGKILL", |s| {
+        s.contains("reconnecting")
+    })
+    .await;
+    tui.type_text("typed while chatd was dead").await;
+    tui.keys(&["Enter"]).await;
+    tui.wait_until("the message queued", |s| {
+        s.contains("typed while chatd was dead") && s.contains("1 queued")
+    })
+    .await;
+
+    let _chatd = Chatd::start(dir.path(), &addr);
+    tui.wait_for("connected").await;
+    let bob = login_at(&cfg, "bob").await;
+    wait_stored(&bob, room, "typed while chatd was dead").await;
+    tui.wait_until("the outbox empty", |s| {
+        s.contains("typed while chatd was dead") && !s.contains("queued") && !s.contains("pending")
+    })
+    .await;
+    assert_eq!(copies(&bob, room, "typed while chatd was dead").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

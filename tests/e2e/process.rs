@@ -1,0 +1,91 @@
+//! The real `chatd` program as a child process in a directory of its own:
+//! started on an address, found through its "chatd listening" log line,
+//! and SIGKILLed without any chance to flush or say goodbye.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
+
+/// A running `chatd` process with its data in `dir/data` and its
+/// certificates in `dir/certs`. Dropping it kills the process.
+pub struct Chatd {
+    child: Child,
+    /// The address it listens on, as it logged it (`127.0.0.1:PORT`).
+    pub addr: String,
+}
+
+impl Chatd {
+    /// Starts the `chatd` binary in `dir` listening on `listen`: pass
+    /// `127.0.0.1:0` for a port of the kernel's choosing, or an earlier
+    /// run's [`Chatd::addr`] to come back on the same address.
+    ///
+    /// # Panics
+    /// If it cannot start, exits before listening, or does not log its
+    /// address within [`chat_e2e::WAIT`].
+    pub fn start(dir: &Path, listen: &str) -> Chatd {
+        let mut child = Command::new(crate::bins::CHATD)
+            .current_dir(dir)
+            .args(["--listen", listen, "--data", "data"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chatd");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads to the end, so chatd never blocks on a full pipe; the
+        // sender drops at EOF, which ends the wait below if chatd exits.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = listen_addr(&line) {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(chat_e2e::WAIT) {
+            Ok(addr) => addr,
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = child.wait().expect("reap chatd");
+                panic!("chatd --listen {listen} exited before listening: {status}")
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                panic!("chatd --listen {listen} did not log its address")
+            }
+        };
+        Chatd { child, addr }
+    }
+
+    /// SIGKILLs the process and waits until it is gone, so its port is free.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL chatd");
+        self.child.wait().expect("reap chatd");
+    }
+}
+
+impl Drop for Chatd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The CA certificate a `chatd` started in `dir` generates and trusts.
+pub fn ca_path(dir: &Path) -> PathBuf {
+    dir.join("certs/ca.crt")
+}
+
+/// The address in chatd's "chatd listening listen=ADDR" log line.
+fn listen_addr(line: &str) -> Option<String> {
+    if !line.contains("chatd listening") {
+        return None;
+    }
+    let rest = &line[line.find("listen=")? + "listen=".len()..];
+    let addr: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '\x1b')
+        .collect();
+    Some(addr)
+}
