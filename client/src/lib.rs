@@ -47,8 +47,9 @@
 //! server for [`KEEP_ALIVE_INTERVAL`] (2 s), and gives up after
 //! [`IDLE_TIMEOUT`] (6 s) without a packet from the server. A crashed or
 //! unreachable server therefore ends the connection with
-//! [`ClientError::ConnectionLost`] within 6–8 s, rather than at chatd's
-//! 30 s idle timeout.
+//! [`ClientError::ConnectionLost`] within 6–8 s. The smaller of the two
+//! peers' idle timeouts applies (RFC 9000 §10.1), so chatd's (30 s by
+//! default) does not delay this, and chatd drops a vanished client as fast.
 //!
 //! [`session::Session`] adds reconnection with backoff, resubscription
 //! without gaps or duplicates, and an outbox of unacknowledged sends.
