@@ -39,9 +39,9 @@ fn bench_history(c: &mut Criterion) {
                 ctx.events.insert((1, seq), encode(&rec)?.as_slice())?;
             }
             // Keep the room record's head in step, as `query::append` would.
-            let mut room: RoomRecord = query::room(&ctx.rooms, 1)?.unwrap();
+            let mut room: RoomRecord = ctx.room(1)?.unwrap();
             room.head = (chunk + 1) * CHUNK;
-            query::put_room(ctx, 1, &room)?;
+            ctx.put_room(1, &room);
             Ok(())
         }))
         .unwrap();

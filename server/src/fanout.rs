@@ -1,16 +1,18 @@
 //! Fan-out: hands committed events to the subscribers of each room and to
 //! each user's sessions.
 //!
-//! The writer encodes each room event once, as a complete frame, and the
-//! same [`Bytes`] (reference-counted, never copied) goes to every
-//! subscriber. Each subscriber has a bounded queue. Publishing never waits:
+//! The publisher thread (see `store::writer`) encodes each room event once,
+//! as a complete frame, and only if the room has a subscriber; the same
+//! [`Bytes`] (reference-counted, never copied) goes to every subscriber. Each subscriber has a bounded queue. Publishing never waits:
 //! a subscriber whose queue is full is dropped from the room and marked
 //! [`End::Lagged`], and its stream task resets the QUIC stream with
 //! `STREAM_LAGGED` so the client resubscribes from its last seq. A stalled
 //! reader therefore costs at most one full queue of memory and never delays
 //! the writer or the other members.
 
+use crate::store::records::EventRecord;
 use bytes::Bytes;
+use chat_protocol as proto;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,12 +21,15 @@ use tokio::sync::{Notify, mpsc};
 /// Something committed that subscribers must hear about.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    /// A room event, encoded once as a `RoomFrame::Event` frame.
+    /// A stored room event; [`Hub::apply`] encodes it once as a
+    /// `RoomFrame::Event` frame for the room's subscribers.
     Room {
         /// The room.
         room: u64,
-        /// The event as queued for subscribers.
-        live: Live,
+        /// The event's seq in the room.
+        seq: u64,
+        /// The event as stored (boxed: the other variants are small).
+        event: Box<EventRecord>,
     },
     /// An ephemeral room frame (receipt, typing): no seq, never stored.
     Ephemeral {
@@ -244,7 +249,7 @@ impl Hub {
     pub fn apply(&self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Room { room, live } => self.publish(room, live),
+                Effect::Room { room, seq, event } => self.publish_event(room, seq, &event),
                 Effect::Ephemeral { room, frame } => self.publish_ephemeral(room, frame),
                 Effect::User { user, frame } => self.publish_user(user, frame),
                 Effect::Revoke { room, user } => self.revoke(room, user),
@@ -276,8 +281,42 @@ impl Hub {
         }
     }
 
-    fn publish(&self, room: u64, live: Live) {
+    /// Encodes a stored event once and queues it for the room's
+    /// subscribers; a room nobody follows costs no encoding.
+    fn publish_event(&self, room: u64, seq: u64, event: &EventRecord) {
         let Some(slot) = self.slot(room) else { return };
+        let frame = event.to_wire(room, seq).and_then(|wire| {
+            proto::frame::encode(&proto::RoomFrame::Event(wire))
+                .map_err(|e| crate::store::StoreError::Corrupt(format!("cannot encode event: {e}")))
+        });
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                // Cannot happen for a record the writer just built; if it
+                // does, make every subscriber resubscribe rather than skip
+                // a seq silently.
+                tracing::error!(error = %e, room, seq, "cannot encode a committed event");
+                let mut subs = slot.lock().unwrap_or_else(|p| p.into_inner());
+                for s in subs.drain(..) {
+                    s.end(End::Lagged);
+                    self.lagged.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+        };
+        self.publish_to(
+            &slot,
+            Live {
+                seq,
+                sender: event.sender.id,
+                ts: event.ts,
+                hideable: event.hideable(),
+                frame,
+            },
+        );
+    }
+
+    fn publish_to(&self, slot: &Mutex<Vec<Subscriber>>, live: Live) {
         let mut subs = slot.lock().unwrap_or_else(|p| p.into_inner());
         let mut delivered = 0;
         subs.retain(|s| match s.tx.try_send(live.clone()) {
@@ -329,6 +368,57 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::{AuthorRecord, EventKindRecord};
+
+    fn message(seq: u64) -> Effect {
+        Effect::Room {
+            room: 1,
+            seq,
+            event: Box::new(EventRecord {
+                ts: 1_700_000_000_000 + seq,
+                sender: AuthorRecord {
+                    id: 7,
+                    username: "ana".into(),
+                    display_name: "Ana".into(),
+                    org: String::new(),
+                },
+                kind: EventKindRecord::Message {
+                    id: chat_protocol::MessageId::new_at(chat_protocol::Timestamp(1))
+                        .0
+                        .to_string(),
+                    text: format!("message {seq}"),
+                    reply_to: None,
+                    mentions: Vec::new(),
+                    edited_at: None,
+                    deleted: None,
+                    reactions: Vec::new(),
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn a_stored_event_is_encoded_once_as_its_room_frame() {
+        let hub = Hub::new(4);
+        let mut a = hub.subscribe(1, 10);
+        let mut b = hub.subscribe(1, 11);
+        hub.apply(vec![message(5)]);
+        let (la, lb) = (a.rx.try_recv().expect("a"), b.rx.try_recv().expect("b"));
+        assert_eq!((la.seq, la.sender, la.hideable), (5, 7, true));
+        // One encoding, shared: both queues hold the same allocation.
+        assert_eq!(la.frame.as_ptr(), lb.frame.as_ptr());
+        let (frame, _): (chat_protocol::RoomFrame, usize) = chat_protocol::frame::decode(&la.frame)
+            .expect("decode")
+            .expect("whole frame");
+        match frame {
+            chat_protocol::RoomFrame::Event(ev) => {
+                assert_eq!(ev.seq, chat_protocol::Seq(5));
+                assert_eq!(ev.room, chat_protocol::RoomId(1));
+            }
+            other => panic!("expected an event frame, got {other:?}"),
+        }
+        assert_eq!(hub.deliveries.load(Ordering::Relaxed), 2);
+    }
 
     #[test]
     fn full_queue_lags_only_that_subscriber() {
@@ -336,16 +426,7 @@ mod tests {
         let mut slow = hub.subscribe(1, 10);
         let mut fast = hub.subscribe(1, 11);
         for seq in 1..=3 {
-            hub.apply(vec![Effect::Room {
-                room: 1,
-                live: Live {
-                    seq,
-                    sender: 7,
-                    ts: 0,
-                    hideable: true,
-                    frame: Bytes::from_static(b"x"),
-                },
-            }]);
+            hub.apply(vec![message(seq)]);
             // The fast subscriber drains as it goes.
             assert_eq!(fast.rx.try_recv().map(|l| l.seq).ok(), Some(seq));
         }

@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use config::Config;
+pub use handlers::send_job;
 
 /// Name of the redb file inside the data directory.
 pub const DB_FILE: &str = "chat.redb";

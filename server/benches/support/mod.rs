@@ -1,13 +1,12 @@
 //! Shared fixtures of the storage and frame benchmarks: sample texts from
-//! the IRC corpus, a seeded store, and a message append that does what
-//! `handlers/messages.rs::store_message` does for a plain message.
+//! the IRC corpus and a seeded store. The writer benchmark sends through
+//! chatd's own send job (`chatd::send_job`).
 
 #![allow(dead_code)] // each bench binary uses a different part
 
-use chat_protocol::{IdempotencyKey, MessageId, Timestamp};
+use chat_protocol::{MessageId, Timestamp};
 use chatd::store::records::*;
-use chatd::store::{Store, StoreError, WriteCtx, WriteError, query};
-use redb::ReadableTable;
+use chatd::store::{Store, StoreError, WriteCtx};
 
 /// Lines from `../shared/corpus/ubuntu-irc/2004-12-25.train-c.txt` (the text
 /// after `[HH:MM] <nick> `), 27 to 107 bytes: typical chat message sizes.
@@ -52,12 +51,25 @@ pub fn message_record(author_id: u64, ts: u64, text: &str) -> EventRecord {
     }
 }
 
-/// Creates rooms `1..=rooms`, each with user `room` as its only member.
+/// Creates users and rooms `1..=rooms`; user `n` is the only member of
+/// room `n`.
 ///
 /// # Errors
 /// A storage error.
 pub fn seed_rooms(ctx: &mut WriteCtx<'_>, rooms: u64) -> Result<(), StoreError> {
     for id in 1..=rooms {
+        let user = UserRecord {
+            username: format!("bench{id}"),
+            display_name: format!("Bench User {id}"),
+            org: "bench".into(),
+            admin: false,
+            disabled: false,
+            password_hash: None,
+            created_at: 0,
+            last_seen: None,
+        };
+        ctx.users.insert(id, encode(&user)?.as_slice())?;
+        ctx.usernames.insert(user.username.as_str(), id)?;
         let room = RoomRecord {
             kind: RoomKindRecord::Group,
             name: format!("bench-{id}"),
@@ -72,7 +84,7 @@ pub fn seed_rooms(ctx: &mut WriteCtx<'_>, rooms: u64) -> Result<(), StoreError> 
             message_count: 0,
             deleted: false,
         };
-        query::put_room(ctx, id, &room)?;
+        ctx.put_room(id, &room);
         let member = MemberRecord {
             role: RoleRecord::Owner,
             joined_at: 0,
@@ -85,40 +97,39 @@ pub fn seed_rooms(ctx: &mut WriteCtx<'_>, rooms: u64) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Stores a message from user `room` in `room` the way a `Send` does: check
-/// the idempotency key, load the room, check membership, append, save the
-/// room, record the key. Returns the seq.
+/// Creates group room `id` with users `1..=members` (from [`seed_rooms`])
+/// as its members: one busy room that every sender writes to.
 ///
 /// # Errors
-/// A storage error; `NotMember` if the room was not seeded.
-pub fn store_message(
-    ctx: &mut WriteCtx<'_>,
-    room_id: u64,
-    key: &IdempotencyKey,
-    text: &str,
-) -> Result<u64, WriteError> {
-    let user = room_id;
-    let now = Timestamp::now().0;
-    if ctx.idempotency.get((user, key.0.as_str()))?.is_some() {
-        return Err(StoreError::Corrupt("benchmark keys are unique".into()).into());
-    }
-    let mut room: RoomRecord = match query::room(&ctx.rooms, room_id)? {
-        Some(r) => r,
-        None => return Err(StoreError::Corrupt("room not seeded".into()).into()),
+/// A storage error.
+pub fn seed_shared_room(ctx: &mut WriteCtx<'_>, id: u64, members: u64) -> Result<(), StoreError> {
+    let room = RoomRecord {
+        kind: RoomKindRecord::Group,
+        name: format!("bench-shared-{id}"),
+        topic: String::new(),
+        public: true,
+        archived: false,
+        created_at: 0,
+        head: 0,
+        last_ts: 0,
+        member_count: members as u32,
+        pair: None,
+        message_count: 0,
+        deleted: false,
     };
-    if query::member(&ctx.members, room_id, user)?.is_none() {
-        return Err(StoreError::Corrupt("member not seeded".into()).into());
+    ctx.put_room(id, &room);
+    for user in 1..=members {
+        let member = MemberRecord {
+            role: RoleRecord::Member,
+            joined_at: 0,
+            read_seq: 0,
+            delivered_seq: 0,
+            muted: false,
+        };
+        ctx.members
+            .insert((id, user), encode(&member)?.as_slice())?;
     }
-    let seq = query::append(ctx, room_id, &mut room, message_record(user, now, text))?;
-    query::put_room(ctx, room_id, &room)?;
-    let rec = IdempotencyRecord {
-        room: room_id,
-        seq,
-        expires_at: now + chat_protocol::IDEMPOTENCY_TTL_MS,
-    };
-    ctx.idempotency
-        .insert((user, key.0.as_str()), encode(&rec)?.as_slice())?;
-    Ok(seq)
+    Ok(())
 }
 
 /// Opens a store in `dir` with `max_batch`.

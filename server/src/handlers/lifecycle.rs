@@ -121,7 +121,7 @@ pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: S
                     kind: EventKindRecord::Edited { target: seq, text },
                 },
             )?;
-            query::put_room(ctx, room_id, &room)?;
+            ctx.put_room(room_id, &room);
             Ok(())
         })
         .await?;
@@ -175,7 +175,7 @@ pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Re
                     kind: EventKindRecord::Deleted { target: seq },
                 },
             )?;
-            query::put_room(ctx, room_id, &room)?;
+            ctx.put_room(room_id, &room);
             if !own {
                 super::notify::audit(
                     ctx,
@@ -257,7 +257,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
                     },
                 },
             )?;
-            query::put_room(ctx, room_id, &room)?;
+            ctx.put_room(room_id, &room);
             Ok(())
         })
         .await?;

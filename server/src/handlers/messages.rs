@@ -90,18 +90,43 @@ pub(super) fn submit_send(
             retry_after_ms: Some(wait_ms),
         });
     }
-    Ok(session.shared.store.writer().submit(move |ctx| {
-        let me = load_user(ctx, a.user)?;
-        let msg = NewMessage {
-            author: AuthorRecord::of(a.user, &me),
-            key_owner: a.user,
-            ts: Timestamp::now().0,
-            text,
-            reply_to,
-            check_member: true,
-        };
-        store_message(ctx, room.0, &key, msg)
-    }))
+    Ok(session
+        .shared
+        .store
+        .writer()
+        .submit(move |ctx| send_job(ctx, a.user, room, &key, text, reply_to)))
+}
+
+/// The writer job of a `Send`: what chatd runs inside the batch's write
+/// transaction for each message a member sends. Public so the storage
+/// benchmark (`server/benches/writer.rs`) measures exactly this.
+///
+/// Returns the original ack, marked `duplicate`, if `user` used `key`
+/// before within [`proto::IDEMPOTENCY_TTL_MS`].
+///
+/// # Errors
+/// [`WriteError::Rejected`] when the sender is not a member or is muted,
+/// the room is archived or missing, a DM peer blocked the sender, the key
+/// was used in another room, or `reply_to` is not a seq of this room;
+/// [`WriteError::Store`] for a storage failure.
+pub fn send_job(
+    ctx: &mut WriteCtx<'_>,
+    user: u64,
+    room: RoomId,
+    key: &IdempotencyKey,
+    text: String,
+    reply_to: Option<Seq>,
+) -> Result<MessageAck, WriteError> {
+    let me = load_user(ctx, user)?;
+    let msg = NewMessage {
+        author: AuthorRecord::of(user, &me),
+        key_owner: user,
+        ts: Timestamp::now().0,
+        text,
+        reply_to,
+        check_member: true,
+    };
+    store_message(ctx, room.0, key, msg)
 }
 
 /// Waits for a queued send's commit.
@@ -213,7 +238,7 @@ fn store_message(
             },
         },
     )?;
-    query::put_room(ctx, room_id, &room)?;
+    ctx.put_room(room_id, &room);
     for user in mentions {
         if query::member(&ctx.members, room_id, user)?.is_some() {
             let kind = NotificationKindRecord::Mention { room: room_id, seq };

@@ -13,6 +13,7 @@ mod rooms;
 mod server_info;
 mod social;
 
+pub use messages::send_job;
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub(crate) use account::{insert_user, mint_token};

@@ -333,7 +333,7 @@ fn apply(
             },
         )?;
     }
-    query::put_room(ctx, room_id, &room)?;
+    ctx.put_room(room_id, &room);
     super::notify::audit(ctx, &actor, Some(room_id), target_author, name, reason)?;
     Ok(lost_access)
 }

@@ -77,7 +77,7 @@ fn not_member() -> ErrorBody {
 
 /// Loads a room inside a writer job; a deleted room is not found.
 pub(crate) fn load_room(ctx: &WriteCtx<'_>, id: u64) -> Result<RoomRecord, WriteError> {
-    query::room(&ctx.rooms, id)?
+    ctx.room(id)?
         .filter(|r| !r.deleted)
         .ok_or_else(|| no_such_room().into())
 }
@@ -229,7 +229,7 @@ pub(super) async fn create(
                 },
             )?;
             add_member(ctx, id, &mut room, a.user, RoleRecord::Owner, &author, now)?;
-            query::put_room(ctx, id, &room)?;
+            ctx.put_room(id, &room);
             Ok(room_info(&ctx.users, id, &room, a.user)?)
         })
         .await?;
@@ -404,7 +404,7 @@ pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
                 &AuthorRecord::of(a.user, &me),
                 now,
             )?;
-            query::put_room(ctx, room_id, &room)?;
+            ctx.put_room(room_id, &room);
             Ok(room_info(&ctx.users, room_id, &room, a.user)?)
         })
         .await?;
@@ -440,7 +440,7 @@ pub(super) async fn leave(session: &Arc<Session>, room_id: u64) -> Reply {
                 &AuthorRecord::of(a.user, &me),
                 &me,
             )?;
-            query::put_room(ctx, room_id, &room)?;
+            ctx.put_room(room_id, &room);
             Ok(())
         })
         .await?;
@@ -523,7 +523,7 @@ pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) 
             let me = load_user(ctx, a.user)?;
             let now = Timestamp::now().0;
             add_member(ctx, room_id, &mut room, target, RoleRecord::Member, &AuthorRecord::of(a.user, &me), now)?;
-            query::put_room(ctx, room_id, &room)?;
+            ctx.put_room(room_id, &room);
             Ok(())
         })
         .await?;
@@ -635,6 +635,6 @@ pub(crate) fn direct_room(
     )?;
     add_member(ctx, id, &mut room, me, RoleRecord::Member, &author, now)?;
     add_member(ctx, id, &mut room, peer, RoleRecord::Member, &author, now)?;
-    query::put_room(ctx, id, &room)?;
+    ctx.put_room(id, &room);
     Ok((id, room))
 }

@@ -5,6 +5,7 @@
 //! tokio's blocking pool in their own read transactions and never wait for
 //! the writer (redb readers see the last committed snapshot).
 
+mod ctx;
 pub mod query;
 pub mod records;
 pub mod tables;

@@ -273,10 +273,11 @@ impl Reader {
 
 /// Appends `event` to `room`'s timeline inside the writer's transaction:
 /// assigns the next seq, stores the event, updates the room's head and
-/// queues the encoded frame for fan-out after commit. Returns the seq.
+/// queues the event for fan-out after commit (the publisher encodes its
+/// frame). Returns the seq.
 ///
 /// Call it last in a job, once nothing else can fail, and save `room` back
-/// with [`put_room`] (it is updated in place).
+/// with [`super::WriteCtx::put_room`] (it is updated in place).
 ///
 /// # Errors
 /// A redb error or an encoding failure.
@@ -291,35 +292,14 @@ pub fn append(
         .insert((room_id, seq), encode(&event)?.as_slice())?;
     room.head = seq;
     room.last_ts = room.last_ts.max(event.ts);
-    ctx.bump(meta::EVENT_COUNT, 1)?;
+    ctx.count_event();
     if event.is_message() {
         room.message_count += 1;
     }
-    let wire = event.to_wire(room_id, seq)?;
-    let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode event: {e}")))?;
     ctx.effects.push(Effect::Room {
         room: room_id,
-        live: crate::fanout::Live {
-            seq,
-            sender: event.sender.id,
-            ts: event.ts,
-            hideable: event.hideable(),
-            frame,
-        },
+        seq,
+        event: Box::new(event),
     });
     Ok(seq)
-}
-
-/// Saves a room record.
-///
-/// # Errors
-/// A redb error.
-pub fn put_room(
-    ctx: &mut super::WriteCtx<'_>,
-    id: u64,
-    room: &RoomRecord,
-) -> Result<(), StoreError> {
-    ctx.rooms.insert(id, encode(room)?.as_slice())?;
-    Ok(())
 }

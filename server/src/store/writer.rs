@@ -1,20 +1,29 @@
 //! The single writer: one thread owns every redb write transaction and
-//! commits in groups.
+//! commits in groups; a second thread publishes what it committed.
 //!
-//! Jobs arrive on a channel. The thread blocks for the first job, then takes
-//! every job that queued up meanwhile (up to [`MAX_BATCH`]), runs them all in
-//! one write transaction and commits once with `Durability::Immediate`: one
-//! fsync acknowledges the whole batch. While that fsync runs, new jobs queue
-//! up for the next batch, so the batch size grows with load by itself (group
-//! commit, as in PostgreSQL's WAL writer). Only after the commit returns are
-//! the jobs answered and their events handed to the fan-out, so nothing is
-//! acknowledged or delivered that a crash could lose.
+//! Jobs arrive on a channel. The writer thread blocks for the first job,
+//! then takes every job that queued up meanwhile (up to [`MAX_BATCH`]),
+//! runs them all in one write transaction and commits once with
+//! `Durability::Immediate`: one fsync acknowledges the whole batch. While
+//! that fsync runs, new jobs queue up for the next batch, so the batch size
+//! grows with load by itself (group commit, as in PostgreSQL's WAL writer).
+//!
+//! Only after the commit returns are the jobs answered and their events
+//! handed to the fan-out, so nothing is acknowledged or delivered that a
+//! crash could lose. That answering and publishing (waking the senders'
+//! tasks, encoding each event's frame once, queueing it to every
+//! subscriber) runs on the `chatd-publish` thread, in commit order, while
+//! the writer thread already runs the next batch: the writer thread only
+//! executes jobs and commits, the part no other thread can do.
+//! [`PUBLISH_QUEUE`] committed batches may wait for the publisher before
+//! the writer waits for it in turn.
 
 use super::StoreError;
+pub use super::ctx::WriteCtx;
 use super::tables::*;
 use crate::fanout::{Effect, Hub};
 use chat_protocol::ErrorBody;
-use redb::{Database, ReadableTable, Table, WriteTransaction};
+use redb::{Database, ReadableTable};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +33,12 @@ use tokio::sync::oneshot;
 /// Most jobs in one write transaction. Bounds the latency of the first job
 /// in a batch when a burst queues thousands.
 pub const MAX_BATCH: usize = 2048;
+
+/// Committed batches that may wait for the publisher thread before the
+/// writer thread blocks on it: enough to overlap one batch's publishing
+/// with the next batch's commit, small enough that a slow publisher slows
+/// the writer instead of growing memory.
+pub const PUBLISH_QUEUE: usize = 4;
 
 /// Why a write job failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,92 +68,6 @@ impl From<ErrorBody> for WriteError {
     }
 }
 
-/// The tables of one write transaction, opened once per batch.
-pub struct WriteCtx<'t> {
-    /// [`META`].
-    pub meta: Table<'t, &'static str, u64>,
-    /// [`USERS`].
-    pub users: Table<'t, u64, &'static [u8]>,
-    /// [`USERNAMES`].
-    pub usernames: Table<'t, &'static str, u64>,
-    /// [`TOKENS`].
-    pub tokens: Table<'t, u64, &'static [u8]>,
-    /// [`ROOMS`].
-    pub rooms: Table<'t, u64, &'static [u8]>,
-    /// [`ROOM_NAMES`].
-    pub room_names: Table<'t, &'static str, u64>,
-    /// [`MEMBERS`].
-    pub members: Table<'t, (u64, u64), &'static [u8]>,
-    /// [`USER_ROOMS`].
-    pub user_rooms: Table<'t, (u64, u64), ()>,
-    /// [`EVENTS`].
-    pub events: Table<'t, (u64, u64), &'static [u8]>,
-    /// [`IDEMPOTENCY`].
-    pub idempotency: Table<'t, (u64, &'static str), &'static [u8]>,
-    /// [`VERSIONS`].
-    pub versions: Table<'t, (u64, u64, u32), &'static [u8]>,
-    /// [`BANS`].
-    pub bans: Table<'t, (u64, u64), &'static [u8]>,
-    /// [`BLOCKS`].
-    pub blocks: Table<'t, (u64, u64), ()>,
-    /// [`CONTACTS`].
-    pub contacts: Table<'t, (u64, u64), u64>,
-    /// [`CONTACT_OF`].
-    pub contact_of: Table<'t, (u64, u64), ()>,
-    /// [`NOTIFICATIONS`].
-    pub notifications: Table<'t, (u64, u64), &'static [u8]>,
-    /// [`MODLOG`].
-    pub modlog: Table<'t, u64, &'static [u8]>,
-    /// What to publish after the commit. Jobs push here only once they can
-    /// no longer fail.
-    pub effects: Vec<Effect>,
-}
-
-impl<'t> WriteCtx<'t> {
-    fn open(txn: &'t WriteTransaction) -> Result<WriteCtx<'t>, StoreError> {
-        Ok(WriteCtx {
-            meta: txn.open_table(META)?,
-            users: txn.open_table(USERS)?,
-            usernames: txn.open_table(USERNAMES)?,
-            tokens: txn.open_table(TOKENS)?,
-            rooms: txn.open_table(ROOMS)?,
-            room_names: txn.open_table(ROOM_NAMES)?,
-            members: txn.open_table(MEMBERS)?,
-            user_rooms: txn.open_table(USER_ROOMS)?,
-            events: txn.open_table(EVENTS)?,
-            idempotency: txn.open_table(IDEMPOTENCY)?,
-            versions: txn.open_table(VERSIONS)?,
-            bans: txn.open_table(BANS)?,
-            blocks: txn.open_table(BLOCKS)?,
-            contacts: txn.open_table(CONTACTS)?,
-            contact_of: txn.open_table(CONTACT_OF)?,
-            notifications: txn.open_table(NOTIFICATIONS)?,
-            modlog: txn.open_table(MODLOG)?,
-            effects: Vec::new(),
-        })
-    }
-
-    /// Takes the next value of the counter `name` (starting at 1).
-    ///
-    /// # Errors
-    /// A redb error.
-    pub fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
-        let next = self.meta.get(name)?.map(|v| v.value()).unwrap_or(1);
-        self.meta.insert(name, next + 1)?;
-        Ok(next)
-    }
-
-    /// Adds `delta` to the counter `name`.
-    ///
-    /// # Errors
-    /// A redb error.
-    pub fn bump(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {
-        let cur = self.meta.get(name)?.map(|v| v.value()).unwrap_or(0);
-        self.meta.insert(name, cur + delta)?;
-        Ok(())
-    }
-}
-
 /// Called with `true` once the batch committed, `false` if it rolled back.
 type Completion = Box<dyn FnOnce(bool) + Send>;
 /// A job: runs inside the batch's transaction and returns its completion.
@@ -164,7 +93,14 @@ pub struct Writer {
     tx: mpsc::Sender<Msg>,
     stats: Arc<WriterStats>,
     hub: Arc<std::sync::OnceLock<Arc<Hub>>>,
-    done: Arc<tokio::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+    done: Arc<tokio::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
+}
+
+/// One batch's outcome, on its way from the writer to the publisher.
+struct Outcome {
+    completions: Vec<Completion>,
+    effects: Vec<Effect>,
+    committed: bool,
 }
 
 impl Writer {
@@ -173,21 +109,31 @@ impl Writer {
     pub(super) fn start(db: Arc<Database>, max_batch: usize) -> Result<Writer, StoreError> {
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel();
+        let (out_tx, out_rx) = mpsc::sync_channel(PUBLISH_QUEUE);
         let stats = Arc::new(WriterStats::default());
         let hub: Arc<std::sync::OnceLock<Arc<Hub>>> = Arc::default();
-        let thread = {
-            let stats = stats.clone();
+        let spawn_err = |e: std::io::Error| {
+            StoreError::Redb(format!("cannot start the storage writer threads: {e}"))
+        };
+        let publisher = {
             let hub = hub.clone();
             std::thread::Builder::new()
+                .name("chatd-publish".into())
+                .spawn(move || publish(&out_rx, &hub))
+                .map_err(spawn_err)?
+        };
+        let writer = {
+            let stats = stats.clone();
+            std::thread::Builder::new()
                 .name("chatd-writer".into())
-                .spawn(move || run(&db, &rx, &stats, &hub, max_batch))
-                .map_err(|e| StoreError::Redb(format!("cannot start writer thread: {e}")))?
+                .spawn(move || run(&db, &rx, &out_tx, &stats, max_batch))
+                .map_err(spawn_err)?
         };
         Ok(Writer {
             tx,
             stats,
             hub,
-            done: Arc::new(tokio::sync::Mutex::new(Some(thread))),
+            done: Arc::new(tokio::sync::Mutex::new(vec![writer, publisher])),
         })
     }
 
@@ -250,11 +196,12 @@ impl Writer {
             .unwrap_or(Err(WriteError::Store(StoreError::WriterGone)))
     }
 
-    /// Asks the thread to stop after the jobs already queued, and waits.
+    /// Asks the writer to stop after the jobs already queued, and waits
+    /// until they are committed, answered and published.
     pub async fn shutdown(&self) {
         let _ = self.tx.send(Msg::Stop);
-        let handle = self.done.lock().await.take();
-        if let Some(handle) = handle {
+        let handles = std::mem::take(&mut *self.done.lock().await);
+        for handle in handles {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
     }
@@ -285,8 +232,8 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
 fn run(
     db: &Database,
     rx: &mpsc::Receiver<Msg>,
+    out: &mpsc::SyncSender<Outcome>,
     stats: &WriterStats,
-    hub: &std::sync::OnceLock<Arc<Hub>>,
     max_batch: usize,
 ) {
     let mut stopping = false;
@@ -308,40 +255,58 @@ fn run(
             continue;
         }
         let n = jobs.len() as u64;
-        let (completions, effects, committed) = run_batch(db, jobs);
-        if committed {
+        let outcome = run_batch(db, jobs);
+        if outcome.committed {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.writes.fetch_add(n, Ordering::Relaxed);
         }
-        for done in completions {
-            done(committed);
-        }
-        if committed && let Some(hub) = hub.get() {
-            hub.apply(effects);
+        if out.send(outcome).is_err() {
+            tracing::error!("the publisher thread is gone; stopping the writer");
+            return;
         }
     }
 }
 
-/// Runs a batch in one transaction. Returns the completions, the effects and
-/// whether the commit succeeded. A job that fails with a storage error (or
-/// panics) rolls back the whole batch; the others are told and may retry.
-fn run_batch(db: &Database, jobs: Vec<Job>) -> (Vec<Completion>, Vec<Effect>, bool) {
+/// The publisher thread: answers each batch's jobs, then hands its effects
+/// to the hub, batch by batch in commit order. Ends when the writer does.
+fn publish(rx: &mpsc::Receiver<Outcome>, hub: &std::sync::OnceLock<Arc<Hub>>) {
+    while let Ok(outcome) = rx.recv() {
+        for done in outcome.completions {
+            done(outcome.committed);
+        }
+        if outcome.committed
+            && let Some(hub) = hub.get()
+        {
+            hub.apply(outcome.effects);
+        }
+    }
+}
+
+/// Runs a batch in one transaction and commits it. A job that fails with
+/// a storage error (or panics) rolls back the whole batch; the others are
+/// told and may retry.
+fn run_batch(db: &Database, jobs: Vec<Job>) -> Outcome {
+    let failed = |completions| Outcome {
+        completions,
+        effects: Vec::new(),
+        committed: false,
+    };
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     let txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin write transaction");
-            return (fail_all(jobs), Vec::new(), false);
+            return failed(fail_all(jobs));
         }
     };
     let mut ok = true;
-    let mut effects = Vec::new();
+    let effects;
     {
         let mut ctx = match WriteCtx::open(&txn) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot open tables");
-                return (fail_all(jobs), Vec::new(), false);
+                return failed(fail_all(jobs));
             }
         };
         let mut jobs = jobs.into_iter();
@@ -360,20 +325,28 @@ fn run_batch(db: &Database, jobs: Vec<Job>) -> (Vec<Completion>, Vec<Effect>, bo
                 }
             }
         }
+        if ok && let Err(e) = ctx.flush() {
+            tracing::error!(error = %e, "cannot save the batch's rooms; rolling back the batch");
+            ok = false;
+        }
         if !ok {
             completions.extend(fail_all(jobs.collect()));
         }
-        effects.append(&mut ctx.effects);
+        effects = std::mem::take(&mut ctx.effects);
     }
     if !ok {
         let _ = txn.abort();
-        return (completions, Vec::new(), false);
+        return failed(completions);
     }
     match txn.commit() {
-        Ok(()) => (completions, effects, true),
+        Ok(()) => Outcome {
+            completions,
+            effects,
+            committed: true,
+        },
         Err(e) => {
             tracing::error!(error = %e, "commit failed");
-            (completions, Vec::new(), false)
+            failed(completions)
         }
     }
 }
