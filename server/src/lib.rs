@@ -23,6 +23,7 @@ mod session;
 mod shared;
 pub mod store;
 pub mod tls;
+pub mod udp;
 
 use chat_protocol::codes;
 use shared::Shared;
@@ -115,12 +116,27 @@ impl Server {
         let hub = fanout::Hub::new(config.limits.subscriber_queue);
         store.writer().attach_hub(hub.clone());
         let server_config = tls::quinn_server_config(&tls, &config.limits)?;
-        let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|cause| {
-            ServerError::Bind {
-                addr: config.listen,
-                cause,
-            }
-        })?;
+        let bind_err = |cause| ServerError::Bind {
+            addr: config.listen,
+            cause,
+        };
+        let bound = udp::bind(config.listen, udp::BUFFER_BYTES).map_err(bind_err)?;
+        // Linux reports twice what it granted (its bookkeeping share).
+        if bound.recv_buffer < udp::BUFFER_BYTES {
+            tracing::warn!(
+                granted = bound.recv_buffer / 2,
+                wanted = udp::BUFFER_BYTES,
+                "the kernel capped the UDP receive buffer; many clients connecting at once may \
+                 see retransmission delays; raise net.core.rmem_max to at least the wanted size"
+            );
+        }
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server_config),
+            bound.socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(bind_err)?;
         let local = endpoint.local_addr().unwrap_or(config.listen);
         tracing::info!(listen = %local, fingerprint = %tls.fingerprint, "chatd listening");
         if let Some(ca) = &tls.ca_path {
