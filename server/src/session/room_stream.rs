@@ -15,8 +15,13 @@ use chat_protocol::{self as proto, RequestId, codes};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// Events read from storage per catch-up read transaction.
+/// Events read from storage per catch-up read transaction (and written to
+/// the stream in one write).
 const CATCHUP_PAGE: usize = 512;
+
+/// Most live frames taken from the queue for one stream write. Bounds the
+/// bytes handed to QUIC at once (about 64 KiB of typical 250-byte frames).
+const LIVE_BATCH: usize = 256;
 
 /// Largest room whose members' receipt markers are sent after catch-up.
 pub const RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS: usize = 500;
@@ -75,7 +80,9 @@ impl RoomStream {
             return stop;
         }
         let mut last = self.since;
-        // Catch-up, page by page, each page in its own read transaction.
+        // Catch-up, page by page, each page in its own read transaction and
+        // handed to QUIC in one write.
+        let mut chunks: Vec<Bytes> = Vec::new();
         loop {
             let page = match self.read_range(last + 1, u64::MAX).await {
                 Ok(p) => p,
@@ -83,10 +90,11 @@ impl RoomStream {
             };
             let full = page.len() == CATCHUP_PAGE;
             for (seq, frame) in page {
-                if let Some(stop) = self.write(send, &frame, cancelled).await {
-                    return stop;
-                }
+                chunks.push(frame);
                 last = seq;
+            }
+            if let Some(stop) = self.write_chunks(send, &mut chunks, cancelled).await {
+                return stop;
             }
             if !full {
                 break;
@@ -96,74 +104,74 @@ impl RoomStream {
             head: proto::Seq(last),
         };
         match proto::frame::encode(&caught_up) {
-            Ok(f) => {
-                if let Some(stop) = self.write(send, &f, cancelled).await {
-                    return stop;
-                }
-            }
+            Ok(f) => chunks.push(f),
             Err(e) => return Stop::Failed(e.to_string()),
         }
         // Receipts are ephemeral, so a (re)subscribing client has missed
         // every one sent before; give it the members' current markers.
-        let receipts = match self.current_receipts().await {
-            Ok(r) => r,
+        match self.current_receipts().await {
+            Ok(r) => chunks.extend(r),
             Err(e) => return Stop::Failed(e.to_string()),
-        };
-        for frame in receipts {
-            if let Some(stop) = self.write(send, &frame, cancelled).await {
-                return stop;
-            }
         }
-        // Live.
+        if let Some(stop) = self.write_chunks(send, &mut chunks, cancelled).await {
+            return stop;
+        }
+        // Live: wait for one frame, then take whatever else is already
+        // queued (up to LIVE_BATCH) and write them together, so a busy room
+        // costs one stream write per batch rather than per event.
         loop {
             let live = tokio::select! {
                 live = self.sub.rx.recv() => live,
                 _ = &mut *cancelled => return Stop::Code(codes::STREAM_UNSUBSCRIBED),
             };
-            let Some(live) = live else {
+            let mut next = live;
+            while let Some(live) = next.take() {
+                if live.seq == 0 {
+                    // Ephemeral (receipt, typing): not part of the sequence.
+                    chunks.push(live.frame);
+                } else if live.seq > last {
+                    while live.seq > last + 1 {
+                        let gap = match self.read_range(last + 1, live.seq - 1).await {
+                            Ok(p) if !p.is_empty() => p,
+                            Ok(_) => {
+                                return Stop::Failed(format!(
+                                    "events {}..{} missing",
+                                    last + 1,
+                                    live.seq
+                                ));
+                            }
+                            Err(e) => return Stop::Failed(e.to_string()),
+                        };
+                        for (seq, frame) in gap {
+                            chunks.push(frame);
+                            last = seq;
+                        }
+                    }
+                    let frame = if live.hideable && self.is_blocked(live.sender) {
+                        match self.hidden_frame(&live) {
+                            Ok(f) => f,
+                            Err(e) => return Stop::Failed(e),
+                        }
+                    } else {
+                        live.frame
+                    };
+                    chunks.push(frame);
+                    last = live.seq;
+                }
+                if chunks.len() < LIVE_BATCH {
+                    next = self.sub.rx.try_recv().ok();
+                }
+            }
+            if let Some(stop) = self.write_chunks(send, &mut chunks, cancelled).await {
+                return stop;
+            }
+            if self.sub.rx.is_closed() && self.sub.rx.is_empty() {
                 return Stop::Code(match self.sub.end() {
                     End::Lagged => codes::STREAM_LAGGED,
                     End::Revoked => codes::STREAM_REVOKED,
                     End::Open => codes::STREAM_UNSUBSCRIBED,
                 });
-            };
-            if live.seq == 0 {
-                // Ephemeral (receipt, typing): not part of the sequence.
-                if let Some(stop) = self.write(send, &live.frame, cancelled).await {
-                    return stop;
-                }
-                continue;
             }
-            if live.seq <= last {
-                continue;
-            }
-            while live.seq > last + 1 {
-                let gap = match self.read_range(last + 1, live.seq - 1).await {
-                    Ok(p) if !p.is_empty() => p,
-                    Ok(_) => {
-                        return Stop::Failed(format!("events {}..{} missing", last + 1, live.seq));
-                    }
-                    Err(e) => return Stop::Failed(e.to_string()),
-                };
-                for (seq, frame) in gap {
-                    if let Some(stop) = self.write(send, &frame, cancelled).await {
-                        return stop;
-                    }
-                    last = seq;
-                }
-            }
-            let frame = if live.hideable && self.is_blocked(live.sender) {
-                match self.hidden_frame(&live) {
-                    Ok(f) => f,
-                    Err(e) => return Stop::Failed(e),
-                }
-            } else {
-                live.frame.clone()
-            };
-            if let Some(stop) = self.write(send, &frame, cancelled).await {
-                return stop;
-            }
-            last = live.seq;
         }
     }
 
@@ -201,14 +209,31 @@ impl RoomStream {
         frame: &Bytes,
         cancelled: &mut oneshot::Receiver<()>,
     ) -> Option<Stop> {
-        tokio::select! {
-            r = send.write_all(frame) => r.err().map(|e| Stop::Failed(e.to_string())),
+        let mut chunks = vec![frame.clone()];
+        self.write_chunks(send, &mut chunks, cancelled).await
+    }
+
+    /// Writes `chunks` (whole frames, in order) in one stream write without
+    /// copying them, then empties the vector; stops like [`Self::write`].
+    async fn write_chunks(
+        &self,
+        send: &mut quinn::SendStream,
+        chunks: &mut Vec<Bytes>,
+        cancelled: &mut oneshot::Receiver<()>,
+    ) -> Option<Stop> {
+        if chunks.is_empty() {
+            return None;
+        }
+        let stop = tokio::select! {
+            r = send.write_all_chunks(chunks) => r.err().map(|e| Stop::Failed(e.to_string())),
             _ = self.sub.ended.notified() => Some(Stop::Code(match self.sub.end() {
                 End::Revoked => codes::STREAM_REVOKED,
                 _ => codes::STREAM_LAGGED,
             })),
             _ = cancelled => Some(Stop::Code(codes::STREAM_UNSUBSCRIBED)),
-        }
+        };
+        chunks.clear();
+        stop
     }
 
     /// Every member's receipt markers as `RoomFrame::Receipt` frames, for
