@@ -80,7 +80,8 @@ mod trust;
 
 pub use conn::{
     ClientConfig, Connection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, IDLE_TIMEOUT,
-    KEEP_ALIVE_INTERVAL, RoomStream, StreamEnd, UserStream, connect, connect_with_hello,
+    KEEP_ALIVE_INTERVAL, RoomStream, SHUTDOWN_GRACE, StreamEnd, UserStream, connect,
+    connect_with_hello,
 };
 pub use error::ClientError;
 pub use trust::{
