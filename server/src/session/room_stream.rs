@@ -124,7 +124,14 @@ impl RoomStream {
                 live = self.sub.rx.recv() => live,
                 _ = &mut *cancelled => return Stop::Code(codes::STREAM_UNSUBSCRIBED),
             };
-            let mut next = live;
+            let Some(live) = live else {
+                return Stop::Code(match self.sub.end() {
+                    End::Lagged => codes::STREAM_LAGGED,
+                    End::Revoked => codes::STREAM_REVOKED,
+                    End::Open => codes::STREAM_UNSUBSCRIBED,
+                });
+            };
+            let mut next = Some(live);
             while let Some(live) = next.take() {
                 if live.seq == 0 {
                     // Ephemeral (receipt, typing): not part of the sequence.
@@ -164,13 +171,6 @@ impl RoomStream {
             }
             if let Some(stop) = self.write_chunks(send, &mut chunks, cancelled).await {
                 return stop;
-            }
-            if self.sub.rx.is_closed() && self.sub.rx.is_empty() {
-                return Stop::Code(match self.sub.end() {
-                    End::Lagged => codes::STREAM_LAGGED,
-                    End::Revoked => codes::STREAM_REVOKED,
-                    End::Open => codes::STREAM_UNSUBSCRIBED,
-                });
             }
         }
     }
