@@ -70,29 +70,7 @@ pub fn seed_rooms(ctx: &mut WriteCtx<'_>, rooms: u64) -> Result<(), StoreError> 
         };
         ctx.users.insert(id, encode(&user)?.as_slice())?;
         ctx.usernames.insert(user.username.as_str(), id)?;
-        let room = RoomRecord {
-            kind: RoomKindRecord::Group,
-            name: format!("bench-{id}"),
-            topic: String::new(),
-            public: true,
-            archived: false,
-            created_at: 0,
-            head: 0,
-            last_ts: 0,
-            member_count: 1,
-            pair: None,
-            message_count: 0,
-            deleted: false,
-        };
-        ctx.put_room(id, &room);
-        let member = MemberRecord {
-            role: RoleRecord::Owner,
-            joined_at: 0,
-            read_seq: 0,
-            delivered_seq: 0,
-            muted: false,
-        };
-        ctx.members.insert((id, id), encode(&member)?.as_slice())?;
+        add_group_room(ctx, id, format!("bench-{id}"), &[(id, RoleRecord::Owner)])?;
     }
     Ok(())
 }
@@ -103,24 +81,35 @@ pub fn seed_rooms(ctx: &mut WriteCtx<'_>, rooms: u64) -> Result<(), StoreError> 
 /// # Errors
 /// A storage error.
 pub fn seed_shared_room(ctx: &mut WriteCtx<'_>, id: u64, members: u64) -> Result<(), StoreError> {
+    let members: Vec<(u64, RoleRecord)> = (1..=members).map(|u| (u, RoleRecord::Member)).collect();
+    add_group_room(ctx, id, format!("bench-shared-{id}"), &members)
+}
+
+/// Saves public group room `id` named `name` with `members` and their roles.
+fn add_group_room(
+    ctx: &mut WriteCtx<'_>,
+    id: u64,
+    name: String,
+    members: &[(u64, RoleRecord)],
+) -> Result<(), StoreError> {
     let room = RoomRecord {
         kind: RoomKindRecord::Group,
-        name: format!("bench-shared-{id}"),
+        name,
         topic: String::new(),
         public: true,
         archived: false,
         created_at: 0,
         head: 0,
         last_ts: 0,
-        member_count: members as u32,
+        member_count: members.len() as u32,
         pair: None,
         message_count: 0,
         deleted: false,
     };
     ctx.put_room(id, &room);
-    for user in 1..=members {
+    for &(user, role) in members {
         let member = MemberRecord {
-            role: RoleRecord::Member,
+            role,
             joined_at: 0,
             read_seq: 0,
             delivered_seq: 0,
