@@ -206,7 +206,7 @@ pub async fn next_event(stream: &mut chat_client::RoomStream) -> RoomEvent {
             Ok(Ok(Some(
                 RoomFrame::CaughtUp { .. } | RoomFrame::Receipt { .. } | RoomFrame::Typing { .. },
             ))) => continue,
-            Ok(Ok(None)) => panic!("room stream finished"),
+            Ok(Ok(None | Some(RoomFrame::Closed { .. }))) => panic!("room stream finished"),
             Ok(Err(e)) => panic!("room stream ended: {e}"),
             Err(_) => panic!("no room event within {WAIT:?}"),
         }
@@ -224,7 +224,7 @@ pub async fn catch_up(stream: &mut chat_client::RoomStream) -> (Vec<RoomEvent>, 
             Ok(Ok(Some(RoomFrame::Event(e)))) => out.push(e),
             Ok(Ok(Some(RoomFrame::CaughtUp { head }))) => return (out, head),
             Ok(Ok(Some(RoomFrame::Receipt { .. } | RoomFrame::Typing { .. }))) => {}
-            Ok(Ok(None)) => panic!("room stream finished"),
+            Ok(Ok(None | Some(RoomFrame::Closed { .. }))) => panic!("room stream finished"),
             Ok(Err(e)) => panic!("room stream ended: {e}"),
             Err(_) => panic!("no CaughtUp within {WAIT:?}"),
         }

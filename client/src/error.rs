@@ -107,6 +107,12 @@ pub enum ClientError {
     /// out, shut down). Reconnect to continue.
     #[error("connection lost: {0}")]
     ConnectionLost(String),
+    /// The server ended the session because its rights were taken away:
+    /// its token was revoked, the password reset, or the account disabled
+    /// (QUIC close code `CLOSE_LOGGED_OUT`). The text is the server's
+    /// reason. Not transient: log in again.
+    #[error("logged out by the server: {0}")]
+    LoggedOut(String),
     /// No answer within the configured time.
     #[error("{what}: no answer within {} ms; the server may be overloaded or unreachable", after.as_millis())]
     Timeout {
@@ -158,6 +164,23 @@ impl ClientError {
             _ => false,
         }
     }
+}
+
+/// The error for a connection that ended: [`ClientError::LoggedOut`] when
+/// the server closed it with `CLOSE_LOGGED_OUT`, otherwise
+/// [`ClientError::ConnectionLost`].
+pub(crate) fn closed_error(err: &quinn::ConnectionError) -> ClientError {
+    if let quinn::ConnectionError::ApplicationClosed(close) = err
+        && close.error_code.into_inner() == u64::from(codes::CLOSE_LOGGED_OUT)
+    {
+        let reason = String::from_utf8_lossy(&close.reason).into_owned();
+        return ClientError::LoggedOut(if reason.is_empty() {
+            "the session was logged out or its token revoked; log in again".to_owned()
+        } else {
+            reason
+        });
+    }
+    ClientError::ConnectionLost(describe_close(err))
 }
 
 /// Describes why a QUIC connection ended, in words a user can act on.
@@ -240,6 +263,7 @@ impl Clone for ClientError {
             E::Refused(b) => E::Refused(b.clone()),
             E::Server(b) => E::Server(b.clone()),
             E::ConnectionLost(s) => E::ConnectionLost(s.clone()),
+            E::LoggedOut(s) => E::LoggedOut(s.clone()),
             E::Timeout { what, after } => E::Timeout {
                 what: what.clone(),
                 after: *after,

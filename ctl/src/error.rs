@@ -121,7 +121,8 @@ pub fn client_exit_code(err: &ClientError) -> u8 {
             ClientError::UnknownHostRejected { .. }
             | ClientError::CertificateChanged { .. }
             | ClientError::CaFile { .. }
-            | ClientError::Tls { .. } => EXIT_AUTH,
+            | ClientError::Tls { .. }
+            | ClientError::LoggedOut(_) => EXIT_AUTH,
             ClientError::Address { .. } => EXIT_USAGE,
             _ => EXIT_ERROR,
         },

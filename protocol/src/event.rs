@@ -53,6 +53,16 @@ pub enum RoomFrame {
         /// When the indicator lapses unless refreshed, UTC ms.
         expires_at: Timestamp,
     },
+    /// The server ends the stream; the last frame before the stream's FIN.
+    /// `code` is one of the `STREAM_*` codes in [`crate::codes`] and means
+    /// what the same code means in a `RESET_STREAM`. Sent in-band because a
+    /// reset discards data the client has not read yet, the stream header
+    /// included (RFC 9000 §3.2), and a client must learn why its
+    /// subscription ended even when that happens right after it began.
+    Closed {
+        /// Why, a `STREAM_*` code.
+        code: u32,
+    },
 }
 
 /// A stored room event. Every change to a room's timeline is one of these,

@@ -19,17 +19,37 @@ pub struct Author {
     pub org: String,
 }
 
-/// A user account as shown to admins and to the user themself.
+/// A user account. Everyone sees the public profile ([`Author`]: username,
+/// display name, organization); the account fields are present only for
+/// server admins and for the user themself, and absent (`None`, left out
+/// of the encoding) for anyone else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     /// Public identity.
     pub author: Author,
-    /// Whether this is a server admin.
-    pub admin: bool,
-    /// Whether the account is disabled (cannot log in).
-    pub disabled: bool,
-    /// When the account was created.
-    pub created_at: Timestamp,
+    /// Whether this is a server admin; `None` when not shown to the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<bool>,
+    /// Whether the account is disabled (cannot log in); `None` when not
+    /// shown to the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// When the account was created; `None` when not shown to the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+}
+
+impl UserInfo {
+    /// Whether the account is known to be a server admin (`false` when the
+    /// flag was not shown).
+    pub fn is_admin(&self) -> bool {
+        self.admin == Some(true)
+    }
+
+    /// Whether the account is known to be disabled.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled == Some(true)
+    }
 }
 
 /// A long-lived API token's metadata. The secret itself is shown only once,

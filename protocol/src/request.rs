@@ -90,12 +90,15 @@ pub enum RequestBody {
         admin: bool,
     },
     /// List or search accounts by username, display name or organization
-    /// (case-insensitive substring). Answer: [`ResponseBody::Users`].
+    /// (case-insensitive substring). Answer: [`ResponseBody::Users`]; for
+    /// anyone but server admins, other users' account fields are left out
+    /// (see [`UserInfo`]).
     ListUsers {
         /// Substring to match; `None` lists all.
         query: Option<String>,
     },
-    /// One account. Answer: [`ResponseBody::User`].
+    /// One account. Answer: [`ResponseBody::User`], with account fields
+    /// only for server admins and the user themself.
     GetUser {
         /// Username.
         username: String,
@@ -331,7 +334,9 @@ pub enum RequestBody {
     },
     /// Users the caller blocks. Answer: [`ResponseBody::Users`].
     ListBlocked,
-    /// Presence of users. Answer: [`ResponseBody::Presence`].
+    /// Presence of users. Answer: [`ResponseBody::Presence`], holding only
+    /// the users whose presence the caller may see (themself, people they
+    /// share a room with, mutual contacts, neither side blocking).
     GetPresence {
         /// Usernames.
         usernames: Vec<String>,
@@ -345,8 +350,11 @@ pub enum RequestBody {
         /// Why (recorded in the audit trail).
         reason: String,
     },
-    /// The moderation audit trail, newest first (server admins, or a room's
-    /// owner and admins for their room). Answer: [`ResponseBody::ModerationLog`].
+    /// The audit trail, newest first: moderation in rooms and, with no
+    /// room, account and admin actions too (`user-create`, `user-disable`,
+    /// `user-admin-grant`, `token-revoke`, ...; `reason` then says what
+    /// changed). Server admins, or a room's owner and admins for their
+    /// room. Answer: [`ResponseBody::ModerationLog`].
     ModerationLog {
         /// Only this room.
         room: Option<RoomId>,

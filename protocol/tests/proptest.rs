@@ -115,14 +115,18 @@ fn author() -> impl Strategy<Value = Author> {
 }
 
 fn user_info() -> impl Strategy<Value = UserInfo> {
-    (author(), any::<bool>(), any::<bool>(), ts()).prop_map(
-        |(author, admin, disabled, created_at)| UserInfo {
+    (
+        author(),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(ts()),
+    )
+        .prop_map(|(author, admin, disabled, created_at)| UserInfo {
             author,
             admin,
             disabled,
             created_at,
-        },
-    )
+        })
 }
 
 fn token_info() -> impl Strategy<Value = TokenInfo> {

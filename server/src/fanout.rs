@@ -52,6 +52,14 @@ pub enum Effect {
         /// The former member.
         user: u64,
     },
+    /// Something that grants `user`'s rights changed (a token was revoked,
+    /// the password reset, the account disabled or its admin flag set):
+    /// every open session of `user` checks its rights again (see
+    /// `session::guard`).
+    Account {
+        /// The user.
+        user: u64,
+    },
 }
 
 /// A live frame as queued for one subscriber.
@@ -132,11 +140,15 @@ impl Drop for Subscription {
 /// A user's session sinks: (sink id, queue).
 type UserSinks = Vec<(u64, mpsc::Sender<Bytes>)>;
 
+/// A user's logged-in sessions: (registration id, the session's wake-up).
+type SessionGuards = Vec<(u64, Arc<Notify>)>;
+
 /// The fan-out hub, shared by the writer thread and every session.
 #[derive(Debug)]
 pub struct Hub {
     rooms: RwLock<HashMap<u64, Arc<Mutex<Vec<Subscriber>>>>>,
     users: Mutex<HashMap<u64, UserSinks>>,
+    sessions: Mutex<HashMap<u64, SessionGuards>>,
     next_id: AtomicU64,
     queue: usize,
     /// Events handed to subscriber queues, for stats and benchmarks.
@@ -151,6 +163,7 @@ impl Hub {
         Arc::new(Hub {
             rooms: RwLock::default(),
             users: Mutex::default(),
+            sessions: Mutex::default(),
             next_id: AtomicU64::new(1),
             queue: queue.max(1),
             deliveries: AtomicU64::new(0),
@@ -166,19 +179,25 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let end = Arc::new(AtomicU8::new(End::Open as u8));
         let ended = Arc::new(Notify::new());
-        let slot = {
+        // The subscriber joins its room's slot while the map's write lock is
+        // held, and `remove` drops an empty slot only under the same lock,
+        // so a subscriber can never land in a slot already taken out of the
+        // map (where nothing would ever be published to it).
+        {
             let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-            rooms.entry(room).or_default().clone()
-        };
-        slot.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Subscriber {
-                id,
-                user,
-                tx,
-                end: end.clone(),
-                ended: ended.clone(),
-            });
+            rooms
+                .entry(room)
+                .or_default()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Subscriber {
+                    id,
+                    user,
+                    tx,
+                    end: end.clone(),
+                    ended: ended.clone(),
+                });
+        }
         Subscription {
             hub: self.clone(),
             room,
@@ -190,25 +209,57 @@ impl Hub {
     }
 
     fn remove(&self, room: u64, id: u64) {
-        let slot = self
-            .rooms
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&room)
-            .cloned();
-        if let Some(slot) = slot {
+        let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+        let Some(slot) = rooms.get(&room) else { return };
+        let empty = {
             let mut subs = slot.lock().unwrap_or_else(|p| p.into_inner());
             subs.retain(|s| s.id != id);
-            if subs.is_empty() {
-                drop(subs);
-                let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-                if rooms
-                    .get(&room)
-                    .is_some_and(|s| s.lock().map(|v| v.is_empty()).unwrap_or(false))
-                {
-                    rooms.remove(&room);
-                }
+            subs.is_empty()
+        };
+        if empty {
+            rooms.remove(&room);
+        }
+    }
+
+    /// Whether `room` has a slot in the hub (for tests of slot clean-up).
+    pub fn has_room(&self, room: u64) -> bool {
+        self.rooms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&room)
+    }
+
+    /// Registers a logged-in session of `user`: `wake` is notified whenever
+    /// an [`Effect::Account`] for `user` is published. Returns the id for
+    /// [`Hub::remove_session`].
+    pub fn add_session(&self, user: u64, wake: Arc<Notify>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(user)
+            .or_default()
+            .push((id, wake));
+        id
+    }
+
+    /// Removes a session registered with [`Hub::add_session`].
+    pub fn remove_session(&self, user: u64, id: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = sessions.get_mut(&user) {
+            v.retain(|(i, _)| *i != id);
+            if v.is_empty() {
+                sessions.remove(&user);
             }
+        }
+    }
+
+    /// Wakes every logged-in session of `user` to check its rights again.
+    pub fn account_changed(&self, user: u64) {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, wake) in sessions.get(&user).into_iter().flatten() {
+            // A stored permit: a session busy checking still checks again.
+            wake.notify_one();
         }
     }
 
@@ -253,6 +304,7 @@ impl Hub {
                 Effect::Ephemeral { room, frame } => self.publish_ephemeral(room, frame),
                 Effect::User { user, frame } => self.publish_user(user, frame),
                 Effect::Revoke { room, user } => self.revoke(room, user),
+                Effect::Account { user } => self.account_changed(user),
             }
         }
     }
@@ -445,5 +497,77 @@ mod tests {
         hub.apply(vec![Effect::Revoke { room: 1, user: 10 }]);
         assert_eq!(a.end(), End::Revoked);
         assert_eq!(b.end(), End::Open);
+    }
+
+    fn futures_ready<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    /// Whether subscriber `id` of `room` sits in the slot the map holds.
+    fn reachable(hub: &Hub, room: u64, id: u64) -> bool {
+        hub.slot(room).is_some_and(|slot| {
+            slot.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|s| s.id == id)
+        })
+    }
+
+    /// Subscribing while the room's last subscriber goes away must never
+    /// leave the new subscriber in a slot no longer in the map, where no
+    /// publish reaches it (issue 17, finding 5). Four threads each
+    /// subscribe, check
+    /// that the subscriber is reachable from the map, and unsubscribe,
+    /// 50,000 times (the code before the fix orphaned 19 to 58 per run).
+    #[test]
+    fn concurrent_subscribe_and_unsubscribe_keep_every_subscriber_reachable() {
+        let hub = Hub::new(4);
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let hub = hub.clone();
+                std::thread::spawn(move || {
+                    let mut orphaned = 0;
+                    for _ in 0..50_000 {
+                        let sub = hub.subscribe(1, t);
+                        if !reachable(&hub, 1, sub.id) {
+                            orphaned += 1;
+                        }
+                        drop(sub);
+                    }
+                    orphaned
+                })
+            })
+            .collect();
+        let orphaned: u32 = threads.into_iter().map(|t| t.join().expect("thread")).sum();
+        assert_eq!(orphaned, 0, "subscribers left in slots no publish reaches");
+        assert!(!hub.has_room(1));
+    }
+
+    #[test]
+    fn account_change_wakes_only_that_users_sessions() {
+        let hub = Hub::new(4);
+        let (a, b) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let ida = hub.add_session(10, a.clone());
+        hub.add_session(11, b.clone());
+        hub.apply(vec![Effect::Account { user: 10 }]);
+        // `notify_one` stores a permit, so a woken session's `notified()`
+        // is ready at its first poll; polled first (biased), it wins.
+        let woken = |n: &Notify| {
+            futures_ready(async {
+                tokio::select! {
+                    biased;
+                    _ = n.notified() => true,
+                    _ = std::future::ready(()) => false,
+                }
+            })
+        };
+        assert!(woken(&a), "user 10's session is woken");
+        assert!(!woken(&b), "user 11's session must not be woken");
+        hub.remove_session(10, ida);
+        hub.account_changed(10);
+        assert!(hub.sessions.lock().expect("lock").get(&10).is_none());
     }
 }

@@ -69,7 +69,7 @@ async fn stalled_subscriber_lags_while_others_keep_receiving() {
             Ok(Some(
                 RoomFrame::CaughtUp { .. } | RoomFrame::Receipt { .. } | RoomFrame::Typing { .. },
             )) => {}
-            Ok(None) => panic!("stream finished without lagging"),
+            Ok(None | Some(RoomFrame::Closed { .. })) => panic!("stream finished without lagging"),
             Err(e) => break e,
         }
     };

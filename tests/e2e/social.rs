@@ -82,7 +82,13 @@ async fn contacts_and_user_search() {
     let contacts = alice.contacts().await.expect("contacts");
     assert_eq!(contacts.len(), 1);
     assert_eq!(contacts[0].user.username, "bob");
-    assert_eq!(contacts[0].presence, Presence::Online);
+    // Presence is shared once bob adds alice back (see privacy.rs).
+    assert_eq!(contacts[0].presence, Presence::Offline);
+    bob.add_contact("alice").await.expect("add back");
+    assert_eq!(
+        alice.contacts().await.expect("contacts")[0].presence,
+        Presence::Online
+    );
     assert_eq!(
         code(alice.add_contact("alice").await),
         Some(ErrorCode::BadRequest)

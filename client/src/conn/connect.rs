@@ -210,7 +210,7 @@ async fn handshake(
     conn: quinn::Connection,
     hello: Hello,
 ) -> Result<Connection, ClientError> {
-    let lost = |e: &quinn::ConnectionError| ClientError::ConnectionLost(describe_close(e));
+    let lost = |e: &quinn::ConnectionError| crate::error::closed_error(e);
     let (mut send, mut recv) = conn.open_bi().await.map_err(|e| lost(&e))?;
     let bytes = frame::encode(&ClientFrame::Hello(hello))?;
     send.write_all(&bytes)

@@ -33,7 +33,7 @@ mod tests;
 pub use connect::{connect, connect_with_hello};
 pub use stream::{RoomStream, StreamEnd, UserStream};
 
-use crate::error::describe_close;
+use crate::error::{closed_error, describe_close};
 use crate::{ClientError, Trust};
 use bytes::Bytes;
 use chat_protocol::{
@@ -248,10 +248,11 @@ impl Connection {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.handle._endpoint.wait_idle()).await;
     }
 
-    /// Waits until the connection ends and says why (always a
-    /// [`ClientError::ConnectionLost`]).
+    /// Waits until the connection ends and says why: a
+    /// [`ClientError::ConnectionLost`], or [`ClientError::LoggedOut`] when
+    /// the server ended the session.
     pub async fn closed(&self) -> ClientError {
-        ClientError::ConnectionLost(describe_close(&self.shared().conn.closed().await))
+        closed_error(&self.shared().conn.closed().await)
     }
 
     /// Whether the connection has ended.
@@ -285,8 +286,9 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         {
             let mut p = self.lock();
-            if let Some(reason) = &p.lost {
-                return Err(ClientError::ConnectionLost(reason.clone()));
+            if p.lost.is_some() {
+                drop(p);
+                return Err(self.lost_error());
             }
             p.requests.insert(id, tx);
         }
@@ -370,7 +372,7 @@ impl Connection {
                     after: shared.request_timeout,
                 }),
             },
-            e = shared.conn.closed() => Err(ClientError::ConnectionLost(describe_close(&e))),
+            e = shared.conn.closed() => Err(closed_error(&e)),
         }
     }
 
@@ -379,12 +381,10 @@ impl Connection {
     }
 
     fn lost_error(&self) -> ClientError {
-        let reason = self.lock().lost.clone().or_else(|| {
-            self.shared()
-                .conn
-                .close_reason()
-                .map(|e| describe_close(&e))
-        });
+        if let Some(e) = self.shared().conn.close_reason() {
+            return closed_error(&e);
+        }
+        let reason = self.lock().lost.clone();
         ClientError::ConnectionLost(reason.unwrap_or_else(|| "the connection ended".to_owned()))
     }
 }

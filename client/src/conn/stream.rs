@@ -39,13 +39,23 @@ pub enum StreamEnd {
     Protocol(String),
 }
 
+impl StreamEnd {
+    /// The end a `STREAM_*` code means, in a reset or a
+    /// [`RoomFrame::Closed`] frame.
+    pub fn from_code(code: u32) -> StreamEnd {
+        match code {
+            codes::STREAM_LAGGED => StreamEnd::Lagged,
+            codes::STREAM_REVOKED => StreamEnd::Revoked,
+            codes::STREAM_UNSUBSCRIBED => StreamEnd::Unsubscribed,
+            code => StreamEnd::Reset(code),
+        }
+    }
+}
+
 impl From<ReadEnd> for StreamEnd {
     fn from(e: ReadEnd) -> StreamEnd {
         match e {
-            ReadEnd::Reset(codes::STREAM_LAGGED) => StreamEnd::Lagged,
-            ReadEnd::Reset(codes::STREAM_REVOKED) => StreamEnd::Revoked,
-            ReadEnd::Reset(codes::STREAM_UNSUBSCRIBED) => StreamEnd::Unsubscribed,
-            ReadEnd::Reset(code) => StreamEnd::Reset(code),
+            ReadEnd::Reset(code) => StreamEnd::from_code(code),
             ReadEnd::Lost(e) => StreamEnd::ConnectionLost(describe_close(&e)),
             ReadEnd::Protocol(msg) => StreamEnd::Protocol(msg),
         }
@@ -159,7 +169,16 @@ impl RoomStream {
     /// # Errors
     /// [`StreamEnd`] saying why the stream ended; later calls repeat it.
     pub async fn next(&mut self) -> Result<Option<RoomFrame>, StreamEnd> {
-        self.frames.next().await
+        match self.frames.next().await {
+            // The server's in-band end is reported like the reset it stands
+            // for, and repeated by later calls.
+            Ok(Some(RoomFrame::Closed { code })) => {
+                let end = StreamEnd::from_code(code);
+                self.frames.end = Some(Err(end.clone()));
+                Err(end)
+            }
+            other => other,
+        }
     }
 }
 

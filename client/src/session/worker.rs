@@ -110,6 +110,10 @@ impl Worker {
                     attempt = 0;
                     match self.serve(conn).await {
                         Exit::Shutdown => return None,
+                        // The server ended the session on purpose (token
+                        // revoked, account disabled): reconnecting with the
+                        // same credentials cannot help.
+                        Exit::Lost(error @ ClientError::LoggedOut(_)) => return Some(error),
                         Exit::Lost(error) => self.emit(SessionEvent::Disconnected { error }).await,
                     }
                 }
@@ -371,6 +375,8 @@ impl Worker {
                 frame @ (RoomFrame::Receipt { .. } | RoomFrame::Typing { .. }) => {
                     self.emit(SessionEvent::Ephemeral { room, frame }).await
                 }
+                // `RoomStream::next` reports it as the stream's end.
+                RoomFrame::Closed { .. } => {}
             },
             Feed::Subscribed {
                 room,

@@ -86,7 +86,7 @@ pub async fn admin(cfg: &ClientConfig, token: &str) -> anyhow::Result<Connection
         .authenticate(token)
         .await
         .context("the admin token was refused")?;
-    if !me.admin {
+    if !me.is_admin() {
         anyhow::bail!(
             "{} is not a server admin; chatctl bench needs an admin token to create its accounts",
             me.author.username

@@ -81,7 +81,7 @@ pub async fn user(target: &Target, out: &Out, cmd: UserCmd) -> Result<()> {
                         u.author.display_name.clone(),
                         u.author.org.clone(),
                         flags(u.admin, u.disabled),
-                        rfc3339(u.created_at),
+                        super::login::shown(u.created_at.map(rfc3339)),
                     ]
                 })
                 .collect();
@@ -118,12 +118,13 @@ pub async fn user(target: &Target, out: &Out, cmd: UserCmd) -> Result<()> {
     print_user(out, &updated)
 }
 
-fn flags(admin: bool, disabled: bool) -> String {
+fn flags(admin: Option<bool>, disabled: Option<bool>) -> String {
     match (admin, disabled) {
-        (true, true) => "admin,disabled",
-        (true, false) => "admin",
-        (false, true) => "disabled",
-        (false, false) => "",
+        (None, None) => "-",
+        (Some(true), Some(true)) => "admin,disabled",
+        (Some(true), _) => "admin",
+        (_, Some(true)) => "disabled",
+        _ => "",
     }
     .to_owned()
 }

@@ -33,7 +33,10 @@ use std::collections::BTreeMap;
 pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()> {
     let (conn, me) = target.connect_authed().await?;
     let (rooms, admin) = match &room {
-        Some(name) => (vec![one_room(&conn, name, me.admin).await?], me.admin),
+        Some(name) => (
+            vec![one_room(&conn, name, me.is_admin()).await?],
+            me.is_admin(),
+        ),
         None => every_room(&conn).await?,
     };
     let names: BTreeMap<RoomId, String> = rooms.iter().map(|r| (r.id, r.name.clone())).collect();

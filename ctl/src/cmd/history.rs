@@ -255,7 +255,7 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
     };
     let format = if a.csv { Format::Csv } else { out.format };
     let (conn, me) = target.connect_authed().await?;
-    if a.include_edits && !me.admin {
+    if a.include_edits && !me.is_admin() {
         // The server would refuse each version request; say so before
         // printing anything rather than after the first edited message.
         return Err(CtlError::Auth(format!(

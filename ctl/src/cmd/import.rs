@@ -53,7 +53,7 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
         .map_err(|e| CtlError::io(format!("cannot read {}", file.display()), e))?;
     let date = start_date(&file, date.as_deref())?;
     let (conn, me) = target.connect_authed().await?;
-    if !me.admin {
+    if !me.is_admin() {
         return Err(CtlError::Auth(format!(
             "importing needs a server admin's token; {} is not a server admin",
             me.author.username
@@ -69,7 +69,7 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
             u.author.username,
             Known {
                 display_name: u.author.display_name,
-                admin: u.admin,
+                admin: u.admin == Some(true),
             },
         )
     }));

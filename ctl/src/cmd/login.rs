@@ -106,9 +106,12 @@ pub fn print_user(out: &Out, u: &UserInfo) -> Result<()> {
         vec!["username".to_owned(), u.author.username.clone()],
         vec!["display_name".to_owned(), u.author.display_name.clone()],
         vec!["org".to_owned(), u.author.org.clone()],
-        vec!["admin".to_owned(), u.admin.to_string()],
-        vec!["disabled".to_owned(), u.disabled.to_string()],
-        vec!["created".to_owned(), rfc3339(u.created_at)],
+        vec!["admin".to_owned(), shown(u.admin.map(|b| b.to_string()))],
+        vec![
+            "disabled".to_owned(),
+            shown(u.disabled.map(|b| b.to_string())),
+        ],
+        vec!["created".to_owned(), shown(u.created_at.map(rfc3339))],
         vec!["id".to_owned(), u.author.id.to_string()],
     ];
     out.table(&["field", "value"], &rows)
@@ -123,8 +126,14 @@ pub fn user_json(u: &UserInfo) -> serde_json::Value {
         "org": u.author.org,
         "admin": u.admin,
         "disabled": u.disabled,
-        "created_at": rfc3339(u.created_at),
+        "created_at": u.created_at.map(rfc3339),
     })
+}
+
+/// An account field the server showed, or `-` where it is not shown to
+/// this user (account fields of other users are for server admins).
+pub fn shown(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "-".to_owned())
 }
 
 /// Asks for one line on the terminal.

@@ -1,10 +1,12 @@
 //! Sessions, accounts and tokens.
 
+use super::access::{actor, admin_actor, fresh};
 use super::{Reply, blocking, refuse, require_admin};
 use crate::auth;
+use crate::fanout::Effect;
 use crate::session::{Authed, Session};
 use crate::store::query;
-use crate::store::records::{TokenRecord, UserRecord, encode};
+use crate::store::records::{AuthorRecord, TokenRecord, UserRecord, encode};
 use crate::store::tables::meta;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::names::{self, MAX_LABEL_LEN};
@@ -146,17 +148,21 @@ async fn load_blocked(
 
 pub(super) async fn logout(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
+    // This session ends its login first, so the account change below does
+    // not close its connection (which stays open, logged out); the user's
+    // other connections resumed with the same token are closed.
+    session.clear_authed();
     session
         .write(move |ctx| {
             let api = query::token(&ctx.tokens, a.token_id)?.is_some_and(|t| t.api);
             // Logging out ends a login session; API tokens are revoked explicitly.
             if !api {
                 ctx.tokens.remove(a.token_id)?;
+                ctx.effects.push(Effect::Account { user: a.user });
             }
             Ok(())
         })
         .await?;
-    session.clear_authed();
     Ok(ResponseBody::Ok)
 }
 
@@ -196,7 +202,7 @@ pub(super) async fn create_user(
     org: String,
     admin: bool,
 ) -> Reply {
-    require_admin(session)?;
+    let a = require_admin(session).await?;
     names::validate_username(&username)?;
     names::validate_label("display name", &display_name, MAX_LABEL_LEN)?;
     names::validate_label("organization", &org, MAX_LABEL_LEN)?;
@@ -226,12 +232,33 @@ pub(super) async fn create_user(
         last_seen: None,
     };
     let wire = rec.clone();
-    let id = session.write(move |ctx| insert_user(ctx, rec)).await?;
+    let id = session
+        .write(move |ctx| {
+            let me = admin_actor(ctx, &a)?;
+            let detail = format!(
+                "created with org {:?}, display name {:?}, admin {}, {}",
+                rec.org,
+                rec.display_name,
+                rec.admin,
+                if rec.password_hash.is_some() {
+                    "a password"
+                } else {
+                    "no password"
+                }
+            );
+            let target = AuthorRecord::of(0, &rec);
+            let id = insert_user(ctx, rec)?;
+            let target = AuthorRecord { id, ..target };
+            account_audit(ctx, a.user, &me, target, "user-create", &detail)?;
+            Ok(id)
+        })
+        .await?;
     tracing::info!(user = %wire.username, "account created");
     Ok(ResponseBody::User(wire.to_wire(id)))
 }
 
 pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -> Reply {
+    let a = fresh(session).await?;
     let needle = filter.map(|q| q.to_lowercase());
     let users = session
         .read(move |r| {
@@ -245,7 +272,7 @@ pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -
                         || u.org.to_lowercase().contains(n)
                 });
                 if hit {
-                    out.push(u.to_wire(k.value()));
+                    out.push(u.to_wire_for(k.value(), a.user, a.admin));
                 }
             }
             Ok(out)
@@ -274,8 +301,9 @@ pub(crate) fn no_such_user(username: &str) -> ErrorBody {
 }
 
 pub(super) async fn get_user(session: &Arc<Session>, username: String) -> Reply {
+    let a = fresh(session).await?;
     let (id, user) = find_user(session, username).await?;
-    Ok(ResponseBody::User(user.to_wire(id)))
+    Ok(ResponseBody::User(user.to_wire_for(id, a.user, a.admin)))
 }
 
 pub(super) async fn update_user(
@@ -283,7 +311,7 @@ pub(super) async fn update_user(
     username: String,
     change: UserChange,
 ) -> Reply {
-    require_admin(session)?;
+    let a = require_admin(session).await?;
     let new_hash = match &change {
         UserChange::Password(p) => {
             names::validate_password(p)?;
@@ -307,34 +335,61 @@ pub(super) async fn update_user(
     let (id, _) = find_user(session, username).await?;
     let updated = session
         .write(move |ctx| {
+            let me = admin_actor(ctx, &a)?;
             let mut user = query::user(&ctx.users, id)?
                 .ok_or_else(|| refuse(ErrorCode::NotFound, "the account was deleted"))?;
-            let end_sessions = match change {
+            let (action, detail, end_sessions) = match change {
                 UserChange::Disabled(d) => {
-                    user.disabled = d;
-                    d
+                    let was = std::mem::replace(&mut user.disabled, d);
+                    let action = if d { "user-disable" } else { "user-enable" };
+                    (action, format!("disabled: {was} -> {d}"), d)
                 }
-                UserChange::Admin(a) => {
-                    user.admin = a;
-                    false
+                UserChange::Admin(admin) => {
+                    let was = std::mem::replace(&mut user.admin, admin);
+                    let action = if admin {
+                        "user-admin-grant"
+                    } else {
+                        "user-admin-revoke"
+                    };
+                    (action, format!("admin: {was} -> {admin}"), false)
                 }
                 UserChange::Org(o) => {
-                    user.org = o;
-                    false
+                    let was = std::mem::replace(&mut user.org, o.clone());
+                    ("user-org", format!("org: {was:?} -> {o:?}"), false)
                 }
                 UserChange::DisplayName(d) => {
-                    user.display_name = d;
-                    false
+                    let was = std::mem::replace(&mut user.display_name, d.clone());
+                    (
+                        "user-display-name",
+                        format!("display name: {was:?} -> {d:?}"),
+                        false,
+                    )
                 }
                 UserChange::Password(_) => {
                     user.password_hash = new_hash;
-                    true
+                    (
+                        "user-password-reset",
+                        "password reset; login sessions ended".to_owned(),
+                        true,
+                    )
                 }
             };
             if end_sessions {
                 remove_login_sessions(ctx, id)?;
             }
             ctx.users.insert(id, encode(&user)?.as_slice())?;
+            account_audit(
+                ctx,
+                a.user,
+                &me,
+                AuthorRecord::of(id, &user),
+                action,
+                &detail,
+            )?;
+            // Every open session of the user checks its rights again: a
+            // disabled account or a removed token ends it, a changed admin
+            // flag is picked up (see session::guard).
+            ctx.effects.push(Effect::Account { user: id });
             Ok(user)
         })
         .await?;
@@ -357,12 +412,19 @@ fn remove_login_sessions(ctx: &mut WriteCtx<'_>, user: u64) -> Result<(), StoreE
 }
 
 pub(super) async fn create_token(session: &Arc<Session>, username: String, label: String) -> Reply {
-    require_admin(session)?;
+    let a = require_admin(session).await?;
     names::validate_label("token label", &label, MAX_LABEL_LEN)?;
     let (id, user) = find_user(session, username).await?;
     let label2 = label.clone();
+    let target = AuthorRecord::of(id, &user);
     let (token_id, secret) = session
-        .write(move |ctx| mint_token(ctx, id, label2, true))
+        .write(move |ctx| {
+            let me = admin_actor(ctx, &a)?;
+            let (token_id, secret) = mint_token(ctx, id, label2.clone(), true)?;
+            let detail = format!("API token {token_id} labelled {label2:?}");
+            account_audit(ctx, a.user, &me, target, "token-create", &detail)?;
+            Ok((token_id, secret))
+        })
         .await?;
     Ok(ResponseBody::TokenCreated {
         info: TokenInfo {
@@ -377,7 +439,7 @@ pub(super) async fn create_token(session: &Arc<Session>, username: String, label
 }
 
 pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>) -> Reply {
-    require_admin(session)?;
+    require_admin(session).await?;
     let only = match username {
         Some(u) => Some(find_user(session, u).await?.0),
         None => None,
@@ -418,7 +480,8 @@ pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
                     format!("no token with id {id}; list tokens to see ids"),
                 )
             })?;
-            if tok.user != a.user && !a.admin {
+            let (me, admin) = actor(ctx, &a)?;
+            if tok.user != a.user && !admin {
                 return Err(refuse(
                     ErrorCode::Forbidden,
                     "only the token's owner or a server admin may revoke it",
@@ -426,8 +489,44 @@ pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
                 .into());
             }
             ctx.tokens.remove(id)?;
+            let owner = query::user(&ctx.users, tok.user)?
+                .map(|u| AuthorRecord::of(tok.user, &u))
+                .unwrap_or_else(|| AuthorRecord {
+                    id: tok.user,
+                    username: String::new(),
+                    display_name: String::new(),
+                    org: String::new(),
+                });
+            let kind = if tok.api {
+                "API token"
+            } else {
+                "login session token"
+            };
+            let detail = format!("{kind} {id} labelled {:?}", tok.label);
+            account_audit(ctx, a.user, &me, owner, "token-revoke", &detail)?;
+            ctx.effects.push(Effect::Account { user: tok.user });
             Ok(())
         })
         .await?;
     Ok(ResponseBody::Ok)
+}
+
+/// Records an account or admin action in the audit trail: who acted, on
+/// whom, and what changed (the record's `reason` holds the change).
+fn account_audit(
+    ctx: &mut WriteCtx<'_>,
+    actor_id: u64,
+    actor: &UserRecord,
+    target: AuthorRecord,
+    action: &str,
+    detail: &str,
+) -> Result<(), WriteError> {
+    super::notify::audit(
+        ctx,
+        &AuthorRecord::of(actor_id, actor),
+        None,
+        Some(target),
+        action,
+        detail,
+    )
 }

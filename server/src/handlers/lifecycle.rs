@@ -51,12 +51,7 @@ fn writable_member(
     room: &RoomRecord,
     user: u64,
 ) -> Result<MemberRecord, WriteError> {
-    let m = query::member(&ctx.members, room_id, user)?.ok_or_else(|| {
-        refuse(
-            ErrorCode::NotMember,
-            "you are not a member of this room; join it first",
-        )
-    })?;
+    let (_, m) = super::rooms::member_room(ctx, room_id, user)?;
     if room.archived {
         return Err(refuse(ErrorCode::Archived, "this room is archived and read-only").into());
     }
@@ -102,25 +97,31 @@ pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: S
                 .versions
                 .range((room_id, seq, 0)..=(room_id, seq, u32::MAX))?
                 .count() as u32;
-            let prior = VersionRecord {
+            let mut prior = VersionRecord {
                 text: std::mem::replace(current, text.clone()),
                 at: edited_at.unwrap_or(ev.ts),
+                edit_seq: None,
             };
             *edited_at = Some(now);
-            ctx.versions
-                .insert((room_id, seq, version), encode(&prior)?.as_slice())?;
             ctx.events.insert((room_id, seq), encode(&ev)?.as_slice())?;
             let me = load_user(ctx, a.user)?;
-            query::append(
+            let edit_seq = query::append(
                 ctx,
                 room_id,
                 &mut room,
                 EventRecord {
                     ts: now,
                     sender: AuthorRecord::of(a.user, &me),
-                    kind: EventKindRecord::Edited { target: seq, text },
+                    kind: EventKindRecord::Edited {
+                        target: seq,
+                        text,
+                        redacted: false,
+                    },
                 },
             )?;
+            prior.edit_seq = Some(edit_seq);
+            ctx.versions
+                .insert((room_id, seq, version), encode(&prior)?.as_slice())?;
             ctx.put_room(room_id, &room);
             Ok(())
         })
@@ -132,16 +133,17 @@ pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Re
     let a = session.authed()?;
     session
         .write(move |ctx| {
-            let mut room = load_room(ctx, room_id)?;
-            let member = query::member(&ctx.members, room_id, a.user)?;
-            if member.is_none() && !a.admin {
+            let (_, server_admin) = super::access::actor(ctx, &a)?;
+            let (mut room, member) = super::rooms::room_for(ctx, room_id, a.user, server_admin)?;
+            if member.is_none() && !server_admin {
                 return Err(
                     refuse(ErrorCode::NotMember, "you are not a member of this room").into(),
                 );
             }
             let mut ev = load_message(ctx, room_id, seq)?;
             let own = ev.sender.id == a.user;
-            let moderator = member.as_ref().is_some_and(|m| m.role >= RoleRecord::Admin) || a.admin;
+            let moderator =
+                member.as_ref().is_some_and(|m| m.role >= RoleRecord::Admin) || server_admin;
             if !own && !moderator {
                 return Err(refuse(
                     ErrorCode::Forbidden,
@@ -149,7 +151,7 @@ pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Re
                 )
                 .into());
             }
-            if room.archived && !a.admin {
+            if room.archived && !server_admin {
                 return Err(
                     refuse(ErrorCode::Archived, "this room is archived and read-only").into(),
                 );
@@ -165,6 +167,7 @@ pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Re
                 *deleted = Some((actor.clone(), now));
             }
             ctx.events.insert((room_id, seq), encode(&ev)?.as_slice())?;
+            redact_edits(ctx, room_id, seq, room.head)?;
             query::append(
                 ctx,
                 room_id,
@@ -190,6 +193,49 @@ pub(super) async fn delete(session: &Arc<Session>, room_id: u64, seq: u64) -> Re
         })
         .await?;
     Ok(ResponseBody::Ok)
+}
+
+/// Marks every `Edited` event of the message at `seq` redacted, so members
+/// reading history or catching up never see a deleted message's later text
+/// (test: `e2e::security::deleting_an_edited_message_hides_every_version`).
+fn redact_edits(ctx: &mut WriteCtx<'_>, room: u64, seq: u64, head: u64) -> Result<(), WriteError> {
+    let mut known = Vec::new();
+    let mut complete = true;
+    for entry in ctx.versions.range((room, seq, 0)..=(room, seq, u32::MAX))? {
+        let v: VersionRecord = decode(entry?.1.value())?;
+        match v.edit_seq {
+            Some(s) => known.push(s),
+            None => complete = false,
+        }
+    }
+    let edits: Vec<u64> = if complete {
+        known
+    } else {
+        // Versions from before `edit_seq` was kept: find the edits by scan.
+        let mut found = Vec::new();
+        for entry in ctx.events.range((room, seq + 1)..=(room, head))? {
+            let (k, v) = entry?;
+            let ev: EventRecord = decode(v.value())?;
+            if matches!(ev.kind, EventKindRecord::Edited { target, .. } if target == seq) {
+                found.push(k.value().1);
+            }
+        }
+        found
+    };
+    for edit in edits {
+        let Some((_, mut ev)) = query::events(&ctx.events, room, edit, edit, 1)?.pop() else {
+            continue;
+        };
+        if let EventKindRecord::Edited {
+            target, redacted, ..
+        } = &mut ev.kind
+            && *target == seq
+        {
+            *redacted = true;
+            ctx.events.insert((room, edit), encode(&ev)?.as_slice())?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji: String) -> Reply {
@@ -265,7 +311,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
 }
 
 pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
-    require_admin(session)?;
+    require_admin(session).await?;
     let audit = session
         .read(move |r| {
             let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {
@@ -317,9 +363,7 @@ pub(super) async fn mark(session: &Arc<Session>, room_id: u64, seq: Seq, marker:
     let a = session.authed()?;
     session
         .write(move |ctx| {
-            let room = load_room(ctx, room_id)?;
-            let mut m = query::member(&ctx.members, room_id, a.user)?
-                .ok_or_else(|| refuse(ErrorCode::NotMember, "you are not a member of this room"))?;
+            let (room, mut m) = super::rooms::member_room(ctx, room_id, a.user)?;
             let seq = seq.0.min(room.head);
             let moved = match marker {
                 Marker::Read if seq > m.read_seq => {
@@ -356,7 +400,7 @@ pub(super) async fn mark(session: &Arc<Session>, room_id: u64, seq: Seq, marker:
 }
 
 pub(super) async fn read_by(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
-    let a = session.authed()?;
+    let a = super::access::fresh(session).await?;
     let receipts = session
         .read(move |r| {
             if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {

@@ -175,12 +175,7 @@ fn store_message(
     }
     let mut room = load_room(ctx, room_id)?;
     if check_member {
-        let member = query::member(&ctx.members, room_id, author.id)?.ok_or_else(|| {
-            refuse(
-                ErrorCode::NotMember,
-                "you are not a member of this room; join it first (or ask a member to add you)",
-            )
-        })?;
+        let (_, member) = super::rooms::member_room(ctx, room_id, author.id)?;
         if member.muted {
             return Err(refuse(
                 ErrorCode::Muted,
@@ -336,7 +331,7 @@ pub(super) async fn import(
     key: IdempotencyKey,
     text: String,
 ) -> Reply {
-    let a = require_admin(session)?;
+    let a = require_admin(session).await?;
     check_key(&key)?;
     let max = session.shared.config.limits.max_message_bytes as usize;
     if text.len() > max {
@@ -371,7 +366,7 @@ pub(super) async fn history(
     limit: u32,
     audit: bool,
 ) -> Reply {
-    let a = session.authed()?;
+    let a = super::access::fresh(session).await?;
     if audit && !a.admin {
         return Err(refuse(
             ErrorCode::Forbidden,
@@ -457,6 +452,11 @@ pub(super) async fn subscribe(
     since: u64,
 ) -> Reply {
     let a = session.authed()?;
+    // Register with the hub first, then check membership: every event
+    // (a removal included) committed after the check reaches the
+    // subscription, so catch-up plus live has no gap and a member removed
+    // after the check loses the stream (see `Session::subscribe`).
+    let sub = session.shared.hub.subscribe(room_id, a.user);
     let head = session
         .read(move |r| {
             let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
@@ -466,7 +466,7 @@ pub(super) async fn subscribe(
         })
         .await?
         .ok_or_else(no_room)?;
-    session.subscribe(&a, request, room_id, since)?;
+    session.subscribe(sub, request, room_id, since)?;
     Ok(ResponseBody::Subscribed {
         room: RoomId(room_id),
         head: Seq(head),

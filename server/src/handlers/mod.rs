@@ -4,6 +4,7 @@
 //! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
 //! route it in [`handle`], and write the handler in the module of its area.
 
+mod access;
 mod account;
 mod lifecycle;
 mod messages;
@@ -16,9 +17,11 @@ mod social;
 pub use messages::send_job;
 pub(crate) use social::{announce_presence, persist_last_seen};
 
+pub use access::require_admin;
+pub(crate) use access::{Rights, session_rights};
 pub(crate) use account::{insert_user, mint_token};
 
-use crate::session::{Authed, Session};
+use crate::session::Session;
 use crate::store::{StoreError, WriteError};
 use chat_protocol::{ErrorBody, ErrorCode, Request, RequestBody, RequestId, ResponseBody};
 use std::sync::Arc;
@@ -205,21 +208,6 @@ impl From<WriteError> for ErrorBody {
 /// Shorthand for a refusal.
 pub fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
-}
-
-/// Requires a server admin.
-///
-/// # Errors
-/// [`ErrorCode::Forbidden`] for everyone else.
-pub fn require_admin(session: &Session) -> Result<Authed, ErrorBody> {
-    let a = session.authed()?;
-    if !a.admin {
-        return Err(refuse(
-            ErrorCode::Forbidden,
-            "only server admins may do this; ask one, or use an admin token",
-        ));
-    }
-    Ok(a)
 }
 
 /// Runs CPU-heavy work (argon2) on the blocking pool.

@@ -7,7 +7,7 @@
 //! only server admins delete rooms. Server admins may do everything.
 
 use super::account::no_such_user;
-use super::rooms::{load_room, load_user, remove_member};
+use super::rooms::{load_user, remove_member};
 use super::{Reply, refuse};
 use crate::session::Session;
 use crate::store::query;
@@ -63,7 +63,10 @@ pub(super) async fn moderate(
         names::validate_label("topic", topic, MAX_TOPIC_LEN)?;
     }
     let left = session
-        .write(move |ctx| apply(ctx, a.user, a.admin, room_id, action, &reason))
+        .write(move |ctx| {
+            let (_, server_admin) = super::access::actor(ctx, &a)?;
+            apply(ctx, a.user, server_admin, room_id, action, &reason)
+        })
         .await?;
     if left {
         session.unsubscribe(room_id);
@@ -80,7 +83,7 @@ fn apply(
     action: ModAction,
     reason: &str,
 ) -> Result<bool, WriteError> {
-    let mut room = load_room(ctx, room_id)?;
+    let (mut room, _) = super::rooms::room_for(ctx, room_id, me, server_admin)?;
     let my_rank = rank(ctx, room_id, me, server_admin)?
         .ok_or_else(|| refuse(ErrorCode::NotMember, "you are not a member of this room"))?;
     let actor = AuthorRecord::of(me, &load_user(ctx, me)?);
@@ -354,7 +357,7 @@ fn check_over(actor: u8, target: u8, admin: u8) -> Result<(), WriteError> {
 }
 
 pub(super) async fn log(session: &Arc<Session>, room: Option<proto::RoomId>, limit: u32) -> Reply {
-    let a = session.authed()?;
+    let a = super::access::fresh(session).await?;
     if !(1..=1000).contains(&limit) {
         return Err(refuse(ErrorCode::BadRequest, "limit must be 1 to 1000"));
     }

@@ -61,7 +61,11 @@ pub(crate) fn room_info(
     })
 }
 
-fn no_such_room() -> ErrorBody {
+/// The one refusal for a room the caller may not know of: missing,
+/// deleted, or private without membership, in every request alike, so a
+/// non-member cannot learn that a private room exists (test:
+/// `e2e::security::a_private_room_is_indistinguishable_from_a_missing_one`).
+pub(crate) fn no_such_room() -> ErrorBody {
     refuse(
         ErrorCode::NotFound,
         "no such room, or it is private and you are not a member; check the name or ask a member to add you",
@@ -80,6 +84,43 @@ pub(crate) fn load_room(ctx: &WriteCtx<'_>, id: u64) -> Result<RoomRecord, Write
     ctx.room(id)?
         .filter(|r| !r.deleted)
         .ok_or_else(|| no_such_room().into())
+}
+
+/// Loads the room `user` acts in, with their membership, inside a writer
+/// job. A missing or deleted room, and a private room `user` is not a member
+/// of (unless `server_admin`), are all refused with [`no_such_room`]; a
+/// non-member of a public room gets the room and `None`.
+///
+/// # Errors
+/// [`ErrorCode::NotFound`] as above; a storage failure.
+pub(crate) fn room_for(
+    ctx: &WriteCtx<'_>,
+    id: u64,
+    user: u64,
+    server_admin: bool,
+) -> Result<(RoomRecord, Option<MemberRecord>), WriteError> {
+    let room = load_room(ctx, id)?;
+    let member = query::member(&ctx.members, id, user)?;
+    if member.is_none() && !room.public && !server_admin {
+        return Err(no_such_room().into());
+    }
+    Ok((room, member))
+}
+
+/// As [`room_for`], refusing non-members of public rooms with
+/// [`ErrorCode::NotMember`].
+///
+/// # Errors
+/// [`ErrorCode::NotFound`] or [`ErrorCode::NotMember`]; a storage failure.
+pub(crate) fn member_room(
+    ctx: &WriteCtx<'_>,
+    id: u64,
+    user: u64,
+) -> Result<(RoomRecord, MemberRecord), WriteError> {
+    match room_for(ctx, id, user, false)? {
+        (room, Some(m)) => Ok((room, m)),
+        (_, None) => Err(not_member().into()),
+    }
 }
 
 /// Refuses a banned user.
@@ -237,7 +278,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(session: &Arc<Session>, name: String) -> Reply {
-    let a = session.authed()?;
+    let a = super::access::fresh(session).await?;
     let info = session
         .read(move |r| {
             let key = match name.strip_prefix('@') {
@@ -343,7 +384,7 @@ fn summary(
 
 pub(super) async fn directory(session: &Arc<Session>, all: bool) -> Reply {
     let a = if all {
-        super::require_admin(session)?
+        super::require_admin(session).await?
     } else {
         session.authed()?
     };
@@ -373,16 +414,10 @@ pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
     let limit = session.shared.config.limits.max_rooms_per_user;
     let info = session
         .write(move |ctx| {
-            let mut room = load_room(ctx, room_id)?;
-            if query::member(&ctx.members, room_id, a.user)?.is_some() {
+            // A private room is not found for a non-member, as everywhere.
+            let (mut room, member) = room_for(ctx, room_id, a.user, false)?;
+            if member.is_some() {
                 return Ok(room_info(&ctx.users, room_id, &room, a.user)?);
-            }
-            if !room.public {
-                return Err(refuse(
-                    ErrorCode::Forbidden,
-                    "this room is private; ask one of its admins to add you",
-                )
-                .into());
             }
             if room.archived {
                 return Err(refuse(
@@ -415,8 +450,7 @@ pub(super) async fn leave(session: &Arc<Session>, room_id: u64) -> Reply {
     let a = session.authed()?;
     session
         .write(move |ctx| {
-            let mut room = load_room(ctx, room_id)?;
-            let member = query::member(&ctx.members, room_id, a.user)?.ok_or_else(not_member)?;
+            let (mut room, member) = member_room(ctx, room_id, a.user)?;
             if room.kind == RoomKindRecord::Direct {
                 return Err(refuse(
                     ErrorCode::BadRequest,
@@ -492,11 +526,7 @@ pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) 
     let a = session.authed()?;
     let limit = session.shared.config.limits.max_rooms_per_user;
     session.write(move |ctx| {
-            let mut room = load_room(ctx, room_id)?;
-            let member = query::member(&ctx.members, room_id, a.user)?;
-            let Some(member) = member else {
-                return Err(if room.public || a.admin { not_member() } else { no_such_room() }.into());
-            };
+            let (mut room, member) = member_room(ctx, room_id, a.user)?;
             if room.kind == RoomKindRecord::Direct {
                 return Err(refuse(
                     ErrorCode::BadRequest,
@@ -531,7 +561,7 @@ pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) 
 }
 
 pub(super) async fn members(session: &Arc<Session>, room_id: u64) -> Reply {
-    let a = session.authed()?;
+    let a = super::access::fresh(session).await?;
     let list = session
         .read(move |r| {
             let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {

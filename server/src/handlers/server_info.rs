@@ -17,7 +17,7 @@ pub(super) fn info(session: &Arc<Session>) -> ResponseBody {
 }
 
 pub(super) async fn stats(session: &Arc<Session>) -> Reply {
-    require_admin(session)?;
+    require_admin(session).await?;
     let (rooms, users, events) = session
         .read(|r| {
             Ok((

@@ -1,7 +1,13 @@
 //! Presence, contacts, blocking and notifications.
 //!
-//! Presence changes go only to users who share a room with the person or
-//! have them as a contact, never to everyone.
+//! Who sees whose presence (online, away, offline, last seen): a user sees
+//! their own; anyone else sees it only if they share a room, or if each has
+//! added the other as a contact, and neither blocks the other. Adding a
+//! contact needs no consent (as in Signal and KakaoTalk) but shares nothing
+//! until the other side adds you back; a block hides presence both ways.
+//! The same rule decides who gets presence announcements
+//! ([`announce_presence`]), who `GetPresence` answers about, and what
+//! `ListContacts` shows (tests: `e2e::security::presence_*`).
 
 use super::account::no_such_user;
 use super::{Reply, refuse};
@@ -33,8 +39,19 @@ pub(crate) fn announce_presence(shared: Arc<Shared>, user: u64, state: Presence)
                     }
                 }
                 for entry in r.contact_of.range((user, 0)..=(user, u64::MAX))? {
-                    watchers.insert(entry?.0.value().1);
+                    let owner = entry?.0.value().1;
+                    if r.contacts.get((user, owner))?.is_some() {
+                        watchers.insert(owner);
+                    }
                 }
+                let blocked = query::blocked_by(&r.blocks, user)?;
+                let mut visible = BTreeSet::new();
+                for w in watchers {
+                    if !blocked.contains(&w) && !query::blocks(&r.blocks, w, user)? {
+                        visible.insert(w);
+                    }
+                }
+                let watchers = visible;
                 Ok(Some((
                     AuthorRecord::of(user, &u).to_wire(),
                     u.last_seen,
@@ -89,13 +106,39 @@ pub(super) async fn set_away(session: &Arc<Session>, away: bool) -> Reply {
     Ok(ResponseBody::Ok)
 }
 
+/// Whether `viewer` may see `user`'s presence and last-seen time (the rule
+/// in the module doc).
+///
+/// # Errors
+/// A redb error.
+pub(crate) fn may_see_presence(r: &Reader, viewer: u64, user: u64) -> Result<bool, StoreError> {
+    if viewer == user {
+        return Ok(true);
+    }
+    if query::blocks(&r.blocks, viewer, user)? || query::blocks(&r.blocks, user, viewer)? {
+        return Ok(false);
+    }
+    if r.contacts.get((viewer, user))?.is_some() && r.contacts.get((user, viewer))?.is_some() {
+        return Ok(true);
+    }
+    for room in query::rooms_of(&r.user_rooms, viewer)? {
+        if query::member(&r.members, room, user)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Answers only about users whose presence the caller may see; the others
+/// are left out of the answer, as unknown usernames are.
 pub(super) async fn get_presence(session: &Arc<Session>, usernames: Vec<String>) -> Reply {
-    session.authed()?;
+    let a = session.authed()?;
     let users = session
         .read(move |r| {
             let mut out = Vec::new();
             for name in usernames {
                 if let Some(id) = query::user_id(&r.usernames, &name)?
+                    && may_see_presence(r, a.user, id)?
                     && let Some(u) = query::user(&r.users, id)?
                 {
                     out.push((id, AuthorRecord::of(id, &u).to_wire(), u.last_seen));
@@ -175,7 +218,8 @@ pub(super) async fn list_contacts(session: &Arc<Session>) -> Reply {
             for entry in r.contacts.range((a.user, 0)..=(a.user, u64::MAX))? {
                 let id = entry?.0.value().1;
                 if let Some(u) = query::user(&r.users, id)? {
-                    out.push((id, AuthorRecord::of(id, &u).to_wire(), u.last_seen));
+                    let visible = may_see_presence(r, a.user, id)?;
+                    out.push((id, AuthorRecord::of(id, &u).to_wire(), u.last_seen, visible));
                 }
             }
             Ok(out)
@@ -183,8 +227,14 @@ pub(super) async fn list_contacts(session: &Arc<Session>) -> Reply {
         .await?;
     let contacts = found
         .into_iter()
-        .map(|(id, user, stored)| {
-            let (presence, last_seen) = session.shared.presence.get(id, stored);
+        .map(|(id, user, stored, visible)| {
+            // A contact who has not added the caller back (or a block)
+            // shows as offline with no last-seen time.
+            let (presence, last_seen) = if visible {
+                session.shared.presence.get(id, stored)
+            } else {
+                (Presence::Offline, None)
+            };
             proto::Contact {
                 user,
                 presence,
@@ -210,11 +260,24 @@ pub(super) async fn set_blocked(session: &Arc<Session>, username: String, blocke
         .await?;
     // This session hides the user at once; the user's other sessions pick
     // the change up when they next authenticate.
-    let mut set = session.blocked.write().unwrap_or_else(|p| p.into_inner());
+    {
+        let mut set = session.blocked.write().unwrap_or_else(|p| p.into_inner());
+        if blocked {
+            set.insert(id);
+        } else {
+            set.remove(&id);
+        }
+    }
     if blocked {
-        set.insert(id);
+        // A block hides presence both ways from now on: each side's clients
+        // are told the other is offline, and hear nothing more.
+        hide_presence(&session.shared, a.user, id).await;
     } else {
-        set.remove(&id);
+        // Unblocking may make presence visible again: re-announce both.
+        for user in [a.user, id] {
+            let (state, _) = session.shared.presence.get(user, None);
+            announce_presence(session.shared.clone(), user, state);
+        }
     }
     Ok(ResponseBody::Ok)
 }
@@ -282,4 +345,29 @@ pub(super) async fn mark_notifications_read(session: &Arc<Session>, up_to: u64) 
         })
         .await?;
     Ok(ResponseBody::Ok)
+}
+
+/// Tells `a`'s sessions that `b` is offline, and `b`'s that `a` is, with no
+/// last-seen time (after a block, neither may see the other's presence).
+async fn hide_presence(shared: &Arc<Shared>, a: u64, b: u64) {
+    let found = shared
+        .store
+        .read(move |txn| {
+            let r = Reader::open(txn)?;
+            Ok((query::user(&r.users, a)?, query::user(&r.users, b)?))
+        })
+        .await;
+    let Ok((Some(ua), Some(ub))) = found else {
+        return;
+    };
+    for (to, about, rec) in [(a, b, &ub), (b, a, &ua)] {
+        let event = proto::UserEvent::Presence(proto::PresenceInfo {
+            user: AuthorRecord::of(about, rec).to_wire(),
+            presence: Presence::Offline,
+            last_seen: None,
+        });
+        if let Ok(frame) = proto::frame::encode(&event) {
+            shared.hub.publish_user(to, frame);
+        }
+    }
 }

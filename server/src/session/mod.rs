@@ -8,6 +8,7 @@
 //! to the storage writer by the reader itself, before the next frame is
 //! read, so a client's pipelined sends are stored in the order it sent them.
 
+mod guard;
 pub mod io;
 mod room_stream;
 mod user_stream;
@@ -45,6 +46,18 @@ pub struct Authed {
     pub token_id: u64,
 }
 
+/// Whether the session is logged in, and whether its connection has ended.
+#[derive(Default)]
+struct AuthState {
+    authed: Option<Authed>,
+    /// Set once by the connection's clean-up. A login that finishes after
+    /// it (the password was still hashing when the client went away) must
+    /// not mark the user online, since no clean-up would ever undo it.
+    closed: bool,
+    /// Ends the session's rights guard (see `guard`).
+    guard: Option<oneshot::Sender<()>>,
+}
+
 /// A live room subscription on this connection.
 struct SubHandle {
     request: RequestId,
@@ -57,7 +70,7 @@ pub struct Session {
     pub shared: Arc<Shared>,
     /// The QUIC connection.
     pub conn: quinn::Connection,
-    auth: Mutex<Option<Authed>>,
+    auth: Mutex<AuthState>,
     subs: Mutex<HashMap<u64, SubHandle>>,
     out: mpsc::Sender<Bytes>,
     user_stream: Mutex<Option<oneshot::Sender<()>>>,
@@ -67,7 +80,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session's identity.
+    /// The session's identity. `admin` is the flag as last checked: the
+    /// rights guard refreshes it whenever the account changes, and
+    /// admin-only actions check it again where they are applied
+    /// (`handlers::require_admin`, `handlers::actor`).
     ///
     /// # Errors
     /// [`ErrorCode::Unauthenticated`] before login.
@@ -75,6 +91,7 @@ impl Session {
         self.auth
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .authed
             .clone()
             .ok_or_else(|| {
                 ErrorBody::new(
@@ -85,24 +102,35 @@ impl Session {
     }
 
     /// Marks the session logged in with the users it blocks, opens its user
-    /// stream and announces the user's presence.
+    /// stream, starts its rights guard and announces the user's presence.
+    /// Does nothing once the connection has ended.
     pub fn set_authed(self: &Arc<Self>, authed: Authed, blocked: std::collections::HashSet<u64>) {
         let user = authed.user;
         tracing::debug!(user = %authed.username, admin = authed.admin, "authenticated");
         *self.blocked.write().unwrap_or_else(|p| p.into_inner()) = blocked;
-        let was = self
-            .auth
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(authed);
+        let (guard_stop, guard_stopped) = oneshot::channel();
+        let was = {
+            let mut state = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+            if state.closed {
+                tracing::debug!("login finished after the connection ended; ignored");
+                return;
+            }
+            if let Some(old) = state.guard.replace(guard_stop) {
+                let _ = old.send(());
+            }
+            let was = state.authed.replace(authed.clone());
+            if was.is_none() {
+                self.shared.sessions.fetch_add(1, Ordering::Relaxed);
+            }
+            was
+        };
         if let Some(prev) = &was {
             self.presence_left(prev.user);
-        } else {
-            self.shared.sessions.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(state) = self.shared.presence.connected(user) {
             crate::handlers::announce_presence(self.shared.clone(), user, state);
         }
+        tokio::spawn(guard::run(self.clone(), authed, guard_stopped).in_current_span());
         let (cancel, cancelled) = oneshot::channel();
         if let Some(old) = self
             .user_stream
@@ -124,7 +152,20 @@ impl Session {
 
     /// Ends the session's login (the connection stays open).
     pub fn clear_authed(&self) {
-        let was = self.auth.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.end_login(false);
+    }
+
+    /// Ends the login, its streams and its guard; with `closing`, also
+    /// refuses every later login on this connection.
+    fn end_login(&self, closing: bool) {
+        let (was, guard) = {
+            let mut state = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+            state.closed |= closing;
+            (state.authed.take(), state.guard.take())
+        };
+        if let Some(g) = guard {
+            let _ = g.send(());
+        }
         if let Some(prev) = was {
             self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
             self.presence_left(prev.user);
@@ -142,21 +183,40 @@ impl Session {
         }
     }
 
-    /// Starts (or restarts) the room stream for `room` from `since`.
+    /// Updates the cached admin flag after the guard re-read the account.
+    fn refresh_admin(&self, user: u64, admin: bool) {
+        let mut state = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = state.authed.as_mut().filter(|a| a.user == user) {
+            a.admin = admin;
+        }
+    }
+
+    /// Closes the connection because its login is no longer valid; the
+    /// client shows `reason`.
+    fn log_out(&self, reason: &str) {
+        tracing::info!(reason, "closing a session whose rights were taken away");
+        self.conn
+            .close(codes::CLOSE_LOGGED_OUT.into(), reason.as_bytes());
+        self.end_login(true);
+    }
+
+    /// Starts (or restarts) the room stream for `room` from `since` over
+    /// `sub`, a hub subscription the caller registered *before* it checked
+    /// membership: a removal committed after that check then reaches `sub`
+    /// and ends the stream, and one committed before it failed the check.
+    /// Either way no stream outlives its membership (test:
+    /// `e2e::security::subscribe_racing_kick_never_outlives_membership`).
     ///
     /// # Errors
     /// [`ErrorCode::LimitExceeded`] past the per-connection stream limit.
     pub fn subscribe(
         self: &Arc<Self>,
-        authed: &Authed,
+        sub: crate::fanout::Subscription,
         request: RequestId,
         room: u64,
         since: u64,
     ) -> Result<(), ErrorBody> {
         let limit = self.shared.config.limits.max_streams_per_connection as usize;
-        // Register with the hub before anything is read, so no event
-        // committed from here on can be missed (see fanout::Hub::subscribe).
-        let sub = self.shared.hub.subscribe(room, authed.user);
         let (cancel, cancelled) = oneshot::channel();
         {
             let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
@@ -362,7 +422,7 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
     let session = Arc::new(Session {
         shared,
         conn: conn.clone(),
-        auth: Mutex::new(None),
+        auth: Mutex::new(AuthState::default()),
         subs: Mutex::new(HashMap::new()),
         out: out_tx,
         user_stream: Mutex::new(None),
@@ -391,7 +451,7 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         };
         handlers::dispatch(&session, request, permit);
     };
-    session.clear_authed();
+    session.end_login(true);
     writer.abort();
     why
 }

@@ -23,6 +23,27 @@ const CATCHUP_PAGE: usize = 512;
 /// bytes handed to QUIC at once (about 64 KiB of typical 250-byte frames).
 const LIVE_BATCH: usize = 256;
 
+/// How long a room stream's final `Closed` frame may take to be written
+/// before the stream is reset instead, in ms.
+pub const CLOSE_GRACE_MS: u64 = 2_000;
+
+/// Ends a stream with a `RoomFrame::Closed { code }` frame and FIN, or a
+/// reset with `code` if that cannot be written within [`CLOSE_GRACE_MS`].
+async fn close_in_band(send: &mut quinn::SendStream, code: u32) {
+    let written = match proto::frame::encode(&proto::RoomFrame::Closed { code }) {
+        Ok(frame) => tokio::time::timeout(
+            std::time::Duration::from_millis(CLOSE_GRACE_MS),
+            send.write_all(&frame),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok()),
+        Err(_) => false,
+    };
+    if !written || send.finish().is_err() {
+        let _ = send.reset(code.into());
+    }
+}
+
 /// Largest room whose members' receipt markers are sent after catch-up.
 pub const RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS: usize = 500;
 
@@ -50,9 +71,13 @@ impl RoomStream {
             }
         };
         match self.stream(&mut send, &mut cancelled).await {
-            Stop::Code(code) => {
+            // A lagging client is not reading: reset at once. Any other end
+            // is said in-band (see `RoomFrame::Closed`), falling back to a
+            // reset if the client does not take it within CLOSE_GRACE_MS.
+            Stop::Code(code) if code == codes::STREAM_LAGGED => {
                 let _ = send.reset(code.into());
             }
+            Stop::Code(code) => close_in_band(&mut send, code).await,
             Stop::Failed(e) => {
                 tracing::debug!(error = %e, room = self.room, "room stream failed");
                 let _ = send.reset(codes::STREAM_UNSUBSCRIBED.into());
@@ -76,7 +101,15 @@ impl RoomStream {
             Ok(h) => h,
             Err(e) => return Stop::Failed(e.to_string()),
         };
-        if let Some(stop) = self.write(send, &header, cancelled).await {
+        // The header is written even when the hub has already ended the
+        // subscription (a kick right after the subscribe): the client then
+        // reads the header, sees the reset code, and knows why, instead of
+        // waiting for a stream that never comes.
+        let header_written = tokio::select! {
+            r = send.write_all(&header) => r.map_err(|e| Stop::Failed(e.to_string())),
+            _ = &mut *cancelled => Err(Stop::Code(codes::STREAM_UNSUBSCRIBED)),
+        };
+        if let Err(stop) = header_written {
             return stop;
         }
         let mut last = self.since;
@@ -201,20 +234,10 @@ impl RoomStream {
         proto::frame::encode(&proto::RoomFrame::Event(event)).map_err(|e| e.to_string())
     }
 
-    /// Writes a frame, giving up at once if the hub ends the subscription
-    /// (a stalled client) or the client unsubscribes.
-    async fn write(
-        &self,
-        send: &mut quinn::SendStream,
-        frame: &Bytes,
-        cancelled: &mut oneshot::Receiver<()>,
-    ) -> Option<Stop> {
-        let mut chunks = vec![frame.clone()];
-        self.write_chunks(send, &mut chunks, cancelled).await
-    }
-
     /// Writes `chunks` (whole frames, in order) in one stream write without
-    /// copying them, then empties the vector; stops like [`Self::write`].
+    /// copying them, then empties the vector. Gives up at once if the hub ends the
+    /// subscription (a stalled client, a removed member) or the client
+    /// unsubscribes.
     async fn write_chunks(
         &self,
         send: &mut quinn::SendStream,

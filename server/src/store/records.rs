@@ -169,6 +169,10 @@ pub enum EventKindRecord {
         target: u64,
         /// The new text.
         text: String,
+        /// Set when the target message is deleted: members then see this
+        /// event without its text; the text stays for server-admin audit.
+        #[serde(default)]
+        redacted: bool,
     },
     /// A message was deleted.
     Deleted {
@@ -257,6 +261,11 @@ pub struct VersionRecord {
     pub text: String,
     /// When that text was written, ms.
     pub at: u64,
+    /// The seq of the `Edited` event that replaced this text, so deleting
+    /// the message can redact it. `None` in records written before it was
+    /// kept (deletion then scans the room's later events).
+    #[serde(default)]
+    pub edit_seq: Option<u64>,
 }
 
 /// A room ban.
@@ -396,13 +405,35 @@ impl AuthorRecord {
 }
 
 impl UserRecord {
-    /// The wire view of this account.
+    /// The wire view of this account with its account fields, for server
+    /// admins and the user themself.
     pub fn to_wire(&self, id: u64) -> proto::UserInfo {
         proto::UserInfo {
             author: AuthorRecord::of(id, self).to_wire(),
-            admin: self.admin,
-            disabled: self.disabled,
-            created_at: proto::Timestamp(self.created_at),
+            admin: Some(self.admin),
+            disabled: Some(self.disabled),
+            created_at: Some(proto::Timestamp(self.created_at)),
+        }
+    }
+
+    /// The wire view of this account for another ordinary user: the public
+    /// profile only (username, display name, organization).
+    pub fn to_public_wire(&self, id: u64) -> proto::UserInfo {
+        proto::UserInfo {
+            author: AuthorRecord::of(id, self).to_wire(),
+            admin: None,
+            disabled: None,
+            created_at: None,
+        }
+    }
+
+    /// The wire view `viewer` may see: everything for server admins and
+    /// the user themself, the public profile for anyone else.
+    pub fn to_wire_for(&self, id: u64, viewer: u64, viewer_is_admin: bool) -> proto::UserInfo {
+        if viewer_is_admin || viewer == id {
+            self.to_wire(id)
+        } else {
+            self.to_public_wire(id)
         }
     }
 }
@@ -481,9 +512,17 @@ impl EventRecord {
                     role: (*role).into(),
                 },
                 EventKindRecord::Left { user } => K::Left { user: author(user) },
-                EventKindRecord::Edited { target, text } => K::Edited {
+                EventKindRecord::Edited {
+                    target,
+                    text,
+                    redacted,
+                } => K::Edited {
                     target: proto::Seq(*target),
-                    text: text.clone(),
+                    text: if *redacted && !view.reveal_deleted {
+                        String::new()
+                    } else {
+                        text.clone()
+                    },
                 },
                 EventKindRecord::Deleted { target } => K::Deleted {
                     target: proto::Seq(*target),
