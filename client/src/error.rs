@@ -204,6 +204,12 @@ pub(crate) fn describe_close(err: &quinn::ConnectionError) -> String {
                 format!("{what} ({reason})")
             }
         }
+        E::ConnectionClosed(close)
+            if close.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+        {
+            "the server is at its connection limit and refused the connection; retry later"
+                .to_owned()
+        }
         E::TimedOut => "the server stopped answering (idle timeout)".to_owned(),
         E::LocallyClosed => "closed by this client".to_owned(),
         E::Reset => "the server reset the connection (it may have restarted)".to_owned(),

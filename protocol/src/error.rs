@@ -96,7 +96,10 @@ pub mod codes {
     pub const CLOSE_SHUTDOWN: u32 = 3;
     /// The session was logged out or its token revoked.
     pub const CLOSE_LOGGED_OUT: u32 = 4;
-    /// The server refused the connection because it is at its connection limit.
+    /// The server ended an established connection because it is overloaded.
+    /// (A connection over the connection limit is refused earlier, before
+    /// its handshake, with QUIC's own `CONNECTION_REFUSED`, RFC 9000 §20.1;
+    /// chat-client reports both as "the server is at its connection limit".)
     pub const CLOSE_BUSY: u32 = 5;
 
     /// A room stream was reset because the subscriber fell too far behind

@@ -212,6 +212,15 @@ pub struct ServerStats {
     pub writes: u64,
     /// Seconds since the server started.
     pub uptime_secs: u64,
+    /// Failed password logins since start.
+    #[serde(default)]
+    pub failed_logins: u64,
+    /// Logins refused by the failed-login throttle since start.
+    #[serde(default)]
+    pub throttled_logins: u64,
+    /// Connections refused at the connection limit since start.
+    #[serde(default)]
+    pub refused_connections: u64,
 }
 
 /// Facts about the server, from `ServerInfo`.

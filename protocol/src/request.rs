@@ -16,6 +16,28 @@ pub enum ClientFrame {
     Request(Request),
 }
 
+/// Just enough of a [`ClientFrame`] to answer it: decoded when the whole
+/// frame does not decode, so a request of a kind this build does not know
+/// (a newer client) gets a `BadRequest` answer with its id instead of
+/// closing the connection. The version policy promises that new request
+/// kinds keep the protocol version.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum ClientFrameEnvelope {
+    /// A `Hello`, whatever it holds.
+    Hello(serde::de::IgnoredAny),
+    /// A request whose body did not decode.
+    Request(RequestEnvelope),
+}
+
+/// A [`Request`] with its body skipped.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RequestEnvelope {
+    /// The request's id, to answer it.
+    pub id: RequestId,
+    /// The body, skipped.
+    pub body: serde::de::IgnoredAny,
+}
+
 /// A frame the server sends on the control stream.
 // Frames live only between decode and dispatch; boxing the large variant
 // would cost every consumer's pattern match for no measurable gain.
@@ -506,6 +528,30 @@ pub enum ResponseBody {
 }
 
 impl RequestBody {
+    /// Whether the answer may be large (up to a whole frame): pages of
+    /// history, lists and audit views. Servers bound how many of these one
+    /// connection has in flight, since each answer waits in memory until
+    /// the client reads it.
+    pub fn may_answer_large(&self) -> bool {
+        matches!(
+            self,
+            RequestBody::History { .. }
+                | RequestBody::ListUsers { .. }
+                | RequestBody::ListTokens { .. }
+                | RequestBody::ListMyRooms
+                | RequestBody::ListPublicRooms
+                | RequestBody::ListAllRooms
+                | RequestBody::ListMembers { .. }
+                | RequestBody::MessageAudit { .. }
+                | RequestBody::ReadBy { .. }
+                | RequestBody::ListContacts
+                | RequestBody::ListBlocked
+                | RequestBody::ListNotifications { .. }
+                | RequestBody::ModerationLog { .. }
+                | RequestBody::GetPresence { .. }
+        )
+    }
+
     /// Whether this request may be sent before authenticating.
     pub fn allowed_unauthenticated(&self) -> bool {
         matches!(

@@ -271,6 +271,9 @@ fn server_stats() -> impl Strategy<Value = ServerStats> {
         commits: n[5],
         writes: n[6],
         uptime_secs: n[7],
+        failed_logins: n[0] ^ n[7],
+        throttled_logins: n[1] ^ n[6],
+        refused_connections: n[2] ^ n[5],
     })
 }
 
@@ -823,5 +826,35 @@ fn wrong_shapes_are_malformed() {
             matches!(result, Err(FrameError::Malformed(_))),
             "{body:02x?}: {result:?}"
         );
+    }
+}
+
+/// A request of a kind this build does not know still yields its id, so the
+/// server can answer it instead of closing the connection.
+#[test]
+fn an_unknown_request_kind_still_yields_its_id() {
+    #[derive(serde::Serialize)]
+    enum FutureFrame {
+        Request { id: RequestId, body: FutureBody },
+    }
+    #[derive(serde::Serialize)]
+    enum FutureBody {
+        TeleportRoom { room: u64, to: String },
+    }
+    let bytes = chat_protocol::frame::encode(&FutureFrame::Request {
+        id: RequestId(77),
+        body: FutureBody::TeleportRoom {
+            room: 1,
+            to: "mars".into(),
+        },
+    })
+    .expect("encode");
+    let body = &bytes[chat_protocol::frame::HEADER_LEN..];
+    assert!(chat_protocol::frame::decode_body::<ClientFrame>(body).is_err());
+    let env: chat_protocol::ClientFrameEnvelope =
+        chat_protocol::frame::decode_body(body).expect("envelope decodes");
+    match env {
+        chat_protocol::ClientFrameEnvelope::Request(r) => assert_eq!(r.id, RequestId(77)),
+        other => panic!("{other:?}"),
     }
 }

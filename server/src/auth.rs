@@ -7,40 +7,95 @@
 //! checked by comparing SHA-256 digests in constant time (`subtle`), so the
 //! secret itself is never stored and a lookup leaks nothing through timing.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use subtle::ConstantTimeEq;
 
 /// Prefix of every token, so leaked tokens are easy to grep for.
 pub const TOKEN_PREFIX: &str = "chat_";
 
+/// Largest argon2 memory a stored hash may ask for, in KiB (256 MiB): a
+/// corrupt or hostile stored hash cannot make a verification allocate more.
+pub const MAX_M_COST_KIB: u32 = 256 * 1024;
+
+thread_local! {
+    /// The argon2 working memory of this thread, kept between hashes so a
+    /// hashing thread holds one buffer (19 MiB with the defaults) for good
+    /// instead of allocating and freeing one per login, which left freed
+    /// memory resident (measured: 8 failed logins took chatd from 15 to
+    /// 130 MiB; see BENCHMARKS.md, "Robustness").
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 with this thread's reusable working memory.
+fn with_blocks<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        if blocks.len() < count {
+            blocks.resize(count, Block::default());
+        }
+        f(&mut blocks[..count])
+    })
+}
+
 /// Hashes a password with argon2id. CPU-heavy (tens of ms): call it on the
-/// blocking pool.
+/// hashing pool (`crate::login::HashPool`).
 ///
 /// # Errors
 /// A message if argon2 fails, which only happens with invalid parameters.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    let salt_string = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let params = Params::default();
+    let mut out = vec![0u8; Params::DEFAULT_OUTPUT_LEN];
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+    })
+    .map_err(|e| e.to_string())?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| e.to_string())?,
+        salt: Some(salt_string.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+    };
+    Ok(hash.to_string())
 }
 
-/// Checks a password against a stored PHC string. CPU-heavy: call it on the
-/// blocking pool. A malformed stored hash verifies as `false`.
+/// Checks a password against a stored PHC string, in constant time over
+/// the digest. CPU-heavy: call it on the hashing pool. A malformed stored
+/// hash, or one asking for more than [`MAX_M_COST_KIB`], verifies as
+/// `false`.
 pub fn verify_password(stored: &str, password: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    verify(stored, password).unwrap_or(false)
+}
+
+fn verify(stored: &str, password: &str) -> Option<bool> {
+    let hash = PasswordHash::new(stored).ok()?;
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&hash).ok()?;
+    if params.m_cost() > MAX_M_COST_KIB {
+        return None;
+    }
+    let expected = hash.hash?;
+    let mut salt_buf = [0u8; 64];
+    let salt = hash.salt?.decode_b64(&mut salt_buf).ok()?;
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+    })
+    .ok()?;
+    Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 /// Spends the same time as [`verify_password`] on a failed lookup, so an
@@ -99,6 +154,32 @@ mod tests {
         assert!(verify_password(&h, "correct horse"));
         assert!(!verify_password(&h, "wrong horse"));
         assert!(!verify_password("garbage", "x"));
+    }
+
+    #[test]
+    fn hashes_from_the_argon2_crate_verify_and_ours_verify_there() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
+        let theirs = Argon2::default()
+            .hash_password(b"old password", &salt)
+            .expect("hash")
+            .to_string();
+        assert!(verify_password(&theirs, "old password"));
+        assert!(!verify_password(&theirs, "old passwore"));
+        let ours = hash_password("new password").expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("parse");
+        assert!(
+            Argon2::default()
+                .verify_password(b"new password", &parsed)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_stored_hash_asking_for_huge_memory_is_refused_without_allocating() {
+        let huge = "$argon2id$v=19$m=4194304,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$\
+                    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(!verify_password(huge, "x"));
     }
 
     #[test]

@@ -40,6 +40,40 @@ pub struct Config {
     /// Words that make the server refuse a message (content rule, matched by
     /// the message handlers). Empty by default.
     pub banned_words: Vec<String>,
+    /// Deadlines for clients that connect and then stall. Not settable
+    /// from flags or files: the defaults are the documented bounds
+    /// (README, "Resource bounds"); tests shorten them.
+    pub deadlines: Deadlines,
+}
+
+/// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
+/// password at a prompt after connecting.
+pub const LOGIN_TIMEOUT_MS: u64 = 30_000;
+
+/// Default of [`Deadlines::frame_body_ms`]: 10 s. 1 MiB in 10 s is
+/// 100 KB/s, far below any link a client uses; a peer slower than that is
+/// holding memory on purpose (a slow-loris).
+pub const BODY_TIMEOUT_MS: u64 = 10_000;
+
+/// How long the server waits for a stalling client, in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From `Welcome` (or a logout) to a login, before the connection is
+    /// closed with `CLOSE_HANDSHAKE`. Default [`LOGIN_TIMEOUT_MS`].
+    pub login_ms: u64,
+    /// From a frame's length prefix to the end of its body, before the
+    /// connection is closed with `CLOSE_PROTOCOL`. Default
+    /// [`BODY_TIMEOUT_MS`].
+    pub frame_body_ms: u64,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            login_ms: LOGIN_TIMEOUT_MS,
+            frame_body_ms: BODY_TIMEOUT_MS,
+        }
+    }
 }
 
 /// Resource limits the server enforces. Every value must be positive.
@@ -117,6 +151,7 @@ impl Default for Config {
             hostnames: Vec::new(),
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
+            deadlines: Deadlines::default(),
         }
     }
 }
@@ -465,6 +500,7 @@ impl Config {
                 .collect(),
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
+            deadlines: Deadlines::default(),
         };
         config.validate()?;
         Ok(config)

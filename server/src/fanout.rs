@@ -137,8 +137,8 @@ impl Drop for Subscription {
     }
 }
 
-/// A user's session sinks: (sink id, queue).
-type UserSinks = Vec<(u64, mpsc::Sender<Bytes>)>;
+/// A user's session sinks: (sink id, queue, notified when dropped as lagging).
+type UserSinks = Vec<(u64, mpsc::Sender<Bytes>, Arc<Notify>)>;
 
 /// A user's logged-in sessions: (registration id, the session's wake-up).
 type SessionGuards = Vec<(u64, Arc<Notify>)>;
@@ -264,15 +264,16 @@ impl Hub {
     }
 
     /// Registers a session's user-event sink; returns its id for
-    /// [`Hub::remove_user_sink`].
-    pub fn add_user_sink(&self, user: u64, tx: mpsc::Sender<Bytes>) -> u64 {
+    /// [`Hub::remove_user_sink`]. `lagged` is notified if the sink is
+    /// dropped because its queue was full.
+    pub fn add_user_sink(&self, user: u64, tx: mpsc::Sender<Bytes>, lagged: Arc<Notify>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.users
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(user)
             .or_default()
-            .push((id, tx));
+            .push((id, tx, lagged));
         id
     }
 
@@ -280,7 +281,7 @@ impl Hub {
     pub fn remove_user_sink(&self, user: u64, id: u64) {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(v) = users.get_mut(&user) {
-            v.retain(|(i, _)| *i != id);
+            v.retain(|(i, _, _)| *i != id);
             if v.is_empty() {
                 users.remove(&user);
             }
@@ -390,13 +391,14 @@ impl Hub {
     pub fn publish_user(&self, user: u64, frame: Bytes) {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sinks) = users.get_mut(&user) {
-            sinks.retain(|(_, tx)| match tx.try_send(frame.clone()) {
+            sinks.retain(|(_, tx, lagged)| match tx.try_send(frame.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(
                         user,
-                        "user stream queue full; dropping that session's user stream"
+                        "user stream queue full; that session's user stream starts over"
                     );
+                    lagged.notify_one();
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,

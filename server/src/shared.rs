@@ -19,14 +19,22 @@ pub struct Shared {
     pub config: Config,
     /// Per-user send limits.
     pub limiter: RateLimiter,
-    /// Open connections.
+    /// Open connections, counted from accept (handshakes included).
     pub connections: AtomicU64,
+    /// Connections in their QUIC/TLS handshake.
+    pub handshaking: AtomicU64,
+    /// Connections refused at the connection limit since start.
+    pub refused: AtomicU64,
     /// Authenticated sessions.
     pub sessions: AtomicU64,
     /// Start time, for uptime.
     pub started: Instant,
     /// Who is online.
     pub presence: crate::presence::Registry,
+    /// The argon2 threads (password hashing and verification).
+    pub hash_pool: crate::login::HashPool,
+    /// Failed-login throttling and counters.
+    pub logins: crate::login::Throttle,
 }
 
 impl Shared {

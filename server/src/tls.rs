@@ -56,8 +56,28 @@ const SERVER_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// clock is a little behind still accepts them.
 const BACKDATE: Duration = Duration::from_secs(3600);
 /// Bidirectional streams a client may have open at once: the control stream
-/// plus file transfers.
-pub const MAX_CLIENT_BIDI_STREAMS: u32 = 16;
+/// only. The server accepts no other client stream, so a client may not
+/// open any (each would pin a receive window the server never reads).
+pub const MAX_CLIENT_BIDI_STREAMS: u32 = 1;
+
+/// Flow-control window of the control stream, in bytes: one largest frame
+/// (1 MiB + its 4-byte prefix) plus room to pipeline small requests behind
+/// it.
+pub const STREAM_RECEIVE_WINDOW: u32 = (1 << 20) + (64 << 10);
+
+/// Connection-level receive window once logged in, in bytes: what one
+/// client can make the server buffer before reading (RFC 9000 §4.1).
+pub const CONNECTION_RECEIVE_WINDOW: u32 = 2 << 20;
+
+/// Connection-level receive window before login, in bytes: enough for
+/// `Hello` and `Login` (a password is at most 1 KiB), so a client that never
+/// logs in cannot make the server buffer more.
+pub const PRE_AUTH_RECEIVE_WINDOW: u32 = 64 << 10;
+
+/// Unacknowledged data the server buffers per connection for sending, in
+/// bytes (quinn's default is 10 MB): what a client that stops reading
+/// pins in server memory on top of its reply budget.
+pub const SEND_WINDOW: u64 = 4 << 20;
 
 /// The server's certificate chain and key, ready for rustls.
 pub struct TlsMaterial {
@@ -292,7 +312,10 @@ pub fn quinn_server_config(
         .max_idle_timeout(Some(idle))
         .keep_alive_interval(Some(Duration::from_millis(limits.keep_alive_ms)))
         .max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_CLIENT_BIDI_STREAMS))
-        .max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
+        .stream_receive_window(quinn::VarInt::from_u32(STREAM_RECEIVE_WINDOW))
+        .receive_window(quinn::VarInt::from_u32(PRE_AUTH_RECEIVE_WINDOW))
+        .send_window(SEND_WINDOW);
 
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
     config.transport_config(Arc::new(transport));

@@ -58,6 +58,27 @@ impl Chatd {
         Chatd { child, addr }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in
+    /// `/proc/PID/status`), in bytes.
+    ///
+    /// # Panics
+    /// If the file cannot be read (not Linux, or the process is gone).
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM line");
+        kib * 1024
+    }
+
     /// SIGKILLs the process and waits until it is gone, so its port is free.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL chatd");

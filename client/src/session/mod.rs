@@ -122,6 +122,12 @@ pub enum SessionEvent {
     },
     /// A user event.
     User(UserEvent),
+    /// The server dropped this session's user stream because it fell
+    /// behind (`STREAM_LAGGED`), and a new one was taken; user events
+    /// (notifications, presence, rooms added or removed) sent in between are
+    /// lost. Refetch what depends on them (`ListNotifications`,
+    /// `ListMyRooms`).
+    UserEventsLost,
     /// The server ended a room's stream for good (left, kicked, deleted);
     /// the room is no longer followed.
     RoomClosed {

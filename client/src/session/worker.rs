@@ -10,6 +10,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+/// Frames and results the worker buffers from its stream and send tasks
+/// before they wait for it.
+const FEED_BUFFER: usize = 1024;
+
 type Reply = oneshot::Sender<Result<MessageAck, ClientError>>;
 
 /// What the per-room, user-stream and send tasks report to the worker.
@@ -38,6 +42,7 @@ enum Feed {
         end: Option<StreamEnd>,
     },
     User(UserEvent),
+    UserLagged,
     SendResult {
         key: IdempotencyKey,
         epoch: u64,
@@ -64,8 +69,8 @@ struct Worker {
     epoch: u64,
     tasks: HashMap<RoomId, JoinHandle<()>>,
     user_task: Option<JoinHandle<()>>,
-    feed_tx: mpsc::UnboundedSender<Feed>,
-    feed_rx: mpsc::UnboundedReceiver<Feed>,
+    feed_tx: mpsc::Sender<Feed>,
+    feed_rx: mpsc::Receiver<Feed>,
 }
 
 pub(super) async fn run(
@@ -75,7 +80,10 @@ pub(super) async fn run(
     conn_tx: watch::Sender<Option<Connection>>,
     outbox: Arc<Mutex<Outbox>>,
 ) {
-    let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+    // Bounded: when the worker falls behind, the stream tasks wait, and QUIC
+    // flow control pushes back on the server (which lags the stream out
+    // rather than buffer without end).
+    let (feed_tx, feed_rx) = mpsc::channel(FEED_BUFFER);
     let mut w = Worker {
         cfg,
         cmds,
@@ -182,11 +190,24 @@ impl Worker {
         }
         let (c, feed) = (conn.clone(), self.feed_tx.clone());
         self.user_task = Some(tokio::spawn(async move {
-            let Ok(mut stream) = c.user_events().await else {
-                return;
-            };
-            while let Ok(Some(ev)) = stream.next().await {
-                if feed.send(Feed::User(ev)).is_err() {
+            // The server opens a new user stream after dropping a lagging
+            // one; take each in turn.
+            loop {
+                let Ok(mut stream) = c.user_events().await else {
+                    return;
+                };
+                let end = loop {
+                    match stream.next().await {
+                        Ok(Some(ev)) => {
+                            if feed.send(Feed::User(ev)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => return,
+                        Err(end) => break end,
+                    }
+                };
+                if end != StreamEnd::Lagged || feed.send(Feed::UserLagged).await.is_err() {
                     return;
                 }
             }
@@ -268,20 +289,24 @@ impl Worker {
             let mut stream = match conn.subscribe(room, since).await {
                 Ok(s) => s,
                 Err(error) => {
-                    let _ = feed.send(Feed::SubscribeFailed {
-                        room,
-                        generation,
-                        error,
-                    });
+                    let _ = feed
+                        .send(Feed::SubscribeFailed {
+                            room,
+                            generation,
+                            error,
+                        })
+                        .await;
                     return;
                 }
             };
             let head = stream.head();
-            let _ = feed.send(Feed::Subscribed {
-                room,
-                generation,
-                head,
-            });
+            let _ = feed
+                .send(Feed::Subscribed {
+                    room,
+                    generation,
+                    head,
+                })
+                .await;
             loop {
                 let item = match stream.next().await {
                     Ok(Some(frame)) => Feed::Frame {
@@ -301,7 +326,7 @@ impl Worker {
                     },
                 };
                 let last = matches!(item, Feed::End { .. });
-                if feed.send(item).is_err() || last {
+                if feed.send(item).await.is_err() || last {
                     return;
                 }
             }
@@ -330,11 +355,13 @@ impl Worker {
                     _ => break r,
                 }
             };
-            let _ = feed.send(Feed::SendResult {
-                key: p.key,
-                epoch,
-                result,
-            });
+            let _ = feed
+                .send(Feed::SendResult {
+                    key: p.key,
+                    epoch,
+                    result,
+                })
+                .await;
         });
     }
 
@@ -416,6 +443,7 @@ impl Worker {
                 }
             },
             Feed::User(ev) => self.emit(SessionEvent::User(ev)).await,
+            Feed::UserLagged => self.emit(SessionEvent::UserEventsLost).await,
             Feed::SendResult { key, epoch, result } => self.send_result(key, epoch, result).await,
             // Items from a replaced or cancelled subscription.
             Feed::Frame { .. }

@@ -267,6 +267,9 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
                     "uptime_secs": s.uptime_secs,
                     "commits_per_sec": rate(s.commits),
                     "writes_per_commit": per_commit,
+                    "failed_logins": s.failed_logins,
+                    "throttled_logins": s.throttled_logins,
+                    "refused_connections": s.refused_connections,
                 }));
             }
             let rows = vec![
@@ -283,6 +286,15 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
                     format!("{:.2}", rate(s.commits)),
                 ],
                 vec!["writes_per_commit".to_owned(), format!("{per_commit:.2}")],
+                vec!["failed_logins".to_owned(), s.failed_logins.to_string()],
+                vec![
+                    "throttled_logins".to_owned(),
+                    s.throttled_logins.to_string(),
+                ],
+                vec![
+                    "refused_connections".to_owned(),
+                    s.refused_connections.to_string(),
+                ],
             ];
             out.table(&["field", "value"], &rows)
         }

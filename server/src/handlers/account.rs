@@ -1,7 +1,7 @@
 //! Sessions, accounts and tokens.
 
 use super::access::{actor, admin_actor, fresh};
-use super::{Reply, blocking, refuse, require_admin};
+use super::{Reply, refuse, require_admin};
 use crate::auth;
 use crate::fanout::Effect;
 use crate::session::{Authed, Session};
@@ -33,6 +33,23 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
         // Refused before hashing, so a huge password costs no argon2 time.
         return Err(auth_failed());
     }
+    let shared = &session.shared;
+    let address = session.conn.remote_address().ip();
+    let account = names::canonical(&username);
+    // Throttled before any hashing: a flood costs the flooder time, not the
+    // server memory (see crate::login).
+    let _attempt = shared
+        .logins
+        .begin(address, &account, std::time::Instant::now())
+        .map_err(|wait_ms| ErrorBody {
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "too many failed logins from your address or for this account; \
+                 wait {} s and try again",
+                wait_ms.div_ceil(1000)
+            ),
+            retry_after_ms: Some(wait_ms),
+        })?;
     let lookup = username.clone();
     let found = session
         .read(move |r| match query::user_id(&r.usernames, &lookup)? {
@@ -40,25 +57,43 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
             None => Ok(None),
         })
         .await?;
-    let Some((id, user)) = found else {
-        blocking(move || auth::burn_verify(&password)).await?;
+    let verified = match found.as_ref().and_then(|(_, u)| u.password_hash.clone()) {
+        Some(hash) => hash_job(session, move || auth::verify_password(&hash, &password)).await?,
+        None => {
+            // The same time as a real check, so a missing account or one
+            // without a password cannot be told apart by timing.
+            hash_job(session, move || auth::burn_verify(&password)).await?;
+            false
+        }
+    };
+    let (Some((id, user)), true) = (found, verified) else {
+        shared
+            .logins
+            .failed(address, &account, std::time::Instant::now());
         return Err(auth_failed());
     };
-    let Some(hash) = user.password_hash.clone() else {
-        blocking(move || auth::burn_verify(&password)).await?;
-        return Err(auth_failed());
-    };
-    if !blocking(move || auth::verify_password(&hash, &password)).await? {
-        return Err(auth_failed());
-    }
     if user.disabled {
         return Err(disabled());
     }
+    shared.logins.succeeded(&account);
     let (token_id, token) = session
         .write(move |ctx| mint_token(ctx, id, "login session".into(), false))
         .await?;
     tracing::info!(user = %user.username, "logged in");
     finish_login(session, id, &user, token_id, Some(token)).await
+}
+
+/// Runs argon2 work on the server's hashing pool (see `crate::login`).
+async fn hash_job<T: Send + 'static>(
+    session: &Session,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ErrorBody> {
+    session.shared.hash_pool.run(f).await.ok_or_else(|| {
+        refuse(
+            ErrorCode::Unavailable,
+            "the server is stopping; try again in a moment",
+        )
+    })
 }
 
 /// Stores a new token for `user`; returns its id and the secret string.
@@ -210,7 +245,7 @@ pub(super) async fn create_user(
         Some(p) => {
             names::validate_password(&p)?;
             Some(
-                blocking(move || auth::hash_password(&p))
+                hash_job(session, move || auth::hash_password(&p))
                     .await?
                     .map_err(super::internal)?,
             )
@@ -317,7 +352,7 @@ pub(super) async fn update_user(
             names::validate_password(p)?;
             let p = p.clone();
             Some(
-                blocking(move || auth::hash_password(&p))
+                hash_job(session, move || auth::hash_password(&p))
                     .await?
                     .map_err(super::internal)?,
             )

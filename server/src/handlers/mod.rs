@@ -33,7 +33,15 @@ pub type Reply = Result<ResponseBody, ErrorBody>;
 
 /// Routes one request. Sends are queued to the writer before this returns
 /// (keeping a client's send order); everything else runs in its own task.
-pub fn dispatch(session: &Arc<Session>, req: Request, permit: OwnedSemaphorePermit) {
+///
+/// `permit` holds the request's place among the connection's requests in
+/// flight (and, for a request that may answer large, among those too) until
+/// its answer is queued.
+pub fn dispatch(
+    session: &Arc<Session>,
+    req: Request,
+    permit: (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>),
+) {
     let id = req.id;
     let session = session.clone();
     match req.body {
@@ -208,11 +216,4 @@ impl From<WriteError> for ErrorBody {
 /// Shorthand for a refusal.
 pub fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
-}
-
-/// Runs CPU-heavy work (argon2) on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ErrorBody> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)
 }

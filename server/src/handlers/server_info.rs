@@ -38,5 +38,8 @@ pub(super) async fn stats(session: &Arc<Session>) -> Reply {
         commits: w.commits.load(Ordering::Relaxed),
         writes: w.writes.load(Ordering::Relaxed),
         uptime_secs: shared.started.elapsed().as_secs(),
+        failed_logins: shared.logins.failed.load(Ordering::Relaxed),
+        throttled_logins: shared.logins.throttled.load(Ordering::Relaxed),
+        refused_connections: shared.refused.load(Ordering::Relaxed),
     }))
 }

@@ -27,11 +27,25 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::Instrument;
 
 /// Most requests one connection may have in flight; further frames wait
-/// (QUIC flow control then slows the client down).
+/// (QUIC flow control then slows the client down). Sends pipeline this deep.
 pub const MAX_IN_FLIGHT: usize = 256;
+
+/// Most requests with possibly large answers (history, lists, audit) one
+/// connection may have in flight; each answer is at most one frame
+/// (1 MiB), so these pin at most 4 MiB while they wait to be sent.
+pub const MAX_HEAVY_IN_FLIGHT: usize = 4;
+
+/// Bytes of encoded answers one connection may have queued for its control
+/// stream. A client that stops reading stops the server from answering (and
+/// so from reading its next requests) once this is full.
+pub const REPLY_BUDGET_BYTES: usize = 4 << 20;
 
 /// How long a client has to open its control stream and say `Hello`, in ms.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
+/// Largest frame accepted before login, in bytes: `Login` carries at most
+/// a 1 KiB password, so nothing legitimate comes near it.
+pub const PRE_AUTH_MAX_FRAME: usize = 16 << 10;
 
 /// The authenticated identity of a session.
 #[derive(Debug, Clone)]
@@ -72,7 +86,12 @@ pub struct Session {
     pub conn: quinn::Connection,
     auth: Mutex<AuthState>,
     subs: Mutex<HashMap<u64, SubHandle>>,
-    out: mpsc::Sender<Bytes>,
+    out: mpsc::Sender<(Bytes, tokio::sync::OwnedSemaphorePermit)>,
+    /// Bytes of [`REPLY_BUDGET_BYTES`] left for queued answers (in KiB
+    /// permits); closed when the connection ends, so no answer waits forever.
+    reply_budget: Arc<Semaphore>,
+    /// Signalled on every login and logout, for the login deadline.
+    auth_changed: tokio::sync::Notify,
     user_stream: Mutex<Option<oneshot::Sender<()>>>,
     /// Users this session's user blocks: their messages, edits and
     /// reactions reach this session as `Hidden`.
@@ -127,6 +146,11 @@ impl Session {
         if let Some(prev) = &was {
             self.presence_left(prev.user);
         }
+        self.auth_changed.notify_one();
+        // Logged in: the client may now pipeline requests of any size.
+        self.conn.set_receive_window(quinn::VarInt::from_u32(
+            crate::tls::CONNECTION_RECEIVE_WINDOW,
+        ));
         if let Some(state) = self.shared.presence.connected(user) {
             crate::handlers::announce_presence(self.shared.clone(), user, state);
         }
@@ -166,6 +190,7 @@ impl Session {
         if let Some(g) = guard {
             let _ = g.send(());
         }
+        self.auth_changed.notify_one();
         if let Some(prev) = was {
             self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
             self.presence_left(prev.user);
@@ -303,22 +328,53 @@ impl Session {
         self.shared.store.writer().write(f).await
     }
 
+    /// Whether the session is logged in now.
+    pub fn is_authed(&self) -> bool {
+        self.auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .authed
+            .is_some()
+    }
+
     /// Queues a response on the control stream. Waits while the client is
-    /// not reading (the queue holds [`MAX_IN_FLIGHT`] frames).
+    /// not reading and [`REPLY_BUDGET_BYTES`] are queued already.
     pub async fn respond(&self, id: RequestId, result: Result<proto::ResponseBody, ErrorBody>) {
         let frame = ServerFrame::Response(proto::Response { id, result });
         match proto::frame::encode(&frame) {
             Ok(bytes) => {
-                let _ = self.out.send(bytes).await;
+                // Whole KiB, and never more than the whole budget, so any
+                // one frame can always be queued.
+                let kib = bytes
+                    .len()
+                    .div_ceil(1024)
+                    .clamp(1, REPLY_BUDGET_BYTES / 1024);
+                let permits = u32::try_from(kib).unwrap_or(u32::MAX);
+                let Ok(permit) = self.reply_budget.clone().acquire_many_owned(permits).await else {
+                    return; // the connection ended
+                };
+                let _ = self.out.send((bytes, permit)).await;
             }
             Err(e) => tracing::error!(error = %e, "cannot encode response"),
         }
     }
 }
 
-/// Serves one connection until it closes.
+/// Serves one connection until it closes. The accept loop counted it in
+/// `shared.connections` before the handshake; this uncounts it at the end,
+/// whatever the outcome.
 pub async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
-    let conn = match incoming.await {
+    struct Counted(Arc<Shared>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let _counted = Counted(shared.clone());
+    shared.handshaking.fetch_add(1, Ordering::Relaxed);
+    let handshake = incoming.await;
+    shared.handshaking.fetch_sub(1, Ordering::Relaxed);
+    let conn = match handshake {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!(error = %e, "handshake failed");
@@ -327,17 +383,16 @@ pub async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
     };
     let span = tracing::info_span!("conn", remote = %conn.remote_address(), id = conn.stable_id());
     async move {
-        shared.connections.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("connected");
         let why = serve_conn(shared.clone(), conn.clone()).await;
         tracing::debug!(reason = %why, "connection ended");
-        shared.connections.fetch_sub(1, Ordering::Relaxed);
     }
     .instrument(span)
     .await;
 }
 
 async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
+    let body_ms = shared.config.deadlines.frame_body_ms;
     let accepted = tokio::time::timeout(
         Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
         conn.accept_bi(),
@@ -356,11 +411,11 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
     };
     let hello = match tokio::time::timeout(
         Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
-        io::read_frame::<ClientFrame>(&mut recv),
+        read_client_frame(&mut recv, PRE_AUTH_MAX_FRAME, body_ms),
     )
     .await
     {
-        Ok(Ok(ClientFrame::Hello(h))) => h,
+        Ok(Ok(Incoming::Frame(ClientFrame::Hello(h)))) => h,
         Ok(Ok(_)) => {
             conn.close(
                 codes::CLOSE_PROTOCOL.into(),
@@ -408,10 +463,13 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
     }
     tracing::debug!(client = %hello.client, "welcomed");
 
-    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(MAX_IN_FLIGHT);
+    let (out_tx, mut out_rx) =
+        mpsc::channel::<(Bytes, tokio::sync::OwnedSemaphorePermit)>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(
         async move {
-            while let Some(bytes) = out_rx.recv().await {
+            // The permit returns its share of the reply budget once the
+            // frame is handed to QUIC.
+            while let Some((bytes, _permit)) = out_rx.recv().await {
                 if send.write_all(&bytes).await.is_err() {
                     break;
                 }
@@ -425,17 +483,53 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         auth: Mutex::new(AuthState::default()),
         subs: Mutex::new(HashMap::new()),
         out: out_tx,
+        reply_budget: Arc::new(Semaphore::new(REPLY_BUDGET_BYTES / 1024)),
+        auth_changed: tokio::sync::Notify::new(),
         user_stream: Mutex::new(None),
         blocked: Arc::default(),
     });
+    let deadline = tokio::spawn(login_deadline(session.clone()).in_current_span());
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let heavy = Arc::new(Semaphore::new(MAX_HEAVY_IN_FLIGHT));
     let why = loop {
-        let frame = match io::read_frame::<ClientFrame>(&mut recv).await {
-            Ok(f) => f,
+        let max = if session.is_authed() {
+            proto::frame::MAX_FRAME_LEN
+        } else {
+            PRE_AUTH_MAX_FRAME
+        };
+        let frame = match read_client_frame(&mut recv, max, body_ms).await {
+            Ok(Incoming::Frame(f)) => f,
+            Ok(Incoming::Unknown(id)) => {
+                // A request kind this build does not know: answered, and the
+                // connection goes on (new kinds keep the protocol version).
+                let session = session.clone();
+                let body = ErrorBody::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "this server (chatd {}) does not know that request kind; \
+                         upgrade the server, or use a client of its version",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                );
+                tokio::spawn(async move { session.respond(id, Err(body)).await }.in_current_span());
+                continue;
+            }
             Err(io::ReadError::Finished) => break "control stream finished".to_string(),
             Err(io::ReadError::Frame(e)) => {
-                conn.close(codes::CLOSE_PROTOCOL.into(), e.to_string().as_bytes());
-                break e.to_string();
+                let why = if max < proto::frame::MAX_FRAME_LEN {
+                    format!("{e} (before login)")
+                } else {
+                    e.to_string()
+                };
+                conn.close(codes::CLOSE_PROTOCOL.into(), why.as_bytes());
+                break why;
+            }
+            Err(io::ReadError::Stalled) => {
+                conn.close(
+                    codes::CLOSE_PROTOCOL.into(),
+                    b"a frame's body did not arrive in time",
+                );
+                break "stalled frame".into();
             }
             Err(e) => break e.to_string(),
         };
@@ -449,9 +543,71 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break "closing".into();
         };
-        handlers::dispatch(&session, request, permit);
+        let heavy_permit = if request.body.may_answer_large() {
+            match heavy.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => break "closing".into(),
+            }
+        } else {
+            None
+        };
+        handlers::dispatch(&session, request, (permit, heavy_permit));
     };
+    deadline.abort();
+    session.reply_budget.close();
     session.end_login(true);
     writer.abort();
     why
+}
+
+/// What the control stream delivered.
+enum Incoming {
+    /// A frame this build understands.
+    Frame(ClientFrame),
+    /// A request of an unknown kind, to be answered with its id.
+    Unknown(RequestId),
+}
+
+/// Reads one client frame of at most `max` bytes; a request whose body
+/// does not decode but whose envelope does is [`Incoming::Unknown`].
+async fn read_client_frame(
+    recv: &mut quinn::RecvStream,
+    max: usize,
+    body_ms: u64,
+) -> Result<Incoming, io::ReadError> {
+    let body = io::read_body(recv, max, body_ms).await?;
+    match proto::frame::decode_body::<ClientFrame>(&body) {
+        Ok(f) => Ok(Incoming::Frame(f)),
+        Err(e) => match proto::frame::decode_body::<proto::ClientFrameEnvelope>(&body) {
+            Ok(proto::ClientFrameEnvelope::Request(r)) => Ok(Incoming::Unknown(r.id)),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+/// Closes the connection once it has gone `deadlines.login_ms` without a
+/// login (after `Welcome`, or after a logout).
+async fn login_deadline(session: Arc<Session>) {
+    let ms = session.shared.config.deadlines.login_ms;
+    let limit = Duration::from_millis(ms);
+    loop {
+        if session.is_authed() {
+            session.auth_changed.notified().await;
+            continue;
+        }
+        if tokio::time::timeout(limit, session.auth_changed.notified())
+            .await
+            .is_err()
+            && !session.is_authed()
+        {
+            let why = format!(
+                "no login within {} s; log in right after connecting",
+                ms / 1000
+            );
+            session
+                .conn
+                .close(codes::CLOSE_HANDSHAKE.into(), why.as_bytes());
+            return;
+        }
+    }
 }
