@@ -16,6 +16,7 @@ mod lifecycle;
 mod messaging;
 mod moderation;
 mod process;
+mod room_names;
 mod rooms;
 mod slow;
 mod social;
