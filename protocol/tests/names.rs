@@ -32,7 +32,11 @@ fn korean_and_other_scripts_are_room_names() {
         "שלום",
         "नमस्ते",
     ] {
-        assert!(validate_room_name(ok).is_ok(), "{ok:?}: {:?}", validate_room_name(ok));
+        assert!(
+            validate_room_name(ok).is_ok(),
+            "{ok:?}: {:?}",
+            validate_room_name(ok)
+        );
     }
 }
 
@@ -63,7 +67,10 @@ fn invisible_bidi_and_control_characters_are_refused() {
     ] {
         let msg = refused(name);
         assert!(msg.contains(says), "{name:?}: {msg}");
-        assert!(!msg.contains('\u{202E}') && !msg.contains('\u{7}'), "{msg:?}");
+        assert!(
+            !msg.contains('\u{202E}') && !msg.contains('\u{7}'),
+            "{msg:?}"
+        );
     }
 }
 
@@ -100,7 +107,10 @@ fn shape_rules() {
     // The limit is in bytes: 21 syllables fit, 22 do not.
     assert!(validate_room_name(&"병".repeat(21)).is_ok());
     let msg = refused(&"병".repeat(22));
-    assert!(msg.contains(&format!("limit is {MAX_ROOM_NAME_LEN}")), "{msg}");
+    assert!(
+        msg.contains(&format!("limit is {MAX_ROOM_NAME_LEN}")),
+        "{msg}"
+    );
     // Stacked combining marks.
     assert!(validate_room_name("e\u{301}").is_err(), "not NFC");
     assert!(validate_room_name("x\u{300}\u{301}\u{302}").is_ok());

@@ -21,3 +21,4 @@ mod rooms;
 mod slow;
 mod social;
 mod tui;
+mod tui_daily;

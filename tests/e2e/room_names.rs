@@ -52,7 +52,13 @@ async fn korean_room_names_work_and_look_alikes_are_refused() {
         .create_room("ops", "", Visibility::Public)
         .await
         .expect("ops");
-    for spoof in ["\u{43E}ps", "ops\u{200B}", "o\u{200D}ps", "ｏｐｓ", "3병동\u{3164}"] {
+    for spoof in [
+        "\u{43E}ps",
+        "ops\u{200B}",
+        "o\u{200D}ps",
+        "ｏｐｓ",
+        "3병동\u{3164}",
+    ] {
         let err = bob
             .create_room(spoof, "", Visibility::Public)
             .await

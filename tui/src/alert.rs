@@ -97,13 +97,17 @@ mod tests {
             bell: true,
             osc9: false,
         });
-        assert_eq!(bell.bytes(AlertKind::Mention, "Bob", "#ops"), b"\x07".to_vec());
+        assert_eq!(
+            bell.bytes(AlertKind::Mention, "Bob", "#ops"),
+            b"\x07".to_vec()
+        );
         let none = Alerter::new(&Alerts {
             bell: false,
             osc9: false,
         });
         let mut out = Vec::new();
-        none.write(AlertKind::Mention, "Bob", "#ops", &mut out).unwrap();
+        none.write(AlertKind::Mention, "Bob", "#ops", &mut out)
+            .unwrap();
         assert!(out.is_empty());
     }
 

@@ -236,6 +236,8 @@ impl App {
         self.rooms
             .values()
             .filter(|r| Some(r.id) != self.active && r.unread > 0)
-            .fold((0, 0, 0), |(n, u, m), r| (n + 1, u + r.unread, m + r.mentions))
+            .fold((0, 0, 0), |(n, u, m), r| {
+                (n + 1, u + r.unread, m + r.mentions)
+            })
     }
 }

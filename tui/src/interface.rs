@@ -74,7 +74,10 @@ pub async fn run_interface(
     prompt.interface_started();
     let (actions_tx, mut actions_rx) = mpsc::unbounded_channel::<Action>();
     let (effects_tx, effects_rx) = mpsc::unbounded_channel::<Effect>();
-    let writer = opts.outbox.clone().map(|file| restore_outbox(file, &actions_tx));
+    let writer = opts
+        .outbox
+        .clone()
+        .map(|file| restore_outbox(file, &actions_tx));
     let net = Net::new(session, config, opts.server.clone(), actions_tx.clone());
     let net_task = tokio::spawn(net.run(user, events, effects_rx));
 

@@ -70,7 +70,7 @@ pub struct Net {
 /// What woke the run loop.
 enum Step {
     Effect(Option<Effect>),
-    Event(Option<SessionEvent>),
+    Event(Option<Box<SessionEvent>>),
     Restart,
     Rtt,
 }
@@ -119,7 +119,7 @@ impl Net {
             let restart_at = self.restart_at;
             let step = tokio::select! {
                 effect = effects.recv() => Step::Effect(effect),
-                event = next_event(&mut events) => Step::Event(event),
+                event = next_event(&mut events) => Step::Event(event.map(Box::new)),
                 () = sleep_until(restart_at), if restart_at.is_some() => Step::Restart,
                 _ = rtt.tick() => Step::Rtt,
             };
@@ -127,7 +127,7 @@ impl Net {
                 Step::Effect(None | Some(Effect::Quit)) => break,
                 Step::Effect(Some(Effect::Reconnect)) => events = self.reconnect_now(),
                 Step::Effect(Some(effect)) => self.on_effect(effect),
-                Step::Event(Some(event)) => self.on_event(event),
+                Step::Event(Some(event)) => self.on_event(*event),
                 // The worker is gone without a word (it always says
                 // `Stopped` first): treat it as a failure and start over.
                 Step::Event(None) => {

@@ -71,7 +71,11 @@ fn a_message_arriving_elsewhere_does_not_change_what_alt_n_selects() {
     assert_eq!(app.active, Some(RoomId(3)), "Alt-3 went elsewhere");
     // The list says so too: row 3 is still bob.
     let s = screen(&app, 100, 30);
-    assert!(s.lines().nth(3).unwrap().contains("3 ● bob") || s.lines().nth(3).unwrap().contains("3 · bob"), "{s}");
+    assert!(
+        s.lines().nth(3).unwrap().contains("3 ● bob")
+            || s.lines().nth(3).unwrap().contains("3 · bob"),
+        "{s}"
+    );
     // Activity shows as badges, not moves.
     assert!(s.lines().nth(2).unwrap().contains("2 # ward"), "{s}");
     assert!(s.lines().nth(4).unwrap().contains("@1"), "{s}");
@@ -104,7 +108,13 @@ fn a_draft_stays_in_its_room_and_tab_does_not_switch_rooms() {
     // Enter sends it to #ops, where it was typed.
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(
-        matches!(sends(&fx)[..], [Effect::Send { room: RoomId(1), .. }]),
+        matches!(
+            sends(&fx)[..],
+            [Effect::Send {
+                room: RoomId(1),
+                ..
+            }]
+        ),
         "{fx:?}"
     );
     apply(&mut app, [alt(KeyCode::Char('2'))]);
@@ -114,14 +124,24 @@ fn a_draft_stays_in_its_room_and_tab_does_not_switch_rooms() {
 #[test]
 fn a_reply_in_progress_keeps_its_target_in_its_room() {
     let mut app = four_rooms();
-    apply(&mut app, [Action::Room(msg(1, 1, T0, &bob(), "who has bed 4?"))]);
+    apply(
+        &mut app,
+        [Action::Room(msg(1, 1, T0, &bob(), "who has bed 4?"))],
+    );
     apply(&mut app, [alt(KeyCode::Up), key(KeyCode::Char('r'))]);
     type_text(&mut app, "me");
     apply(&mut app, [alt(KeyCode::Char('2')), alt(KeyCode::Char('1'))]);
     assert_eq!(app.composer.mode, ComposeMode::Reply(Seq(1)));
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(
-        matches!(sends(&fx)[..], [Effect::Send { room: RoomId(1), reply_to: Some(Seq(1)), .. }]),
+        matches!(
+            sends(&fx)[..],
+            [Effect::Send {
+                room: RoomId(1),
+                reply_to: Some(Seq(1)),
+                ..
+            }]
+        ),
         "{fx:?}"
     );
 }
@@ -141,23 +161,40 @@ fn tab_completes_nicknames_mentions_commands_and_rooms() {
     // Not loaded yet: the first Tab asks for the member list.
     type_text(&mut app, "c");
     let fx = apply(&mut app, [key(KeyCode::Tab)]);
-    assert!(fx.contains(&Effect::LoadMembers { room: RoomId(1) }), "{fx:?}");
+    assert!(
+        fx.contains(&Effect::LoadMembers { room: RoomId(1) }),
+        "{fx:?}"
+    );
     assert_eq!(app.composer.text(), "carol: ");
     apply(&mut app, [key(KeyCode::Esc)]);
-    let members = [(me(), Role::Owner), (bob(), Role::Member), (carol(), Role::Member), (dave.clone(), Role::Member)]
-        .into_iter()
-        .map(|(user, role)| MemberInfo {
-            user,
-            role,
-            joined_at: Timestamp(T0),
-        })
-        .collect();
-    apply(&mut app, [Action::Members { room: RoomId(1), members }]);
+    let members = [
+        (me(), Role::Owner),
+        (bob(), Role::Member),
+        (carol(), Role::Member),
+        (dave.clone(), Role::Member),
+    ]
+    .into_iter()
+    .map(|(user, role)| MemberInfo {
+        user,
+        role,
+        joined_at: Timestamp(T0),
+    })
+    .collect();
+    apply(
+        &mut app,
+        [Action::Members {
+            room: RoomId(1),
+            members,
+        }],
+    );
 
     // At the start: the most recent speaker first, then members by name;
     // never yourself. Tab cycles, Shift-Tab goes back.
     apply(&mut app, [key(KeyCode::Tab)]);
-    assert!(app.composer.is_empty(), "nothing to complete on an empty input");
+    assert!(
+        app.composer.is_empty(),
+        "nothing to complete on an empty input"
+    );
     type_text(&mut app, "ask @");
     apply(&mut app, [key(KeyCode::Tab)]);
     assert_eq!(app.composer.text(), "ask @bob ");
@@ -200,7 +237,10 @@ fn action_keys_clear_the_selection_and_never_capture_what_is_typed_next() {
         ],
     );
     // Select "two", press r, then type a reply that starts with r, e, d.
-    apply(&mut app, [alt(KeyCode::Up), alt(KeyCode::Up), key(KeyCode::Char('r'))]);
+    apply(
+        &mut app,
+        [alt(KeyCode::Up), alt(KeyCode::Up), key(KeyCode::Char('r'))],
+    );
     assert_eq!(app.rooms[&RoomId(1)].selected, None);
     type_text(&mut app, "reply deleted");
     assert_eq!(app.composer.text(), "reply deleted");
@@ -334,13 +374,22 @@ fn a_certificate_problem_shows_in_words_until_a_connection_succeeds() {
         })],
     );
     let s = screen(&app, 100, 30);
-    assert!(s.contains("Not connected: the certificate of 127.0.0.1:4433"), "{s}");
+    assert!(
+        s.contains("Not connected: the certificate of 127.0.0.1:4433"),
+        "{s}"
+    );
     assert!(s.contains("/reconnect"), "{s}");
     assert_eq!(
-        apply(&mut app, [Action::Connection(ConnectionStatus::Connected { server: "s".into(), rtt_ms: None })])
-            .iter()
-            .filter(|e| matches!(e, Effect::Reconnect))
-            .count(),
+        apply(
+            &mut app,
+            [Action::Connection(ConnectionStatus::Connected {
+                server: "s".into(),
+                rtt_ms: None
+            })]
+        )
+        .iter()
+        .filter(|e| matches!(e, Effect::Reconnect))
+        .count(),
         0
     );
     assert!(!screen(&app, 100, 30).contains("Not connected"));
@@ -353,7 +402,10 @@ fn a_certificate_problem_shows_in_words_until_a_connection_succeeds() {
 #[test]
 fn pasted_carriage_returns_are_line_breaks_and_nothing_is_sent() {
     let mut app = four_rooms();
-    let fx = apply(&mut app, [Action::Paste("line one\rline two\r\nthree\n병동".into())]);
+    let fx = apply(
+        &mut app,
+        [Action::Paste("line one\rline two\r\nthree\n병동".into())],
+    );
     assert!(sends(&fx).is_empty());
     assert_eq!(app.composer.text(), "line one\nline two\nthree\n병동");
 }
@@ -365,17 +417,37 @@ fn the_room_open_at_startup_is_marked_read_after_catch_up() {
     let mut app = app();
     apply(
         &mut app,
-        [Action::Rooms(vec![summary(info(1, "ops", RoomKind::Group, 3), 3, 0, T0)])],
+        [Action::Rooms(vec![summary(
+            info(1, "ops", RoomKind::Group, 3),
+            3,
+            0,
+            T0,
+        )])],
     );
-    apply(&mut app, (1..=3).map(|s| Action::Room(msg(1, s, T0 + s, &bob(), "m"))));
-    let fx = apply(&mut app, [Action::CaughtUp { room: RoomId(1), head: Seq(3) }]);
+    apply(
+        &mut app,
+        (1..=3).map(|s| Action::Room(msg(1, s, T0 + s, &bob(), "m"))),
+    );
+    let fx = apply(
+        &mut app,
+        [Action::CaughtUp {
+            room: RoomId(1),
+            head: Seq(3),
+        }],
+    );
     assert!(
-        fx.contains(&Effect::MarkRead { room: RoomId(1), seq: Seq(3) }),
+        fx.contains(&Effect::MarkRead {
+            room: RoomId(1),
+            seq: Seq(3)
+        }),
         "{fx:?}"
     );
     // And the first unread message has a "new messages" line above it.
     let s = screen(&app, 100, 30);
-    let marker = s.lines().position(|l| l.contains("new messages")).expect("marker");
+    let marker = s
+        .lines()
+        .position(|l| l.contains("new messages"))
+        .expect("marker");
     let first = s.lines().position(|l| l.contains("Bob: m")).unwrap();
     assert_eq!(marker + 1, first, "{s}");
 }
@@ -387,20 +459,36 @@ fn no_stale_badge_on_the_open_room_after_a_reconnect() {
     apply(
         &mut app,
         [
-            Action::Connection(ConnectionStatus::Reconnecting { attempt: 1, retry_at: Instant::now(), problem: None }),
-            Action::Connection(ConnectionStatus::Connected { server: "s".into(), rtt_ms: None }),
+            Action::Connection(ConnectionStatus::Reconnecting {
+                attempt: 1,
+                retry_at: Instant::now(),
+                problem: None,
+            }),
+            Action::Connection(ConnectionStatus::Connected {
+                server: "s".into(),
+                rtt_ms: None,
+            }),
             // The server's list still counts #ops's message as unread.
             Action::Rooms(vec![summary(info(1, "ops", RoomKind::Group, 1), 1, 0, T0)]),
         ],
     );
     assert_eq!(app.rooms[&RoomId(1)].unread, 0);
-    assert!(!screen(&app, 100, 30).lines().nth(1).unwrap().contains(" 1 "));
+    assert!(
+        !screen(&app, 100, 30)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(" 1 ")
+    );
 }
 
 #[test]
 fn end_jumps_to_the_newest_message() {
     let mut app = four_rooms();
-    apply(&mut app, (1..=80).map(|s| Action::Room(msg(1, s, T0 + s, &bob(), &format!("m{s}")))));
+    apply(
+        &mut app,
+        (1..=80).map(|s| Action::Room(msg(1, s, T0 + s, &bob(), &format!("m{s}")))),
+    );
     apply(&mut app, [key(KeyCode::PageUp), key(KeyCode::PageUp)]);
     assert!(matches!(app.rooms[&RoomId(1)].scroll, Scroll::Anchored(_)));
     apply(&mut app, [key(KeyCode::End)]);
@@ -420,7 +508,10 @@ fn a_narrow_terminal_still_says_what_is_unread_elsewhere() {
     );
     let s = screen(&app, 60, 24);
     assert!(!s.contains("Rooms"));
-    assert!(s.lines().next().unwrap().contains("2 new in 2 rooms @1"), "{s}");
+    assert!(
+        s.lines().next().unwrap().contains("2 new in 2 rooms @1"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -447,7 +538,16 @@ fn addressing_someone_and_direct_messages_are_highlights() {
 #[test]
 fn mentions_are_highlighted_in_the_text() {
     let mut app = four_rooms();
-    apply(&mut app, [Action::Room(msg(1, 1, T0, &bob(), "ping @alice about bed 4"))]);
+    apply(
+        &mut app,
+        [Action::Room(msg(
+            1,
+            1,
+            T0,
+            &bob(),
+            "ping @alice about bed 4",
+        ))],
+    );
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
     term.draw(|f| chat_tui::ui::draw(f, &app)).unwrap();
     let buf = term.backend().buffer();
@@ -467,8 +567,16 @@ fn the_selected_message_names_who_has_seen_it() {
         [
             Action::Room(msg(1, 1, T0, &bob(), "first")),
             Action::Room(msg(1, 2, T0 + MIN, &carol(), "second")),
-            Action::Receipt { room: RoomId(1), user: bob().id, read_seq: Seq(2) },
-            Action::Receipt { room: RoomId(1), user: carol().id, read_seq: Seq(1) },
+            Action::Receipt {
+                room: RoomId(1),
+                user: bob().id,
+                read_seq: Seq(2),
+            },
+            Action::Receipt {
+                room: RoomId(1),
+                user: carol().id,
+                read_seq: Seq(1),
+            },
         ],
     );
     apply(&mut app, [alt(KeyCode::Up), alt(KeyCode::Up)]);
@@ -486,10 +594,18 @@ fn status_messages_clear_by_themselves() {
     assert!(app.status.is_some());
     apply(&mut app, [Action::Tick(t + chat_tui::app::INFO_FOR)]);
     assert!(app.status.is_none());
-    apply(&mut app, [Action::Status(Level::Error, "cannot add bob".into())]);
+    apply(
+        &mut app,
+        [Action::Status(Level::Error, "cannot add bob".into())],
+    );
     apply(&mut app, [Action::Tick(t + chat_tui::app::INFO_FOR * 2)]);
     assert!(app.status.is_some(), "errors stay longer");
-    apply(&mut app, [Action::Tick(t + chat_tui::app::INFO_FOR + chat_tui::app::ERROR_FOR)]);
+    apply(
+        &mut app,
+        [Action::Tick(
+            t + chat_tui::app::INFO_FOR + chat_tui::app::ERROR_FOR,
+        )],
+    );
     assert!(app.status.is_none());
 }
 
@@ -509,13 +625,22 @@ fn the_terminal_cursor_sits_at_the_caret_while_typing_korean() {
     assert_eq!(caret(&app), (4, 28).into(), "two wide syllables");
     type_text(&mut app, "하세요 ok");
     assert_eq!(caret(&app), (13, 28).into());
-    apply(&mut app, [key(KeyCode::Left), key(KeyCode::Left), key(KeyCode::Left)]);
+    apply(
+        &mut app,
+        [key(KeyCode::Left), key(KeyCode::Left), key(KeyCode::Left)],
+    );
     assert_eq!(caret(&app), (10, 28).into());
     // A second line grows the input upwards; the caret follows.
     apply(&mut app, [key(KeyCode::End), alt(KeyCode::Enter)]);
     type_text(&mut app, "병동");
     assert_eq!(caret(&app), (4, 28).into());
-    assert!(screen(&app, 100, 30).lines().nth(27).unwrap().contains("안녕하세요 ok"));
+    assert!(
+        screen(&app, 100, 30)
+            .lines()
+            .nth(27)
+            .unwrap()
+            .contains("안녕하세요 ok")
+    );
 }
 
 // ----- 9. emoji width -----
@@ -527,27 +652,47 @@ fn emoji_sequences_do_not_shift_the_member_pane() {
     let flag = author(6, "lee", "🇰🇷 Lee");
     let thumbs = author(7, "park", "Park 👍🏽");
     apply(&mut app, [key(KeyCode::F(2))]);
-    let members = [(me(), Role::Owner), (family.clone(), Role::Admin), (flag.clone(), Role::Admin), (thumbs.clone(), Role::Admin)]
-        .into_iter()
-        .map(|(user, role): (Author, Role)| MemberInfo {
-            user,
-            role,
-            joined_at: Timestamp(T0),
-        })
-        .collect();
+    let members = [
+        (me(), Role::Owner),
+        (family.clone(), Role::Admin),
+        (flag.clone(), Role::Admin),
+        (thumbs.clone(), Role::Admin),
+    ]
+    .into_iter()
+    .map(|(user, role): (Author, Role)| MemberInfo {
+        user,
+        role,
+        joined_at: Timestamp(T0),
+    })
+    .collect();
     apply(
         &mut app,
         [
-            Action::Members { room: RoomId(1), members },
-            Action::Room(msg(1, 1, T0, &family, "🇰🇷🇰🇷 👨\u{200d}👩\u{200d}👧 wrap me")),
+            Action::Members {
+                room: RoomId(1),
+                members,
+            },
+            Action::Room(msg(
+                1,
+                1,
+                T0,
+                &family,
+                "🇰🇷🇰🇷 👨\u{200d}👩\u{200d}👧 wrap me",
+            )),
         ],
     );
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
     term.draw(|f| chat_tui::ui::draw(f, &app)).unwrap();
     let buf = term.backend().buffer();
-    let role_x = |y: u16| (0..96).find(|&x| (0..5).map(|i| buf[(x + i, y)].symbol()).collect::<String>() == "admin");
+    let role_x = |y: u16| {
+        (0..96).find(|&x| (0..5).map(|i| buf[(x + i, y)].symbol()).collect::<String>() == "admin")
+    };
     let xs: Vec<u16> = (1..5).filter_map(role_x).collect();
     assert_eq!(xs.len(), 3, "{}", buffer_text(buf));
-    assert!(xs.iter().all(|&x| x == xs[0]), "roles at columns {xs:?}\n{}", buffer_text(buf));
+    assert!(
+        xs.iter().all(|&x| x == xs[0]),
+        "roles at columns {xs:?}\n{}",
+        buffer_text(buf)
+    );
     assert_eq!(xs[0] + 5, 99, "flush with the right edge");
 }

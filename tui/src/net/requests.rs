@@ -150,10 +150,7 @@ impl Net {
             | Effect::LoadPresence { .. }
             | Effect::MarkDelivered { .. }
             | Effect::Typing { .. } => self.on_lifecycle_effect(effect),
-            Effect::Alert { .. }
-            | Effect::PersistOutbox(_)
-            | Effect::Reconnect
-            | Effect::Quit => {}
+            Effect::Alert { .. } | Effect::PersistOutbox(_) | Effect::Reconnect | Effect::Quit => {}
         }
     }
 

@@ -74,7 +74,9 @@ fn header_line(app: &App, room: &Room, cols: usize, rooms_hidden: bool) -> Line<
             String::new()
         };
         let plural = if rooms == 1 { "" } else { "s" };
-        right.push_str(&format!("{unread} new in {rooms} room{plural}{at} · Ctrl-K "));
+        right.push_str(&format!(
+            "{unread} new in {rooms} room{plural}{at} · Ctrl-K "
+        ));
     }
     let used = super::wrap::width(&title) + 1 + super::wrap::width(&right);
     if !room.topic.is_empty() && cols > used + 4 {

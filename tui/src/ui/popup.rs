@@ -151,7 +151,11 @@ pub fn confirm(frame: &mut Frame, area: Rect, app: &App, question: &Confirm) {
                 .and_then(|r| r.timeline.get(*seq))
                 .and_then(|i| i.message().map(|m| (super::message::name(&m.sender), m)))
                 .map(|(who, m)| {
-                    let first = display_safe(&m.text).lines().next().unwrap_or("").to_owned();
+                    let first = display_safe(&m.text)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_owned();
                     format!("{who}: {first}")
                 })
                 .unwrap_or_default();

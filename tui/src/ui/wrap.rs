@@ -146,8 +146,14 @@ mod tests {
         assert_eq!(width("e\u{301}"), 1);
         assert_eq!(width("병동"), 4);
         let family = "👨\u{200d}👩\u{200d}👧";
-        assert_eq!(wrap(&family.repeat(3), 4, 4), vec![family.repeat(2), family.to_string()]);
-        assert_eq!(truncate(&format!("{family}{family}ab"), 4), format!("{family}…"));
+        assert_eq!(
+            wrap(&family.repeat(3), 4, 4),
+            vec![family.repeat(2), family.to_string()]
+        );
+        assert_eq!(
+            truncate(&format!("{family}{family}ab"), 4),
+            format!("{family}…")
+        );
         assert_eq!(fit("🇰🇷 Kim", 8), "🇰🇷 Kim  ");
         assert_eq!(width(&fit("🇰🇷🇰🇷🇰🇷🇰🇷🇰🇷", 7)), 7);
     }

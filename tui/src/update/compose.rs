@@ -139,7 +139,9 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             }
         },
         Command::Delete => match (room, target(app, Target::Delete)) {
-            (Some(room), Some(seq)) => app.overlay = Overlay::Confirm(Confirm::Delete { room, seq }),
+            (Some(room), Some(seq)) => {
+                app.overlay = Overlay::Confirm(Confirm::Delete { room, seq })
+            }
             _ => {
                 return app.set_status(
                     Level::Error,

@@ -18,10 +18,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Overlay::None => {}
     }
     let bound = app.keymap.lookup(&key);
-    if !matches!(
-        bound,
-        Some(KeyAction::Complete | KeyAction::CompleteBack)
-    ) {
+    if !matches!(bound, Some(KeyAction::Complete | KeyAction::CompleteBack)) {
         app.completion = None;
     }
     if let Some(action) = bound {

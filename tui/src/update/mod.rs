@@ -27,7 +27,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let outbox = app.outbox.revision();
     apply(app, action, &mut fx);
     if app.outbox.revision() != outbox {
-        fx.push(Effect::PersistOutbox(app.outbox.unsent().cloned().collect()));
+        fx.push(Effect::PersistOutbox(
+            app.outbox.unsent().cloned().collect(),
+        ));
     }
     fx
 }
