@@ -387,3 +387,32 @@ fn failure(text: String) -> Action {
 fn rtt_ms(conn: &Connection) -> u32 {
     u32::try_from(conn.rtt().as_millis()).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_certificate_is_explained_with_what_to_do() {
+        let fp = |b: &str| vec![b; 32].join(":");
+        let e = ClientError::CertificateChanged {
+            host: "chat.example.org:4433".into(),
+            known: fp("aa"),
+            presented: fp("bb"),
+            known_hosts: "/home/a/.local/share/chat/known_hosts".into(),
+            line: 3,
+        };
+        let words = problem_words(&e);
+        assert!(words.contains("different certificate"), "{words}");
+        assert!(words.contains("SHA256 bb:bb:bb:bb:bb:bb:bb:bb…"), "{words}");
+        assert!(
+            words.contains("delete line 3 of /home/a/.local/share/chat/known_hosts"),
+            "{words}"
+        );
+        let tls = ClientError::Tls {
+            server: "h:1".into(),
+            reason: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert!(problem_words(&tls).starts_with("the certificate of h:1 is not trusted"));
+    }
+}

@@ -696,3 +696,41 @@ fn emoji_sequences_do_not_shift_the_member_pane() {
     );
     assert_eq!(xs[0] + 5, 99, "flush with the right edge");
 }
+
+#[test]
+fn removal_from_the_room_in_view_never_sends_its_draft_elsewhere() {
+    let mut app = four_rooms();
+    type_text(&mut app, "meant for ops only");
+    apply(
+        &mut app,
+        [Action::User(chat_protocol::UserEvent::RoomRemoved {
+            room: RoomId(1),
+        })],
+    );
+    assert_eq!(app.active, Some(RoomId(2)));
+    assert!(app.composer.is_empty(), "the draft followed into #ward");
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .text
+            .contains("no longer in ops")
+    );
+}
+
+#[test]
+fn a_refused_login_says_so_above_the_input() {
+    let mut app = four_rooms();
+    apply(
+        &mut app,
+        [Action::Connection(ConnectionStatus::Offline(
+            "the server refused the login (token revoked)".into(),
+        ))],
+    );
+    let s = screen(&app, 100, 30);
+    assert!(
+        s.contains("Not connected: the server refused the login"),
+        "{s}"
+    );
+    assert!(s.contains("stopped trying"), "{s}");
+}

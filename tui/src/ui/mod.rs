@@ -44,10 +44,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let problem = match &app.connection {
         ConnectionStatus::Reconnecting {
             problem: Some(p), ..
-        } => Some(p.as_str()),
+        } => Some(banner_text(p, true)),
+        ConnectionStatus::Offline(why) => Some(banner_text(why, false)),
         _ => None,
     };
-    let banner_rows = problem.map_or(0, |p| banner_height(p, area.width));
+    let banner_rows = problem
+        .as_deref()
+        .map_or(0, |p| banner_height(p, area.width));
     let [main, banner, input, status_row] = Layout::vertical([
         Constraint::Min(1),
         Constraint::Length(banner_rows),
@@ -74,7 +77,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if members_w > 0 {
         members::render(frame, members_area, app);
     }
-    if let Some(problem) = problem {
+    if let Some(problem) = &problem {
         render_banner(frame, banner, problem);
     }
     render_input(frame, input, app);
@@ -88,25 +91,31 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// The words of the connection problem banner, before wrapping.
-fn banner_text(problem: &str) -> String {
+/// The words of the connection problem banner, before wrapping; whether
+/// chat-tui is `retrying` says what happens next.
+fn banner_text(problem: &str, retrying: bool) -> String {
+    let next = if retrying {
+        "chat-tui keeps trying; /reconnect tries now."
+    } else {
+        "chat-tui has stopped trying."
+    };
     format!(
-        "✗ Not connected: {}. chat-tui keeps trying; /reconnect tries now.",
+        "✗ Not connected: {}. {next}",
         display_safe(problem).trim_end_matches('.')
     )
 }
 
 /// Rows the banner needs at `cols` columns: its wrapped lines, 1 to 4.
-fn banner_height(problem: &str, cols: u16) -> u16 {
-    let rows = wrap::wrap(&banner_text(problem), usize::from(cols), usize::from(cols)).len();
+fn banner_height(text: &str, cols: u16) -> u16 {
+    let rows = wrap::wrap(text, usize::from(cols), usize::from(cols)).len();
     u16::try_from(rows).unwrap_or(4).clamp(1, 4)
 }
 
-/// A problem retrying alone may not fix (a changed certificate), in plain
-/// words above the input until a connection succeeds.
-fn render_banner(frame: &mut Frame, area: Rect, problem: &str) {
+/// A problem retrying alone may not fix (a changed certificate, a refused
+/// login), in plain words above the input until a connection succeeds.
+fn render_banner(frame: &mut Frame, area: Rect, text: &str) {
     let style = theme::error().add_modifier(Modifier::BOLD);
-    let text = Paragraph::new(Line::styled(banner_text(problem), style)).wrap(Wrap { trim: true });
+    let text = Paragraph::new(Line::styled(text.to_owned(), style)).wrap(Wrap { trim: true });
     frame.render_widget(text, area);
 }
 

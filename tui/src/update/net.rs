@@ -6,6 +6,7 @@ use crate::action::{Action, Level};
 use crate::app::App;
 use crate::effect::{AlertKind, Effect};
 use crate::state::{Applied, ConnectionStatus, Members, OlderHistory, Room, Scroll, mention};
+use chat_protocol::text::display_safe;
 use chat_protocol::{RoomEvent, RoomEventKind, Seq, UserEvent};
 
 pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
@@ -49,9 +50,21 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         Action::User(UserEvent::RoomAdded { room, role }) => add_room(app, room, role, fx),
         Action::User(UserEvent::RoomRemoved { room }) => {
-            app.rooms.remove(&room);
+            let name = app.rooms.remove(&room).map(|r| r.name);
+            app.drafts.remove(&room);
             if app.active == Some(room) {
                 app.active = None;
+                // What was typed for the room must not become a message to
+                // whichever room comes into view next.
+                if app.composer.take_draft().is_some() {
+                    app.set_status(
+                        Level::Info,
+                        format!(
+                            "you are no longer in {}; what you were typing there was discarded",
+                            name.as_deref().map(display_safe).unwrap_or_default()
+                        ),
+                    );
+                }
                 if let Some(&first) = app.room_order().first() {
                     nav::switch_to(app, first, fx);
                 }
