@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 /// Pause between two looks at the screen while polling with a deadline.
-const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 fn tmux_installed() -> bool {
     std::process::Command::new("tmux")
@@ -34,7 +34,7 @@ fn tmux_installed() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn chat_tui_binary() -> PathBuf {
+pub(crate) fn chat_tui_binary() -> PathBuf {
     let bin = PathBuf::from(crate::bins::CHAT_TUI);
     assert!(
         bin.exists(),
@@ -48,7 +48,7 @@ fn chat_tui_binary() -> PathBuf {
 /// and the XDG directories under `home`. The server's socket is a fresh
 /// file in `home` (`-S`, like `-L` with a unique name, but removed with the
 /// temp dir). Dropping it kills the tmux server and everything in it.
-struct Tui {
+pub(crate) struct Tui {
     socket: String,
     home: PathBuf,
 }
@@ -56,12 +56,12 @@ struct Tui {
 impl Tui {
     /// Starts `chat-tui` logged in with `token` (through `--token-file`)
     /// and trusting the server's CA.
-    async fn start(server: &TestServer, token: &str, home: &Path) -> Tui {
+    pub(crate) async fn start(server: &TestServer, token: &str, home: &Path) -> Tui {
         Tui::start_at(&server.addr.to_string(), &server.ca, token, home).await
     }
 
     /// As [`Tui::start`], for the server at `addr` with the CA in `ca`.
-    async fn start_at(addr: &str, ca: &Path, token: &str, home: &Path) -> Tui {
+    pub(crate) async fn start_at(addr: &str, ca: &Path, token: &str, home: &Path) -> Tui {
         let token_file = home.join("token");
         std::fs::write(&token_file, token).expect("write token");
         let args: [&OsStr; 6] = [
@@ -76,7 +76,7 @@ impl Tui {
     }
 
     /// Starts `chat-tui` with `args`, HOME and XDG directories in `home`.
-    async fn launch(home: &Path, args: &[&OsStr]) -> Tui {
+    pub(crate) async fn launch(home: &Path, args: &[&OsStr]) -> Tui {
         let tui = Tui {
             socket: home
                 .join(format!("tmux-{}.sock", ulid::Ulid::new()))
@@ -111,7 +111,7 @@ impl Tui {
         tui
     }
 
-    async fn tmux(&self, args: &[&str]) -> String {
+    pub(crate) async fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(["-S", &self.socket])
             .args(args)
@@ -127,32 +127,32 @@ impl Tui {
     }
 
     /// The screen as text.
-    async fn screen(&self) -> String {
+    pub(crate) async fn screen(&self) -> String {
         // -J joins wrapped lines (long fingerprints in the prompts).
         self.tmux(&["capture-pane", "-p", "-J", "-t", "main"]).await
     }
 
     /// Presses keys by tmux name (`Enter`, `PPage`).
-    async fn keys(&self, keys: &[&str]) {
+    pub(crate) async fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "main"];
         args.extend_from_slice(keys);
         self.tmux(&args).await;
     }
 
     /// Types `text` literally.
-    async fn type_text(&self, text: &str) {
+    pub(crate) async fn type_text(&self, text: &str) {
         self.tmux(&["send-keys", "-t", "main", "-l", text]).await;
     }
 
     /// Polls the screen until `done` holds, failing with the screen after
     /// [`WAIT`].
-    async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         self.wait_within(WAIT, what, done).await
     }
 
     /// Polls the screen until `done` holds, failing with the screen after
     /// `limit`.
-    async fn wait_within(
+    pub(crate) async fn wait_within(
         &self,
         limit: Duration,
         what: &str,
@@ -174,13 +174,13 @@ impl Tui {
     }
 
     /// Polls the screen until it shows `text`.
-    async fn wait_for(&self, text: &str) -> String {
+    pub(crate) async fn wait_for(&self, text: &str) -> String {
         self.wait_until(&format!("{text:?} on screen"), |s| s.contains(text))
             .await
     }
 
     /// The client's log file, for failure messages.
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let path = self.home.join("state/chat-tui/chat-tui.log");
         std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
     }
@@ -196,13 +196,16 @@ impl Drop for Tui {
 
 /// A public room `lobby` owned by bob with alice in it, and an API token
 /// for alice.
-async fn lobby(server: &TestServer) -> (Connection, RoomId, String) {
+pub(crate) async fn lobby(server: &TestServer) -> (Connection, RoomId, String) {
     lobby_at(&server.client_config(), &server.admin_token).await
 }
 
 /// As [`lobby`], on the server `cfg` reaches, whose bootstrap admin token
 /// is `admin_token`.
-async fn lobby_at(cfg: &ClientConfig, admin_token: &str) -> (Connection, RoomId, String) {
+pub(crate) async fn lobby_at(
+    cfg: &ClientConfig,
+    admin_token: &str,
+) -> (Connection, RoomId, String) {
     let admin = chat_client::connect(cfg).await.expect("connect");
     admin.authenticate(admin_token).await.expect("admin token");
     for name in ["alice", "bob"] {
@@ -223,14 +226,14 @@ async fn lobby_at(cfg: &ClientConfig, admin_token: &str) -> (Connection, RoomId,
 }
 
 /// A new connection to the server `cfg` reaches, logged in as `name`.
-async fn login_at(cfg: &ClientConfig, name: &str) -> Connection {
+pub(crate) async fn login_at(cfg: &ClientConfig, name: &str) -> Connection {
     let conn = chat_client::connect(cfg).await.expect("connect");
     conn.login(name, PASSWORD).await.expect("login");
     conn
 }
 
 /// Waits on `conn` until a message with `text` is stored in `room`.
-async fn wait_stored(conn: &Connection, room: RoomId, text: &str) {
+pub(crate) async fn wait_stored(conn: &Connection, room: RoomId, text: &str) {
     let mut stream = conn.subscribe(room, Seq(0)).await.expect("subscribe");
     let found = tokio::time::timeout(WAIT, async {
         loop {
@@ -248,7 +251,7 @@ async fn wait_stored(conn: &Connection, room: RoomId, text: &str) {
 }
 
 /// How many stored messages in `room` have exactly `text`.
-async fn copies(conn: &Connection, room: RoomId, text: &str) -> usize {
+pub(crate) async fn copies(conn: &Connection, room: RoomId, text: &str) -> usize {
     let page = conn
         .history(room, HistoryAnchor::Latest, 200)
         .await
@@ -256,7 +259,7 @@ async fn copies(conn: &Connection, room: RoomId, text: &str) -> usize {
     texts(&page.events).iter().filter(|t| *t == text).count()
 }
 
-fn skip_without_tmux() -> bool {
+pub(crate) fn skip_without_tmux() -> bool {
     if tmux_installed() {
         return false;
     }
@@ -550,7 +553,7 @@ async fn edits_reactions_and_receipts_show_on_the_other_screen() {
     tui.keys(&["Enter"]).await;
     tui.wait_for("typo here (edited)").await;
 
-    // Bob reads it → "seen by 1" under alice's message.
+    // Bob reads it → "seen by bob" under alice's message.
     let head = bob
         .history(room, HistoryAnchor::Latest, 1)
         .await
@@ -560,5 +563,5 @@ async fn edits_reactions_and_receipts_show_on_the_other_screen() {
         .map(|e| e.seq)
         .expect("an event");
     bob.mark_read(room, head).await.expect("bob reads");
-    tui.wait_for("seen by 1").await;
+    tui.wait_for("seen by bob").await;
 }

@@ -1,7 +1,7 @@
 //! [`Action`]: everything that can change the [`crate::App`] — terminal
 //! input, clock ticks, and what the network task reports.
 
-use crate::state::{ConnectionStatus, Presence};
+use crate::state::{ConnectionStatus, Outgoing, Presence};
 use chat_protocol::{
     Author, Contact, IdempotencyKey, MemberInfo, MessageAck, Role, RoomEvent, RoomId, RoomInfo,
     RoomSummary, Seq, UserEvent, UserId,
@@ -135,6 +135,9 @@ pub enum Action {
     },
     /// The contact list arrived (answer to `Effect::LoadContacts`).
     Contacts(Vec<Contact>),
+    /// Messages a previous run saved unsent; they are queued again with
+    /// their original keys.
+    OutboxRestored(Vec<Outgoing>),
     /// A message for the status line (a command's result or failure).
     Status(Level, String),
     /// Quit the application.

@@ -1,12 +1,19 @@
 //! [`App`]: the whole client state that the view renders from.
 
 use crate::action::Level;
-use crate::composer::Composer;
+use crate::complete::Completion;
+use crate::composer::{Composer, Draft};
 use crate::keymap::Keymap;
 use crate::state::{ConnectionStatus, Outbox, Presence, Room};
+use chat_protocol::names::canonical;
 use chat_protocol::{Author, RoomId, Seq};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long an information message stays in the status line (8 s).
+pub const INFO_FOR: Duration = Duration::from_secs(8);
+/// How long an error stays in the status line (20 s), unless Esc clears it.
+pub const ERROR_FOR: Duration = Duration::from_secs(20);
 
 /// A popup drawn over the main screen; it takes the keys while open.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -18,6 +25,25 @@ pub enum Overlay {
     Help,
     /// The quick switcher.
     Switcher(Switcher),
+    /// A yes/no question; `y` confirms, anything else cancels.
+    Confirm(Confirm),
+}
+
+/// What a confirmation popup asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Delete the message at `seq` in `room`.
+    Delete {
+        /// The room.
+        room: RoomId,
+        /// The message.
+        seq: Seq,
+    },
+    /// Quit with this many messages not yet sent (they are kept on disk).
+    Quit {
+        /// Unsent messages.
+        unsent: usize,
+    },
 }
 
 /// The quick switcher's state: a filter and a highlighted match.
@@ -46,6 +72,8 @@ pub struct StatusMessage {
     pub level: Level,
     /// The text (made display-safe when drawn).
     pub text: String,
+    /// When it was set; it clears [`INFO_FOR`] or [`ERROR_FOR`] later.
+    pub since: Instant,
 }
 
 /// The client state. Only [`crate::update`] changes it; the view reads it.
@@ -89,6 +117,13 @@ pub struct App {
     /// Messages already alerted for, so a mention seen both as a room event
     /// and as a notification rings once.
     pub alerted: BTreeSet<(RoomId, Seq)>,
+    /// Unsent input of rooms not in view; switching back restores it.
+    pub drafts: BTreeMap<RoomId, Draft>,
+    /// The Tab completion in progress, if the last key was Tab.
+    pub completion: Option<Completion>,
+    /// Room names (`name` or `@user`, any case) listed first, in this
+    /// order, from the config file's `[rooms] pinned`.
+    pub pinned: Vec<String>,
 }
 
 impl App {
@@ -112,18 +147,34 @@ impl App {
             away: false,
             typing_sent: None,
             alerted: BTreeSet::new(),
+            drafts: BTreeMap::new(),
+            completion: None,
+            pinned: Vec::new(),
         }
     }
 
-    /// Room ids in list order: newest activity first, then by name.
+    /// Room ids in list order, which is also what Alt-1..9 and Ctrl-N /
+    /// Ctrl-P follow: pinned rooms in the configured order, then group
+    /// rooms by name, then direct rooms by name. Activity never moves a
+    /// room (it shows as a badge), so a number keeps pointing at the same
+    /// room while messages arrive.
     pub fn room_order(&self) -> Vec<RoomId> {
-        let mut rooms: Vec<&Room> = self.rooms.values().collect();
-        rooms.sort_by(|a, b| {
-            b.last_activity
-                .cmp(&a.last_activity)
-                .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-        });
-        rooms.into_iter().map(|r| r.id).collect()
+        let pins: Vec<String> = self
+            .pinned
+            .iter()
+            .map(|p| canonical(p.trim_start_matches('#')))
+            .collect();
+        let mut rooms: Vec<(usize, bool, String, RoomId)> = self
+            .rooms
+            .values()
+            .map(|r| {
+                let name = canonical(&r.name);
+                let pin = pins.iter().position(|p| *p == name).unwrap_or(usize::MAX);
+                (pin, r.is_direct(), name, r.id)
+            })
+            .collect();
+        rooms.sort();
+        rooms.into_iter().map(|(_, _, _, id)| id).collect()
     }
 
     /// The room in view.
@@ -156,11 +207,37 @@ impl App {
         usize::from(self.size.1.saturating_sub(self.composer.rows() + 3)).max(1)
     }
 
-    /// Sets the status-bar message.
+    /// Sets the status-bar message; it clears by itself after [`INFO_FOR`]
+    /// (information) or [`ERROR_FOR`] (errors).
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
         self.status = Some(StatusMessage {
             level,
             text: text.into(),
+            since: self.now,
         });
+    }
+
+    /// Clears the status message once it has been shown long enough.
+    pub fn expire_status(&mut self) {
+        if let Some(msg) = &self.status {
+            let ttl = match msg.level {
+                Level::Info => INFO_FOR,
+                Level::Error => ERROR_FOR,
+            };
+            if self.now.saturating_duration_since(msg.since) >= ttl {
+                self.status = None;
+            }
+        }
+    }
+
+    /// Unread messages and mentions in rooms other than the one in view:
+    /// `(rooms with unread, unread, mentions)`.
+    pub fn unread_elsewhere(&self) -> (usize, u64, u64) {
+        self.rooms
+            .values()
+            .filter(|r| Some(r.id) != self.active && r.unread > 0)
+            .fold((0, 0, 0), |(n, u, m), r| {
+                (n + 1, u + r.unread, m + r.mentions)
+            })
     }
 }

@@ -25,7 +25,8 @@ pub enum Command {
     Topic(String),
     /// `/edit TEXT`: replace the selected message (if yours) or your last one.
     Edit(String),
-    /// `/delete`: delete the selected message or your last one.
+    /// `/delete`: delete the selected message or your last one, after
+    /// asking.
     Delete,
     /// `/react EMOJI`: toggle a reaction on the selected or latest message.
     React(String),
@@ -38,6 +39,8 @@ pub enum Command {
     Away,
     /// `/contacts`: list your contacts.
     Contacts,
+    /// `/reconnect`: connect again now instead of waiting for the next try.
+    Reconnect,
     /// `/search TEXT`: search messages.
     Search(String),
     /// `/upload PATH`: send a file.
@@ -79,6 +82,8 @@ pub enum CommandName {
     Away,
     /// `/contacts`
     Contacts,
+    /// `/reconnect`
+    Reconnect,
     /// `/search`
     Search,
     /// `/upload`
@@ -127,6 +132,7 @@ pub const COMMANDS: &[(CommandName, &str, &str)] = &[
     (CommandName::Who, "/who", "list this room's members"),
     (CommandName::Away, "/away", "set away / back"),
     (CommandName::Contacts, "/contacts", "list your contacts"),
+    (CommandName::Reconnect, "/reconnect", "connect again now"),
     (CommandName::Search, "/search TEXT", "search messages"),
     (CommandName::Upload, "/upload PATH", "send a file"),
     (CommandName::Download, "/download ID", "save an attachment"),
@@ -151,6 +157,7 @@ impl CommandName {
             CommandName::Who => "who",
             CommandName::Away => "away",
             CommandName::Contacts => "contacts",
+            CommandName::Reconnect => "reconnect",
             CommandName::Search => "search",
             CommandName::Upload => "upload",
             CommandName::Download => "download",
@@ -241,6 +248,7 @@ impl Command {
             Command::Who => CommandName::Who,
             Command::Away => CommandName::Away,
             Command::Contacts => CommandName::Contacts,
+            Command::Reconnect => CommandName::Reconnect,
             Command::Search(_) => CommandName::Search,
             Command::Upload(_) => CommandName::Upload,
             Command::Download(_) => CommandName::Download,
@@ -319,6 +327,7 @@ fn parse_args(cmd: CommandName, args: &str) -> Result<Command, CommandError> {
         CommandName::Who => none(Command::Who),
         CommandName::Away => none(Command::Away),
         CommandName::Contacts => none(Command::Contacts),
+        CommandName::Reconnect => none(Command::Reconnect),
         CommandName::Search => text("search text").map(Command::Search),
         CommandName::Upload => text("file path").map(Command::Upload),
         CommandName::Download => one_word("attachment id").map(Command::Download),

@@ -1,6 +1,8 @@
-//! The multi-line input at the bottom, built on `ratatui-textarea`.
+//! The multi-line input at the bottom, built on `ratatui-textarea`, and the
+//! per-room drafts it is saved to when the user switches rooms.
 
 use chat_protocol::Seq;
+use ratatui::style::Style;
 use ratatui_textarea::{TextArea, WrapMode};
 
 /// What submitting the input will do.
@@ -13,6 +15,17 @@ pub enum ComposeMode {
     Edit(Seq),
     /// Answer the message at this seq.
     Reply(Seq),
+    /// React to the message at this seq with the emoji typed.
+    React(Seq),
+}
+
+/// A room's unsent input, kept while another room is in view.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Draft {
+    /// The text, lines joined with `\n`.
+    pub text: String,
+    /// What it was being written for.
+    pub mode: ComposeMode,
 }
 
 /// The input box and what it is for.
@@ -29,7 +42,11 @@ impl Default for Composer {
         let mut textarea = TextArea::default();
         textarea.set_wrap_mode(WrapMode::WordOrGlyph);
         textarea.set_placeholder_text("Type a message, /help for commands");
-        textarea.set_cursor_line_style(ratatui::style::Style::default());
+        textarea.set_cursor_line_style(Style::default());
+        // The terminal's own cursor marks the caret (`ui::draw` puts it
+        // there, so input methods draw their preedit in the right cell);
+        // a drawn block cursor beside it would be a second caret.
+        textarea.set_cursor_style(Style::default());
         Composer {
             textarea,
             mode: ComposeMode::New,
@@ -59,6 +76,22 @@ impl Composer {
         self.clear();
         self.textarea.insert_str(text);
         self.mode = mode;
+    }
+
+    /// Takes the input out as a draft, leaving the input empty; `None` when
+    /// there is nothing worth keeping.
+    pub fn take_draft(&mut self) -> Option<Draft> {
+        let draft = Draft {
+            text: self.text(),
+            mode: self.mode,
+        };
+        self.clear();
+        (!draft.text.is_empty() || draft.mode != ComposeMode::New).then_some(draft)
+    }
+
+    /// Puts a draft back into the (empty) input, cursor at the end.
+    pub fn restore(&mut self, draft: Draft) {
+        self.set_text(&draft.text, draft.mode);
     }
 
     /// Rows the input needs: its lines, at least 1 and at most 6.

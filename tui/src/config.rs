@@ -1,8 +1,12 @@
-//! The TOML config file: key bindings, alerts and server profiles.
+//! The TOML config file: key bindings, alerts, room order and server
+//! profiles.
 //!
 //! ```toml
 //! [keys]
-//! next_room = ["tab", "ctrl-n"]
+//! next_room = ["ctrl-n", "alt-right"]
+//!
+//! [rooms]
+//! pinned = ["ward-3", "@bob"]   # listed first, in this order
 //!
 //! [alerts]
 //! bell = true
@@ -27,6 +31,9 @@ pub struct Config {
     /// How mentions and direct messages alert.
     #[serde(default)]
     pub alerts: Alerts,
+    /// The room list.
+    #[serde(default)]
+    pub rooms: Rooms,
     /// Named server profiles, chosen with `--profile`.
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
@@ -55,6 +62,17 @@ impl Default for Alerts {
 
 fn yes() -> bool {
     true
+}
+
+/// Room-list settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rooms {
+    /// Rooms listed first, in this order: a group room's name (`#` optional)
+    /// or `@user` for a direct room. The rest follow, groups then direct
+    /// rooms, each by name.
+    #[serde(default)]
+    pub pinned: Vec<String>,
 }
 
 /// One server profile.
@@ -142,9 +160,10 @@ mod tests {
     #[test]
     fn parses_a_full_file() {
         let c: Config = toml::from_str(
-            "[keys]\nnext_room = \"ctrl-j\"\n[alerts]\nbell = false\n[profiles.work]\nserver = \"h:1\"\nuser = \"al\"\n",
+            "[keys]\nnext_room = \"ctrl-j\"\n[alerts]\nbell = false\n[rooms]\npinned = [\"#ops\", \"@bob\"]\n[profiles.work]\nserver = \"h:1\"\nuser = \"al\"\n",
         )
         .unwrap();
+        assert_eq!(c.rooms.pinned, ["#ops", "@bob"]);
         assert!(!c.alerts.bell && c.alerts.osc9);
         assert_eq!(c.profiles["work"].server, "h:1");
         assert!(c.keymap(Path::new("x")).is_ok());

@@ -2,6 +2,7 @@
 //! The UI never does I/O itself; it returns these and the run loop hands
 //! them on.
 
+use crate::state::Outgoing;
 use chat_protocol::{IdempotencyKey, RoomId, Seq};
 
 /// Why the terminal should alert the user.
@@ -13,7 +14,8 @@ pub enum AlertKind {
     Direct,
 }
 
-/// A request for the network task (or, for `Alert` and `Quit`, the terminal).
+/// A request for the network task (or, for `Alert`, `PersistOutbox` and
+/// `Quit`, the interface).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Send a message. Retries carry the same `key`.
@@ -142,7 +144,17 @@ pub enum Effect {
         room: RoomId,
         /// Why.
         kind: AlertKind,
+        /// Who sent it (display name as stored; made safe when written).
+        from: String,
+        /// Where: `#room` for a group room (as stored).
+        place: String,
     },
+    /// Save these unsent messages (the whole outbox, oldest first) to
+    /// disk, replacing what was saved; see [`crate::outbox_file`].
+    PersistOutbox(Vec<Outgoing>),
+    /// Drop the connection (or the wait before the next attempt) and
+    /// connect again now (`/reconnect`).
+    Reconnect,
     /// Shut down: close the connection and restore the terminal.
     Quit,
 }

@@ -2,13 +2,18 @@
 //! strings such as `ctrl-n` or `alt-enter` from the config file.
 //!
 //! In the config file, `[keys]` maps an action name to one key string or a
-//! list of them; a listed action replaces all of its default keys:
+//! list of them; a listed action replaces all of its default keys, and a key
+//! listed there is taken away from any other action it was a default for:
 //!
 //! ```toml
 //! [keys]
-//! next_room = ["tab", "ctrl-n"]
+//! next_room = ["ctrl-n", "alt-right"]
 //! toggle_members = "f3"
 //! ```
+//!
+//! Room switching has no default on Tab: Tab completes names in the input
+//! (see [`crate::complete`]), so a half-typed message never follows the
+//! user into another room.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
@@ -178,20 +183,29 @@ pub enum KeyAction {
     PageUp,
     /// Scroll the conversation down a page.
     PageDown,
+    /// Jump to the newest message and follow new ones again.
+    Bottom,
+    /// Complete the word before the caret (next candidate when repeated).
+    Complete,
+    /// As [`KeyAction::Complete`], cycling backwards.
+    CompleteBack,
     /// Quit.
     Quit,
 }
 
 impl KeyAction {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [KeyAction; 10] = [
+    pub const ALL: [KeyAction; 13] = [
         KeyAction::Send,
         KeyAction::Newline,
+        KeyAction::Complete,
+        KeyAction::CompleteBack,
         KeyAction::NextRoom,
         KeyAction::PrevRoom,
         KeyAction::QuickSwitch,
         KeyAction::PageUp,
         KeyAction::PageDown,
+        KeyAction::Bottom,
         KeyAction::ToggleMembers,
         KeyAction::Help,
         KeyAction::Quit,
@@ -209,6 +223,9 @@ impl KeyAction {
             KeyAction::ToggleMembers => "toggle_members",
             KeyAction::PageUp => "page_up",
             KeyAction::PageDown => "page_down",
+            KeyAction::Bottom => "bottom",
+            KeyAction::Complete => "complete",
+            KeyAction::CompleteBack => "complete_back",
             KeyAction::Quit => "quit",
         }
     }
@@ -225,6 +242,9 @@ impl KeyAction {
             KeyAction::ToggleMembers => "member list on/off",
             KeyAction::PageUp => "scroll up, load older",
             KeyAction::PageDown => "scroll down",
+            KeyAction::Bottom => "newest message (also End)",
+            KeyAction::Complete => "complete name, /cmd, #room",
+            KeyAction::CompleteBack => "previous completion",
             KeyAction::Quit => "quit (also /quit)",
         }
     }
@@ -233,13 +253,16 @@ impl KeyAction {
         match self {
             KeyAction::Send => &["enter"],
             KeyAction::Newline => &["alt-enter"],
-            KeyAction::NextRoom => &["tab", "ctrl-n"],
-            KeyAction::PrevRoom => &["shift-tab", "ctrl-p"],
+            KeyAction::NextRoom => &["ctrl-n"],
+            KeyAction::PrevRoom => &["ctrl-p"],
             KeyAction::QuickSwitch => &["ctrl-k"],
             KeyAction::Help => &["f1"],
             KeyAction::ToggleMembers => &["f2"],
             KeyAction::PageUp => &["pgup"],
             KeyAction::PageDown => &["pgdn"],
+            KeyAction::Bottom => &["ctrl-end"],
+            KeyAction::Complete => &["tab"],
+            KeyAction::CompleteBack => &["shift-tab"],
             KeyAction::Quit => &["ctrl-c"],
         }
     }
@@ -297,6 +320,7 @@ impl Keymap {
     /// [`KeymapError`] naming the unknown action or the key that did not parse.
     pub fn with_overrides(overrides: &BTreeMap<String, KeyList>) -> Result<Keymap, KeymapError> {
         let mut map = Keymap::default();
+        let mut explicit = Vec::new();
         for (name, keys) in overrides {
             let action = KeyAction::ALL
                 .into_iter()
@@ -318,6 +342,13 @@ impl Keymap {
                     })
                 })
                 .collect::<Result<Vec<KeyChord>, _>>()?;
+            explicit.push((action, chords));
+        }
+        // A key the file binds belongs to that action alone.
+        for (action, chords) in explicit {
+            for keys in map.bindings.values_mut() {
+                keys.retain(|k| !chords.contains(k));
+            }
             map.bindings.insert(action, chords);
         }
         Ok(map)
@@ -387,16 +418,23 @@ mod tests {
         let map = Keymap::default();
         assert_eq!(
             map.lookup(&ev(KeyCode::Tab, KeyModifiers::NONE)),
-            Some(KeyAction::NextRoom)
+            Some(KeyAction::Complete)
         );
         assert_eq!(
             map.lookup(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
-            Some(KeyAction::PrevRoom)
+            Some(KeyAction::CompleteBack)
+        );
+        assert_eq!(
+            map.lookup(&ev(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+            Some(KeyAction::NextRoom)
         );
         let toml: BTreeMap<String, KeyList> =
             toml::from_str("next_room = \"ctrl-j\"\ntoggle_members = [\"f3\", \"alt-m\"]").unwrap();
         let map = Keymap::with_overrides(&toml).unwrap();
-        assert_eq!(map.lookup(&ev(KeyCode::Tab, KeyModifiers::NONE)), None);
+        assert_eq!(
+            map.lookup(&ev(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+            None
+        );
         assert_eq!(
             map.lookup(&ev(KeyCode::Char('j'), KeyModifiers::CONTROL)),
             Some(KeyAction::NextRoom)
@@ -405,6 +443,20 @@ mod tests {
             map.lookup(&ev(KeyCode::Char('m'), KeyModifiers::ALT)),
             Some(KeyAction::ToggleMembers)
         );
+    }
+
+    #[test]
+    fn a_key_bound_in_the_file_leaves_its_default_action() {
+        // Someone who wants Tab to switch rooms, as it once did, gets that
+        // and loses Tab completion rather than getting either at random.
+        let toml: BTreeMap<String, KeyList> =
+            toml::from_str("next_room = [\"tab\", \"ctrl-n\"]").unwrap();
+        let map = Keymap::with_overrides(&toml).unwrap();
+        assert_eq!(
+            map.lookup(&ev(KeyCode::Tab, KeyModifiers::NONE)),
+            Some(KeyAction::NextRoom)
+        );
+        assert!(map.keys(KeyAction::Complete).is_empty());
     }
 
     #[test]

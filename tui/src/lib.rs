@@ -10,15 +10,17 @@
 //! * [`ui`] — draws a screen from `&App`; never changes state.
 //! * [`run()`] — the loop tying them together, generic over ratatui's
 //!   `Backend` so tests use `TestBackend`.
-//! * [`command`], [`keymap`], [`config`], [`composer`] — slash commands,
-//!   key bindings, the config file, the input box.
+//! * [`command`], [`keymap`], [`config`], [`composer`], [`complete`] —
+//!   slash commands, key bindings, the config file, the input box and its
+//!   per-room drafts, Tab completion.
 //!
 //! The I/O side, used by the binary:
 //!
 //! * [`login`] — before the interface: trust prompt, password prompt,
 //!   remembered tokens ([`tokens`]), the first connection.
 //! * [`net`] — the network task: [`Effect`]s in, session events out as
-//!   [`Action`]s.
+//!   [`Action`]s; starts a fresh session when one gives up.
+//! * [`outbox_file`] — unsent messages on disk, so quitting loses none.
 //! * [`terminal`] — taking and restoring the terminal; input, ticks and
 //!   signals as actions. [`alert`] — bell and OSC 9.
 //! * [`interface`] — wires them to [`run_with`].
@@ -51,6 +53,7 @@ pub mod action;
 pub mod alert;
 pub mod app;
 pub mod command;
+pub mod complete;
 pub mod composer;
 pub mod config;
 pub mod effect;
@@ -59,6 +62,7 @@ pub mod keymap;
 pub mod logging;
 pub mod login;
 pub mod net;
+pub mod outbox_file;
 pub mod run;
 pub mod state;
 pub mod terminal;

@@ -76,7 +76,7 @@ pub enum LoginError {
 }
 
 /// The first logged-in connection: the session, its events (after
-/// `Connected`), and who logged in.
+/// `Connected`), who logged in, and how to start another session.
 pub struct LoggedIn {
     /// The session handle.
     pub session: Session,
@@ -84,6 +84,10 @@ pub struct LoggedIn {
     pub events: mpsc::Receiver<SessionEvent>,
     /// The user logged in.
     pub user: UserInfo,
+    /// The session's configuration, logging in with the session token a
+    /// password login returned (the password itself is not kept), for
+    /// starting a fresh session later.
+    pub config: SessionConfig,
 }
 
 /// Decides whether to trust an unknown server: asks on the terminal before
@@ -235,23 +239,28 @@ async fn attempt_remembering(
     server: &str,
     username: &str,
 ) -> Result<Result<LoggedIn, ClientError>, LoginError> {
-    let (session, mut events) = Session::start(SessionConfig {
+    let mut config = SessionConfig {
         client: client.clone(),
         auth,
         backoff: Backoff::default(),
-    });
+    };
+    let (session, mut events) = Session::start(config.clone());
     while let Some(event) = events.recv().await {
         match event {
             SessionEvent::Connected { user, token, .. } => {
-                if let (Some(store), Some(token)) = (store, token)
-                    && let Err(e) = store.save(server, username, &token)
-                {
-                    eprintln!("warning: {e}");
+                if let Some(token) = token {
+                    if let Some(store) = store
+                        && let Err(e) = store.save(server, username, &token)
+                    {
+                        eprintln!("warning: {e}");
+                    }
+                    config.auth = Auth::Token(token);
                 }
                 return Ok(Ok(LoggedIn {
                     session,
                     events,
                     user,
+                    config,
                 }));
             }
             SessionEvent::Reconnecting { delay, error, .. } => {

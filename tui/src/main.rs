@@ -126,10 +126,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let prompt = TrustPrompt::default();
     let client_name = concat!("chat-tui/", env!("CARGO_PKG_VERSION"));
     let logged_in = login(&opts, &prompt, client_name).await?;
+    let outbox =
+        chat_tui::outbox_file::OutboxFile::default_for(&server, &logged_in.user.author.username);
     let interface = InterfaceOptions {
         server,
         keymap,
         alerter: chat_tui::alert::Alerter::new(&config.alerts),
+        pinned: config.rooms.pinned.clone(),
+        outbox,
     };
     run_interface(logged_in, interface, &prompt).await?;
     Ok(())

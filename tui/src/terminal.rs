@@ -78,7 +78,7 @@ pub fn to_action(event: Event) -> Option<Action> {
 /// Reads terminal events until the terminal fails or `actions` closes;
 /// SIGTERM and SIGHUP become [`Action::Quit`], so the terminal is restored
 /// when the window closes or the process is asked to stop.
-pub fn spawn_input(actions: mpsc::UnboundedSender<Action>) -> JoinHandle<()> {
+pub fn spawn_input(actions: mpsc::Sender<Action>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut events = EventStream::new();
         let mut quit = QuitSignals::new();
@@ -95,7 +95,7 @@ pub fn spawn_input(actions: mpsc::UnboundedSender<Action>) -> JoinHandle<()> {
                 () = quit.recv() => Some(Action::Quit),
             };
             if let Some(action) = action
-                && actions.send(action).is_err()
+                && actions.send(action).await.is_err()
             {
                 return;
             }
@@ -104,13 +104,16 @@ pub fn spawn_input(actions: mpsc::UnboundedSender<Action>) -> JoinHandle<()> {
 }
 
 /// Sends [`Action::Tick`] every [`TICK`] until `actions` closes.
-pub fn spawn_ticks(actions: mpsc::UnboundedSender<Action>) -> JoinHandle<()> {
+pub fn spawn_ticks(actions: mpsc::Sender<Action>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             every.tick().await;
-            if actions.send(Action::Tick(Instant::now())).is_err() {
+            // A tick is dropped, not queued, when the UI is behind.
+            if let Err(mpsc::error::TrySendError::Closed(_)) =
+                actions.try_send(Action::Tick(Instant::now()))
+            {
                 return;
             }
         }

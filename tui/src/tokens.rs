@@ -63,7 +63,11 @@ impl TokenStore {
     /// # Errors
     /// [`TokenStoreError`] if the directory or file cannot be written.
     pub fn save(&self, server: &str, user: &str, token: &str) -> Result<(), TokenStoreError> {
-        create_private_dir(&self.dir)?;
+        create_private_dir(&self.dir).map_err(|source| TokenStoreError {
+            what: "create directory",
+            path: self.dir.clone(),
+            source,
+        })?;
         let path = self.path(server, user);
         let err = |source| TokenStoreError {
             what: "write",
@@ -95,7 +99,10 @@ impl TokenStore {
     }
 }
 
-fn escape(s: &str) -> String {
+/// `s` as a file-name part: every byte outside `[A-Za-z0-9.-]` as `%XX`,
+/// and a name of only dots escaped too, so it can neither collide with
+/// another name nor leave its directory.
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
@@ -111,22 +118,18 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), TokenStoreError> {
-    let err = |source| TokenStoreError {
-        what: "create directory",
-        path: dir.to_path_buf(),
-        source,
-    };
+/// Creates `dir` (and its parents) readable by the owner only (0700).
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(err)
+    builder.create(dir)
 }
 
 /// Opens `path` for writing, truncated, readable by the owner only. The mode
 /// is also set on an existing file, which `open` alone would leave as is.
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -40,7 +40,7 @@ fn run(app: &mut App, line: &str) -> Vec<Effect> {
     type_text(app, line);
     apply(app, [key(KeyCode::Enter)])
         .into_iter()
-        .filter(|f| !matches!(f, Effect::Typing { .. }))
+        .filter(|f| !matches!(f, Effect::Typing { .. } | Effect::PersistOutbox(_)))
         .collect()
 }
 
@@ -60,8 +60,11 @@ fn message_commands_act_on_the_latest_fitting_message() {
             text: "fixed".into()
         }]
     );
+    // Deleting asks first; `y` confirms.
+    assert!(run(&mut app, "/delete").is_empty());
+    assert!(matches!(app.overlay, chat_tui::app::Overlay::Confirm(_)));
     assert_eq!(
-        run(&mut app, "/delete"),
+        apply(&mut app, [key(KeyCode::Char('y'))]),
         [Effect::Delete { room, seq: Seq(1) }]
     );
     assert_eq!(
@@ -142,9 +145,13 @@ fn selection_moves_with_alt_arrows_and_keys_act_on_it() {
             .modifier
             .contains(ratatui::style::Modifier::REVERSED)
     }));
-    // `e` starts a reaction to it.
+    // `e` starts a reaction to it: the input takes the emoji alone.
     apply(&mut app, [key(KeyCode::Char('e'))]);
-    assert_eq!(app.composer.text(), "/react ");
+    assert!(app.composer.is_empty());
+    assert_eq!(
+        app.composer.mode,
+        chat_tui::composer::ComposeMode::React(Seq(2))
+    );
     let fx = run(&mut app, "🎉");
     assert_eq!(
         fx,
@@ -169,10 +176,13 @@ fn selection_moves_with_alt_arrows_and_keys_act_on_it() {
         ),
         "{fx:?}"
     );
-    // `d` asks for confirmation with Enter; Alt-Down past the newest clears.
+    // `d` asks before deleting; Esc keeps the message. Alt-Down past the
+    // newest clears the selection.
     apply(&mut app, [alt(KeyCode::Up), key(KeyCode::Char('d'))]);
-    assert_eq!(app.composer.text(), "/delete");
-    apply(&mut app, [key(KeyCode::Esc)]);
+    assert!(matches!(app.overlay, chat_tui::app::Overlay::Confirm(_)));
+    assert!(apply(&mut app, [key(KeyCode::Esc)]).is_empty());
+    assert_eq!(app.overlay, chat_tui::app::Overlay::None);
+    assert!(app.composer.is_empty());
     assert_eq!(app.rooms[&RoomId(1)].selected, None);
     apply(&mut app, [alt(KeyCode::Up), alt(KeyCode::Down)]);
     assert_eq!(app.rooms[&RoomId(1)].selected, None);
@@ -195,14 +205,14 @@ fn receipts_show_seen_by_on_your_latest_message() {
         read_seq: Seq(seq),
     };
     apply(&mut app, [receipt(&bob(), 4), receipt(&carol(), 3)]);
-    assert!(screen(&app, 100, 30).contains("✓ seen by 1"));
+    assert!(screen(&app, 100, 30).contains("✓ seen by Bob"));
     // Markers only move forward; your own marker is not counted.
     apply(
         &mut app,
         [receipt(&carol(), 5), receipt(&bob(), 2), receipt(&me(), 9)],
     );
     let s = screen(&app, 100, 30);
-    assert!(s.contains("✓ seen by 2"), "{s}");
+    assert!(s.contains("✓ seen by Bob, Carol Nguyen"), "{s}");
     assert_eq!(app.rooms[&RoomId(1)].read_seq, Seq(9));
 }
 
@@ -333,7 +343,9 @@ fn notifications_alert_once_and_only_out_of_view() {
         apply(&mut app, [note(2, 1)]),
         [Effect::Alert {
             room: RoomId(2),
-            kind: AlertKind::Mention
+            kind: AlertKind::Mention,
+            from: "Bob".into(),
+            place: String::new(),
         }]
     );
     let fx = apply(&mut app, [Action::Room(msg(2, 1, T0, &bob(), "@alice hi"))]);

@@ -31,9 +31,11 @@ fn joined(room: u64, seq: u64, ts: u64, who: &chat_protocol::Author) -> RoomEven
     }
 }
 
-/// Five rooms with a mix of unread and mention badges; #ops in view.
+/// Six rooms with a mix of unread and mention badges; #ops, pinned to the
+/// top of the list, in view.
 fn busy_app() -> App {
     let mut app = app();
+    app.pinned = vec!["#ops".into()];
     let mut ops = info(1, "ops", RoomKind::Group, 0);
     ops.topic = "Production on-call · runbooks in /wiki/ops".into();
     apply(
@@ -306,6 +308,7 @@ fn reconnecting_status() {
         [Action::Connection(ConnectionStatus::Reconnecting {
             attempt: 3,
             retry_at,
+            problem: None,
         })],
     );
     insta::assert_snapshot!("reconnecting", screen(&app, 100, 30));

@@ -65,6 +65,7 @@ fn reconnect_resumes_every_room_with_no_gap_and_no_duplicate() {
             Action::Connection(ConnectionStatus::Reconnecting {
                 attempt: 1,
                 retry_at: Instant::now(),
+                problem: None,
             }),
             Action::Connection(ConnectionStatus::Connected {
                 server: "s".into(),
@@ -110,14 +111,19 @@ fn unread_counts_others_messages_in_rooms_not_in_view() {
         ],
     );
     let dm = &app.rooms[&RoomId(2)];
-    assert_eq!((dm.unread, dm.mentions), (2, 1));
+    // In a direct room every message from the other person is a highlight.
+    assert_eq!((dm.unread, dm.mentions), (2, 2));
     assert!(fx.contains(&Effect::Alert {
         room: RoomId(2),
-        kind: AlertKind::Direct
+        kind: AlertKind::Direct,
+        from: "Bob".into(),
+        place: String::new(),
     }));
     assert!(fx.contains(&Effect::Alert {
         room: RoomId(2),
-        kind: AlertKind::Mention
+        kind: AlertKind::Mention,
+        from: "Bob".into(),
+        place: String::new(),
     }));
 
     // A message in the room in view is read at once.
@@ -155,9 +161,10 @@ fn unread_from_the_summary_is_not_counted_twice_on_catch_up() {
         &mut app,
         [Action::Rooms(vec![
             summary(info(1, "ops", RoomKind::Group, 0), 0, 0, T0 + MIN),
-            summary(info(2, "lobby", RoomKind::Group, 4), 2, 0, T0),
+            summary(info(2, "ward", RoomKind::Group, 4), 2, 0, T0),
         ])],
     );
+    assert_eq!(app.active, Some(RoomId(1)));
     // Catch-up replays the last events, including the two unread ones.
     apply(
         &mut app,
@@ -182,10 +189,13 @@ fn outbox_keeps_its_idempotency_key_across_a_retry() {
             text,
             ..
         },
+        Effect::PersistOutbox(saved),
     ] = fx.as_slice()
     else {
-        panic!("expected one send, got {fx:?}")
+        panic!("expected one send and the outbox saved, got {fx:?}")
     };
+    assert_eq!(saved.len(), 1);
+    assert_eq!(&saved[0].key, first_key);
     assert_eq!((room, text.as_str()), (&RoomId(1), "hello while offline"));
     assert!(app.composer.is_empty());
 
@@ -205,6 +215,7 @@ fn outbox_keeps_its_idempotency_key_across_a_retry() {
             Action::Connection(ConnectionStatus::Reconnecting {
                 attempt: 1,
                 retry_at: Instant::now(),
+                problem: None,
             }),
             Action::Connection(ConnectionStatus::Connected {
                 server: "s".into(),
@@ -444,7 +455,10 @@ fn up_on_empty_input_edits_the_last_own_message() {
 #[test]
 fn keys_switch_rooms_open_popups_and_quit() {
     let mut app = two_rooms();
-    apply(&mut app, [key(KeyCode::Tab)]);
+    apply(
+        &mut app,
+        [key_mod(KeyCode::Char('n'), KeyModifiers::CONTROL)],
+    );
     assert_eq!(app.active, Some(RoomId(2)));
     apply(
         &mut app,
@@ -485,7 +499,7 @@ fn alt_enter_inserts_a_newline_and_enter_sends_both_lines() {
     type_text(&mut app, "line two");
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(
-        matches!(&fx[..], [Effect::Send { text, .. }] if text == "line one\nline two"),
+        matches!(&fx[..], [Effect::Send { text, .. }, Effect::PersistOutbox(_)] if text == "line one\nline two"),
         "{fx:?}"
     );
 }

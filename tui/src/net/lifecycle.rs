@@ -17,7 +17,8 @@ impl Net {
                     send(
                         &actions,
                         failure(format!("could not edit the message: {e}")),
-                    );
+                    )
+                    .await;
                 }
             }),
             Effect::Delete { room, seq } => self.request(move |conn, actions| async move {
@@ -25,29 +26,32 @@ impl Net {
                     send(
                         &actions,
                         failure(format!("could not delete the message: {e}")),
-                    );
+                    )
+                    .await;
                 }
             }),
             Effect::React { room, seq, emoji } => self.request(move |conn, actions| async move {
                 if let Err(e) = conn.react(room, seq, &emoji).await {
-                    send(&actions, failure(format!("could not react: {e}")));
+                    send(&actions, failure(format!("could not react: {e}"))).await;
                 }
             }),
             Effect::SetTopic { room, topic } => self.request(move |conn, actions| async move {
                 let action = ModAction::SetTopic { topic };
                 if let Err(e) = conn.moderate(room, action, "").await {
-                    send(&actions, failure(format!("could not set the topic: {e}")));
+                    send(&actions, failure(format!("could not set the topic: {e}"))).await;
                 }
             }),
             Effect::SetAway(away) => self.request(move |conn, actions| async move {
                 if let Err(e) = conn.set_away(away).await {
-                    send(&actions, failure(format!("could not change away: {e}")));
+                    send(&actions, failure(format!("could not change away: {e}"))).await;
                 }
             }),
             Effect::LoadContacts => self.request(move |conn, actions| async move {
                 match conn.contacts().await {
-                    Ok(list) => send(&actions, Action::Contacts(list)),
-                    Err(e) => send(&actions, failure(format!("could not list contacts: {e}"))),
+                    Ok(list) => send(&actions, Action::Contacts(list)).await,
+                    Err(e) => {
+                        send(&actions, failure(format!("could not list contacts: {e}"))).await
+                    }
                 }
             }),
             Effect::LoadPresence { usernames } => self.request(move |conn, actions| async move {
@@ -66,7 +70,8 @@ impl Net {
                                     user: info.user,
                                     presence,
                                 },
-                            );
+                            )
+                            .await;
                         }
                     }
                     Err(e) => tracing::debug!(error = %e, "presence lookup failed"),

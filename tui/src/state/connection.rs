@@ -20,8 +20,13 @@ pub enum ConnectionStatus {
         attempt: u32,
         /// When the next attempt starts.
         retry_at: Instant,
+        /// Why the last attempt failed, in words, when retrying alone may
+        /// not fix it (a changed or untrusted certificate, a refusal): the
+        /// interface shows it until a connection succeeds.
+        problem: Option<String>,
     },
-    /// Not connected and not retrying, with the reason.
+    /// Not connected and not retrying (the login was refused), with the
+    /// reason and what to do.
     Offline(String),
 }
 

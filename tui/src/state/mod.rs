@@ -2,6 +2,7 @@
 //! the outbox, connection status and typing.
 
 pub mod connection;
+pub mod mention;
 pub mod outbox;
 pub mod room;
 pub mod timeline;

@@ -1,7 +1,10 @@
 //! Messages typed locally that the server has not yet confirmed.
 //!
 //! Each keeps the [`IdempotencyKey`] it was created with for its whole life,
-//! so however often it is retried the server stores it once.
+//! so however often it is retried the server stores it once. What is not
+//! yet acknowledged is also kept on disk ([`crate::outbox_file`]), so
+//! quitting or a crash loses nothing: the next start sends it again with the
+//! same key. [`Outbox::revision`] tells `update` when to save it.
 
 use chat_protocol::{IdempotencyKey, MessageAck, RoomId, Seq, Timestamp};
 
@@ -38,6 +41,7 @@ pub struct Outgoing {
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     items: Vec<Outgoing>,
+    revision: u64,
 }
 
 impl Outbox {
@@ -58,7 +62,40 @@ impl Outbox {
             state: OutgoingState::Pending,
         };
         self.items.push(item.clone());
+        self.revision += 1;
         item
+    }
+
+    /// Adds messages saved by an earlier run, as pending, skipping keys
+    /// already queued; returns the ones added, oldest first.
+    pub fn restore(&mut self, saved: Vec<Outgoing>) -> Vec<Outgoing> {
+        let mut added = Vec::new();
+        for mut o in saved {
+            if self.items.iter().any(|i| i.key == o.key) {
+                continue;
+            }
+            o.state = OutgoingState::Pending;
+            added.push(o.clone());
+            self.items.push(o);
+        }
+        if !added.is_empty() {
+            self.revision += 1;
+        }
+        added
+    }
+
+    /// A counter that changes whenever the set of unsent messages or their
+    /// states change, so the caller knows when to save them.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Messages the server has not acknowledged yet, oldest first: what
+    /// must survive a restart.
+    pub fn unsent(&self) -> impl Iterator<Item = &Outgoing> {
+        self.items
+            .iter()
+            .filter(|o| !matches!(o.state, OutgoingState::Acked(_)))
     }
 
     /// Records a server acknowledgement. Returns `false` for an unknown key.
@@ -66,6 +103,7 @@ impl Outbox {
         match self.items.iter_mut().find(|o| &o.key == key) {
             Some(o) => {
                 o.state = OutgoingState::Acked(ack.seq);
+                self.revision += 1;
                 true
             }
             None => false,
@@ -76,14 +114,19 @@ impl Outbox {
     pub fn failed(&mut self, key: &IdempotencyKey, reason: String) {
         if let Some(o) = self.items.iter_mut().find(|o| &o.key == key) {
             o.state = OutgoingState::Failed(reason);
+            self.revision += 1;
         }
     }
 
     /// Drops the acked message stored at `seq` in `room`, now that the room
     /// stream has delivered it.
     pub fn delivered(&mut self, room: RoomId, seq: Seq) {
+        let before = self.items.len();
         self.items
             .retain(|o| !(o.room == room && o.state == OutgoingState::Acked(seq)));
+        if self.items.len() != before {
+            self.revision += 1;
+        }
     }
 
     /// Marks every unacknowledged message pending again and returns them,
@@ -95,6 +138,9 @@ impl Outbox {
                 o.state = OutgoingState::Pending;
                 out.push(o.clone());
             }
+        }
+        if !out.is_empty() {
+            self.revision += 1;
         }
         out
     }

@@ -96,6 +96,9 @@ pub struct Room {
     /// The message selected with Alt-Up/Alt-Down, which `r`, `e`, `d` and
     /// the message commands act on; `None` acts on the latest.
     pub selected: Option<Seq>,
+    /// The first message not read when the user opened the room: a
+    /// "new messages" line is drawn above it until they leave the room.
+    pub new_marker: Option<Seq>,
     /// Whether the room stream has caught up, so each new event is
     /// acknowledged as delivered on arrival (catch-up is acknowledged once,
     /// at its head).
@@ -124,6 +127,7 @@ impl Room {
             typing: Typing::default(),
             receipts: BTreeMap::new(),
             selected: None,
+            new_marker: None,
             live: false,
         }
     }
@@ -134,6 +138,10 @@ impl Room {
         room.read_seq = s.read_seq;
         room.unread = s.unread;
         room.mentions = s.mentions;
+        if room.is_direct() {
+            // Every message in a direct conversation is addressed to the user.
+            room.mentions = room.mentions.max(room.unread);
+        }
         room.last_activity = s.last_activity;
         room
     }
@@ -163,6 +171,42 @@ impl Room {
     /// How many other members have read the event at `seq` ("seen by N").
     pub fn seen_by(&self, seq: Seq) -> usize {
         self.receipts.values().filter(|&&read| read >= seq).count()
+    }
+
+    /// Who has read the event at `seq`, by shown name (display name, else
+    /// username, as stored), sorted; a reader whose name is not known
+    /// (not in the loaded member list or timeline) shows as "someone".
+    pub fn seen_names(&self, seq: Seq) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .receipts
+            .iter()
+            .filter(|&(_, &read)| read >= seq)
+            .map(|(&user, _)| self.name_of(user).unwrap_or_else(|| "someone".to_owned()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The shown name of a member, from the member list or, failing that,
+    /// from anything they did in the loaded timeline.
+    pub fn name_of(&self, user: UserId) -> Option<String> {
+        let shown = |a: &Author| {
+            if a.display_name.is_empty() {
+                a.username.clone()
+            } else {
+                a.display_name.clone()
+            }
+        };
+        if let Members::Loaded(list) = &self.members
+            && let Some(m) = list.iter().find(|m| m.user.id == user)
+        {
+            return Some(shown(&m.user));
+        }
+        self.timeline
+            .items()
+            .rev()
+            .find(|i| i.actor.id == user)
+            .map(|i| shown(&i.actor))
     }
 
     /// The seq at the bottom of the view, if anything is loaded.

@@ -13,8 +13,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Draws the conversation pane into `area` (header row + timeline).
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+/// Draws the conversation pane into `area` (header row + timeline). With
+/// `rooms_hidden` (no room list on a narrow terminal) the header says what
+/// is unread in other rooms.
+pub fn render(frame: &mut Frame, area: Rect, app: &App, rooms_hidden: bool) {
     if area.height == 0 {
         return;
     }
@@ -32,7 +34,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let header = Rect { height: 1, ..area };
     frame.render_widget(
-        Paragraph::new(header_line(room, area.width as usize)),
+        Paragraph::new(header_line(app, room, area.width as usize, rooms_hidden)),
         header,
     );
     let body = Rect {
@@ -52,19 +54,31 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines), target);
 }
 
-fn header_line(room: &Room, cols: usize) -> Line<'static> {
+fn header_line(app: &App, room: &Room, cols: usize, rooms_hidden: bool) -> Line<'static> {
     let sigil = if room.is_direct() { "" } else { "#" };
     let title = format!("{sigil}{}", display_safe(&room.name));
     let mut spans = vec![Span::styled(
         format!(" {title}"),
         Style::default().add_modifier(Modifier::BOLD),
     )];
-    let right = match room.scroll {
-        Scroll::Anchored(_) if room.unread > 0 => format!("↓ {} new below · PgDn ", room.unread),
-        Scroll::Anchored(_) => "↓ scrolled up · PgDn ".to_string(),
+    let mut right = match room.scroll {
+        Scroll::Anchored(_) if room.unread > 0 => format!("↓ {} new below · End ", room.unread),
+        Scroll::Anchored(_) => "↓ scrolled up · End ".to_string(),
         Scroll::Bottom => String::new(),
     };
-    let used = title.chars().count() + 1 + right.chars().count();
+    let (rooms, unread, mentions) = app.unread_elsewhere();
+    if rooms_hidden && rooms > 0 {
+        let at = if mentions > 0 {
+            format!(" @{mentions}")
+        } else {
+            String::new()
+        };
+        let plural = if rooms == 1 { "" } else { "s" };
+        right.push_str(&format!(
+            "{unread} new in {rooms} room{plural}{at} · Ctrl-K "
+        ));
+    }
+    let used = super::wrap::width(&title) + 1 + super::wrap::width(&right);
     if !room.topic.is_empty() && cols > used + 4 {
         let topic = truncate(&display_safe(&room.topic), cols - used - 4);
         spans.push(Span::styled(format!(" · {topic}"), theme::dim()));
@@ -106,19 +120,29 @@ fn body_lines(app: &App, room: &Room, cols: usize, rows: usize) -> Vec<Line<'sta
         .as_ref()
         .and_then(|me| room.timeline.last_message_by(me.id))
         .map(|(seq, _)| seq);
+    let me = app.me.as_ref().map(|m| m.username.as_str());
     if let Some(bottom) = room.bottom_seq() {
         let mut items = room.timeline.items_through(bottom).peekable();
         while total < rows
             && let Some(item) = items.next()
         {
-            let seen_by = (own_latest == Some(item.seq)).then(|| room.seen_by(item.seq));
-            let mut lines = message::item_lines(item, &room.timeline, cols, seen_by);
+            // Who read it: under your newest message, and under the
+            // selected one.
+            let seen = (own_latest == Some(item.seq) || room.selected == Some(item.seq))
+                .then(|| room.seen_names(item.seq));
+            let mut lines = message::item_lines(item, &room.timeline, cols, me, seen);
             if room.selected == Some(item.seq) {
                 for line in &mut lines {
                     line.style = line.style.add_modifier(Modifier::REVERSED);
                 }
             }
             let older = items.peek();
+            if let Some(mark) = room.new_marker
+                && item.seq >= mark
+                && older.is_none_or(|o| o.seq < mark)
+            {
+                lines.insert(0, new_messages(cols));
+            }
             if older.map(|o| day(o.ts)) != Some(day(item.ts)) {
                 lines.insert(0, separator(&day_label(day(item.ts)), cols));
             }
@@ -135,6 +159,22 @@ fn body_lines(app: &App, room: &Room, cols: usize, rows: usize) -> Vec<Line<'sta
     let skip = lines.len().saturating_sub(rows);
     lines.drain(..skip);
     lines
+}
+
+/// The line above the first message that was unread when the room was
+/// opened.
+fn new_messages(cols: usize) -> Line<'static> {
+    let text = "── new messages ──";
+    let pad = cols.saturating_sub(super::wrap::width(text)) / 2;
+    Line::from(vec![
+        Span::raw(" ".repeat(pad)),
+        Span::styled(
+            text,
+            Style::default()
+                .fg(ratatui::style::Color::LightRed)
+                .add_modifier(Modifier::BOLD),
+        ),
+    ])
 }
 
 /// What sits above the oldest loaded item.

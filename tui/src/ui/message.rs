@@ -1,14 +1,17 @@
 //! Lines for one timeline entry: a message (with its reply quote, edited
-//! marker, reactions and "seen by"), a tombstone, a notice, a pending
-//! message, or a day separator. All user text passes through `display_safe`.
+//! marker, reactions, highlighted mentions of the user and "seen by" with
+//! names), a tombstone, a notice, a pending message, or a day separator.
+//! All user text passes through `display_safe`.
 
 use super::theme;
 use super::wrap::{truncate, width, wrap};
-use crate::state::{Item, ItemKind, MessageView, Notice, Outgoing, OutgoingState, Timeline};
+use crate::state::{
+    Item, ItemKind, MessageView, Notice, Outgoing, OutgoingState, Timeline, mention,
+};
 use chat_protocol::text::display_safe;
 use chat_protocol::{Author, Role, Timestamp};
 use chrono::{DateTime, NaiveDate, Utc};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 /// Columns before a message's text on continuation rows ("HH:MM ").
@@ -55,13 +58,16 @@ pub fn name(a: &Author) -> String {
     truncate(&display_safe(n), MAX_NAME)
 }
 
-/// Lines for one loaded item. `seen_by` is set on the user's newest message
-/// only: how many other members have read it, drawn as "seen by N" when > 0.
+/// Lines for one loaded item. `me` is the user's username, whose mentions
+/// are highlighted. `seen` is set on the user's newest message and on the
+/// selected one: the names of the other members who have read it, drawn as
+/// "✓ seen by …" when there are any.
 pub fn item_lines(
     item: &Item,
     timeline: &Timeline,
     cols: usize,
-    seen_by: Option<usize>,
+    me: Option<&str>,
+    seen: Option<Vec<String>>,
 ) -> Vec<Line<'static>> {
     let time = hhmm(item.ts);
     match &item.kind {
@@ -79,7 +85,7 @@ pub fn item_lines(
                 ),
             ])]
         }
-        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, seen_by),
+        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, me, seen),
         ItemKind::Hidden => Vec::new(),
         ItemKind::Notice(n) => {
             let who = name(&item.actor);
@@ -144,7 +150,8 @@ fn message_lines(
     m: &MessageView,
     timeline: &Timeline,
     cols: usize,
-    seen_by: Option<usize>,
+    me: Option<&str>,
+    seen: Option<Vec<String>>,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(target) = m.reply_to {
@@ -176,6 +183,7 @@ fn message_lines(
         &m.text,
         edited,
         cols,
+        me,
     ));
     if !m.reactions.is_empty() {
         let text = m
@@ -189,16 +197,35 @@ fn message_lines(
             Span::raw(truncate(&text, cols.saturating_sub(INDENT))),
         ]));
     }
-    if let Some(n) = seen_by.filter(|&n| n > 0) {
+    if let Some(names) = seen.filter(|n| !n.is_empty()) {
         lines.push(Line::from(vec![
             Span::raw(" ".repeat(INDENT)),
-            Span::styled(format!("✓ seen by {n}"), theme::dim()),
+            Span::styled(seen_by(&names, cols.saturating_sub(INDENT)), theme::dim()),
         ]));
     }
     lines
 }
 
-/// `HH:MM name: text…` wrapped, with an optional dim suffix on the last row.
+/// `✓ seen by Bob, Carol` in at most `cols` columns; names that do not fit
+/// become "and N others".
+pub fn seen_by(names: &[String], cols: usize) -> String {
+    let safe: Vec<String> = names.iter().map(|n| display_safe(n).into_owned()).collect();
+    for shown in (1..=safe.len()).rev() {
+        let rest = safe.len() - shown;
+        let mut text = format!("✓ seen by {}", safe[..shown].join(", "));
+        if rest > 0 {
+            let other = if rest == 1 { "other" } else { "others" };
+            text.push_str(&format!(" and {rest} {other}"));
+        }
+        if width(&text) <= cols {
+            return text;
+        }
+    }
+    truncate(&format!("✓ seen by {}", safe.len()), cols)
+}
+
+/// `HH:MM name: text…` wrapped, with an optional dim suffix on the last row
+/// and mentions of `me` highlighted.
 fn body_lines(
     time: &str,
     time_style: Style,
@@ -206,6 +233,7 @@ fn body_lines(
     text: &str,
     suffix: Option<&str>,
     cols: usize,
+    me: Option<&str>,
 ) -> Vec<Line<'static>> {
     let who = name(sender);
     let head = INDENT + width(&who) + 2;
@@ -229,7 +257,7 @@ fn body_lines(
             } else {
                 vec![Span::raw(" ".repeat(INDENT))]
             };
-            spans.push(Span::raw(row));
+            spans.extend(highlighted(row, me));
             Line::from(spans)
         })
         .collect();
@@ -247,6 +275,34 @@ fn body_lines(
     lines
 }
 
+/// A row of message text as spans, each mention of `me` in the mention
+/// style (a mention cut by wrapping is drawn plain).
+fn highlighted(row: String, me: Option<&str>) -> Vec<Span<'static>> {
+    let ranges = me.map(|me| mention::ranges(&row, me)).unwrap_or_default();
+    if ranges.is_empty() {
+        return vec![Span::raw(row)];
+    }
+    let style = Style::default()
+        .fg(Color::LightMagenta)
+        .add_modifier(Modifier::BOLD);
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for r in ranges {
+        if r.start < at {
+            continue;
+        }
+        if r.start > at {
+            spans.push(Span::raw(row[at..r.start].to_owned()));
+        }
+        spans.push(Span::styled(row[r.clone()].to_owned(), style));
+        at = r.end;
+    }
+    if at < row.len() {
+        spans.push(Span::raw(row[at..].to_owned()));
+    }
+    spans
+}
+
 /// Lines for a message still in the outbox, marked pending or failed.
 pub fn pending_lines(o: &Outgoing, me: &Author, cols: usize) -> Vec<Line<'static>> {
     let suffix = match &o.state {
@@ -260,6 +316,7 @@ pub fn pending_lines(o: &Outgoing, me: &Author, cols: usize) -> Vec<Line<'static
         &o.text,
         Some(&suffix),
         cols,
+        None,
     );
     for line in &mut lines {
         for span in line.spans.iter_mut().skip(1) {

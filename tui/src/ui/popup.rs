@@ -1,8 +1,9 @@
-//! Popups drawn over the main screen: the help screen and the quick switcher.
+//! Popups drawn over the main screen: the help screen, the quick switcher
+//! and yes/no questions.
 
 use super::theme;
 use super::wrap::truncate;
-use crate::app::{App, Switcher};
+use crate::app::{App, Confirm, Switcher};
 use crate::command::COMMANDS;
 use crate::keymap::KeyAction;
 use chat_protocol::text::display_safe;
@@ -35,7 +36,7 @@ fn frame_block(title: &str) -> Block<'_> {
 
 /// Draws the help screen: keys on the left, commands on the right.
 pub fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let rect = centred(area, 98, 24);
+    let rect = centred(area, 98, 26);
     frame.render_widget(Clear, rect);
     let block = frame_block("Help").title_bottom(Line::styled(" Esc closes ", theme::dim()));
     let inner = block.inner(rect);
@@ -70,18 +71,21 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
         };
         keys.push(row(bound, action.describe()));
     }
-    keys.push(row("Alt-1..9".into(), "jump to room 1–9"));
+    keys.push(row("Alt-1..9".into(), "room 1–9 of the list"));
     keys.push(row("Up (empty input)".into(), "edit your last message"));
     keys.push(row("Alt-Up, Alt-Down".into(), "select a message"));
-    keys.push(row("r, e, d".into(), "reply, react, delete sel."));
-    keys.push(row("Esc".into(), "clear input, cancel edit"));
+    keys.push(row("r/e/d (selected)".into(), "reply, react, delete"));
+    keys.push(row("Esc".into(), "clear input, cancel"));
     keys.push(row("Mouse wheel".into(), "scroll"));
     keys.push(Line::raw(""));
     keys.push(Line::styled(
         " Change keys in the config file:",
         theme::dim(),
     ));
-    keys.push(Line::styled(" [keys] next_room = \"ctrl-n\"", theme::dim()));
+    keys.push(Line::styled(
+        " [keys] next_room = [\"ctrl-n\", \"alt-right\"]",
+        theme::dim(),
+    ));
     frame.render_widget(Paragraph::new(keys), keys_area);
 
     let mut cmds = vec![head("Commands"), Line::raw("")];
@@ -135,4 +139,59 @@ pub fn switcher(frame: &mut Frame, area: Rect, app: &App, sw: &Switcher) {
         lines.push(Line::styled(text, style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Draws a yes/no question: what will happen and which key does it.
+pub fn confirm(frame: &mut Frame, area: Rect, app: &App, question: &Confirm) {
+    let (title, lines) = match question {
+        Confirm::Delete { room, seq } => {
+            let preview = app
+                .rooms
+                .get(room)
+                .and_then(|r| r.timeline.get(*seq))
+                .and_then(|i| i.message().map(|m| (super::message::name(&m.sender), m)))
+                .map(|(who, m)| {
+                    let first = display_safe(&m.text)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_owned();
+                    format!("{who}: {first}")
+                })
+                .unwrap_or_default();
+            (
+                "Delete message",
+                vec![
+                    " Delete this message for everyone?".to_string(),
+                    format!(" {}", truncate(&preview, 54)),
+                ],
+            )
+        }
+        Confirm::Quit { unsent } => (
+            "Quit",
+            vec![
+                if *unsent == 1 {
+                    " 1 message is not sent yet.".to_string()
+                } else {
+                    format!(" {unsent} messages are not sent yet.")
+                },
+                " They are saved and will be sent the next time".to_string(),
+                " you start chat-tui. Quit now?".to_string(),
+            ],
+        ),
+    };
+    let rect = centred(area, 62, u16::try_from(lines.len()).unwrap_or(3) + 4);
+    frame.render_widget(Clear, rect);
+    let block = frame_block(title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let mut text: Vec<Line> = lines.into_iter().map(Line::raw).collect();
+    text.push(Line::raw(""));
+    text.push(Line::from(vec![
+        Span::styled(" y", Style::default().fg(Color::Cyan)),
+        Span::raw(" yes   "),
+        Span::styled("n, Esc", Style::default().fg(Color::Cyan)),
+        Span::raw(" no"),
+    ]));
+    frame.render_widget(Paragraph::new(text), inner);
 }

@@ -1,5 +1,8 @@
-//! The left pane: rooms by activity, with unread and mention badges and a
-//! presence dot for direct rooms.
+//! The left pane: rooms in [`App::room_order`] (pinned, then groups, then
+//! direct rooms, each by name; activity never moves a row), numbered for
+//! Alt-1..9, with unread and mention badges and a presence dot for direct
+//! rooms. In a direct room every unread message is addressed to the user,
+//! so its badge is the mention badge alone.
 
 use super::theme;
 use super::wrap::{truncate, width};
@@ -44,7 +47,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                         .add_modifier(Modifier::BOLD),
                 ));
             }
-            if room.unread > 0 {
+            let same = room.is_direct() && room.mentions == room.unread;
+            if room.unread > 0 && !same {
                 if !badges.is_empty() {
                     badges.push(Span::raw(" "));
                 }

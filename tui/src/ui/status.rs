@@ -72,7 +72,9 @@ fn connection_spans(app: &App) -> Vec<Span<'static>> {
             }
             spans
         }
-        ConnectionStatus::Reconnecting { attempt, retry_at } => {
+        ConnectionStatus::Reconnecting {
+            attempt, retry_at, ..
+        } => {
             let secs = retry_at
                 .saturating_duration_since(app.now)
                 .as_millis()

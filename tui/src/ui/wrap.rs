@@ -1,16 +1,31 @@
-//! Word wrapping by display width (East Asian wide characters and emoji
-//! take two columns), so the conversation knows each message's height.
+//! Measuring, wrapping and cutting text by display width, one grapheme
+//! cluster (UAX #29) at a time, measured as ratatui measures the cells it
+//! draws. An emoji ZWJ sequence (👨‍👩‍👧), a flag (🇰🇷) or a base letter with
+//! its combining marks is one cluster, never split and counted once, so
+//! what the panes pad and cut matches what is drawn and borders stay put.
 
-use unicode_width::UnicodeWidthChar;
+use ratatui::buffer::CellWidth;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Display width of one grapheme cluster in terminal columns, as ratatui
+/// counts it; control characters count 0 (ratatui does not draw them).
+pub fn cluster_width(g: &str) -> usize {
+    if g.contains(char::is_control) {
+        0
+    } else {
+        usize::from(g.cell_width())
+    }
+}
 
 /// Display width of `s` in terminal columns.
 pub fn width(s: &str) -> usize {
-    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+    s.graphemes(true).map(cluster_width).sum()
 }
 
 /// Splits `text` into rows: the first at most `first` columns wide, the
-/// rest at most `rest`. Breaks at spaces where possible and inside words
-/// that do not fit; keeps explicit newlines. Always returns at least one row.
+/// rest at most `rest`. Breaks at spaces where possible and between
+/// grapheme clusters inside words that do not fit; keeps explicit newlines.
+/// Always returns at least one row.
 pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     let (first, rest) = (first.max(1), rest.max(1));
     let mut rows: Vec<String> = Vec::new();
@@ -37,15 +52,15 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
                 row_w = w;
                 continue;
             }
-            // The word is longer than a row: break it by characters.
-            for c in word.chars() {
-                let cw = c.width().unwrap_or(0);
-                if row_w + cw > limit(&rows) && row_w > 0 {
+            // The word is longer than a row: break it between clusters.
+            for g in word.graphemes(true) {
+                let gw = cluster_width(g);
+                if row_w + gw > limit(&rows) && row_w > 0 {
                     rows.push(std::mem::take(&mut row));
                     row_w = 0;
                 }
-                row.push(c);
-                row_w += cw;
+                row.push_str(g);
+                row_w += gw;
             }
         }
         rows.push(row);
@@ -72,23 +87,31 @@ fn split_keep_spaces(s: &str) -> impl Iterator<Item = &str> {
     parts.into_iter()
 }
 
-/// Cuts `s` to at most `max` columns, ending with `…` when cut.
+/// Cuts `s` to at most `max` columns, ending with `…` when cut; never
+/// splits a grapheme cluster.
 pub fn truncate(s: &str, max: usize) -> String {
     if width(s) <= max {
         return s.to_string();
     }
     let mut out = String::new();
     let mut w = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > max {
+    for g in s.graphemes(true) {
+        let gw = cluster_width(g);
+        if w + gw + 1 > max {
             break;
         }
-        out.push(c);
-        w += cw;
+        out.push_str(g);
+        w += gw;
     }
     out.push('…');
     out
+}
+
+/// `s` padded with spaces to exactly `cols` columns (cut first if wider).
+pub fn fit(s: &str, cols: usize) -> String {
+    let cut = truncate(s, cols);
+    let pad = cols.saturating_sub(width(&cut));
+    format!("{cut}{}", " ".repeat(pad))
 }
 
 #[cfg(test)]
@@ -110,5 +133,28 @@ mod tests {
         assert_eq!(width("👍"), 2);
         assert_eq!(wrap("日本語", 4, 4), vec!["日本", "語"]);
         assert_eq!(truncate("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn clusters_are_measured_and_kept_whole() {
+        // Family (three emoji joined by ZWJ), a flag, a skin tone, an
+        // emoji presentation selector, a combining accent.
+        assert_eq!(width("👨\u{200d}👩\u{200d}👧"), 2);
+        assert_eq!(width("🇰🇷"), 2);
+        assert_eq!(width("👍🏽"), 2);
+        assert_eq!(width("❤\u{fe0f}"), 2);
+        assert_eq!(width("e\u{301}"), 1);
+        assert_eq!(width("병동"), 4);
+        let family = "👨\u{200d}👩\u{200d}👧";
+        assert_eq!(
+            wrap(&family.repeat(3), 4, 4),
+            vec![family.repeat(2), family.to_string()]
+        );
+        assert_eq!(
+            truncate(&format!("{family}{family}ab"), 4),
+            format!("{family}…")
+        );
+        assert_eq!(fit("🇰🇷 Kim", 8), "🇰🇷 Kim  ");
+        assert_eq!(width(&fit("🇰🇷🇰🇷🇰🇷🇰🇷🇰🇷", 7)), 7);
     }
 }

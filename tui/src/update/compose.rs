@@ -2,10 +2,11 @@
 
 use super::{keys, quit};
 use crate::action::Level;
-use crate::app::{App, Overlay};
+use crate::app::{App, Confirm, Overlay};
 use crate::command::{Command, CommandName, unescape};
 use crate::composer::ComposeMode;
 use crate::effect::Effect;
+use chat_protocol::names::{canonical, normalize};
 use chat_protocol::{Seq, Timestamp};
 
 /// Enter: run the command or send the text.
@@ -19,8 +20,29 @@ pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
         (Some(Err(e)), _) => app.set_status(Level::Error, e.to_string()),
         (None, ComposeMode::Edit(seq)) => edit(app, seq, text, fx),
         (None, ComposeMode::Reply(seq)) => send(app, unescape(&text).to_string(), Some(seq), fx),
+        (None, ComposeMode::React(seq)) => react(app, seq, text.trim(), fx),
         (None, ComposeMode::New) => send(app, unescape(&text).to_string(), None, fx),
     }
+}
+
+/// Enter in react mode (`e` on a selected message): the input is the emoji.
+fn react(app: &mut App, seq: Seq, emoji: &str, fx: &mut Vec<Effect>) {
+    let Some(room) = app.active else {
+        return;
+    };
+    if emoji.chars().any(char::is_whitespace) {
+        app.set_status(
+            Level::Error,
+            "a reaction is one emoji, with no spaces; Esc cancels",
+        );
+        return;
+    }
+    fx.push(Effect::React {
+        room,
+        seq,
+        emoji: emoji.to_owned(),
+    });
+    app.composer.clear();
 }
 
 /// Queues a message in the outbox and asks the network task to send it.
@@ -42,6 +64,8 @@ fn send(app: &mut App, text: String, reply_to: Option<Seq>, fx: &mut Vec<Effect>
     app.composer.clear();
     if let Some(r) = app.active_room_mut() {
         r.scroll = crate::state::Scroll::Bottom;
+        r.selected = None;
+        r.new_marker = None;
     }
 }
 
@@ -67,17 +91,16 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
         room
     };
     match cmd {
-        Command::Join(name) => fx.push(Effect::Join { name }),
+        Command::Join(name) => fx.push(Effect::Join {
+            name: normalize(&name),
+        }),
         Command::Leave(None) => match need_room(app) {
             Some(room) => fx.push(Effect::Leave { room }),
             None => return,
         },
         Command::Leave(Some(name)) => {
-            match app
-                .rooms
-                .values()
-                .find(|r| r.name.eq_ignore_ascii_case(&name))
-            {
+            let wanted = canonical(&name);
+            match app.rooms.values().find(|r| canonical(&r.name) == wanted) {
                 Some(r) => fx.push(Effect::Leave { room: r.id }),
                 None => {
                     app.set_status(
@@ -88,7 +111,10 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
                 }
             }
         }
-        Command::Create { name, private } => fx.push(Effect::Create { name, private }),
+        Command::Create { name, private } => fx.push(Effect::Create {
+            name: normalize(&name),
+            private,
+        }),
         Command::Invite(username) => match need_room(app) {
             Some(room) => fx.push(Effect::Invite { room, username }),
             None => return,
@@ -113,7 +139,9 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             }
         },
         Command::Delete => match (room, target(app, Target::Delete)) {
-            (Some(room), Some(seq)) => fx.push(Effect::Delete { room, seq }),
+            (Some(room), Some(seq)) => {
+                app.overlay = Overlay::Confirm(Confirm::Delete { room, seq })
+            }
             _ => {
                 return app.set_status(
                     Level::Error,
@@ -142,6 +170,10 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             app.set_status(Level::Info, now);
         }
         Command::Contacts => fx.push(Effect::LoadContacts),
+        Command::Reconnect => {
+            fx.push(Effect::Reconnect);
+            app.set_status(Level::Info, "reconnecting now");
+        }
         Command::Who => {
             if !app.show_members {
                 keys::toggle_members(app, fx);

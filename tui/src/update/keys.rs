@@ -1,7 +1,7 @@
 //! Keyboard handling: popups first, then the keymap, then the input box.
 
-use super::{compose, nav, quit};
-use crate::app::{App, Overlay};
+use super::{compose, nav, quit, quit_now};
+use crate::app::{App, Confirm, Overlay};
 use crate::composer::ComposeMode;
 use crate::effect::Effect;
 use crate::keymap::KeyAction;
@@ -14,9 +14,14 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     match app.overlay {
         Overlay::Help => return on_help_key(app, key, fx),
         Overlay::Switcher(_) => return on_switcher_key(app, key, fx),
+        Overlay::Confirm(_) => return on_confirm_key(app, key, fx),
         Overlay::None => {}
     }
-    if let Some(action) = app.keymap.lookup(&key) {
+    let bound = app.keymap.lookup(&key);
+    if !matches!(bound, Some(KeyAction::Complete | KeyAction::CompleteBack)) {
+        app.completion = None;
+    }
+    if let Some(action) = bound {
         return on_bound(app, action, fx);
     }
     let empty = app.composer.is_empty();
@@ -38,6 +43,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             app.overlay = Overlay::Help;
         }
         (KeyCode::Up, KeyModifiers::NONE) if empty => edit_last(app),
+        (KeyCode::End, KeyModifiers::NONE) if empty => nav::bottom(app, fx),
         (KeyCode::Esc, _) => {
             app.composer.clear();
             app.status = None;
@@ -45,7 +51,15 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                 r.selected = None;
             }
         }
-        _ => {
+        (code, mods) => {
+            // Typing starts ordinary input: a selection only catches the
+            // action keys on an empty input.
+            if matches!(code, KeyCode::Char(_))
+                && !mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                && let Some(r) = app.active_room_mut()
+            {
+                r.selected = None;
+            }
             if app.composer.textarea.input(key) {
                 super::live::typed(app, fx);
             }
@@ -54,15 +68,38 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 }
 
 /// `r`, `e` or `d` with a message selected and the input empty: reply to
-/// it, start a `/react`, or put `/delete` in the input for Enter to confirm.
+/// it, react to it (the input takes the emoji), or ask before deleting it.
+/// The selection is cleared, so what is typed next goes into the input.
 fn on_selection_key(app: &mut App, c: char) {
-    let Some(seq) = app.active_room().and_then(|r| r.selected) else {
+    let Some(room) = app.active_room_mut() else {
         return;
     };
+    let Some(seq) = room.selected.take() else {
+        return;
+    };
+    let room = room.id;
     match c {
         'r' => app.composer.set_text("", ComposeMode::Reply(seq)),
-        'e' => app.composer.set_text("/react ", ComposeMode::New),
-        _ => app.composer.set_text("/delete", ComposeMode::New),
+        'e' => app.composer.set_text("", ComposeMode::React(seq)),
+        _ => app.overlay = Overlay::Confirm(Confirm::Delete { room, seq }),
+    }
+}
+
+/// A confirmation popup: `y` does it; `n`, Esc, Enter or anything else
+/// cancels. Ctrl-C at the quit question quits.
+fn on_confirm_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Overlay::Confirm(question) = std::mem::take(&mut app.overlay) else {
+        return;
+    };
+    let yes = matches!(key.code, KeyCode::Char('y' | 'Y'))
+        && !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    let again = app.keymap.lookup(&key) == Some(KeyAction::Quit);
+    match question {
+        Confirm::Delete { room, seq } if yes => fx.push(Effect::Delete { room, seq }),
+        Confirm::Quit { .. } if yes || again => quit_now(app, fx),
+        Confirm::Delete { .. } | Confirm::Quit { .. } => {}
     }
 }
 
@@ -83,6 +120,9 @@ fn on_bound(app: &mut App, action: KeyAction, fx: &mut Vec<Effect>) {
             let page = nav::page(app);
             nav::scroll(app, page, fx);
         }
+        KeyAction::Bottom => nav::bottom(app, fx),
+        KeyAction::Complete => crate::complete::complete(app, false, fx),
+        KeyAction::CompleteBack => crate::complete::complete(app, true, fx),
         KeyAction::Quit => quit(app, fx),
     }
 }

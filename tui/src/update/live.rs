@@ -103,21 +103,44 @@ pub fn expiry(expires_at: chat_protocol::Timestamp, now: Instant) -> Instant {
 }
 
 /// Alerts once per message for a mention or a direct message in a room
-/// that is not in view.
-pub(crate) fn alert(app: &mut App, room: RoomId, seq: Seq, kind: AlertKind, fx: &mut Vec<Effect>) {
+/// that is not in view, naming the sender and the room.
+pub(crate) fn alert(
+    app: &mut App,
+    room: RoomId,
+    seq: Seq,
+    kind: AlertKind,
+    from: &Author,
+    fx: &mut Vec<Effect>,
+) {
     if app.active == Some(room) || !app.alerted.insert((room, seq)) {
         return;
     }
-    fx.push(Effect::Alert { room, kind });
+    let place = match app.rooms.get(&room) {
+        Some(r) if !r.is_direct() => format!("#{}", r.name),
+        _ => String::new(),
+    };
+    let from = if from.display_name.is_empty() {
+        from.username.clone()
+    } else {
+        from.display_name.clone()
+    };
+    fx.push(Effect::Alert {
+        room,
+        kind,
+        from,
+        place,
+    });
 }
 
 /// A stored notification: mentions and direct messages alert when their
 /// room is not in view.
 pub(crate) fn on_notification(app: &mut App, n: Notification, fx: &mut Vec<Effect>) {
     match n.kind {
-        NotificationKind::Mention { room, seq } => alert(app, room, seq, AlertKind::Mention, fx),
+        NotificationKind::Mention { room, seq } => {
+            alert(app, room, seq, AlertKind::Mention, &n.from, fx);
+        }
         NotificationKind::DirectMessage { room, seq } => {
-            alert(app, room, seq, AlertKind::Direct, fx);
+            alert(app, room, seq, AlertKind::Direct, &n.from, fx);
         }
         NotificationKind::Invited { name, .. } => app.set_status(
             Level::Info,

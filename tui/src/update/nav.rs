@@ -9,15 +9,34 @@ use chat_protocol::{RoomId, Seq};
 /// ones load as the user scrolls up.
 pub const INITIAL_BACKLOG: u64 = 50;
 
-/// Makes `room` the room in view: clears its counters and marks what is
-/// shown read.
+/// Makes `room` the room in view: keeps the input of the room left as its
+/// draft and brings back this room's, marks where the unread messages
+/// start, clears the counters and marks what is shown read.
 pub(crate) fn switch_to(app: &mut App, room: RoomId, fx: &mut Vec<Effect>) {
     if !app.rooms.contains_key(&room) {
         return;
     }
+    if app.active != Some(room) {
+        if let Some(old) = app.active {
+            match app.composer.take_draft() {
+                Some(draft) => app.drafts.insert(old, draft),
+                None => app.drafts.remove(&old),
+            };
+            if let Some(r) = app.rooms.get_mut(&old) {
+                r.new_marker = None;
+                r.selected = None;
+            }
+        }
+        if let Some(draft) = app.drafts.remove(&room) {
+            app.composer.restore(draft);
+        }
+        app.completion = None;
+    }
     app.active = Some(room);
-    app.composer.mode = crate::composer::ComposeMode::New;
     if let Some(r) = app.rooms.get_mut(&room) {
+        if r.unread > 0 && r.new_marker.is_none() {
+            r.new_marker = Some(Seq(r.read_seq.0 + 1));
+        }
         r.unread = 0;
         r.mentions = 0;
         if matches!(r.members, crate::state::Members::NotLoaded) && app.show_members {
@@ -49,6 +68,19 @@ pub(crate) fn jump(app: &mut App, n: usize, fx: &mut Vec<Effect>) {
     if let Some(&room) = app.room_order().get(n.saturating_sub(1)) {
         switch_to(app, room, fx);
     }
+}
+
+/// End (on an empty input) or Ctrl-End: back to the newest message,
+/// following new ones again.
+pub(crate) fn bottom(app: &mut App, fx: &mut Vec<Effect>) {
+    let Some(room) = app.active_room_mut() else {
+        return;
+    };
+    room.scroll = Scroll::Bottom;
+    room.selected = None;
+    room.unread = 0;
+    room.mentions = 0;
+    mark_visible_read(app, fx);
 }
 
 /// Scrolls the active room by `delta` items (negative: towards older).

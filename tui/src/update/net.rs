@@ -5,7 +5,8 @@ use super::nav::{self, INITIAL_BACKLOG};
 use crate::action::{Action, Level};
 use crate::app::App;
 use crate::effect::{AlertKind, Effect};
-use crate::state::{Applied, ConnectionStatus, Members, OlderHistory, Room, Scroll};
+use crate::state::{Applied, ConnectionStatus, Members, OlderHistory, Room, Scroll, mention};
+use chat_protocol::text::display_safe;
 use chat_protocol::{RoomEvent, RoomEventKind, Seq, UserEvent};
 
 pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
@@ -16,9 +17,19 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             for summary in list {
                 let id = summary.room.id;
                 match app.rooms.get_mut(&id) {
+                    // The room in view, at the bottom, was read as it
+                    // arrived: the server's count may be from before that.
+                    Some(room) if app.active == Some(id) && room.scroll == Scroll::Bottom => {
+                        room.read_seq = room.read_seq.max(summary.read_seq);
+                        room.counted_through = room.counted_through.max(summary.room.head);
+                        room.last_activity = room.last_activity.max(summary.last_activity);
+                    }
                     Some(room) => {
                         room.unread = summary.unread;
                         room.mentions = summary.mentions;
+                        if room.is_direct() {
+                            room.mentions = room.mentions.max(room.unread);
+                        }
                         room.read_seq = room.read_seq.max(summary.read_seq);
                         room.counted_through = room.counted_through.max(summary.room.head);
                         room.last_activity = room.last_activity.max(summary.last_activity);
@@ -39,9 +50,21 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         Action::User(UserEvent::RoomAdded { room, role }) => add_room(app, room, role, fx),
         Action::User(UserEvent::RoomRemoved { room }) => {
-            app.rooms.remove(&room);
+            let name = app.rooms.remove(&room).map(|r| r.name);
+            app.drafts.remove(&room);
             if app.active == Some(room) {
                 app.active = None;
+                // What was typed for the room must not become a message to
+                // whichever room comes into view next.
+                if app.composer.take_draft().is_some() {
+                    app.set_status(
+                        Level::Info,
+                        format!(
+                            "you are no longer in {}; what you were typing there was discarded",
+                            name.as_deref().map(display_safe).unwrap_or_default()
+                        ),
+                    );
+                }
                 if let Some(&first) = app.room_order().first() {
                     nav::switch_to(app, first, fx);
                 }
@@ -62,7 +85,33 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 }
             }
             if app.active == Some(room) {
+                // What catch-up showed in the room in view is read now
+                // (at start-up, and after a reconnect).
+                nav::mark_visible_read(app, fx);
                 nav::maybe_load_older(app, fx);
+            }
+        }
+        Action::OutboxRestored(saved) => {
+            let restored = app.outbox.restore(saved);
+            if restored.is_empty() {
+                return;
+            }
+            app.set_status(
+                Level::Info,
+                format!(
+                    "{} unsent message(s) from last time are queued and will be sent",
+                    restored.len()
+                ),
+            );
+            if matches!(app.connection, ConnectionStatus::Connected { .. }) {
+                for o in restored {
+                    fx.push(Effect::Send {
+                        room: o.room,
+                        key: o.key,
+                        text: o.text,
+                        reply_to: o.reply_to,
+                    });
+                }
             }
         }
         Action::OlderLoaded { room, events } => {
@@ -206,7 +255,8 @@ fn on_connection(app: &mut App, status: ConnectionStatus, fx: &mut Vec<Effect>) 
     }
 }
 
-/// A room event: apply it once, update counters, maybe alert.
+/// A room event: apply it once, update counters, maybe alert. In the room
+/// in view, following the bottom, a live event is read as it arrives.
 fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     let me = app.me.clone();
     let active = app.active;
@@ -216,9 +266,9 @@ fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     };
     let (seq, ts, sender) = (event.seq, event.ts, event.sender.clone());
     let mention = match &event.kind {
-        RoomEventKind::Message(m) => me
-            .as_ref()
-            .is_some_and(|me| m.mentions.contains(&me.id) || mentions(&m.text, &me.username)),
+        RoomEventKind::Message(m) => me.as_ref().is_some_and(|me| {
+            m.mentions.contains(&me.id) || mention::mentions(&m.text, &me.username)
+        }),
         _ => false,
     };
     let is_message = matches!(event.kind, RoomEventKind::Message(_));
@@ -233,20 +283,26 @@ fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     room.typing.clear(&sender.display_name);
     app.outbox.delivered(room.id, seq);
     let own = me.as_ref().is_some_and(|me| me.id == sender.id);
+    let in_view = active == Some(room.id) && room.scroll == Scroll::Bottom;
     if room.live && !own {
         fx.push(Effect::MarkDelivered { room: room.id, seq });
     }
-    if !is_message || own || seq <= room.counted_through {
-        return;
-    }
-    room.counted_through = seq;
-    let in_view = active == Some(room.id) && room.scroll == Scroll::Bottom;
-    if in_view {
+    let counted = seq <= room.counted_through;
+    if in_view && (room.live || !counted) {
+        if !counted {
+            room.counted_through = seq;
+        }
         nav::mark_visible_read(app, fx);
         return;
     }
+    if !is_message || own || counted || in_view {
+        return;
+    }
+    room.counted_through = seq;
     room.unread += 1;
-    if mention {
+    // Every message in a direct conversation is addressed to the user.
+    let highlight = mention || room.is_direct();
+    if highlight {
         room.mentions += 1;
     }
     let alert = if mention {
@@ -258,36 +314,6 @@ fn on_event(app: &mut App, event: RoomEvent, fx: &mut Vec<Effect>) {
     };
     let id = room.id;
     if let Some(kind) = alert {
-        live::alert(app, id, seq, kind, fx);
-    }
-}
-
-/// Whether `text` mentions `@username`, case-insensitively, as a whole word.
-pub(crate) fn mentions(text: &str, username: &str) -> bool {
-    let name = username.to_lowercase();
-    let lower = text.to_lowercase();
-    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-');
-    lower.match_indices('@').any(|(i, _)| {
-        let before_ok = lower[..i].chars().next_back().is_none_or(|c| !word(c));
-        let rest = &lower[i + 1..];
-        rest.starts_with(&name) && {
-            // A trailing '.' or '-' ends a sentence, not the name.
-            let after = rest[name.len()..].trim_start_matches(['.', '-']);
-            before_ok && after.chars().next().is_none_or(|c| !word(c))
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mentions;
-
-    #[test]
-    fn mention_matching() {
-        assert!(mentions("hey @alice, look", "alice"));
-        assert!(mentions("@Alice.", "alice"));
-        assert!(!mentions("hey @alicebob", "alice"));
-        assert!(!mentions("mail bob@alice", "alice"));
-        assert!(!mentions("alice", "alice"));
+        live::alert(app, id, seq, kind, &sender, fx);
     }
 }
