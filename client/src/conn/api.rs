@@ -4,7 +4,7 @@
 //! expected `ResponseBody` variant, and send anything else to
 //! [`unexpected`]. Keep wrappers thin: no retries or caching here.
 
-use super::{Connection, unexpected};
+use super::{Connection, pages, unexpected};
 use crate::ClientError;
 use chat_protocol::{
     HistoryAnchor, HistoryPage, IdempotencyKey, MemberInfo, MessageAck, RequestBody, ResponseBody,
@@ -158,28 +158,61 @@ impl Connection {
         expect!(self.request(body).await?, ResponseBody::Room(r) => r, "Room")
     }
 
-    /// The caller's rooms with unread counts, newest activity first.
+    /// The caller's rooms with unread counts, newest activity first (then
+    /// by name), read page by page however many there are.
     ///
     /// # Errors
     /// See the impl docs.
     pub async fn my_rooms(&self) -> Result<Vec<RoomSummary>, ClientError> {
-        expect!(self.request(RequestBody::ListMyRooms).await?, ResponseBody::Rooms(r) => r, "Rooms")
+        let mut rooms = match pages::read_all(|p| self.my_rooms_page(p)).await? {
+            Some(all) => all,
+            None => {
+                pages::unpaged(self, RequestBody::ListMyRooms, "Rooms", |r| match r {
+                    ResponseBody::Rooms(r) => Ok(r),
+                    other => Err(other),
+                })
+                .await?
+            }
+        };
+        rooms.sort_by(|x, y| {
+            y.last_activity
+                .cmp(&x.last_activity)
+                .then(x.room.name.cmp(&y.room.name))
+        });
+        Ok(rooms)
     }
 
-    /// The public room directory.
+    /// The public room directory, read page by page, in room-id order.
     ///
     /// # Errors
     /// See the impl docs.
     pub async fn public_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
-        expect!(self.request(RequestBody::ListPublicRooms).await?, ResponseBody::Directory(r) => r, "Directory")
+        self.directory(false).await
     }
 
-    /// Every room, private, archived and deleted ones included (server admins).
+    /// Every room, private, archived and deleted ones included (server
+    /// admins), read page by page, in room-id order.
     ///
     /// # Errors
     /// `Forbidden` for non-admins; see the impl docs.
     pub async fn all_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
-        expect!(self.request(RequestBody::ListAllRooms).await?, ResponseBody::Directory(r) => r, "Directory")
+        self.directory(true).await
+    }
+
+    async fn directory(&self, all: bool) -> Result<Vec<RoomInfo>, ClientError> {
+        if let Some(rooms) = pages::read_all(|p| self.rooms_page(all, p)).await? {
+            return Ok(rooms);
+        }
+        let body = if all {
+            RequestBody::ListAllRooms
+        } else {
+            RequestBody::ListPublicRooms
+        };
+        pages::unpaged(self, body, "Directory", |r| match r {
+            ResponseBody::Directory(r) => Ok(r),
+            other => Err(other),
+        })
+        .await
     }
 
     /// Creates a group room owned by the caller.
@@ -233,7 +266,14 @@ impl Connection {
     /// # Errors
     /// `NotMember`; see the impl docs.
     pub async fn members(&self, room: RoomId) -> Result<Vec<MemberInfo>, ClientError> {
-        expect!(self.request(RequestBody::ListMembers { room }).await?, ResponseBody::Members(m) => m, "Members")
+        if let Some(all) = pages::read_all(|p| self.members_page(room, p)).await? {
+            return Ok(all);
+        }
+        pages::unpaged(self, RequestBody::ListMembers { room }, "Members", |r| match r {
+            ResponseBody::Members(m) => Ok(m),
+            other => Err(other),
+        })
+        .await
     }
 
     /// The direct room with `username`, created if needed.
@@ -286,15 +326,23 @@ impl Connection {
         expect!(self.request(body).await?, ResponseBody::User(u) => u, "User")
     }
 
-    /// Lists accounts matching `query` (all when `None`).
+    /// Lists accounts matching `query` (all when `None`), read page by
+    /// page, in account-id order.
     ///
     /// # Errors
     /// `Forbidden`; see the impl docs.
     pub async fn list_users(&self, query: Option<&str>) -> Result<Vec<UserInfo>, ClientError> {
+        if let Some(all) = pages::read_all(|p| self.list_users_page(query, p)).await? {
+            return Ok(all);
+        }
         let body = RequestBody::ListUsers {
             query: query.map(str::to_owned),
         };
-        expect!(self.request(body).await?, ResponseBody::Users(u) => u, "Users")
+        pages::unpaged(self, body, "Users", |r| match r {
+            ResponseBody::Users(u) => Ok(u),
+            other => Err(other),
+        })
+        .await
     }
 
     /// One account.

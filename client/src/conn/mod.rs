@@ -23,6 +23,7 @@ mod api;
 mod connect;
 mod io;
 mod lifecycle_api;
+mod pages;
 #[cfg(test)]
 mod liveness_tests;
 mod stream;

@@ -316,6 +316,38 @@ pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -
     Ok(ResponseBody::Users(users))
 }
 
+/// `ListUsersPage`: as [`list_users`], one page at a time in account-id
+/// order, capped by count and bytes (`handlers::page`).
+pub(super) async fn list_users_page(
+    session: &Arc<Session>,
+    filter: Option<String>,
+    page: chat_protocol::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    let a = fresh(session).await?;
+    let needle = filter.map(|q| q.to_lowercase());
+    let users = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.users.range(from..)? {
+                let (k, v) = entry?;
+                let u: UserRecord = crate::store::records::decode(v.value())?;
+                let hit = needle.as_deref().is_none_or(|n| {
+                    u.username.to_lowercase().contains(n)
+                        || u.display_name.to_lowercase().contains(n)
+                        || u.org.to_lowercase().contains(n)
+                });
+                if hit && !out.offer(k.value(), u.to_wire_for(k.value(), a.user, a.admin)) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::UsersPage(users))
+}
+
 async fn find_user(session: &Session, username: String) -> Result<(u64, UserRecord), ErrorBody> {
     let name = username.clone();
     session

@@ -10,6 +10,8 @@ mod lifecycle;
 mod messages;
 mod moderation;
 mod notify;
+mod page;
+pub(crate) mod rate;
 mod rooms;
 mod server_info;
 mod social;
@@ -44,6 +46,16 @@ pub fn dispatch(
 ) {
     let id = req.id;
     let session = session.clone();
+    if let Err(refused) = admit(&session, &req.body) {
+        tokio::spawn(
+            async move {
+                session.respond(id, Err(refused)).await;
+                drop(permit);
+            }
+            .in_current_span(),
+        );
+        return;
+    }
     match req.body {
         RequestBody::Send {
             room,
@@ -74,6 +86,23 @@ pub fn dispatch(
                 .in_current_span(),
             );
         }
+    }
+}
+
+/// Takes the request's token from its rate class ([`rate::class_of`]) for
+/// a logged-in user who is not a server admin. Requests before login are
+/// left to `handle`, which refuses them (or to the login throttle).
+fn admit(session: &Session, body: &RequestBody) -> Result<(), ErrorBody> {
+    let class = rate::class_of(body);
+    if class == rate::RateClass::Unlimited {
+        return Ok(());
+    }
+    match session.authed() {
+        Ok(a) if !a.admin => session
+            .shared
+            .limiter
+            .check(class, a.user, std::time::Instant::now()),
+        _ => Ok(()),
     }
 }
 
@@ -185,6 +214,16 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
+        RequestBody::ListUsersPage { query, page } => {
+            account::list_users_page(session, query, page).await
+        }
+        RequestBody::ListMyRoomsPage { page } => rooms::list_mine_page(session, page).await,
+        RequestBody::ListRoomsPage { all, page } => {
+            rooms::directory_page(session, all, page).await
+        }
+        RequestBody::ListMembersPage { room, page } => {
+            rooms::members_page(session, room.0, page).await
+        }
     }
 }
 
