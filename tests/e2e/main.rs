@@ -15,6 +15,7 @@ mod handshake;
 mod hostile;
 mod hostile_memory;
 mod lifecycle;
+mod limits;
 mod messaging;
 mod moderation;
 mod privacy;

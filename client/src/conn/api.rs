@@ -269,10 +269,15 @@ impl Connection {
         if let Some(all) = pages::read_all(|p| self.members_page(room, p)).await? {
             return Ok(all);
         }
-        pages::unpaged(self, RequestBody::ListMembers { room }, "Members", |r| match r {
-            ResponseBody::Members(m) => Ok(m),
-            other => Err(other),
-        })
+        pages::unpaged(
+            self,
+            RequestBody::ListMembers { room },
+            "Members",
+            |r| match r {
+                ResponseBody::Members(m) => Ok(m),
+                other => Err(other),
+            },
+        )
         .await
     }
 

@@ -23,9 +23,9 @@ mod api;
 mod connect;
 mod io;
 mod lifecycle_api;
-mod pages;
 #[cfg(test)]
 mod liveness_tests;
+mod pages;
 mod stream;
 mod target;
 #[cfg(test)]

@@ -46,7 +46,11 @@ impl Connection {
     ///
     /// # Errors
     /// `Forbidden` for `all` from a non-admin; see the impl docs in `api.rs`.
-    pub async fn rooms_page(&self, all: bool, page: PageRequest) -> Result<Page<RoomInfo>, ClientError> {
+    pub async fn rooms_page(
+        &self,
+        all: bool,
+        page: PageRequest,
+    ) -> Result<Page<RoomInfo>, ClientError> {
         let body = RequestBody::ListRoomsPage { all, page };
         expect!(self.request(body).await?, ResponseBody::DirectoryPage(p) => p, "DirectoryPage")
     }

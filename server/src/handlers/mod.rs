@@ -218,9 +218,7 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             account::list_users_page(session, query, page).await
         }
         RequestBody::ListMyRoomsPage { page } => rooms::list_mine_page(session, page).await,
-        RequestBody::ListRoomsPage { all, page } => {
-            rooms::directory_page(session, all, page).await
-        }
+        RequestBody::ListRoomsPage { all, page } => rooms::directory_page(session, all, page).await,
         RequestBody::ListMembersPage { room, page } => {
             rooms::members_page(session, room.0, page).await
         }

@@ -98,6 +98,10 @@ mod tests {
 
         let mut p = PageBuilder::new(10);
         assert!(p.offer(3, 1u8));
-        assert_eq!(p.finish().next, None, "a page nothing was refused from is the last");
+        assert_eq!(
+            p.finish().next,
+            None,
+            "a page nothing was refused from is the last"
+        );
     }
 }

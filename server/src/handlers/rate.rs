@@ -221,10 +221,7 @@ impl Limiter {
                 &self.write,
                 "changing things too fast (edits, deletions, reactions, joins and other writes)",
             ),
-            RateClass::Signal => (
-                &self.signal,
-                "sending typing notices or receipts too fast",
-            ),
+            RateClass::Signal => (&self.signal, "sending typing notices or receipts too fast"),
             RateClass::RoomCreation => (
                 &self.rooms,
                 "you created as many rooms as the server allows per day (leaving rooms does not \
@@ -264,7 +261,10 @@ mod tests {
         assert_eq!(e.code, ErrorCode::RateLimited);
         let wait = e.retry_after_ms.unwrap();
         assert!((1..=100).contains(&wait), "{wait}");
-        assert!(l.check(RateClass::Send, 2, t0).is_ok(), "other users are unaffected");
+        assert!(
+            l.check(RateClass::Send, 2, t0).is_ok(),
+            "other users are unaffected"
+        );
         assert!(
             l.check(RateClass::Write, 1, t0).is_ok(),
             "other classes are unaffected"
@@ -285,9 +285,16 @@ mod tests {
             .retry_after_ms
             .unwrap();
         // Two per day: one token every 12 hours.
-        assert!(wait > 11 * 3600 * 1000 && wait <= 12 * 3600 * 1000, "{wait}");
-        l.check(RateClass::RoomCreation, 1, t0 + Duration::from_secs(12 * 3600))
-            .unwrap();
+        assert!(
+            wait > 11 * 3600 * 1000 && wait <= 12 * 3600 * 1000,
+            "{wait}"
+        );
+        l.check(
+            RateClass::RoomCreation,
+            1,
+            t0 + Duration::from_secs(12 * 3600),
+        )
+        .unwrap();
     }
 
     #[test]

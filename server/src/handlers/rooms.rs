@@ -462,8 +462,7 @@ pub(super) async fn directory_page(
                         && room.public
                         && !room.archived
                         && !room.deleted);
-                if listed && !out.offer(k.value(), room_info(&r.users, k.value(), &room, a.user)?)
-                {
+                if listed && !out.offer(k.value(), room_info(&r.users, k.value(), &room, a.user)?) {
                     break;
                 }
             }
