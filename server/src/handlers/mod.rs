@@ -2,7 +2,8 @@
 //! reads, writer jobs and a response. Handlers never see bytes or streams.
 //!
 //! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
-//! route it in [`handle`], and write the handler in the module of its area.
+//! route it in [`handle`], give it a rate class in [`rate::class_of`], and
+//! write the handler in the module of its area.
 
 mod access;
 mod account;
