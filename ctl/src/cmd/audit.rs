@@ -47,6 +47,16 @@ pub async fn versions_of(
                 e,
             )
         })?;
+        if audit.omitted_versions > 0 {
+            eprintln!(
+                "chatctl: message {} in {} has {} earlier versions than fit in one answer; \
+                 only its newest {} versions are included",
+                ev.seq.0,
+                room.name,
+                audit.omitted_versions,
+                audit.versions.len()
+            );
+        }
         out.insert(ev.seq.0, audit.versions);
     }
     Ok(out)
