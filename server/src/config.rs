@@ -830,6 +830,38 @@ mod tests {
     }
 
     #[test]
+    fn write_rates_come_from_file_and_flags() {
+        let f = file(
+            "[limits]\nwrite_burst = 7\nsignal_rate_per_sec = 3\nroom_creations_per_day = 9\n\
+             max_reactions_per_message = 11",
+        );
+        let c = Config::merge(&flags(&["--write-rate-per-sec", "2"]), Some(&f)).unwrap();
+        let l = &c.limits;
+        assert_eq!(
+            (
+                l.write_rate_per_sec,
+                l.write_burst,
+                l.signal_rate_per_sec,
+                l.room_creations_per_day,
+                l.max_reactions_per_message
+            ),
+            (2, 7, 3, 9, 11)
+        );
+        let f = file("[limits]\nroom_creations_per_day = 0");
+        let err = Config::merge(&Args::default(), Some(&f)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::ZeroLimit {
+                    name: "room_creations_per_day",
+                    default: 1000
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn load_reads_the_named_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chatd.toml");
