@@ -360,7 +360,7 @@ pub enum RequestBody {
     /// the users whose presence the caller may see (themself, people they
     /// share a room with, mutual contacts, neither side blocking).
     GetPresence {
-        /// Usernames.
+        /// Usernames, at most [`MAX_PRESENCE_QUERY`].
         usernames: Vec<String>,
     },
     /// A moderation action in a room. Answer: `Ok`.
@@ -426,7 +426,19 @@ pub enum RequestBody {
         /// Where to go on; see [`PageRequest`].
         page: PageRequest,
     },
+    /// A page of [`RequestBody::ListTokens`] (server admins), in token-id
+    /// order. Answer: [`ResponseBody::TokensPage`].
+    ListTokensPage {
+        /// Only this user's tokens.
+        username: Option<String>,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
 }
+
+/// Most usernames one `GetPresence` may ask about, so its answer stays
+/// well inside a frame; ask in batches.
+pub const MAX_PRESENCE_QUERY: usize = 1000;
 
 /// Largest page of a paged list, in items ([`PageRequest::limit`]).
 pub const MAX_PAGE_ITEMS: u32 = 1000;
@@ -625,6 +637,8 @@ pub enum ResponseBody {
     DirectoryPage(Page<RoomInfo>),
     /// A page of a room's members (`ListMembersPage`).
     MembersPage(Page<MemberInfo>),
+    /// A page of token metadata (`ListTokensPage`).
+    TokensPage(Page<TokenInfo>),
 }
 
 impl RequestBody {
@@ -653,6 +667,7 @@ impl RequestBody {
                 | RequestBody::ListMyRoomsPage { .. }
                 | RequestBody::ListRoomsPage { .. }
                 | RequestBody::ListMembersPage { .. }
+                | RequestBody::ListTokensPage { .. }
         )
     }
 

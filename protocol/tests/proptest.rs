@@ -413,6 +413,9 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
         (room_id(), page_request())
             .prop_map(|(room, page)| R::ListMembersPage { room, page })
             .boxed(),
+        (opt_text(), page_request())
+            .prop_map(|(username, page)| R::ListTokensPage { username, page })
+            .boxed(),
     ]
 }
 
@@ -478,6 +481,9 @@ fn response_body() -> impl Strategy<Value = ResponseBody> {
             .boxed(),
         (few(member_info()), any::<Option<u64>>())
             .prop_map(|(items, next)| B::MembersPage(Page { items, next }))
+            .boxed(),
+        (few(token_info()), any::<Option<u64>>())
+            .prop_map(|(items, next)| B::TokensPage(Page { items, next }))
             .boxed(),
     ]
 }

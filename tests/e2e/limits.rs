@@ -16,7 +16,7 @@ use super::ctl_support::{Ctl, args, json_lines, ok};
 use chat_client::{ClientError, Connection};
 use chat_e2e::{TestServer, public_room, spawn_server_with};
 use chat_protocol::{
-    ErrorCode, HistoryAnchor, IdempotencyKey, RequestBody, RoomId, Seq, Visibility,
+    ErrorCode, HistoryAnchor, IdempotencyKey, RequestBody, ResponseBody, RoomId, Seq, Visibility,
 };
 use std::future::Future;
 use std::time::Duration;
@@ -36,6 +36,15 @@ async fn answered<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(ANSWER, fut)
         .await
         .unwrap_or_else(|_| panic!("no answer to {what} within {ANSWER:?}: the reply was dropped"))
+}
+
+/// Asserts that `r` is the `ResponseTooLarge` refusal (without printing
+/// an answer that did arrive: it would be megabytes).
+fn assert_too_large(r: Result<ResponseBody, ClientError>) {
+    match r {
+        Err(e) => assert_eq!(e.code(), Some(ErrorCode::ResponseTooLarge), "{e}"),
+        Ok(_) => panic!("expected ResponseTooLarge, got a whole answer"),
+    }
 }
 
 /// A server whose send budget lets one user store 70 big messages at once.
@@ -158,10 +167,7 @@ async fn many_rooms_are_listed_completely() {
         RequestBody::ListAllRooms,
         RequestBody::ListMyRooms,
     ] {
-        let err = answered("an unpaged list", admin.request(body))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::ResponseTooLarge), "{err}");
+        assert_too_large(answered("an unpaged list", admin.request(body)).await);
     }
 }
 
@@ -206,10 +212,7 @@ async fn list_users_with_many_users_is_complete() {
         RequestBody::ListUsers { query: None },
         RequestBody::ListMembers { room },
     ] {
-        let err = answered("an unpaged list", admin.request(body))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::ResponseTooLarge), "{err}");
+        assert_too_large(answered("an unpaged list", admin.request(body)).await);
     }
 }
 
@@ -429,4 +432,47 @@ async fn chatctl_history_and_export_of_big_messages_succeed() {
         .filter(|v| v["type"] == "message")
         .count();
     assert_eq!(messages, 70);
+}
+
+/// 2,600 API tokens with long labels (over 1 MiB as one list) are listed
+/// completely; the unpaged `ListTokens` is answered `ResponseTooLarge`.
+/// A presence query is capped in names, and the SDK asks in batches.
+#[tokio::test]
+async fn many_tokens_are_listed_and_presence_is_asked_in_batches() {
+    let server = roomy_server().await;
+    let admin = server.admin().await;
+    let label = "b".repeat(chat_protocol::names::MAX_LABEL_LEN);
+    admin
+        .create_user("bot", None, &label, &label, false)
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..2600 {
+        let (c, label) = (admin.clone(), label.clone());
+        tasks.spawn(async move { c.create_token("bot", &label).await.unwrap() });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let tokens = answered("the token list", admin.list_tokens(Some("bot")))
+        .await
+        .unwrap();
+    assert_eq!(tokens.len(), 2600);
+    let body = RequestBody::ListTokens {
+        username: Some("bot".into()),
+    };
+    assert_too_large(answered("the unpaged token list", admin.request(body)).await);
+
+    let names = vec!["bot"; 1500];
+    let seen = answered("presence of 1,500 names", admin.presence(&names))
+        .await
+        .unwrap();
+    assert!(seen.len() <= 1500);
+    let body = RequestBody::GetPresence {
+        usernames: vec!["bot".into(); chat_protocol::MAX_PRESENCE_QUERY + 1],
+    };
+    let err = answered("an oversize presence query", admin.request(body))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::BadRequest), "{err}");
 }

@@ -398,10 +398,17 @@ impl Connection {
     /// # Errors
     /// `Forbidden`; see the impl docs.
     pub async fn list_tokens(&self, username: Option<&str>) -> Result<Vec<TokenInfo>, ClientError> {
+        if let Some(all) = pages::read_all(|p| self.tokens_page(username, p)).await? {
+            return Ok(all);
+        }
         let body = RequestBody::ListTokens {
             username: username.map(str::to_owned),
         };
-        expect!(self.request(body).await?, ResponseBody::Tokens(t) => t, "Tokens")
+        pages::unpaged(self, body, "Tokens", |r| match r {
+            ResponseBody::Tokens(t) => Ok(t),
+            other => Err(other),
+        })
+        .await
     }
 
     /// Revokes a token by id.

@@ -1,6 +1,7 @@
 //! Lists read page by page (`List*Page` requests), so no answer outgrows a
 //! frame however long the list. The plain wrappers in `api.rs`
-//! (`my_rooms`, `public_rooms`, `all_rooms`, `list_users`, `members`) page
+//! (`my_rooms`, `public_rooms`, `all_rooms`, `list_users`, `members`,
+//! `list_tokens`) page
 //! through these and return the whole list; a server too old for the paged
 //! kinds (it answers `BadRequest`) is asked with the unpaged kind instead.
 
@@ -8,7 +9,7 @@ use super::{Connection, unexpected};
 use crate::ClientError;
 use chat_protocol::{
     ErrorCode, MemberInfo, Page, PageRequest, RequestBody, ResponseBody, RoomId, RoomInfo,
-    RoomSummary, UserInfo,
+    RoomSummary, TokenInfo, UserInfo,
 };
 
 /// Most pages one listing reads before giving up: with
@@ -53,6 +54,23 @@ impl Connection {
     ) -> Result<Page<RoomInfo>, ClientError> {
         let body = RequestBody::ListRoomsPage { all, page };
         expect!(self.request(body).await?, ResponseBody::DirectoryPage(p) => p, "DirectoryPage")
+    }
+
+    /// One page of token metadata (server admins), optionally one user's,
+    /// in token-id order.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`; see the impl docs in `api.rs`.
+    pub async fn tokens_page(
+        &self,
+        username: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<TokenInfo>, ClientError> {
+        let body = RequestBody::ListTokensPage {
+            username: username.map(str::to_owned),
+            page,
+        };
+        expect!(self.request(body).await?, ResponseBody::TokensPage(p) => p, "TokensPage")
     }
 
     /// One page of a room's members, in account-id order.

@@ -537,6 +537,49 @@ pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>
     Ok(ResponseBody::Tokens(tokens))
 }
 
+/// `ListTokensPage`: as [`list_tokens`], one page at a time in token-id
+/// order, capped by count and bytes.
+pub(super) async fn list_tokens_page(
+    session: &Arc<Session>,
+    username: Option<String>,
+    page: chat_protocol::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    require_admin(session).await?;
+    let only = match username {
+        Some(u) => Some(find_user(session, u).await?.0),
+        None => None,
+    };
+    let tokens = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.tokens.range(from..)? {
+                let (k, v) = entry?;
+                let t: TokenRecord = crate::store::records::decode(v.value())?;
+                if only.is_some_and(|u| u != t.user) {
+                    continue;
+                }
+                let Some(user) = query::user(&r.users, t.user)? else {
+                    continue;
+                };
+                let info = TokenInfo {
+                    id: k.value(),
+                    user: crate::store::records::AuthorRecord::of(t.user, &user).to_wire(),
+                    label: t.label,
+                    created_at: Timestamp(t.created_at),
+                    api: t.api,
+                };
+                if !out.offer(k.value(), info) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::TokensPage(tokens))
+}
+
 pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
     let a = session.authed()?;
     session

@@ -223,6 +223,9 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ListMembersPage { room, page } => {
             rooms::members_page(session, room.0, page).await
         }
+        RequestBody::ListTokensPage { username, page } => {
+            account::list_tokens_page(session, username, page).await
+        }
     }
 }
 

@@ -92,7 +92,8 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::ListUsersPage { .. }
         | RequestBody::ListMyRoomsPage { .. }
         | RequestBody::ListRoomsPage { .. }
-        | RequestBody::ListMembersPage { .. } => Unlimited,
+        | RequestBody::ListMembersPage { .. }
+        | RequestBody::ListTokensPage { .. } => Unlimited,
     }
 }
 
