@@ -167,11 +167,7 @@ impl Connection {
         let mut rooms = match pages::read_all(|p| self.my_rooms_page(p)).await? {
             Some(all) => all,
             None => {
-                pages::unpaged(self, RequestBody::ListMyRooms, "Rooms", |r| match r {
-                    ResponseBody::Rooms(r) => Ok(r),
-                    other => Err(other),
-                })
-                .await?
+                expect!(self.request(RequestBody::ListMyRooms).await?, ResponseBody::Rooms(r) => r, "Rooms")?
             }
         };
         rooms.sort_by(|x, y| {
@@ -208,11 +204,7 @@ impl Connection {
         } else {
             RequestBody::ListPublicRooms
         };
-        pages::unpaged(self, body, "Directory", |r| match r {
-            ResponseBody::Directory(r) => Ok(r),
-            other => Err(other),
-        })
-        .await
+        expect!(self.request(body).await?, ResponseBody::Directory(r) => r, "Directory")
     }
 
     /// Creates a group room owned by the caller.
@@ -269,16 +261,7 @@ impl Connection {
         if let Some(all) = pages::read_all(|p| self.members_page(room, p)).await? {
             return Ok(all);
         }
-        pages::unpaged(
-            self,
-            RequestBody::ListMembers { room },
-            "Members",
-            |r| match r {
-                ResponseBody::Members(m) => Ok(m),
-                other => Err(other),
-            },
-        )
-        .await
+        expect!(self.request(RequestBody::ListMembers { room }).await?, ResponseBody::Members(m) => m, "Members")
     }
 
     /// The direct room with `username`, created if needed.
@@ -343,11 +326,7 @@ impl Connection {
         let body = RequestBody::ListUsers {
             query: query.map(str::to_owned),
         };
-        pages::unpaged(self, body, "Users", |r| match r {
-            ResponseBody::Users(u) => Ok(u),
-            other => Err(other),
-        })
-        .await
+        expect!(self.request(body).await?, ResponseBody::Users(u) => u, "Users")
     }
 
     /// One account.
@@ -404,11 +383,7 @@ impl Connection {
         let body = RequestBody::ListTokens {
             username: username.map(str::to_owned),
         };
-        pages::unpaged(self, body, "Tokens", |r| match r {
-            ResponseBody::Tokens(t) => Ok(t),
-            other => Err(other),
-        })
-        .await
+        expect!(self.request(body).await?, ResponseBody::Tokens(t) => t, "Tokens")
     }
 
     /// Revokes a token by id.

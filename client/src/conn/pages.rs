@@ -121,14 +121,3 @@ where
         "a listing ran past {MAX_PAGES} pages"
     )))
 }
-
-/// Sends `unpaged` (for a server without paged lists) and unwraps its
-/// answer with `pick`.
-pub(crate) async fn unpaged<T>(
-    conn: &Connection,
-    unpaged: RequestBody,
-    name: &'static str,
-    pick: impl FnOnce(ResponseBody) -> Result<Vec<T>, ResponseBody>,
-) -> Result<Vec<T>, ClientError> {
-    pick(conn.request(unpaged).await?).map_err(|other| unexpected(name, &other))
-}
