@@ -434,6 +434,15 @@ pub enum RequestBody {
         /// Where to go on; see [`PageRequest`].
         page: PageRequest,
     },
+    /// A page of the audit trail ([`RequestBody::ModerationLog`]), newest
+    /// first, with no limit on how far back. Answer:
+    /// [`ResponseBody::ModerationLogPage`].
+    ModerationLogPage {
+        /// Only this room.
+        room: Option<RoomId>,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
 }
 
 /// Most usernames one `GetPresence` may ask about, so its answer stays
@@ -639,6 +648,8 @@ pub enum ResponseBody {
     MembersPage(Page<MemberInfo>),
     /// A page of token metadata (`ListTokensPage`).
     TokensPage(Page<TokenInfo>),
+    /// A page of the audit trail, newest first (`ModerationLogPage`).
+    ModerationLogPage(Page<crate::model::ModerationRecord>),
 }
 
 impl RequestBody {
@@ -668,6 +679,7 @@ impl RequestBody {
                 | RequestBody::ListRoomsPage { .. }
                 | RequestBody::ListMembersPage { .. }
                 | RequestBody::ListTokensPage { .. }
+                | RequestBody::ModerationLogPage { .. }
         )
     }
 

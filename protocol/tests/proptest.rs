@@ -416,6 +416,9 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
         (opt_text(), page_request())
             .prop_map(|(username, page)| R::ListTokensPage { username, page })
             .boxed(),
+        (prop::option::of(room_id()), page_request())
+            .prop_map(|(room, page)| R::ModerationLogPage { room, page })
+            .boxed(),
     ]
 }
 

@@ -476,3 +476,37 @@ async fn many_tokens_are_listed_and_presence_is_asked_in_batches() {
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::BadRequest), "{err}");
 }
+
+/// 1,200 moderation records with 1 KiB reasons (over 1 MiB, and past the
+/// unpaged request's 1,000) are all in `chatctl export`.
+#[tokio::test]
+async fn a_long_moderation_log_is_exported_whole() {
+    let server = roomy_server().await;
+    let admin = server.admin().await;
+    let room = public_room(&admin, "ward").await;
+    let reason = "r".repeat(1000);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1200 {
+        let (c, reason) = (admin.clone(), reason.clone());
+        tasks.spawn(async move {
+            let action = chat_protocol::ModAction::SetTopic {
+                topic: format!("topic {i}"),
+            };
+            c.moderate(room, action, &reason).await.unwrap();
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let ctl = Ctl::new(&server);
+    let export = answered(
+        "chatctl export",
+        ok(args(ctl.admin(), &["export", "--room", "ward"])),
+    )
+    .await;
+    let records = json_lines(&export)
+        .into_iter()
+        .filter(|v| v["type"] == "moderation")
+        .count();
+    assert_eq!(records, 1200);
+}

@@ -111,6 +111,15 @@ pub async fn moderation_log(
     conn: &Connection,
     room: Option<RoomId>,
 ) -> Result<Option<(Vec<ModerationRecord>, bool)>> {
+    match conn.moderation_log_all(room).await {
+        Ok(Some(mut records)) => {
+            records.sort_by_key(|r| r.id);
+            return Ok(Some((records, false)));
+        }
+        Ok(None) => {} // a server without paged lists: the capped request
+        Err(e) if e.code() == Some(ErrorCode::Forbidden) => return Ok(None),
+        Err(e) => return Err(CtlError::client("cannot read the moderation log", e)),
+    }
     match conn.moderation_log(room, MODERATION_LOG_MAX).await {
         Ok(mut records) => {
             let capped = records.len() >= MODERATION_LOG_MAX as usize;

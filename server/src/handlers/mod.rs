@@ -226,6 +226,9 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ListTokensPage { username, page } => {
             account::list_tokens_page(session, username, page).await
         }
+        RequestBody::ModerationLogPage { room, page } => {
+            moderation::log_page(session, room, page).await
+        }
     }
 }
 

@@ -93,7 +93,8 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::ListMyRoomsPage { .. }
         | RequestBody::ListRoomsPage { .. }
         | RequestBody::ListMembersPage { .. }
-        | RequestBody::ListTokensPage { .. } => Unlimited,
+        | RequestBody::ListTokensPage { .. }
+        | RequestBody::ModerationLogPage { .. } => Unlimited,
     }
 }
 
