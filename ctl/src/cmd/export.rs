@@ -54,7 +54,7 @@ pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()>
                 let mut v = attach_versions(event_json(&r.name, ev), ev.seq.0, &versions);
                 if let Value::Object(m) = &mut v {
                     m.insert("room_id".into(), json!(r.id.0));
-                    missing_versions |= m.contains_key("edited") && !admin;
+                    missing_versions |= m.contains_key("edited_at") && !admin;
                 }
                 out.json_line(&v)?;
             }
