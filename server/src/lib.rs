@@ -152,13 +152,14 @@ impl Server {
             cause,
         };
         let bound = udp::bind(config.listen, udp::BUFFER_BYTES).map_err(bind_err)?;
-        // Linux reports twice what it granted (its bookkeeping share).
-        if bound.recv_buffer < udp::BUFFER_BYTES {
+        // Linux reports twice what it granted (see udp::granted).
+        if let Some(granted) = udp::shortfall(bound.recv_buffer, udp::BUFFER_BYTES) {
             tracing::warn!(
-                granted = bound.recv_buffer / 2,
+                granted,
                 wanted = udp::BUFFER_BYTES,
                 "the kernel capped the UDP receive buffer; many clients connecting at once may \
-                 see retransmission delays; raise net.core.rmem_max to at least the wanted size"
+                 see retransmission delays; fix: sysctl -w net.core.rmem_max={}",
+                udp::BUFFER_BYTES
             );
         }
         let endpoint = quinn::Endpoint::new(

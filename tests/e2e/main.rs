@@ -9,6 +9,8 @@ mod crash;
 mod ctl_admin;
 mod ctl_audit;
 mod ctl_bot;
+mod ctl_daily;
+mod ctl_exit_codes;
 mod ctl_import;
 mod ctl_support;
 mod handshake;
