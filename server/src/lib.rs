@@ -4,7 +4,8 @@
 //! and stop real servers through the same two calls.
 //!
 //! Where things live:
-//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates.
+//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates;
+//!   [`content`]: the banned-word rule.
 //! - `session`: one task per connection (handshake, control stream, room
 //!   and user streams).
 //! - `handlers`: one module per area of requests; add new requests there.
@@ -15,6 +16,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod content;
 pub mod fanout;
 mod handlers;
 pub mod login;

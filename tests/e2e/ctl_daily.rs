@@ -6,7 +6,7 @@
 // Tests may unwrap (house style).
 #![allow(clippy::unwrap_used)]
 
-use super::ctl_support::{Ctl, args, expect, json_lines, ok};
+use super::ctl_support::{Ctl, args, expect, json_lines, ok, run};
 use chat_e2e::{PASSWORD, WAIT, catch_up, next_event, spawn_server};
 use chat_protocol::{ErrorCode, IdempotencyKey, RoomEventKind};
 use serde_json::Value;
@@ -115,7 +115,12 @@ async fn the_readme_bot_pipeline_forwards_each_matching_line_within_two_seconds(
 
     // Each matching line arrives as its own message within 2 s of being
     // sent, while the pipeline keeps running; other lines are dropped.
-    for text in ["db is down", "all fine", "web down again\u{00a0}한국어", "still fine"] {
+    for text in [
+        "db is down",
+        "all fine",
+        "web down again\u{00a0}한국어",
+        "still fine",
+    ] {
         let sent = Instant::now();
         send(text.to_owned()).await;
         if !text.contains("down") {
@@ -213,7 +218,11 @@ async fn room_moderation_commands_do_what_they_say() {
     let out = ok(args(ctl.admin(), &["room", "ban", "ward", "carol"])).await;
     assert_eq!(out.trim(), "banned carol from ward");
     assert_eq!(
-        carol.join_room(ward.id).await.map(|_| ()).map_err(|e| e.code()),
+        carol
+            .join_room(ward.id)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code()),
         Err(Some(ErrorCode::Banned))
     );
     ok(args(ctl.admin(), &["room", "unban", "ward", "carol"])).await;
@@ -253,11 +262,7 @@ async fn room_moderation_commands_do_what_they_say() {
     ))
     .await;
     // Human output of events never shows Rust debug formatting.
-    let history = ok(args(
-        ctl.admin(),
-        &["history", "ward", "--all-events"],
-    ))
-    .await;
+    let history = ok(args(ctl.admin(), &["history", "ward", "--all-events"])).await;
     assert!(!history.contains('{'), "{history}");
 }
 
@@ -339,7 +344,11 @@ async fn login_saves_a_profile_and_passwd_ends_other_sessions() {
     ok(args(ctl.bare(), &["whoami"])).await;
     let fresh = server.connect().await;
     assert_eq!(
-        fresh.login("dave", PASSWORD).await.map(|_| ()).map_err(|e| e.code()),
+        fresh
+            .login("dave", PASSWORD)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code()),
         Err(Some(ErrorCode::AuthFailed))
     );
     fresh.login("dave", "new secret words").await.unwrap();
@@ -349,7 +358,14 @@ async fn login_saves_a_profile_and_passwd_ends_other_sessions() {
     expect(
         args(
             connect(ctl.bare()),
-            &["--profile", "night", "login", "--user", "erin", "--password-stdin"],
+            &[
+                "--profile",
+                "night",
+                "login",
+                "--user",
+                "erin",
+                "--password-stdin",
+            ],
         ),
         Some(&format!("{PASSWORD}\n")),
         0,
@@ -371,11 +387,7 @@ async fn man_pages_for_every_subcommand_and_a_closed_stdout_is_no_panic() {
     let server = spawn_server().await;
     let ctl = Ctl::new(&server);
     let dir = ctl.home.path().join("man");
-    ok(args(
-        ctl.bare(),
-        &["man", "--dir", dir.to_str().unwrap()],
-    ))
-    .await;
+    ok(args(ctl.bare(), &["man", "--dir", dir.to_str().unwrap()])).await;
     for page in [
         "chatctl.1",
         "chatctl-room.1",
@@ -384,8 +396,8 @@ async fn man_pages_for_every_subcommand_and_a_closed_stdout_is_no_panic() {
         "chatctl-profile-set.1",
         "chatctl-import-irc-log.1",
     ] {
-        let text = std::fs::read_to_string(dir.join(page))
-            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        let text =
+            std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
         assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
     }
 
@@ -415,10 +427,10 @@ async fn read_deletions_and_json_names_are_honest() {
     for t in ["one", "two", "three"] {
         ok(args(ctl.admin(), &["send", "ops", t])).await;
     }
-    let head = json_lines(&ok(args(ctl.admin(), &["--json", "room", "show", "ops"])).await)[0]
-        ["head"]
-        .as_u64()
-        .unwrap();
+    let head =
+        json_lines(&ok(args(ctl.admin(), &["--json", "room", "show", "ops"])).await)[0]["head"]
+            .as_u64()
+            .unwrap();
 
     // `read` says where the marker is, not what was asked.
     let out = ok(args(ctl.admin(), &["--json", "read", "ops", "1000"])).await;
@@ -475,7 +487,14 @@ async fn import_irc_log_reads_stdin_and_reports_stable_reason_keys() {
         args(
             ctl.admin(),
             &[
-                "--json", "import", "irc-log", "-", "--room", "ops", "--date", "2015-01-20",
+                "--json",
+                "import",
+                "irc-log",
+                "-",
+                "--room",
+                "ops",
+                "--date",
+                "2015-01-20",
             ],
         ),
         Some(transcript),
@@ -488,4 +507,28 @@ async fn import_irc_log_reads_stdin_and_reports_stable_reason_keys() {
         report["skipped_by_reason"],
         serde_json::json!({"blank": 1, "join": 1})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banned_words_match_whole_words_after_normalisation() {
+    let server = chat_e2e::spawn_server_with(|c| {
+        c.banned_words = vec!["ass".to_owned(), "바보".to_owned()];
+    })
+    .await;
+    let ctl = Ctl::new(&server);
+    ok(args(ctl.admin(), &["room", "create", "ops"])).await;
+    // Inside another word: not refused.
+    ok(args(ctl.admin(), &["send", "ops", "first class service"])).await;
+    ok(args(
+        ctl.admin(),
+        &["send", "ops", "개바보 is not a word here"],
+    ))
+    .await;
+    // Hidden by a zero-width space, fullwidth letters or a Korean particle: refused.
+    for text in ["what an a\u{200B}ss", "ＡＳＳ", "너 바보야"] {
+        let out = run(args(ctl.admin(), &["send", "ops", text]), None).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text:?}: {stderr}");
+        assert!(stderr.contains("banned word"), "{stderr}");
+    }
 }

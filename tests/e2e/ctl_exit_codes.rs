@@ -24,7 +24,11 @@ async fn every_documented_exit_code_comes_from_a_real_command() {
     for u in ["bob", "carol", "mallory"] {
         ok(args(ctl.admin(), &["user", "create", u])).await;
     }
-    let (bob, carol, mallory) = (token("bob").await, token("carol").await, token("mallory").await);
+    let (bob, carol, mallory) = (
+        token("bob").await,
+        token("carol").await,
+        token("mallory").await,
+    );
     // carol is a member; mallory is a member, then banned; bob never joined.
     ok(args(ctl.with_token(&carol), &["room", "join", "ops"])).await;
     ok(args(ctl.with_token(&mallory), &["room", "join", "ops"])).await;

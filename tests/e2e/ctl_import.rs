@@ -175,7 +175,7 @@ async fn irc_import_round_trip_and_date_filters() {
     ))
     .await;
     assert!(
-        csv.starts_with("room,seq,id,ts,sender,display_name,org,type,text\n"),
+        csv.starts_with("room,seq,id,created_at,sender,display_name,org,type,text\n"),
         "{csv}"
     );
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod bad_input;
 mod bench;
 mod bins;
+mod chatd_logs;
 mod crash;
 mod ctl_admin;
 mod ctl_audit;

@@ -5,9 +5,9 @@ use crate::action::Level;
 use crate::app::{App, Confirm, Overlay};
 use crate::command::{Command, CommandName, unescape};
 use crate::composer::ComposeMode;
-use crate::effect::Effect;
+use crate::effect::{Effect, Secret};
 use chat_protocol::names::{canonical, normalize};
-use chat_protocol::{Seq, Timestamp};
+use chat_protocol::{ModAction, Role, Seq, Timestamp, Visibility};
 
 /// Enter: run the command or send the text.
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
@@ -159,6 +159,24 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             Some(room) => fx.push(Effect::SetTopic { room, topic }),
             None => return,
         },
+        Command::Mute(_)
+        | Command::Unmute(_)
+        | Command::Unban(_)
+        | Command::Role { .. }
+        | Command::Transfer(_)
+        | Command::Visibility { .. } => match need_room(app) {
+            Some(room) => {
+                if let Some((action, done)) = moderation(cmd) {
+                    fx.push(Effect::Moderate { room, action, done });
+                }
+            }
+            None => return,
+        },
+        Command::Name(name) => fx.push(Effect::SetDisplayName(name)),
+        Command::Password { old, new } => fx.push(Effect::ChangePassword {
+            old: Secret(old),
+            new: Secret(new),
+        }),
         Command::Away => {
             app.away = !app.away;
             fx.push(Effect::SetAway(app.away));
@@ -189,6 +207,66 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     if let Some(r) = app.active_room_mut() {
         r.selected = None;
     }
+}
+
+/// The request a moderation command stands for, and the status line
+/// shown once the server accepts it.
+fn moderation(cmd: Command) -> Option<(ModAction, String)> {
+    Some(match cmd {
+        Command::Mute(user) => (
+            ModAction::Mute {
+                username: user.clone(),
+                muted: true,
+            },
+            format!("muted {user}"),
+        ),
+        Command::Unmute(user) => (
+            ModAction::Mute {
+                username: user.clone(),
+                muted: false,
+            },
+            format!("unmuted {user}"),
+        ),
+        Command::Unban(user) => (
+            ModAction::Unban {
+                username: user.clone(),
+            },
+            format!("lifted the ban on {user}"),
+        ),
+        Command::Role { user, admin } => {
+            let (role, name) = if admin {
+                (Role::Admin, "an admin")
+            } else {
+                (Role::Member, "a member")
+            };
+            (
+                ModAction::SetRole {
+                    username: user.clone(),
+                    role,
+                },
+                format!("{user} is now {name}"),
+            )
+        }
+        Command::Transfer(user) => (
+            ModAction::TransferOwnership {
+                username: user.clone(),
+            },
+            format!("{user} now owns this room; you are an admin of it"),
+        ),
+        Command::Visibility { private: true } => (
+            ModAction::SetVisibility {
+                visibility: Visibility::Private,
+            },
+            "the room is now private".to_owned(),
+        ),
+        Command::Visibility { private: false } => (
+            ModAction::SetVisibility {
+                visibility: Visibility::Public,
+            },
+            "the room is now public".to_owned(),
+        ),
+        _ => return None,
+    })
 }
 
 /// Which message a message command acts on when nothing qualifying is
