@@ -97,7 +97,9 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
     if pieces.last().is_some_and(|p| p.is_empty()) {
         pieces.pop(); // the empty piece after the final newline
     }
+    let progress = crate::progress::bar(pieces.len() as u64, "importing");
     for (i, raw) in pieces.into_iter().enumerate() {
+        progress.inc(1);
         let line_no = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         report.lines += 1;
@@ -171,6 +173,7 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
             }
         }
     }
+    progress.finish_and_clear();
     print_report(out, &file, &room_info.name, &report)?;
     if report.rejected.is_empty() {
         Ok(())
