@@ -531,4 +531,14 @@ async fn banned_words_match_whole_words_after_normalisation() {
         assert_eq!(out.status.code(), Some(1), "{text:?}: {stderr}");
         assert!(stderr.contains("banned word"), "{stderr}");
     }
+    // A bot's refused line is reported and skipped; the rest still go out.
+    let out = run(
+        args(ctl.admin(), &["--json", "send", "ops", "--each-line"]),
+        Some("before\nyou ass\nafter\n"),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("line skipped"), "{stderr}");
+    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 2);
 }

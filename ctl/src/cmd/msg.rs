@@ -6,7 +6,7 @@ use crate::auth::Target;
 use crate::error::{CtlError, Result};
 use crate::output::{Out, rfc3339};
 use chat_client::Connection;
-use chat_protocol::{IdempotencyKey, MessageAck, RoomInfo, Seq};
+use chat_protocol::{ErrorCode, IdempotencyKey, MessageAck, RoomInfo, Seq};
 use serde_json::json;
 use std::time::Duration;
 
@@ -147,8 +147,10 @@ pub async fn read(target: &Target, out: &Out, room: &str, seq: u64) -> Result<()
 /// Prints one result per message as [`send`] does.
 ///
 /// # Errors
-/// [`CtlError::Usage`] for input that is not UTF-8; the server's refusals
-/// (the first refused line stops the command, earlier lines stay sent).
+/// [`CtlError::Usage`] for input that is not UTF-8; a refusal that is not
+/// about the line itself (a revoked token, no such room) stops the command,
+/// earlier lines staying sent; lines refused for their content are skipped
+/// with a message and end the command with [`CtlError::Partial`] (exit 1).
 pub async fn send_each_line(target: &Target, out: &Out, room: String) -> Result<()> {
     let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<std::io::Result<String>>(64);
     // A blocking reader thread: tokio's stdin is blocking underneath too,
@@ -164,8 +166,8 @@ pub async fn send_each_line(target: &Target, out: &Out, room: String) -> Result<
     });
     let dest = Dest::Room(room);
     let mut conn: Option<(Connection, RoomInfo)> = None;
-    let mut sent = 0u64;
-    while let Some(line) = lines.recv().await {
+    let (mut sent, mut refused) = (0u64, 0u64);
+    'lines: while let Some(line) = lines.recv().await {
         let line = line.map_err(|e| {
             if e.kind() == std::io::ErrorKind::InvalidData {
                 CtlError::Usage("stdin is not valid UTF-8; send UTF-8 text".to_owned())
@@ -207,6 +209,24 @@ pub async fn send_each_line(target: &Target, out: &Out, room: String) -> Result<
                     eprintln!("chatctl: {source}; retrying in {} ms", delay.as_millis());
                     tokio::time::sleep(delay).await;
                 }
+                // A line the server refuses for what it says (a banned
+                // word, too long) is reported and skipped, so one bad line
+                // does not stop a bot; anything else (a revoked token, a
+                // room that went away) stops the command.
+                Err(CtlError::Client { context, source })
+                    if matches!(
+                        source.code(),
+                        Some(
+                            ErrorCode::ContentRejected
+                                | ErrorCode::TooLarge
+                                | ErrorCode::BadRequest
+                        )
+                    ) =>
+                {
+                    eprintln!("chatctl: {context}: {source}; line skipped");
+                    refused += 1;
+                    continue 'lines;
+                }
                 Err(e) => return Err(e),
             }
         };
@@ -214,6 +234,11 @@ pub async fn send_each_line(target: &Target, out: &Out, room: String) -> Result<
         print_ack(out, room, &ack)?;
     }
     tracing::debug!(sent, "stdin ended");
+    if refused > 0 {
+        return Err(CtlError::Partial(format!(
+            "the server refused {refused} line(s); each is named above"
+        )));
+    }
     Ok(())
 }
 
