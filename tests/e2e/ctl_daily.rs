@@ -542,3 +542,60 @@ async fn banned_words_match_whole_words_after_normalisation() {
     assert!(stderr.contains("line skipped"), "{stderr}");
     assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_shows_a_progress_bar_on_a_terminal_and_none_when_piped() {
+    let server = spawn_server().await;
+    let ctl = Ctl::new(&server);
+    let log = ctl.home.path().join("2015-01-20.log");
+    let lines: String = (0..300)
+        .map(|i| format!("[{:02}:{:02}] <alice> line {i}\n", i / 60, i % 60))
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+
+    // Piped: the report on stdout, nothing drawn on stderr.
+    let out = run(
+        args(
+            ctl.admin(),
+            &[
+                "import",
+                "irc-log",
+                log.to_str().unwrap(),
+                "--room",
+                "piped",
+            ],
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("importing") && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+
+    // On a terminal (util-linux `script` gives chatctl a pty): a bar.
+    let cmd = args(
+        ctl.admin(),
+        &["import", "irc-log", log.to_str().unwrap(), "--room", "tty"],
+    );
+    let mut line = format!("{:?}", cmd.get_program());
+    for a in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&format!("'{}'", a.to_str().unwrap()));
+    }
+    let mut script = std::process::Command::new("script");
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    script.args(["-qec", &line, "/dev/null"]);
+    let out = run(script, None).await;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("importing ["), "no progress bar: {shown:?}");
+    assert!(shown.contains("300 imported"), "{shown:?}");
+}
