@@ -599,3 +599,32 @@ async fn import_shows_a_progress_bar_on_a_terminal_and_none_when_piped() {
     assert!(shown.contains("importing ["), "no progress bar: {shown:?}");
     assert!(shown.contains("300 imported"), "{shown:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_each_line_slows_down_to_the_send_rate_instead_of_failing() {
+    let server = chat_e2e::spawn_server_with(|c| {
+        c.limits.send_rate_per_sec = 20;
+        c.limits.send_burst = 2;
+    })
+    .await;
+    let ctl = Ctl::new(&server);
+    ok(args(ctl.admin(), &["room", "create", "ops"])).await;
+    ok(args(ctl.admin(), &["user", "create", "bot"])).await;
+    let bot = token_for(&ctl, "bot").await;
+    ok(args(ctl.with_token(&bot), &["room", "join", "ops"])).await;
+    let lines: String = (0..12).map(|i| format!("line {i}\n")).collect();
+    let out = run(
+        args(
+            ctl.with_token(&bot),
+            &["--json", "send", "ops", "--each-line"],
+        ),
+        Some(&lines),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 12);
+    // It waited as the server asked, on the same connection: no
+    // reconnect-and-back-off rounds.
+    assert!(!stderr.contains("retrying"), "{stderr}");
+}

@@ -5,7 +5,7 @@ use super::{read_stdin, room_by_name};
 use crate::auth::Target;
 use crate::error::{CtlError, Result};
 use crate::output::{Out, rfc3339};
-use chat_client::Connection;
+use chat_client::{ClientError, Connection};
 use chat_protocol::{ErrorCode, IdempotencyKey, MessageAck, RoomInfo, Seq};
 use serde_json::json;
 use std::time::Duration;
@@ -201,6 +201,19 @@ pub async fn send_each_line(target: &Target, out: &Out, room: String) -> Result<
             .await;
             match result {
                 Ok(done) => break done,
+                // Over the send rate: wait as long as the server says, on
+                // the same connection, as often as needed (a pipeline
+                // faster than the limit slows down instead of failing).
+                Err(CtlError::Client { source, .. })
+                    if source.code() == Some(ErrorCode::RateLimited) =>
+                {
+                    let wait = match &*source {
+                        ClientError::Server(body) => body.retry_after_ms.unwrap_or(100),
+                        _ => 100,
+                    };
+                    attempt -= 1;
+                    tokio::time::sleep(Duration::from_millis(wait.clamp(10, 60_000))).await;
+                }
                 Err(CtlError::Client { source, .. })
                     if source.is_transient() && attempt < SEND_ATTEMPTS =>
                 {
