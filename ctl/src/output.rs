@@ -317,6 +317,14 @@ pub fn message_text(msg: &chat_protocol::MessageEvent) -> String {
     }
 }
 
+fn with_reason(what: String, reason: &str) -> String {
+    if reason.is_empty() {
+        what
+    } else {
+        format!("{what} ({reason})")
+    }
+}
+
 /// One human-readable line for an event: `seq  time  sender  text`.
 pub fn event_row(ev: &RoomEvent) -> Vec<String> {
     let what = match &ev.kind {
@@ -327,6 +335,36 @@ pub fn event_row(ev: &RoomEvent) -> Vec<String> {
         RoomEventKind::Left { user } => format!("* {} left", user.username),
         RoomEventKind::Created { name, .. } => format!("* created the room {name}"),
         RoomEventKind::TopicChanged { topic } => format!("* set the topic to {topic}"),
+        RoomEventKind::VisibilityChanged { visibility } => format!(
+            "* made the room {}",
+            match visibility {
+                chat_protocol::Visibility::Public => "public",
+                chat_protocol::Visibility::Private => "private",
+            }
+        ),
+        RoomEventKind::Edited { target, .. } => format!("* edited message {target}"),
+        RoomEventKind::Deleted { target } => format!("* deleted message {target}"),
+        RoomEventKind::Reaction {
+            target,
+            emoji,
+            added,
+        } => {
+            let verb = if *added { "reacted" } else { "took back" };
+            format!("* {verb} {emoji} on message {target}")
+        }
+        RoomEventKind::Kicked { user, reason } => {
+            with_reason(format!("* removed {}", user.username), reason)
+        }
+        RoomEventKind::Banned { user, reason } => {
+            with_reason(format!("* banned {}", user.username), reason)
+        }
+        RoomEventKind::Unbanned { user } => format!("* lifted the ban on {}", user.username),
+        RoomEventKind::Muted { user, muted: true } => format!("* muted {}", user.username),
+        RoomEventKind::Muted { user, muted: false } => format!("* unmuted {}", user.username),
+        RoomEventKind::RoleChanged { user, role } => {
+            format!("* made {} {}", user.username, role_name(*role))
+        }
+        RoomEventKind::Archived => "* archived the room".to_owned(),
         _ => {
             let v = event_json("", ev);
             let ty = v.get("type").and_then(Value::as_str).unwrap_or("event");

@@ -264,6 +264,17 @@ async fn room_moderation_commands_do_what_they_say() {
     // Human output of events never shows Rust debug formatting.
     let history = ok(args(ctl.admin(), &["history", "ward", "--all-events"])).await;
     assert!(!history.contains('{'), "{history}");
+    for said in [
+        "* muted bob",
+        "* unmuted bob",
+        "* banned carol",
+        "* lifted the ban on carol",
+        "* removed carol",
+        "* made bob admin",
+        "* made the room private",
+    ] {
+        assert!(history.contains(said), "{said:?} missing from {history}");
+    }
 }
 
 fn mode(path: &std::path::Path) -> u32 {
