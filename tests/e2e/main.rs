@@ -30,4 +30,5 @@ mod rooms;
 mod slow;
 mod social;
 mod tui;
+mod tui_commands;
 mod tui_daily;

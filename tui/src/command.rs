@@ -73,14 +73,9 @@ pub enum Command {
     },
     /// `/name DISPLAY NAME`: your own display name (empty: your username).
     Name(String),
-    /// `/password OLD NEW`: change your password; the input is masked
-    /// while it holds this command. Your other sessions end.
-    Password {
-        /// The current password.
-        old: String,
-        /// The new password.
-        new: String,
-    },
+    /// `/password`: change your password, asked for in masked steps
+    /// (current, new, new again). Your other sessions end.
+    Password,
 }
 
 /// A command's name, without its arguments.
@@ -205,24 +200,10 @@ pub const COMMANDS: &[(CommandName, &str, &str)] = &[
         "/name DISPLAY NAME",
         "set your display name",
     ),
-    (
-        CommandName::Password,
-        "/password OLD NEW",
-        "change your password",
-    ),
+    (CommandName::Password, "/password", "change your password"),
     (CommandName::Quit, "/quit", "quit"),
     (CommandName::Help, "/help", "show keys and commands"),
 ];
-
-/// Whether `input` is a `/password` command, whose text the input box
-/// masks so the passwords never show on screen.
-pub fn is_secret(input: &str) -> bool {
-    let Some(rest) = input.strip_prefix('/') else {
-        return false;
-    };
-    let name = rest.split(char::is_whitespace).next().unwrap_or("");
-    name.eq_ignore_ascii_case("password")
-}
 
 impl CommandName {
     /// The name as typed, without the slash.
@@ -369,7 +350,7 @@ impl Command {
             Command::Transfer(_) => CommandName::Transfer,
             Command::Visibility { .. } => CommandName::Visibility,
             Command::Name(_) => CommandName::Name,
-            Command::Password { .. } => CommandName::Password,
+            Command::Password => CommandName::Password,
         }
     }
 }
@@ -477,14 +458,12 @@ fn parse_args(cmd: CommandName, args: &str) -> Result<Command, CommandError> {
             _ => Err(usage("expected public or private")),
         },
         CommandName::Name => Ok(Command::Name(args.to_string())),
-        // Never echo the arguments back in an error: they are passwords.
+        // Passwords are asked for afterwards, masked: typed here they
+        // would show on screen.
         CommandName::Password => match words.as_slice() {
-            [old, new] => Ok(Command::Password {
-                old: (*old).to_string(),
-                new: (*new).to_string(),
-            }),
+            [] => Ok(Command::Password),
             _ => Err(usage(
-                "expected the current and the new password, separated by a space",
+                "type /password alone; it then asks for each password with the input hidden",
             )),
         },
     }
@@ -564,17 +543,9 @@ mod tests {
             parse("/name 김 간호사"),
             Ok(Command::Name("김 간호사".into()))
         );
-        assert_eq!(
-            parse("/password old new"),
-            Ok(Command::Password {
-                old: "old".into(),
-                new: "new".into()
-            })
-        );
-        let e = parse("/password only-one").unwrap_err().to_string();
-        assert!(!e.contains("only-one"), "{e}");
-        assert!(is_secret("/password a b") && is_secret("/PASSWORD"));
-        assert!(!is_secret("password a b") && !is_secret("/passwords"));
+        assert_eq!(parse("/password"), Ok(Command::Password));
+        let e = parse("/password hunter2").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]

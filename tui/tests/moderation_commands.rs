@@ -103,20 +103,66 @@ fn account_commands_and_a_masked_password() {
         "{fx:?}"
     );
 
-    type_text(&mut app, "/password hunter2 correct-horse");
-    let shown = screen(&app, 100, 30);
-    assert!(!shown.contains("hunter2"), "{shown}");
-    assert!(!shown.contains("correct-horse"), "{shown}");
-    assert!(shown.contains("••••"), "{shown}");
+    // `/password` asks for each password in turn, with the input masked.
+    let fx = run(&mut app, "/password");
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, Effect::ChangePassword { .. }))
+    );
+    for (typed, shown) in [("?hunter2", "••••••••"), ("correct horse", "•••••••••••••")]
+    {
+        type_text(&mut app, typed);
+        let screen = screen(&app, 100, 30);
+        assert!(!screen.contains(typed), "{screen}");
+        assert!(screen.contains(shown), "{screen}");
+        assert!(
+            !screen.contains("Esc closes"),
+            "`?` typed, not the help: {screen}"
+        );
+        apply(&mut app, [key(KeyCode::Enter)]);
+    }
+    type_text(&mut app, "correct horse");
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(
         fx.contains(&Effect::ChangePassword {
-            old: Secret("hunter2".into()),
-            new: Secret("correct-horse".into()),
+            old: Secret("?hunter2".into()),
+            new: Secret("correct horse".into()),
         }),
         "{fx:?}"
     );
     // Its Debug form (logs, test failures) does not show it either.
     assert!(!format!("{fx:?}").contains("hunter2"));
-    assert!(app.composer.is_empty());
+    assert!(app.composer.is_empty() && app.password_change.is_none());
+
+    // A mistyped repeat changes nothing, and nothing is sent as a message.
+    let mut fx = run(&mut app, "/password");
+    for typed in ["old", "new one", "new 1"] {
+        fx.extend(run(&mut app, typed));
+    }
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, Effect::ChangePassword { .. } | Effect::Send { .. })),
+        "{fx:?}"
+    );
+    assert!(screen(&app, 100, 30).contains("the two new passwords differ"));
+
+    // Switching rooms cancels the prompt and keeps no draft of it.
+    run(&mut app, "/password");
+    type_text(&mut app, "secret");
+    apply(
+        &mut app,
+        [Action::Rooms(vec![
+            summary(info(1, "ops", RoomKind::Group, 0), 0, 0, T0),
+            summary(info(2, "ward", RoomKind::Group, 0), 0, 0, T0),
+        ])],
+    );
+    apply(
+        &mut app,
+        [key_mod(
+            KeyCode::Char('2'),
+            crossterm::event::KeyModifiers::ALT,
+        )],
+    );
+    assert!(app.password_change.is_none());
+    assert!(app.drafts.values().all(|d| !d.text.contains("secret")));
 }

@@ -151,8 +151,8 @@ fn render_input(frame: &mut Frame, area: Rect, app: &App) {
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if crate::command::is_secret(&app.composer.text()) {
-        // `/password OLD NEW` never shows its passwords (one `•` per
+    if app.password_change.is_some() {
+        // `/password` never shows the passwords typed (one `•` per
         // character, so the caret stays where the text ends).
         let mut masked = app.composer.textarea.clone();
         masked.set_mask_char('•');

@@ -2,7 +2,7 @@
 
 use super::{keys, quit};
 use crate::action::Level;
-use crate::app::{App, Confirm, Overlay};
+use crate::app::{App, Confirm, Overlay, PasswordChange};
 use crate::command::{Command, CommandName, unescape};
 use crate::composer::ComposeMode;
 use crate::effect::{Effect, Secret};
@@ -11,6 +11,11 @@ use chat_protocol::{ModAction, Role, Seq, Timestamp, Visibility};
 
 /// Enter: run the command or send the text.
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(step) = app.password_change.take() {
+        let typed = Secret(app.composer.text());
+        app.composer.clear();
+        return password_step(app, step, typed, fx);
+    }
     let text = app.composer.text();
     if text.trim().is_empty() {
         return;
@@ -173,10 +178,13 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             None => return,
         },
         Command::Name(name) => fx.push(Effect::SetDisplayName(name)),
-        Command::Password { old, new } => fx.push(Effect::ChangePassword {
-            old: Secret(old),
-            new: Secret(new),
-        }),
+        Command::Password => {
+            app.password_change = Some(PasswordChange::Current);
+            app.set_status(
+                Level::Info,
+                "your current password, then Enter (hidden; Esc cancels)",
+            );
+        }
         Command::Away => {
             app.away = !app.away;
             fx.push(Effect::SetAway(app.away));
@@ -206,6 +214,33 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     app.composer.clear();
     if let Some(r) = app.active_room_mut() {
         r.selected = None;
+    }
+}
+
+/// Enter during `/password`: takes the masked line for this step and asks
+/// for the next, or sends the change once the new password was typed the
+/// same way twice. An empty line cancels.
+fn password_step(app: &mut App, step: PasswordChange, typed: Secret, fx: &mut Vec<Effect>) {
+    if typed.0.is_empty() {
+        return app.set_status(Level::Info, "password change cancelled");
+    }
+    match step {
+        PasswordChange::Current => {
+            app.password_change = Some(PasswordChange::New { old: typed });
+            app.set_status(Level::Info, "your new password, then Enter (hidden)");
+        }
+        PasswordChange::New { old } => {
+            app.password_change = Some(PasswordChange::Again { old, new: typed });
+            app.set_status(Level::Info, "your new password again, then Enter (hidden)");
+        }
+        PasswordChange::Again { old, new } if new == typed => {
+            fx.push(Effect::ChangePassword { old, new });
+            app.set_status(Level::Info, "changing your password…");
+        }
+        PasswordChange::Again { .. } => app.set_status(
+            Level::Error,
+            "the two new passwords differ; nothing was changed (/password to try again)",
+        ),
     }
 }
 
