@@ -11,6 +11,7 @@ mod messages;
 mod moderation;
 mod notify;
 mod rooms;
+mod self_service;
 mod server_info;
 mod social;
 
@@ -185,6 +186,12 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
+        RequestBody::ChangePassword { old, new } => {
+            self_service::change_password(session, old, new).await
+        }
+        RequestBody::SetDisplayName { display_name } => {
+            self_service::set_display_name(session, display_name).await
+        }
     }
 }
 
