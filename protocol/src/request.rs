@@ -390,6 +390,27 @@ pub enum RequestBody {
     /// Server counters (server admins). Answer: [`ResponseBody::ServerStats`].
     ServerStats,
 
+    // ----- self-service (appended: variant order is the wire order) -----
+    /// Change the caller's own password. The server checks `old` first
+    /// (a wrong one is `AuthFailed`, counted like a failed login), then
+    /// stores `new` and ends the caller's other login sessions; the session
+    /// that asked stays logged in and API tokens stay until revoked.
+    /// Token-only accounts (no password) are refused with `Forbidden`.
+    /// Answer: `Ok`.
+    ChangePassword {
+        /// The current password.
+        old: String,
+        /// The new password; see [`crate::names::validate_password`].
+        new: String,
+    },
+    /// Change the caller's own display name (at most
+    /// [`crate::names::MAX_LABEL_LEN`] bytes; empty means the username).
+    /// Answer: [`ResponseBody::User`].
+    SetDisplayName {
+        /// The new display name.
+        display_name: String,
+    },
+
     // ----- paged lists (appended; the unpaged kinds above still work
     // while their answer fits in a frame, else they are answered
     // `ResponseTooLarge`) -----

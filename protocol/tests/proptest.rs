@@ -401,6 +401,12 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
             .boxed(),
         Just(R::ServerInfo).boxed(),
         Just(R::ServerStats).boxed(),
+        (text(), text())
+            .prop_map(|(old, new)| R::ChangePassword { old, new })
+            .boxed(),
+        text()
+            .prop_map(|display_name| R::SetDisplayName { display_name })
+            .boxed(),
         (opt_text(), page_request())
             .prop_map(|(query, page)| R::ListUsersPage { query, page })
             .boxed(),

@@ -37,8 +37,8 @@ pub struct Config {
     pub hostnames: Vec<String>,
     /// Resource limits.
     pub limits: LimitsConfig,
-    /// Words that make the server refuse a message (content rule, matched by
-    /// the message handlers). Empty by default.
+    /// Words that make the server refuse a message, matched as whole words
+    /// after Unicode normalisation (see [`crate::content`]). Empty by default.
     pub banned_words: Vec<String>,
     /// Deadlines for clients that connect and then stall. Not settable
     /// from flags or files: the defaults are the documented bounds

@@ -4,7 +4,8 @@
 //! and stop real servers through the same two calls.
 //!
 //! Where things live:
-//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates.
+//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates;
+//!   [`content`]: the banned-word rule.
 //! - `session`: one task per connection (handshake, control stream, room
 //!   and user streams).
 //! - `handlers`: one module per area of requests; add new requests there.
@@ -15,6 +16,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod content;
 pub mod fanout;
 mod handlers;
 pub mod login;
@@ -151,13 +153,14 @@ impl Server {
             cause,
         };
         let bound = udp::bind(config.listen, udp::BUFFER_BYTES).map_err(bind_err)?;
-        // Linux reports twice what it granted (its bookkeeping share).
-        if bound.recv_buffer < udp::BUFFER_BYTES {
+        // Linux reports twice what it granted (see udp::granted).
+        if let Some(granted) = udp::shortfall(bound.recv_buffer, udp::BUFFER_BYTES) {
             tracing::warn!(
-                granted = bound.recv_buffer / 2,
+                granted,
                 wanted = udp::BUFFER_BYTES,
                 "the kernel capped the UDP receive buffer; many clients connecting at once may \
-                 see retransmission delays; raise net.core.rmem_max to at least the wanted size"
+                 see retransmission delays; fix: sysctl -w net.core.rmem_max={}",
+                udp::BUFFER_BYTES
             );
         }
         let endpoint = quinn::Endpoint::new(

@@ -393,4 +393,31 @@ impl Connection {
     pub async fn revoke_token(&self, id: u64) -> Result<(), ClientError> {
         expect!(self.request(RequestBody::RevokeToken { id }).await?, ResponseBody::Ok => (), "Ok")
     }
+
+    /// Changes the caller's own password after checking `old`; the
+    /// caller's other login sessions end, this one stays.
+    ///
+    /// # Errors
+    /// `AuthFailed` for a wrong `old`, `BadRequest` for a `new` that breaks
+    /// the password rules, `Forbidden` for a token-only account; see the
+    /// impl docs.
+    pub async fn change_password(&self, old: &str, new: &str) -> Result<(), ClientError> {
+        let body = RequestBody::ChangePassword {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        };
+        expect!(self.request(body).await?, ResponseBody::Ok => (), "Ok")
+    }
+
+    /// Changes the caller's own display name (empty: the username).
+    ///
+    /// # Errors
+    /// `BadRequest` or `TooLarge` for a name that breaks the label rules;
+    /// see the impl docs.
+    pub async fn set_display_name(&self, display_name: &str) -> Result<UserInfo, ClientError> {
+        let body = RequestBody::SetDisplayName {
+            display_name: display_name.to_owned(),
+        };
+        expect!(self.request(body).await?, ResponseBody::User(u) => u, "User")
+    }
 }

@@ -29,7 +29,7 @@ pub async fn user(target: &Target, out: &Out, cmd: UserCmd) -> Result<()> {
         UserCmd::ResetPassword {
             password_stdin: false,
             ..
-        } => Some(prompt_password().await?),
+        } => Some(prompt_password("password: ").await?),
         _ => None,
     };
     if let Some(p) = &password {

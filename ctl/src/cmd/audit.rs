@@ -63,12 +63,12 @@ pub async fn versions_of(
 }
 
 /// The JSON form of a message's versions, oldest first (the last is the
-/// current text): `[{"text", "ts" (RFC 3339 UTC)}]`.
+/// current text): `[{"text", "created_at" (RFC 3339 UTC)}]`.
 pub fn versions_json(versions: &[MessageVersion]) -> Value {
     Value::Array(
         versions
             .iter()
-            .map(|v| json!({"text": v.text, "ts": rfc3339(v.at)}))
+            .map(|v| json!({"text": v.text, "created_at": rfc3339(v.at)}))
             .collect(),
     )
 }
@@ -132,7 +132,7 @@ pub async fn moderation_log(
 }
 
 /// The JSON Lines form of a moderation record. Field names are stable:
-/// `type` (`"moderation"`), `id`, `ts` (RFC 3339 UTC), `actor` (username),
+/// `type` (`"moderation"`), `id`, `created_at` (RFC 3339 UTC), `actor` (username),
 /// `room` (name when known, else `null`), `room_id` (`null` when the action
 /// concerned no room), `target` (username or `null`), `action` (e.g.
 /// `ban`), `reason` (may be empty).
@@ -140,7 +140,7 @@ pub fn moderation_json(rec: &ModerationRecord, names: &BTreeMap<RoomId, String>)
     json!({
         "type": "moderation",
         "id": rec.id,
-        "ts": rfc3339(rec.at),
+        "created_at": rfc3339(rec.at),
         "actor": rec.actor.username,
         "room": rec.room.and_then(|r| names.get(&r)),
         "room_id": rec.room.map(|r| r.0),
@@ -179,7 +179,7 @@ mod tests {
         let v = moderation_json(&rec, &names);
         assert_eq!(
             v,
-            json!({"type": "moderation", "id": 3, "ts": "1970-01-01T00:00:00.000Z",
+            json!({"type": "moderation", "id": 3, "created_at": "1970-01-01T00:00:00.000Z",
                    "actor": "olivia", "room": "ops", "room_id": 9, "target": "otto",
                    "action": "ban", "reason": "spam"})
         );
@@ -210,7 +210,7 @@ mod tests {
         let v = attach_versions(json!({"seq": 4}), 4, &map);
         assert_eq!(
             v["versions"][1],
-            json!({"text": "b", "ts": "1970-01-01T00:01:00.000Z"})
+            json!({"text": "b", "created_at": "1970-01-01T00:01:00.000Z"})
         );
         assert!(
             attach_versions(json!({}), 5, &map)

@@ -14,7 +14,7 @@ use chat_protocol::{ErrorBody, ErrorCode, ResponseBody, Timestamp, TokenInfo, Us
 use redb::ReadableTable;
 use std::sync::Arc;
 
-fn auth_failed() -> ErrorBody {
+pub(super) fn auth_failed() -> ErrorBody {
     refuse(
         ErrorCode::AuthFailed,
         "wrong username or password; check both and try again",
@@ -84,7 +84,7 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
 }
 
 /// Runs argon2 work on the server's hashing pool (see `crate::login`).
-async fn hash_job<T: Send + 'static>(
+pub(super) async fn hash_job<T: Send + 'static>(
     session: &Session,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ErrorBody> {
@@ -442,7 +442,7 @@ pub(super) async fn update_user(
                 }
             };
             if end_sessions {
-                remove_login_sessions(ctx, id)?;
+                remove_login_sessions(ctx, id, None)?;
             }
             ctx.users.insert(id, encode(&user)?.as_slice())?;
             account_audit(
@@ -463,12 +463,17 @@ pub(super) async fn update_user(
     Ok(ResponseBody::User(updated.to_wire(id)))
 }
 
-fn remove_login_sessions(ctx: &mut WriteCtx<'_>, user: u64) -> Result<(), StoreError> {
+/// Removes `user`'s login-session tokens (API tokens stay), except `keep`.
+pub(super) fn remove_login_sessions(
+    ctx: &mut WriteCtx<'_>,
+    user: u64,
+    keep: Option<u64>,
+) -> Result<(), StoreError> {
     let mut doomed = Vec::new();
     for entry in ctx.tokens.iter()? {
         let (k, v) = entry?;
         let t: TokenRecord = crate::store::records::decode(v.value())?;
-        if t.user == user && !t.api {
+        if t.user == user && !t.api && keep != Some(k.value()) {
             doomed.push(k.value());
         }
     }
@@ -623,7 +628,7 @@ pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
 
 /// Records an account or admin action in the audit trail: who acted, on
 /// whom, and what changed (the record's `reason` holds the change).
-fn account_audit(
+pub(super) fn account_audit(
     ctx: &mut WriteCtx<'_>,
     actor_id: u64,
     actor: &UserRecord,

@@ -33,14 +33,7 @@ pub(super) fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody>
             "message is empty; type something to send",
         ));
     }
-    let lower = text.to_lowercase();
-    if let Some(word) = session
-        .shared
-        .config
-        .banned_words
-        .iter()
-        .find(|w| !w.is_empty() && lower.contains(&w.to_lowercase()))
-    {
+    if let Some(word) = crate::content::banned_word(&session.shared.config.banned_words, text) {
         return Err(refuse(
             ErrorCode::ContentRejected,
             format!("message contains the banned word {word:?}; rephrase it"),

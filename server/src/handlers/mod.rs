@@ -14,6 +14,7 @@ mod notify;
 mod page;
 pub(crate) mod rate;
 mod rooms;
+mod self_service;
 mod server_info;
 mod social;
 
@@ -215,6 +216,12 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
+        RequestBody::ChangePassword { old, new } => {
+            self_service::change_password(session, old, new).await
+        }
+        RequestBody::SetDisplayName { display_name } => {
+            self_service::set_display_name(session, display_name).await
+        }
         RequestBody::ListUsersPage { query, page } => {
             account::list_users_page(session, query, page).await
         }

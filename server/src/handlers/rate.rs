@@ -23,7 +23,8 @@ pub enum RateClass {
     /// Messages (`Send`, `Import`).
     Send,
     /// Other stored changes: edits, deletions, reactions, joins, leaves,
-    /// invitations, moderation, contacts, account and token changes.
+    /// invitations, moderation, contacts, account and token changes, and
+    /// a user's own password and display name.
     Write,
     /// Ephemeral or small signals: typing, read and delivery receipts,
     /// away. Best effort for clients: a refused one is replaced by the next.
@@ -59,7 +60,9 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::RemoveContact { .. }
         | RequestBody::SetBlocked { .. }
         | RequestBody::MarkNotificationsRead { .. }
-        | RequestBody::Moderate { .. } => Write,
+        | RequestBody::Moderate { .. }
+        | RequestBody::ChangePassword { .. }
+        | RequestBody::SetDisplayName { .. } => Write,
         RequestBody::Typing { .. }
         | RequestBody::MarkRead { .. }
         | RequestBody::MarkDelivered { .. }
