@@ -31,10 +31,12 @@ pub enum ErrorCode {
     InvalidName,
     /// A text, key or password is longer than its limit.
     TooLarge,
-    /// The caller sent too much too fast; retry after `retry_after_ms`.
+    /// The caller sent too much too fast; retry after `retry_after_ms`
+    /// (always set with this code). Each class of write (sends; other
+    /// writes; typing and receipts; room creation) has its own budget.
     RateLimited,
     /// A configured count limit was reached (rooms per user, connections,
-    /// streams per connection).
+    /// streams per connection, reactions per message).
     LimitExceeded,
     /// The caller is not a member of the room.
     NotMember,
@@ -52,6 +54,10 @@ pub enum ErrorCode {
     Unavailable,
     /// The server failed; the message says what to report.
     Internal,
+    /// The answer would not fit in a frame
+    /// ([`crate::frame::MAX_FRAME_LEN`]); nothing was changed. Ask for
+    /// less: the paged kind of a list request, or a smaller page.
+    ResponseTooLarge,
     /// A code added by a newer server.
     #[serde(other)]
     Unknown,

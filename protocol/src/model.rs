@@ -324,8 +324,19 @@ pub struct MessageVersion {
 pub struct MessageAudit {
     /// The message as stored now, with its current text even if deleted.
     pub event: crate::RoomEvent,
-    /// Every version, oldest first; the last is the current text.
+    /// Every version, oldest first; the last is the current text. When
+    /// they would not fit in [`crate::MAX_PAGE_BYTES`], the oldest are
+    /// left out and counted in `omitted_versions`.
     pub versions: Vec<MessageVersion>,
+    /// How many of the oldest versions were left out to keep the answer
+    /// within [`crate::MAX_PAGE_BYTES`]; 0 (and absent on the wire) when
+    /// none were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_versions: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A moderation action in the audit trail.

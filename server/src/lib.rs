@@ -21,7 +21,6 @@ pub mod fanout;
 mod handlers;
 pub mod login;
 pub mod presence;
-pub mod ratelimit;
 mod session;
 mod shared;
 pub mod store;
@@ -177,10 +176,7 @@ impl Server {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
         let shared = Arc::new(Shared {
-            limiter: ratelimit::RateLimiter::new(
-                config.limits.send_rate_per_sec,
-                config.limits.send_burst,
-            ),
+            limiter: handlers::rate::Limiter::new(&config.limits),
             store,
             hub,
             config,

@@ -18,6 +18,7 @@ mod handshake;
 mod hostile;
 mod hostile_memory;
 mod lifecycle;
+mod limits;
 mod messaging;
 mod moderation;
 mod privacy;

@@ -47,6 +47,16 @@ pub async fn versions_of(
                 e,
             )
         })?;
+        if audit.omitted_versions > 0 {
+            eprintln!(
+                "chatctl: message {} in {} has {} earlier versions than fit in one answer; \
+                 only its newest {} versions are included",
+                ev.seq.0,
+                room.name,
+                audit.omitted_versions,
+                audit.versions.len()
+            );
+        }
         out.insert(ev.seq.0, audit.versions);
     }
     Ok(out)
@@ -101,6 +111,15 @@ pub async fn moderation_log(
     conn: &Connection,
     room: Option<RoomId>,
 ) -> Result<Option<(Vec<ModerationRecord>, bool)>> {
+    match conn.moderation_log_all(room).await {
+        Ok(Some(mut records)) => {
+            records.sort_by_key(|r| r.id);
+            return Ok(Some((records, false)));
+        }
+        Ok(None) => {} // a server without paged lists: the capped request
+        Err(e) if e.code() == Some(ErrorCode::Forbidden) => return Ok(None),
+        Err(e) => return Err(CtlError::client("cannot read the moderation log", e)),
+    }
     match conn.moderation_log(room, MODERATION_LOG_MAX).await {
         Ok(mut records) => {
             let capped = records.len() >= MODERATION_LOG_MAX as usize;

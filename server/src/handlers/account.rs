@@ -316,6 +316,38 @@ pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -
     Ok(ResponseBody::Users(users))
 }
 
+/// `ListUsersPage`: as [`list_users`], one page at a time in account-id
+/// order, capped by count and bytes (`handlers::page`).
+pub(super) async fn list_users_page(
+    session: &Arc<Session>,
+    filter: Option<String>,
+    page: chat_protocol::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    let a = fresh(session).await?;
+    let needle = filter.map(|q| q.to_lowercase());
+    let users = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.users.range(from..)? {
+                let (k, v) = entry?;
+                let u: UserRecord = crate::store::records::decode(v.value())?;
+                let hit = needle.as_deref().is_none_or(|n| {
+                    u.username.to_lowercase().contains(n)
+                        || u.display_name.to_lowercase().contains(n)
+                        || u.org.to_lowercase().contains(n)
+                });
+                if hit && !out.offer(k.value(), u.to_wire_for(k.value(), a.user, a.admin)) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::UsersPage(users))
+}
+
 async fn find_user(session: &Session, username: String) -> Result<(u64, UserRecord), ErrorBody> {
     let name = username.clone();
     session
@@ -508,6 +540,49 @@ pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>
         })
         .await?;
     Ok(ResponseBody::Tokens(tokens))
+}
+
+/// `ListTokensPage`: as [`list_tokens`], one page at a time in token-id
+/// order, capped by count and bytes.
+pub(super) async fn list_tokens_page(
+    session: &Arc<Session>,
+    username: Option<String>,
+    page: chat_protocol::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    require_admin(session).await?;
+    let only = match username {
+        Some(u) => Some(find_user(session, u).await?.0),
+        None => None,
+    };
+    let tokens = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.tokens.range(from..)? {
+                let (k, v) = entry?;
+                let t: TokenRecord = crate::store::records::decode(v.value())?;
+                if only.is_some_and(|u| u != t.user) {
+                    continue;
+                }
+                let Some(user) = query::user(&r.users, t.user)? else {
+                    continue;
+                };
+                let info = TokenInfo {
+                    id: k.value(),
+                    user: crate::store::records::AuthorRecord::of(t.user, &user).to_wire(),
+                    label: t.label,
+                    created_at: Timestamp(t.created_at),
+                    api: t.api,
+                };
+                if !out.offer(k.value(), info) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::TokensPage(tokens))
 }
 
 pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {

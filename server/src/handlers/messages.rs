@@ -13,7 +13,6 @@ use chat_protocol::{
 };
 use redb::ReadableTable;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Checks a message text against the server's limits.
@@ -71,18 +70,7 @@ pub(super) fn submit_send(
     let a = session.authed()?;
     check_text(session, &text)?;
     check_key(&key)?;
-    // Server admins are exempt: they run imports and maintenance scripts.
-    if !a.admin
-        && let Err(wait_ms) = session.shared.limiter.check(a.user, Instant::now())
-    {
-        return Err(ErrorBody {
-            code: ErrorCode::RateLimited,
-            message: format!(
-                "sending too fast; wait {wait_ms} ms and retry with the same idempotency key"
-            ),
-            retry_after_ms: Some(wait_ms),
-        });
-    }
+    // The rate limit was taken before dispatch (`handlers::rate`).
     Ok(session
         .shared
         .store
@@ -392,29 +380,45 @@ pub(super) async fn history(
                 return Ok(Err(no_room()));
             }
             let head = room.head;
-            let (mut events, has_more) = match anchor {
+            // Events in reading order: newest first for `Latest` and
+            // `Before`, oldest first for `After`.
+            let (evs, mut has_more, backward) = match anchor {
                 HistoryAnchor::Latest => {
                     let evs = query::events_rev(&r.events, room_id, 1, head, limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s > 1);
-                    (rev(evs), more)
+                    (evs, more, true)
                 }
                 HistoryAnchor::Before(s) => {
                     let evs =
                         query::events_rev(&r.events, room_id, 1, s.0.saturating_sub(1), limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s > 1);
-                    (rev(evs), more)
+                    (evs, more, true)
                 }
                 HistoryAnchor::After(s) => {
                     let evs =
                         query::events(&r.events, room_id, s.0.saturating_add(1), head, limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s < head);
-                    (evs, more)
+                    (evs, more, false)
                 }
             };
-            let events = events
-                .drain(..)
-                .map(|(seq, ev)| ev.to_wire_for(room_id, seq, &view))
-                .collect::<Result<Vec<_>, _>>()?;
+            // Capped by bytes as well as count, keeping the events nearest
+            // the anchor, so the page fits in a frame; the client pages on
+            // while `has_more`. The first event always fits.
+            let mut events = Vec::with_capacity(evs.len());
+            let mut bytes = 0usize;
+            for (seq, ev) in evs {
+                let wire = ev.to_wire_for(room_id, seq, &view)?;
+                let len = proto::frame::encoded_len(&wire);
+                if !events.is_empty() && bytes.saturating_add(len) > proto::MAX_PAGE_BYTES {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(len);
+                events.push(wire);
+            }
+            if backward {
+                events.reverse();
+            }
             Ok(Ok(proto::HistoryPage {
                 room: RoomId(room_id),
                 events,
@@ -424,11 +428,6 @@ pub(super) async fn history(
         })
         .await??;
     Ok(ResponseBody::History(page))
-}
-
-fn rev<T>(mut v: Vec<T>) -> Vec<T> {
-    v.reverse();
-    v
 }
 
 fn no_room() -> ErrorBody {

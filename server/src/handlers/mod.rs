@@ -2,7 +2,8 @@
 //! reads, writer jobs and a response. Handlers never see bytes or streams.
 //!
 //! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
-//! route it in [`handle`], and write the handler in the module of its area.
+//! route it in [`handle`], give it a rate class in [`rate::class_of`], and
+//! write the handler in the module of its area.
 
 mod access;
 mod account;
@@ -10,6 +11,8 @@ mod lifecycle;
 mod messages;
 mod moderation;
 mod notify;
+mod page;
+pub(crate) mod rate;
 mod rooms;
 mod self_service;
 mod server_info;
@@ -45,6 +48,16 @@ pub fn dispatch(
 ) {
     let id = req.id;
     let session = session.clone();
+    if let Err(refused) = admit(&session, &req.body) {
+        tokio::spawn(
+            async move {
+                session.respond(id, Err(refused)).await;
+                drop(permit);
+            }
+            .in_current_span(),
+        );
+        return;
+    }
     match req.body {
         RequestBody::Send {
             room,
@@ -75,6 +88,23 @@ pub fn dispatch(
                 .in_current_span(),
             );
         }
+    }
+}
+
+/// Takes the request's token from its rate class ([`rate::class_of`]) for
+/// a logged-in user who is not a server admin. Requests before login are
+/// left to `handle`, which refuses them (or to the login throttle).
+fn admit(session: &Session, body: &RequestBody) -> Result<(), ErrorBody> {
+    let class = rate::class_of(body);
+    if class == rate::RateClass::Unlimited {
+        return Ok(());
+    }
+    match session.authed() {
+        Ok(a) if !a.admin => session
+            .shared
+            .limiter
+            .check(class, a.user, std::time::Instant::now()),
+        _ => Ok(()),
     }
 }
 
@@ -191,6 +221,20 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         }
         RequestBody::SetDisplayName { display_name } => {
             self_service::set_display_name(session, display_name).await
+        }
+        RequestBody::ListUsersPage { query, page } => {
+            account::list_users_page(session, query, page).await
+        }
+        RequestBody::ListMyRoomsPage { page } => rooms::list_mine_page(session, page).await,
+        RequestBody::ListRoomsPage { all, page } => rooms::directory_page(session, all, page).await,
+        RequestBody::ListMembersPage { room, page } => {
+            rooms::members_page(session, room.0, page).await
+        }
+        RequestBody::ListTokensPage { username, page } => {
+            account::list_tokens_page(session, username, page).await
+        }
+        RequestBody::ModerationLogPage { room, page } => {
+            moderation::log_page(session, room, page).await
         }
     }
 }
