@@ -44,6 +44,9 @@ pub struct Config {
     /// from flags or files: the defaults are the documented bounds
     /// (README, "Resource bounds"); tests shorten them.
     pub deadlines: Deadlines,
+    /// Pacing of the idempotency sweep. Not settable from flags or files;
+    /// tests shorten it.
+    pub sweep: crate::store::sweep::Sweep,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -152,6 +155,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
+            sweep: crate::store::sweep::Sweep::default(),
         }
     }
 }
@@ -501,6 +505,7 @@ impl Config {
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
+            sweep: crate::store::sweep::Sweep::default(),
         };
         config.validate()?;
         Ok(config)

@@ -199,8 +199,17 @@ pub fn internal(e: impl std::fmt::Display) -> ErrorBody {
 }
 
 impl From<StoreError> for ErrorBody {
+    /// `Unavailable` (retryable: nothing was stored) for a store that is
+    /// degraded or shutting down; `Internal` for every other failure.
     fn from(e: StoreError) -> Self {
-        internal(e)
+        match e {
+            StoreError::Unavailable(why) => ErrorBody::new(ErrorCode::Unavailable, why),
+            StoreError::WriterGone => ErrorBody::new(
+                ErrorCode::Unavailable,
+                crate::store::health::SHUTTING_DOWN,
+            ),
+            e => internal(e),
+        }
     }
 }
 
@@ -208,7 +217,7 @@ impl From<WriteError> for ErrorBody {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::Rejected(e) => e,
-            WriteError::Store(e) => internal(e),
+            WriteError::Store(e) => e.into(),
         }
     }
 }
