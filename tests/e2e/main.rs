@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod bins;
 mod crash;
+mod faults;
 mod ctl_admin;
 mod ctl_audit;
 mod ctl_bot;

@@ -17,10 +17,9 @@
 //!   with backoff, refusing writes meanwhile ([`super::health`]).
 
 use super::health::{self, HealthState, RETRY_FIRST_MS, RETRY_MAX_MS};
-use super::tables::meta;
 use super::writer::{BoxedJob, Fate, Msg, Outcome, WriterStats};
 use super::{DbSlot, StoreError, WriteCtx};
-use redb::{Database, ReadableTable};
+use redb::Database;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,6 +33,11 @@ pub const MAX_RERUNS: usize = 8;
 /// What a job left over after [`MAX_RERUNS`] is told.
 const TOO_MANY_FAILURES: &str = "the server could not store this request because other requests \
      stored with it kept failing; nothing of it was stored; retry";
+
+/// Free space, in bytes, the disk must have (proved by writing it) before
+/// a degraded store accepts writes again: room for a few full batches of
+/// messages, so a store that recovers does not fail again at once.
+pub const PROBE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How long a reopen waits for reads still using the failed database.
 const READERS_GRACE: Duration = Duration::from_secs(1);
@@ -186,7 +190,9 @@ impl WriterThread {
         self.stale = self.db.take();
     }
 
-    /// Tries once to reopen the database and prove it takes writes.
+    /// One step of recovery: drop the failed database once no read holds
+    /// it, reopen the file (reads are served again from then on), and
+    /// once the disk has room ([`probe`]) accept writes again.
     fn recover(&mut self) -> bool {
         if let Some(old) = self.stale.take() {
             let deadline = Instant::now() + READERS_GRACE;
@@ -200,40 +206,58 @@ impl WriterThread {
             }
             drop(old);
         }
-        let db = match super::open::open_database(&self.slot.path) {
+        let db = match self.slot.get() {
             Ok(db) => db,
-            Err(error) => {
-                tracing::warn!(%error, "cannot reopen the database yet");
-                return false;
-            }
+            Err(_) => match super::open::open_database(&self.slot.path) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    self.slot.put(db.clone());
+                    self.stats.reopens.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("database reopened; serving reads, writes wait for disk room");
+                    db
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot reopen the database yet");
+                    return false;
+                }
+            },
         };
-        if let Err(error) = probe(&db) {
-            tracing::warn!(%error, "the reopened database does not take writes yet");
+        if let Err(error) = probe(&self.slot.path) {
+            tracing::debug!(%error, "the disk has no room for writes yet");
             return false;
         }
-        let db = Arc::new(db);
-        self.slot.put(db.clone());
         self.db = Some(db);
-        self.stats.reopens.fetch_add(1, Ordering::Relaxed);
         self.health.heal();
         true
     }
 }
 
-/// Commits one small write ([`meta::HEALTH_PROBES`]): the disk takes
-/// writes again.
-fn probe(db: &Database) -> Result<(), StoreError> {
-    let txn = db.begin_write()?;
-    {
-        let mut table = txn.open_table(super::tables::META)?;
-        let n = table
-            .get(meta::HEALTH_PROBES)?
-            .map(|v| v.value())
-            .unwrap_or(0);
-        table.insert(meta::HEALTH_PROBES, n + 1)?;
-    }
-    txn.commit()?;
-    Ok(())
+/// Writes [`PROBE_BYTES`] to a scratch file next to the database, syncs
+/// and removes it: the disk takes writes again and has room for a few
+/// batches. A scratch file, not the database, because a failed redb write
+/// would latch the database again and stop its reads too.
+///
+/// # Errors
+/// The I/O error (no space, a failing device).
+fn probe(db_path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = db_path.with_extension("probe");
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(super::open::FILE_MODE)
+            .open(&path)?;
+        let chunk = vec![0u8; 64 * 1024];
+        for _ in 0..PROBE_BYTES / chunk.len() {
+            f.write_all(&chunk)?;
+        }
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 /// Runs every job of `jobs` in one transaction and commits.

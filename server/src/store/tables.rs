@@ -85,9 +85,6 @@ pub mod meta {
     pub const EVENT_COUNT: &str = "event_count";
     /// Next moderation record id.
     pub const NEXT_MODLOG: &str = "next_modlog";
-    /// Probe writes the writer committed to prove the disk takes writes
-    /// again after a fault (`store::batch`).
-    pub const HEALTH_PROBES: &str = "health_probes";
 }
 
 /// The storage layout version this build writes.
