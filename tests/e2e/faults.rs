@@ -194,10 +194,15 @@ async fn one_failing_job_does_not_fail_its_batch() {
     // so the poisoned jobs share a transaction with the good ones.
     let (release, hold) = std::sync::mpsc::channel::<()>();
     let hold = std::sync::Mutex::new(hold);
+    // The gate may share the batch and so run again after a failure; it
+    // waits only the first time.
+    let waited = std::sync::atomic::AtomicBool::new(false);
     let gate = writer.submit(move |_| {
-        let _ = hold
-            .lock()
-            .map(|h| h.recv_timeout(Duration::from_secs(30)));
+        if !waited.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = hold
+                .lock()
+                .map(|h| h.recv_timeout(Duration::from_secs(30)));
+        }
         Ok(())
     });
     let mut good = Vec::new();
