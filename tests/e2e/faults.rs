@@ -61,7 +61,7 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
     }
 }
 
@@ -275,43 +275,47 @@ async fn sends_during_shutdown_are_never_answered_internal() {
     let mut server = spawn_server().await;
     let admin = server.admin().await;
     let room = public_room(&admin, "ward").await;
-    // Server admins are not rate limited: a flood keeps the writer's
-    // queue full when the shutdown starts.
+    // Server admins are not rate limited: 128 senders that each send until
+    // their first failure keep the writer's queue full when the shutdown
+    // starts.
     let mut tasks = Vec::new();
     for c in 0..4 {
         let conn = server.admin().await;
-        for i in 0..400 {
+        for s in 0..32 {
             let conn = conn.clone();
             tasks.push(tokio::spawn(async move {
-                let text = format!("c{c}-{i}");
-                let r = conn
-                    .send(room, IdempotencyKey(text.clone()), &text, None)
-                    .await;
-                (text, r)
+                let mut acked = Vec::new();
+                for i in 0.. {
+                    let text = format!("c{c}-s{s}-{i}");
+                    match conn
+                        .send(room, IdempotencyKey(text.clone()), &text, None)
+                        .await
+                    {
+                        Ok(_) => acked.push(text),
+                        Err(e) => return (acked, text, e),
+                    }
+                }
+                unreachable!("the loop ends at the first failure")
             }));
         }
     }
     // Stop once the flood is under way.
     let deadline = Instant::now() + WAIT;
-    while admin.server_stats().await.expect("stats").writes < 200 {
+    while admin.server_stats().await.expect("stats").writes < 500 {
         assert!(Instant::now() < deadline, "the flood never started");
     }
     server.restart().await;
     let mut acked = Vec::new();
     for t in tasks {
-        let (text, r) = t.await.expect("task");
-        match r {
-            Ok(_) => acked.push(text),
-            Err(e) => {
-                assert_ne!(
-                    e.code(),
-                    Some(ErrorCode::Internal),
-                    "{text}: a send during shutdown answered Internal: {e}"
-                );
-                // The outbox keeps (and retries) exactly the transient ones.
-                assert!(e.is_transient(), "{text}: not retryable: {e}");
-            }
-        }
+        let (ok, text, e) = t.await.expect("task");
+        acked.extend(ok);
+        assert_ne!(
+            e.code(),
+            Some(ErrorCode::Internal),
+            "{text}: a send during shutdown answered Internal: {e}"
+        );
+        // The outbox keeps (and retries) exactly the transient ones.
+        assert!(e.is_transient(), "{text}: not retryable: {e}");
     }
     let stored = all_texts(&server.admin().await, room).await;
     for a in &acked {
@@ -500,8 +504,14 @@ async fn data_files_are_private_whatever_the_umask() {
         std::fs::Permissions::from_mode(0o644),
     )
     .expect("chmod");
+    std::fs::set_permissions(
+        data.join("admin.token"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .expect("chmod");
     let (child, out, _) = chatd_in(dir.path(), Some("000"));
     terminate(child.unwrap_or_else(|| panic!("chatd starts:\n{out}")));
+    assert_eq!(mode(&data.join("admin.token")), 0o600, "existing token narrowed");
     assert_eq!(mode(&data), 0o700, "existing data dir narrowed");
     assert_eq!(mode(&data.join(chatd::DB_FILE)), 0o600, "existing database narrowed");
 }

@@ -21,21 +21,23 @@ pub const DIR_MODE: u32 = 0o700;
 pub const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` (mode 0700) if missing, narrows an existing one to 0700
-/// and every regular file directly in it to 0600.
+/// and those of `files` (names in `dir`, chatd's own) that exist to 0600.
+/// Other files in `dir` are left alone: it may be shared with something
+/// else.
 ///
 /// # Errors
 /// The I/O error, when the directory cannot be created or its modes
 /// cannot be changed (chatd does not own it).
-pub fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
+pub fn prepare_data_dir(dir: &Path, files: &[&str]) -> std::io::Result<()> {
     DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
         .create(dir)?;
     narrow(dir, DIR_MODE)?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            narrow(&entry.path(), FILE_MODE)?;
+    for name in files {
+        let path = dir.join(name);
+        if path.is_file() {
+            narrow(&path, FILE_MODE)?;
         }
     }
     Ok(())
