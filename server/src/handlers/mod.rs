@@ -198,12 +198,20 @@ pub fn internal(e: impl std::fmt::Display) -> ErrorBody {
     )
 }
 
+/// How long a client is asked to wait before retrying a write the store
+/// could not take (degraded or reopening), in ms.
+pub const UNAVAILABLE_RETRY_MS: u64 = 1_000;
+
 impl From<StoreError> for ErrorBody {
     /// `Unavailable` (retryable: nothing was stored) for a store that is
     /// degraded or shutting down; `Internal` for every other failure.
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(why) => ErrorBody::new(ErrorCode::Unavailable, why),
+            StoreError::Unavailable(why) => ErrorBody {
+                code: ErrorCode::Unavailable,
+                message: why,
+                retry_after_ms: Some(UNAVAILABLE_RETRY_MS),
+            },
             StoreError::WriterGone => ErrorBody::new(
                 ErrorCode::Unavailable,
                 crate::store::health::SHUTTING_DOWN,
