@@ -54,7 +54,9 @@ fn bench_history(c: &mut Criterion) {
     // Reopen it as chatd starts: with the integrity check of every page.
     rt.block_on(store.shutdown());
     drop(store);
-    let size = std::fs::metadata(dir.path().join("bench.redb")).unwrap().len();
+    let size = std::fs::metadata(dir.path().join("bench.redb"))
+        .unwrap()
+        .len();
     let checked = Instant::now();
     let store = support::open(dir.path(), chatd::store::writer::MAX_BATCH);
     eprintln!(

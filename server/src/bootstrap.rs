@@ -129,8 +129,10 @@ fn reissue(ctx: &mut WriteCtx<'_>) -> Result<Option<String>, WriteError> {
     for tid in old {
         ctx.tokens.remove(tid)?;
     }
-    tracing::warn!("the admin token file is missing and the admin account was never used \
-        (an interrupted first start?); issuing a new admin token");
+    tracing::warn!(
+        "the admin token file is missing and the admin account was never used \
+        (an interrupted first start?); issuing a new admin token"
+    );
     Ok(Some(mint_token(ctx, id, BOOTSTRAP_LABEL.into(), true)?.1))
 }
 

@@ -130,10 +130,12 @@ impl Server {
         let data_dir = config.data_dir.clone();
         // 0700, its files 0600, whatever the umask: it holds every message
         // and password hash.
-        store::prepare_data_dir(&data_dir, &[DB_FILE, bootstrap::ADMIN_TOKEN_FILE]).map_err(|cause| ServerError::DataDir {
-            path: data_dir.clone(),
-            cause,
-        })?;
+        store::prepare_data_dir(&data_dir, &[DB_FILE, bootstrap::ADMIN_TOKEN_FILE]).map_err(
+            |cause| ServerError::DataDir {
+                path: data_dir.clone(),
+                cause,
+            },
+        )?;
         let (tls, store) = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {

@@ -61,7 +61,10 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -135,7 +138,12 @@ async fn a_full_disk_refuses_writes_and_recovers_without_a_restart() {
         stats.storage
     );
     let again = admin
-        .send(room, IdempotencyKey("while-full".into()), "while full", None)
+        .send(
+            room,
+            IdempotencyKey("while-full".into()),
+            "while full",
+            None,
+        )
         .await
         .expect_err("still refused while the disk is full");
     assert_eq!(again.code(), Some(ErrorCode::Unavailable));
@@ -174,7 +182,10 @@ async fn a_full_disk_refuses_writes_and_recovers_without_a_restart() {
         for a in &acked {
             assert!(stored.contains(a), "acked {a} is stored (round {round})");
         }
-        assert!(!stored.iter().any(|t| t == "while"), "a refused send was not stored");
+        assert!(
+            !stored.iter().any(|t| t == "while"),
+            "a refused send was not stored"
+        );
         assert_eq!(stored.last().map(String::as_str), Some("after"));
         if round == 0 {
             server.restart().await;
@@ -199,9 +210,7 @@ async fn one_failing_job_does_not_fail_its_batch() {
     let waited = std::sync::atomic::AtomicBool::new(false);
     let gate = writer.submit(move |_| {
         if !waited.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            let _ = hold
-                .lock()
-                .map(|h| h.recv_timeout(Duration::from_secs(30)));
+            let _ = hold.lock().map(|h| h.recv_timeout(Duration::from_secs(30)));
         }
         Ok(())
     });
@@ -511,9 +520,17 @@ async fn data_files_are_private_whatever_the_umask() {
     .expect("chmod");
     let (child, out, _) = chatd_in(dir.path(), Some("000"));
     terminate(child.unwrap_or_else(|| panic!("chatd starts:\n{out}")));
-    assert_eq!(mode(&data.join("admin.token")), 0o600, "existing token narrowed");
+    assert_eq!(
+        mode(&data.join("admin.token")),
+        0o600,
+        "existing token narrowed"
+    );
     assert_eq!(mode(&data), 0o700, "existing data dir narrowed");
-    assert_eq!(mode(&data.join(chatd::DB_FILE)), 0o600, "existing database narrowed");
+    assert_eq!(
+        mode(&data.join(chatd::DB_FILE)),
+        0o600,
+        "existing database narrowed"
+    );
 }
 
 // ----- first-start admin token -----
@@ -528,9 +545,17 @@ async fn a_lost_admin_token_file_is_written_again_at_start() {
     std::fs::remove_file(server.config.data_dir.join("admin.token")).expect("rm token");
     server.restart().await;
     assert_ne!(server.admin_token, old, "a fresh token was written");
-    server.admin().await.server_stats().await.expect("the new token is an admin's");
+    server
+        .admin()
+        .await
+        .server_stats()
+        .await
+        .expect("the new token is an admin's");
     let stale = server.connect().await;
-    assert!(stale.authenticate(&old).await.is_err(), "the lost token is revoked");
+    assert!(
+        stale.authenticate(&old).await.is_err(),
+        "the lost token is revoked"
+    );
 
     server.stop().await;
 }
@@ -548,7 +573,12 @@ async fn a_stale_admin_token_file_from_an_interrupted_first_start_is_replaced() 
     })
     .await;
     assert_ne!(server.admin_token, "chat_1_stale");
-    server.admin().await.server_stats().await.expect("the new token works");
+    server
+        .admin()
+        .await
+        .server_stats()
+        .await
+        .expect("the new token works");
 }
 
 // ----- idempotency sweep -----

@@ -212,10 +212,9 @@ impl From<StoreError> for ErrorBody {
                 message: why,
                 retry_after_ms: Some(UNAVAILABLE_RETRY_MS),
             },
-            StoreError::WriterGone => ErrorBody::new(
-                ErrorCode::Unavailable,
-                crate::store::health::SHUTTING_DOWN,
-            ),
+            StoreError::WriterGone => {
+                ErrorBody::new(ErrorCode::Unavailable, crate::store::health::SHUTTING_DOWN)
+            }
             e => internal(e),
         }
     }

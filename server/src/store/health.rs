@@ -82,7 +82,10 @@ impl HealthState {
     }
 
     pub(crate) fn get(&self) -> Health {
-        self.detail.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.detail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn degrade(&self, reason: String) {
@@ -101,7 +104,10 @@ impl HealthState {
         let mut d = self.detail.lock().unwrap_or_else(|p| p.into_inner());
         if let Health::Degraded { since, .. } = &*d {
             let secs = since.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0);
-            tracing::warn!(after_secs = secs, "storage recovered: accepting writes again");
+            tracing::warn!(
+                after_secs = secs,
+                "storage recovered: accepting writes again"
+            );
         }
         *d = Health::Healthy;
         self.degraded.store(false, Ordering::Release);

@@ -119,7 +119,9 @@ pub async fn run(store: Store, sweep: Sweep) {
                 }
                 cursor = next;
             }
-            Err(error) => tracing::warn!(%error, "idempotency sweep pass failed; trying again later"),
+            Err(error) => {
+                tracing::warn!(%error, "idempotency sweep pass failed; trying again later")
+            }
         }
         let pause = if cursor.is_some() {
             sweep.busy_ms
