@@ -131,3 +131,75 @@ pub async fn run(store: Store, sweep: Sweep) {
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::encode;
+
+    fn record(expires_at: u64) -> IdempotencyRecord {
+        IdempotencyRecord {
+            room: 1,
+            seq: 1,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn passes_are_bounded_resume_and_keep_live_records() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("t.redb")).expect("open");
+        let now = 10 * chat_protocol::IDEMPOTENCY_TTL_MS;
+        store
+            .writer()
+            .write(move |ctx| {
+                for i in 0..10u64 {
+                    // Even keys expired an hour ago, odd ones in a day.
+                    let at = if i % 2 == 0 {
+                        now - 3_600_000
+                    } else {
+                        now + 86_400_000
+                    };
+                    ctx.idempotency
+                        .insert((i, "k"), encode(&record(at))?.as_slice())?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("seed");
+        let ttl = chat_protocol::IDEMPOTENCY_TTL_MS;
+        let mut cursor: Cursor = None;
+        let mut passes = 0;
+        let mut removed = 0;
+        loop {
+            let from = cursor.clone();
+            let (next, n) = store
+                .writer()
+                .write(move |ctx| pass(ctx, &from, 3, ttl, now))
+                .await
+                .expect("pass");
+            assert!(n <= 3, "a pass looks at no more than its limit");
+            removed += n;
+            passes += 1;
+            cursor = next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(passes, 4, "10 records, 3 per pass");
+        assert_eq!(removed, 5, "exactly the expired ones");
+        let left = store
+            .writer()
+            .write(|ctx| {
+                let mut keys = Vec::new();
+                for e in ctx.idempotency.iter()? {
+                    keys.push(e?.0.value().0);
+                }
+                Ok(keys)
+            })
+            .await
+            .expect("read");
+        assert_eq!(left, [1, 3, 5, 7, 9]);
+        store.shutdown().await;
+    }
+}
