@@ -43,9 +43,9 @@ pub enum StoreError {
     },
     /// The file failed redb's integrity check at start.
     #[error(
-        "database {path} is damaged: {cause}. chatd will not serve it. Stop here, keep the damaged \
-         file for inspection (move it aside), and restore {path} from your latest backup; \
-         then start chatd again"
+        "database {path} is damaged ({cause}), so chatd will not serve it: move the damaged file \
+         aside (keep it for inspection), restore {path} from your latest backup, and start \
+         chatd again"
     )]
     Damaged {
         /// The redb file.
