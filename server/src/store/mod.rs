@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 pub use health::Health;
-pub use open::{prepare_data_dir, secure_file};
+pub use open::prepare_data_dir;
 pub use writer::{WriteCtx, WriteError, Writer};
 
 /// A storage failure. Never shown verbatim to clients: handlers turn it into

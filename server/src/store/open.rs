@@ -43,14 +43,6 @@ pub fn prepare_data_dir(dir: &Path, files: &[&str]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sets `path`'s mode to 0600 if it allows more.
-///
-/// # Errors
-/// The I/O error from `stat` or `chmod`.
-pub fn secure_file(path: &Path) -> std::io::Result<()> {
-    narrow(path, FILE_MODE)
-}
-
 fn narrow(path: &Path, mode: u32) -> std::io::Result<()> {
     let current = std::fs::metadata(path)?.permissions().mode() & 0o777;
     if current & !mode != 0 {
