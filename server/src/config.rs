@@ -47,6 +47,10 @@ pub struct Config {
     /// Pacing of the idempotency sweep. Not settable from flags or files;
     /// tests shorten it.
     pub sweep: crate::store::sweep::Sweep,
+    /// Test hook: a switch that makes the database's writes fail as on a
+    /// full disk (`store::fault`). Not settable from flags or files;
+    /// `None` in service.
+    pub disk_fault: Option<crate::store::fault::DiskFault>,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -156,6 +160,7 @@ impl Default for Config {
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
             sweep: crate::store::sweep::Sweep::default(),
+            disk_fault: None,
         }
     }
 }
@@ -506,6 +511,7 @@ impl Config {
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
             sweep: crate::store::sweep::Sweep::default(),
+            disk_fault: None,
         };
         config.validate()?;
         Ok(config)

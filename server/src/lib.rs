@@ -140,7 +140,13 @@ impl Server {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {
                 let tls = tls::load_or_generate(&config)?;
-                let store = store::Store::open(&config.data_dir.join(DB_FILE))?;
+                let store = store::Store::open_with(
+                    &config.data_dir.join(DB_FILE),
+                    store::StoreOptions {
+                        disk_fault: config.disk_fault.clone(),
+                        ..Default::default()
+                    },
+                )?;
                 Ok::<_, ServerError>((tls, store))
             })
             .await

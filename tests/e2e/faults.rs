@@ -8,11 +8,12 @@ use crate::process::ca_path;
 use chat_client::{ClientConfig, ClientError, Connection, Trust};
 use chat_e2e::{WAIT, public_room, spawn_server, spawn_server_with};
 use chat_protocol::{ErrorCode, HistoryAnchor, IdempotencyKey, RoomId, Visibility};
+use chatd::store::fault::DiskFault;
 use chatd::store::{Store, StoreError, WriteError};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,7 @@ impl Drop for Tmpfs {
 }
 
 /// Fills the free space of the filesystem at `dir` with one file.
-fn fill(dir: &Path) -> std::path::PathBuf {
+fn fill(dir: &Path) -> PathBuf {
     use std::io::Write;
     let path = dir.join("filler");
     let mut f = std::fs::File::create(&path).expect("filler");
@@ -81,21 +82,65 @@ fn fill(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// How a test makes the disk fail: a real full tmpfs, or the store's
+/// fault-injecting backend (`chatd::store::fault`).
+enum Disk {
+    Tmpfs { fs: Tmpfs, filler: Option<PathBuf> },
+    Injected(DiskFault),
+}
+
+impl Disk {
+    fn tune(&self, c: &mut chatd::Config) {
+        match self {
+            Disk::Tmpfs { fs, .. } => {
+                c.data_dir = fs.path().join("data");
+                c.cert_dir = fs.path().join("data/certs");
+            }
+            Disk::Injected(fault) => c.disk_fault = Some(fault.clone()),
+        }
+    }
+
+    fn fill(&mut self) {
+        match self {
+            Disk::Tmpfs { fs, filler } => *filler = Some(fill(fs.path())),
+            Disk::Injected(fault) => fault.set_full(true),
+        }
+    }
+
+    fn free(&mut self) {
+        match self {
+            Disk::Tmpfs { filler, .. } => {
+                std::fs::remove_file(filler.take().expect("filled")).expect("free space");
+            }
+            Disk::Injected(fault) => fault.set_full(false),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_full_disk_refuses_writes_and_recovers_without_a_restart() {
-    let Some(fs) = Tmpfs::mount(24 * 1024 * 1024) else {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root); the ENOSPC test did not run");
-        return;
+    let disk = match Tmpfs::mount(24 * 1024 * 1024) {
+        Some(fs) => Disk::Tmpfs { fs, filler: None },
+        None => {
+            eprintln!("cannot mount a tmpfs here (needs root): injecting the full disk instead");
+            Disk::Injected(DiskFault::default())
+        }
     };
-    let data = fs.path().join("data");
-    let mut server = spawn_server_with(|c| {
-        c.data_dir = data.clone();
-        c.cert_dir = data.join("certs");
-    })
-    .await;
+    disk_fault_scenario(disk).await;
+}
+
+#[tokio::test]
+async fn an_injected_disk_fault_is_recovered_without_a_restart() {
+    disk_fault_scenario(Disk::Injected(DiskFault::default())).await;
+}
+
+/// Writes refused with a clear error while the disk is full, nothing acked
+/// that was not stored, writes accepted again once it has room, no restart.
+async fn disk_fault_scenario(mut disk: Disk) {
+    let mut server = spawn_server_with(|c| disk.tune(c)).await;
     let admin = server.admin().await;
     let room = public_room(&admin, "ward").await;
-    let filler = fill(fs.path());
+    disk.fill();
 
     // Send until the disk refuses; every answer is an ack or Unavailable.
     let text = "x".repeat(8 * 1024);
@@ -149,7 +194,7 @@ async fn a_full_disk_refuses_writes_and_recovers_without_a_restart() {
     assert_eq!(again.code(), Some(ErrorCode::Unavailable));
 
     // Free the space: the same server takes writes again, no restart.
-    std::fs::remove_file(filler).expect("free space");
+    disk.free();
     let deadline = Instant::now() + WAIT;
     loop {
         match admin

@@ -208,21 +208,25 @@ impl WriterThread {
         }
         let db = match self.slot.get() {
             Ok(db) => db,
-            Err(_) => match super::open::open_database(&self.slot.path) {
-                Ok(db) => {
-                    let db = Arc::new(db);
-                    self.slot.put(db.clone());
-                    self.stats.reopens.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("database reopened; serving reads, writes wait for disk room");
-                    db
+            Err(_) => {
+                match super::open::open_database(&self.slot.path, self.slot.disk_fault.as_ref()) {
+                    Ok(db) => {
+                        let db = Arc::new(db);
+                        self.slot.put(db.clone());
+                        self.stats.reopens.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(
+                            "database reopened; serving reads, writes wait for disk room"
+                        );
+                        db
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot reopen the database yet");
+                        return false;
+                    }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot reopen the database yet");
-                    return false;
-                }
-            },
+            }
         };
-        if let Err(error) = probe(&self.slot.path) {
+        if let Err(error) = probe(&self.slot.path, self.slot.disk_fault.as_ref()) {
             tracing::debug!(%error, "the disk has no room for writes yet");
             return false;
         }
@@ -239,8 +243,14 @@ impl WriterThread {
 ///
 /// # Errors
 /// The I/O error (no space, a failing device).
-fn probe(db_path: &std::path::Path) -> std::io::Result<()> {
+fn probe(
+    db_path: &std::path::Path,
+    disk_fault: Option<&super::fault::DiskFault>,
+) -> std::io::Result<()> {
     use std::io::Write;
+    if let Some(fault) = disk_fault {
+        fault.check()?;
+    }
     use std::os::unix::fs::OpenOptionsExt;
     let path = db_path.with_extension("probe");
     let result = (|| {

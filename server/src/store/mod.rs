@@ -11,6 +11,7 @@
 
 mod batch;
 mod ctx;
+pub mod fault;
 pub mod health;
 mod open;
 pub mod query;
@@ -108,7 +109,7 @@ macro_rules! redb_errors {
 redb_errors!(TransactionError, TableError, CommitError);
 
 /// How to open a [`Store`]. `Default` is what the server uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Most jobs per write transaction (one fsync each). Default
     /// [`writer::MAX_BATCH`]; 1 turns group commit off, one commit per job,
@@ -117,6 +118,9 @@ pub struct StoreOptions {
     /// Run redb's integrity check (every page's checksum) before serving.
     /// Default true; the benchmarks turn it off.
     pub check_integrity: bool,
+    /// Test hook: a switch that makes the database's writes fail as on a
+    /// full disk ([`fault::DiskFault`]). `None` (the default) in service.
+    pub disk_fault: Option<fault::DiskFault>,
 }
 
 impl Default for StoreOptions {
@@ -124,6 +128,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_batch: writer::MAX_BATCH,
             check_integrity: true,
+            disk_fault: None,
         }
     }
 }
@@ -134,6 +139,8 @@ impl Default for StoreOptions {
 pub struct DbSlot {
     /// The redb file.
     path: PathBuf,
+    /// The test hook it was opened with, for reopening the same way.
+    disk_fault: Option<fault::DiskFault>,
     db: RwLock<Option<Arc<Database>>>,
 }
 
@@ -180,7 +187,7 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        let mut db = open::open_database(path)?;
+        let mut db = open::open_database(path, options.disk_fault.as_ref())?;
         if options.check_integrity {
             open::check_integrity(&mut db, path)?;
         }
@@ -188,6 +195,7 @@ impl Store {
         writer::init_tables(&db)?;
         let slot = Arc::new(DbSlot {
             path: path.to_path_buf(),
+            disk_fault: options.disk_fault.clone(),
             db: RwLock::new(Some(db)),
         });
         let writer = Writer::start(slot.clone(), options.max_batch)?;

@@ -58,7 +58,10 @@ fn narrow(path: &Path, mode: u32) -> std::io::Result<()> {
 ///
 /// # Errors
 /// [`StoreError::Open`] with the real cause and what to do.
-pub(super) fn open_database(path: &Path) -> Result<Database, StoreError> {
+pub(super) fn open_database(
+    path: &Path,
+    disk_fault: Option<&super::fault::DiskFault>,
+) -> Result<Database, StoreError> {
     let shown = path.display().to_string();
     let file = OpenOptions::new()
         .read(true)
@@ -88,9 +91,16 @@ pub(super) fn open_database(path: &Path) -> Result<Database, StoreError> {
             }
         });
     }
-    let db = builder
-        .create_file(file)
-        .map_err(|e| open_error(&shown, e, repaired.load(Ordering::Relaxed)))?;
+    let opened = match disk_fault {
+        None => builder.create_file(file),
+        Some(fault) => redb::backends::FileBackend::new(file).and_then(|inner| {
+            builder.create_with_backend(super::fault::FaultyBackend {
+                inner,
+                fault: fault.clone(),
+            })
+        }),
+    };
+    let db = opened.map_err(|e| open_error(&shown, e, repaired.load(Ordering::Relaxed)))?;
     if repaired.load(Ordering::Relaxed) {
         tracing::info!(path = %shown, "database repaired after the unclean shutdown");
     }
