@@ -50,7 +50,10 @@ pub enum ErrorCode {
     Blocked,
     /// The text was refused by a content rule (a banned word).
     ContentRejected,
-    /// The server is shutting down; reconnect later.
+    /// The server cannot take this now and nothing of it was stored: it is
+    /// shutting down, or its storage is degraded after a disk fault.
+    /// Retry later (a send with the same idempotency key); `retry_after_ms`
+    /// may say when.
     Unavailable,
     /// The server failed; the message says what to report.
     Internal,

@@ -221,6 +221,19 @@ pub struct ServerStats {
     /// Connections refused at the connection limit since start.
     #[serde(default)]
     pub refused_connections: u64,
+    /// The store's state: `healthy`, or `degraded, not accepting writes
+    /// for N s: <error>` after a disk fault until the database reopens.
+    /// Empty from servers older than this field.
+    #[serde(default)]
+    pub storage: String,
+    /// Idempotency records held; records older than the 7-day window are
+    /// swept in the background.
+    #[serde(default)]
+    pub idempotency_keys: u64,
+    /// Writes that failed on their own and were dropped from their batch
+    /// (the rest of the batch was stored) since start.
+    #[serde(default)]
+    pub failed_writes: u64,
 }
 
 /// Facts about the server, from `ServerInfo`.

@@ -275,6 +275,9 @@ fn server_stats() -> impl Strategy<Value = ServerStats> {
         failed_logins: n[0] ^ n[7],
         throttled_logins: n[1] ^ n[6],
         refused_connections: n[2] ^ n[5],
+        storage: format!("degraded {}", n[3]),
+        idempotency_keys: n[3] ^ n[4],
+        failed_writes: n[4] ^ n[5],
     })
 }
 

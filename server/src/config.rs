@@ -44,6 +44,13 @@ pub struct Config {
     /// from flags or files: the defaults are the documented bounds
     /// (README, "Resource bounds"); tests shorten them.
     pub deadlines: Deadlines,
+    /// Pacing of the idempotency sweep. Not settable from flags or files;
+    /// tests shorten it.
+    pub sweep: crate::store::sweep::Sweep,
+    /// Test hook: a switch that makes the database's writes fail as on a
+    /// full disk (`store::fault`). Not settable from flags or files;
+    /// `None` in service.
+    pub disk_fault: Option<crate::store::fault::DiskFault>,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -178,6 +185,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
+            sweep: crate::store::sweep::Sweep::default(),
+            disk_fault: None,
         }
     }
 }
@@ -579,6 +588,8 @@ impl Config {
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
+            sweep: crate::store::sweep::Sweep::default(),
+            disk_fault: None,
         };
         config.validate()?;
         Ok(config)

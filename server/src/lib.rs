@@ -48,9 +48,10 @@ pub const SHUTDOWN_GRACE_MS: u64 = 3_000;
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The data directory could not be created.
+    /// The data directory could not be created or made private (0700).
     #[error(
-        "cannot create data directory {path}: {cause}; check its parent's permissions or pass --data"
+        "cannot create data directory {path} or make it private (mode 0700, files 0600): {cause}; \
+         chatd's user must own it and its files (check its parent's permissions), or pass --data"
     )]
     DataDir {
         /// The directory.
@@ -128,15 +129,25 @@ impl Server {
     /// [`ServerError`] naming what could not be set up.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|cause| ServerError::DataDir {
-            path: data_dir.clone(),
-            cause,
-        })?;
+        // 0700, its files 0600, whatever the umask: it holds every message
+        // and password hash.
+        store::prepare_data_dir(&data_dir, &[DB_FILE, bootstrap::ADMIN_TOKEN_FILE]).map_err(
+            |cause| ServerError::DataDir {
+                path: data_dir.clone(),
+                cause,
+            },
+        )?;
         let (tls, store) = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {
                 let tls = tls::load_or_generate(&config)?;
-                let store = store::Store::open(&config.data_dir.join(DB_FILE))?;
+                let store = store::Store::open_with(
+                    &config.data_dir.join(DB_FILE),
+                    store::StoreOptions {
+                        disk_fault: config.disk_fault.clone(),
+                        ..Default::default()
+                    },
+                )?;
                 Ok::<_, ServerError>((tls, store))
             })
             .await
@@ -215,9 +226,13 @@ impl Server {
         self.ca_path.as_deref()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets the
-    /// storage writer finish the commit in flight, closes every connection
-    /// with the reason "server shutting down" and returns.
+    /// Serves until `shutdown` completes, then stops accepting, refuses
+    /// new writes with `Unavailable`, closes every connection with the
+    /// reason "server shutting down", lets the storage writer commit the
+    /// jobs already queued, and returns. A client whose write was refused
+    /// or never answered retries it after reconnecting, with the same
+    /// idempotency key (test:
+    /// `e2e::faults::sends_during_shutdown_are_never_answered_internal`).
     ///
     /// # Errors
     /// None today; the `Result` leaves room for fatal runtime errors.
@@ -231,16 +246,22 @@ impl Server {
                 }
             }
         };
+        let sweep = tokio::spawn(store::sweep::run(
+            self.shared.store.clone(),
+            self.shared.config.sweep,
+        ));
         tokio::select! {
             _ = accept => {}
             _ = shutdown => {}
         }
-        tracing::info!("shutting down: no new connections");
+        tracing::info!("shutting down: no new connections, no new writes");
         self.endpoint.set_server_config(None);
-        self.shared.store.shutdown().await;
-        tracing::info!("storage writer stopped; closing connections");
+        sweep.abort();
+        self.shared.store.writer().close();
         self.endpoint
             .close(codes::CLOSE_SHUTDOWN.into(), b"server shutting down");
+        self.shared.store.shutdown().await;
+        tracing::info!("connections closed; storage writer drained and stopped");
         let _ = tokio::time::timeout(
             Duration::from_millis(SHUTDOWN_GRACE_MS),
             self.endpoint.wait_idle(),

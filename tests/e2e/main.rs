@@ -14,6 +14,7 @@ mod ctl_daily;
 mod ctl_exit_codes;
 mod ctl_import;
 mod ctl_support;
+mod faults;
 mod handshake;
 mod hostile;
 mod hostile_memory;

@@ -282,7 +282,7 @@ pub(super) async fn create_user(
                 }
             );
             let target = AuthorRecord::of(0, &rec);
-            let id = insert_user(ctx, rec)?;
+            let id = insert_user(ctx, rec.clone())?;
             let target = AuthorRecord { id, ..target };
             account_audit(ctx, a.user, &me, target, "user-create", &detail)?;
             Ok(id)
@@ -405,7 +405,7 @@ pub(super) async fn update_user(
             let me = admin_actor(ctx, &a)?;
             let mut user = query::user(&ctx.users, id)?
                 .ok_or_else(|| refuse(ErrorCode::NotFound, "the account was deleted"))?;
-            let (action, detail, end_sessions) = match change {
+            let (action, detail, end_sessions) = match change.clone() {
                 UserChange::Disabled(d) => {
                     let was = std::mem::replace(&mut user.disabled, d);
                     let action = if d { "user-disable" } else { "user-enable" };
@@ -433,7 +433,7 @@ pub(super) async fn update_user(
                     )
                 }
                 UserChange::Password(_) => {
-                    user.password_hash = new_hash;
+                    user.password_hash = new_hash.clone();
                     (
                         "user-password-reset",
                         "password reset; login sessions ended".to_owned(),
@@ -494,7 +494,7 @@ pub(super) async fn create_token(session: &Arc<Session>, username: String, label
             let me = admin_actor(ctx, &a)?;
             let (token_id, secret) = mint_token(ctx, id, label2.clone(), true)?;
             let detail = format!("API token {token_id} labelled {label2:?}");
-            account_audit(ctx, a.user, &me, target, "token-create", &detail)?;
+            account_audit(ctx, a.user, &me, target.clone(), "token-create", &detail)?;
             Ok((token_id, secret))
         })
         .await?;

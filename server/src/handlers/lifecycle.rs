@@ -114,7 +114,7 @@ pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: S
                     sender: AuthorRecord::of(a.user, &me),
                     kind: EventKindRecord::Edited {
                         target: seq,
-                        text,
+                        text: text.clone(),
                         redacted: false,
                     },
                 },
@@ -315,7 +315,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
                     sender: AuthorRecord::of(a.user, &me),
                     kind: EventKindRecord::Reaction {
                         target: seq,
-                        emoji,
+                        emoji: emoji.clone(),
                         added,
                     },
                 },

@@ -75,7 +75,7 @@ pub(super) fn submit_send(
         .shared
         .store
         .writer()
-        .submit(move |ctx| send_job(ctx, a.user, room, &key, text, reply_to)))
+        .submit(move |ctx| send_job(ctx, a.user, room, &key, text.clone(), reply_to)))
 }
 
 /// The writer job of a `Send`: what chatd runs inside the batch's write
@@ -114,7 +114,7 @@ pub fn send_job(
 pub(super) async fn await_send(rx: oneshot::Receiver<Result<MessageAck, WriteError>>) -> Reply {
     let ack = rx
         .await
-        .map_err(|_| super::internal("the storage writer stopped before the send was stored"))??;
+        .map_err(|_| ErrorBody::from(crate::store::StoreError::WriterGone))??;
     Ok(ResponseBody::Sent(ack))
 }
 
@@ -330,7 +330,7 @@ pub(super) async fn import(
                 author: AuthorRecord::of(uid, &user),
                 key_owner: a.user,
                 ts: ts.0,
-                text,
+                text: text.clone(),
                 reply_to: None,
                 check_member: false,
             };

@@ -249,9 +249,25 @@ pub fn internal(e: impl std::fmt::Display) -> ErrorBody {
     )
 }
 
+/// How long a client is asked to wait before retrying a write the store
+/// could not take (degraded or reopening), in ms.
+pub const UNAVAILABLE_RETRY_MS: u64 = 1_000;
+
 impl From<StoreError> for ErrorBody {
+    /// `Unavailable` (retryable: nothing was stored) for a store that is
+    /// degraded or shutting down; `Internal` for every other failure.
     fn from(e: StoreError) -> Self {
-        internal(e)
+        match e {
+            StoreError::Unavailable(why) => ErrorBody {
+                code: ErrorCode::Unavailable,
+                message: why,
+                retry_after_ms: Some(UNAVAILABLE_RETRY_MS),
+            },
+            StoreError::WriterGone => {
+                ErrorBody::new(ErrorCode::Unavailable, crate::store::health::SHUTTING_DOWN)
+            }
+            e => internal(e),
+        }
     }
 }
 
@@ -259,7 +275,7 @@ impl From<WriteError> for ErrorBody {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::Rejected(e) => e,
-            WriteError::Store(e) => internal(e),
+            WriteError::Store(e) => e.into(),
         }
     }
 }

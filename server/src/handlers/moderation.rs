@@ -65,7 +65,7 @@ pub(super) async fn moderate(
     let left = session
         .write(move |ctx| {
             let (_, server_admin) = super::access::actor(ctx, &a)?;
-            apply(ctx, a.user, server_admin, room_id, action, &reason)
+            apply(ctx, a.user, server_admin, room_id, action.clone(), &reason)
         })
         .await?;
     if left {

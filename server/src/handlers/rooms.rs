@@ -244,7 +244,7 @@ pub(super) async fn create(
             let mut room = RoomRecord {
                 kind: RoomKindRecord::Group,
                 name: name.clone(),
-                topic,
+                topic: topic.clone(),
                 public: visibility == Visibility::Public,
                 archived: false,
                 created_at: now,
@@ -264,7 +264,7 @@ pub(super) async fn create(
                     ts: now,
                     sender: author.clone(),
                     kind: EventKindRecord::Created {
-                        name,
+                        name: name.clone(),
                         direct: false,
                     },
                 },

@@ -321,7 +321,7 @@ impl Session {
     pub async fn write<T, F>(&self, f: F) -> Result<T, crate::store::WriteError>
     where
         T: Send + 'static,
-        F: for<'t> FnOnce(&mut crate::store::WriteCtx<'t>) -> Result<T, crate::store::WriteError>
+        F: for<'t> Fn(&mut crate::store::WriteCtx<'t>) -> Result<T, crate::store::WriteError>
             + Send
             + 'static,
     {
