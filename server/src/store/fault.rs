@@ -10,9 +10,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The switch: while [`DiskFault::set_full`]`(true)`, every write, resize
-/// and sync of the database (and the recovery probe) fails as a full disk
-/// does. Clones share the switch.
+/// The switch: while [`DiskFault::set_full`]`(true)`, every write that
+/// would grow the database file, and the recovery probe, fails as a full
+/// disk does; writes into space the file already holds succeed, as they do
+/// on a full tmpfs or ext4 (so the file can be reopened while the disk is
+/// still full). Clones share the switch.
 #[derive(Debug, Clone, Default)]
 pub struct DiskFault(Arc<AtomicBool>);
 
@@ -62,17 +64,21 @@ impl StorageBackend for FaultyBackend {
     }
 
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-        self.fault.check()?;
+        if len > self.inner.len()? {
+            self.fault.check()?;
+        }
         self.inner.set_len(len)
     }
 
     fn sync_data(&self) -> Result<(), std::io::Error> {
-        self.fault.check()?;
         self.inner.sync_data()
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-        self.fault.check()?;
+        let end = offset.saturating_add(data.len() as u64);
+        if end > self.inner.len()? {
+            self.fault.check()?;
+        }
         self.inner.write(offset, data)
     }
 
