@@ -53,6 +53,7 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod request;
+pub mod search;
 pub mod text;
 
 pub use error::{ErrorBody, ErrorCode, codes};
@@ -64,6 +65,7 @@ pub use frame::FrameError;
 pub use handshake::{Hello, Limits, Welcome};
 pub use ids::{IdempotencyKey, MessageId, RequestId, RoomId, Seq, Timestamp, UserId};
 pub use model::*;
+pub use search::{SearchHit, SearchIndexStatus, SearchOrder, SearchPage, SearchQuery};
 pub use request::{
     ClientFrame, ClientFrameEnvelope, ModAction, Request, RequestBody, RequestEnvelope, Response,
     ResponseBody, ServerFrame, UserChange,

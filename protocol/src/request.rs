@@ -389,6 +389,18 @@ pub enum RequestBody {
     ServerInfo,
     /// Server counters (server admins). Answer: [`ResponseBody::ServerStats`].
     ServerStats,
+
+    // ----- search -----
+    /// Full-text search of messages the caller may read (or, with
+    /// `audit`, of every room: server admins). Answer:
+    /// [`ResponseBody::SearchResults`].
+    Search(crate::search::SearchQuery),
+    /// The search index's state (server admins). Answer:
+    /// [`ResponseBody::SearchStatus`].
+    SearchStatus,
+    /// Rebuild the search index from the store (server admins); answered
+    /// `Ok` once the rebuild started. Progress: `SearchStatus`.
+    Reindex,
 }
 
 /// A moderation action, checked against the caller's role.
@@ -525,6 +537,10 @@ pub enum ResponseBody {
     ServerInfo(ServerInfo),
     /// Server counters.
     ServerStats(ServerStats),
+    /// A page of search hits.
+    SearchResults(crate::search::SearchPage),
+    /// The search index's state.
+    SearchStatus(crate::search::SearchIndexStatus),
 }
 
 impl RequestBody {
@@ -549,6 +565,7 @@ impl RequestBody {
                 | RequestBody::ListNotifications { .. }
                 | RequestBody::ModerationLog { .. }
                 | RequestBody::GetPresence { .. }
+                | RequestBody::Search(_)
         )
     }
 

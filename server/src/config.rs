@@ -44,6 +44,9 @@ pub struct Config {
     /// from flags or files: the defaults are the documented bounds
     /// (README, "Resource bounds"); tests shorten them.
     pub deadlines: Deadlines,
+    /// Keep the full-text search index (`data_dir/search`). Default on;
+    /// off, `Search` is refused and nothing is indexed.
+    pub search: bool,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -152,6 +155,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
+            search: true,
         }
     }
 }
@@ -201,6 +205,10 @@ pub struct Args {
     /// TOML configuration file; may set every setting, including a limits table and banned_words [default: none]
     #[arg(long, env = "CHATD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Keep the full-text search index in DATA/search (true or false) [default: true]
+    #[arg(long, env = "CHATD_SEARCH", value_name = "BOOL")]
+    pub search: Option<bool>,
 
     /// Resource limits.
     #[command(flatten)]
@@ -276,6 +284,8 @@ pub struct FileConfig {
     pub hostnames: Option<Vec<String>>,
     /// See [`Config::banned_words`].
     pub banned_words: Option<Vec<String>>,
+    /// See [`Config::search`].
+    pub search: Option<bool>,
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: FileLimits,
@@ -501,6 +511,7 @@ impl Config {
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
+            search: pick(args.search, file.search, d.search),
         };
         config.validate()?;
         Ok(config)

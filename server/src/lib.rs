@@ -20,6 +20,7 @@ mod handlers;
 pub mod login;
 pub mod presence;
 pub mod ratelimit;
+pub mod search;
 mod session;
 mod shared;
 pub mod store;
@@ -63,6 +64,9 @@ pub enum ServerError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The search index could not be opened.
+    #[error(transparent)]
+    Search(#[from] search::SearchError),
     /// First-start bootstrap failed.
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),
@@ -146,6 +150,20 @@ impl Server {
         }
         let hub = fanout::Hub::new(config.limits.subscriber_queue);
         store.writer().attach_hub(hub.clone());
+        let search = if config.search {
+            let (dir, for_index) = (data_dir.clone(), store.clone());
+            let index =
+                tokio::task::spawn_blocking(move || search::SearchIndex::open(&dir, for_index))
+                .await
+                .map_err(|e| ServerError::Task(e.to_string()))??;
+            let feed = index.clone();
+            store
+                .writer()
+                .attach_follower(Box::new(move |rooms| feed.touched(rooms)));
+            Some(index)
+        } else {
+            None
+        };
         let server_config = tls::quinn_server_config(&tls, &config.limits)?;
         let bind_err = |cause| ServerError::Bind {
             addr: config.listen,
@@ -190,6 +208,7 @@ impl Server {
             hash_pool: login::HashPool::start()
                 .map_err(|e| ServerError::Task(format!("cannot start the argon2 threads: {e}")))?,
             logins: login::Throttle::default(),
+            search,
         });
         Ok(Server {
             endpoint,
@@ -239,6 +258,9 @@ impl Server {
         tracing::info!("shutting down: no new connections");
         self.endpoint.set_server_config(None);
         self.shared.store.shutdown().await;
+        if let Some(search) = &self.shared.search {
+            search.shutdown().await;
+        }
         tracing::info!("storage writer stopped; closing connections");
         self.endpoint
             .close(codes::CLOSE_SHUTDOWN.into(), b"server shutting down");

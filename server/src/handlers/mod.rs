@@ -11,6 +11,7 @@ mod messages;
 mod moderation;
 mod notify;
 mod rooms;
+mod search;
 mod server_info;
 mod social;
 
@@ -185,6 +186,9 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
+        RequestBody::Search(query) => search::search(session, query).await,
+        RequestBody::SearchStatus => search::status(session).await,
+        RequestBody::Reindex => search::reindex(session).await,
     }
 }
 
