@@ -126,9 +126,9 @@ pub(super) async fn search(session: &Arc<Session>, q: SearchQuery) -> Reply {
                     let (k, v) = entry?;
                     let rec: crate::store::records::RoomRecord =
                         crate::store::records::decode(v.value())?;
-                    if !rec.deleted {
-                        heads.push((k.value(), rec.head));
-                    }
+                    // A deleted room counts too: waiting for its head
+                    // waits for its documents to be dropped.
+                    heads.push((k.value(), rec.head));
                 }
             }
             Ok(Ok(Scope {
@@ -181,9 +181,11 @@ pub(super) async fn search(session: &Arc<Session>, q: SearchQuery) -> Reply {
                 if deleted.is_some() || hidden.contains(&ev.sender.id) {
                     continue;
                 }
-                let room_name = query::room(&r.rooms, room_id)?
-                    .map(|r| r.name)
-                    .unwrap_or_default();
+                // The index may not yet have dropped a deleted room.
+                let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
+                    continue;
+                };
+                let room_name = room.name;
                 let (snippet, highlights) = sq::snippet(text, &hl);
                 hits.push(SearchHit {
                     room: RoomId(room_id),
