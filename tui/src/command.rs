@@ -99,7 +99,6 @@ pub enum CommandName {
 /// Commands whose server feature does not exist yet. Running one shows a
 /// status message saying so. Remove an entry when its feature lands.
 pub const NOT_YET_SUPPORTED: &[CommandName] = &[
-    CommandName::Search,
     CommandName::Upload,
     CommandName::Download,
 ];
@@ -390,7 +389,7 @@ mod tests {
 
     #[test]
     fn unsupported_list() {
-        assert!(!CommandName::Search.supported());
+        assert!(CommandName::Search.supported());
         assert!(CommandName::Edit.supported());
         assert!(CommandName::Join.supported());
     }
