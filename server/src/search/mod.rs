@@ -288,7 +288,7 @@ impl SearchIndex {
     }
 
     /// Runs `f` with a searcher over the last commit and the fields.
-    pub(crate) fn with_searcher<T>(&self, f: impl FnOnce(&tantivy::Searcher, &Fields) -> T) -> T {
+    pub fn with_searcher<T>(&self, f: impl FnOnce(&tantivy::Searcher, &Fields) -> T) -> T {
         f(&self.inner.reader.searcher(), &self.inner.fields)
     }
 
