@@ -65,11 +65,11 @@ pub use frame::FrameError;
 pub use handshake::{Hello, Limits, Welcome};
 pub use ids::{IdempotencyKey, MessageId, RequestId, RoomId, Seq, Timestamp, UserId};
 pub use model::*;
-pub use search::{SearchHit, SearchIndexStatus, SearchOrder, SearchPage, SearchQuery};
 pub use request::{
     ClientFrame, ClientFrameEnvelope, ModAction, Request, RequestBody, RequestEnvelope, Response,
     ResponseBody, ServerFrame, UserChange,
 };
+pub use search::{SearchHit, SearchIndexStatus, SearchOrder, SearchPage, SearchQuery};
 
 /// The ALPN protocol id negotiated in the TLS handshake (RFC 7301).
 pub const ALPN: &[u8] = b"chat/1";

@@ -24,15 +24,24 @@ use std::time::{Duration, Instant};
 
 const CHUNK: usize = 100_000;
 
-fn corpus() -> Vec<(String, Vec<(u64, String, String)>)> {
+/// A transcript: its file name and its messages (ts, nick, text).
+type Transcript = (String, Vec<(u64, String, String)>);
+
+fn corpus() -> Vec<Transcript> {
     let dir = std::env::var("SEARCH_BENCH_CORPUS").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/ubuntu-irc").to_owned()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpus/ubuntu-irc"
+        )
+        .to_owned()
     });
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {dir}: {e}"))
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt") && !p.to_string_lossy().contains("LICENSE"))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "txt") && !p.to_string_lossy().contains("LICENSE")
+        })
         .collect();
     files.sort();
     files
@@ -53,7 +62,8 @@ fn corpus() -> Vec<(String, Vec<(u64, String, String)>)> {
                     continue;
                 };
                 let (h, m) = time.split_once(':').unwrap_or(("0", "0"));
-                let ts = day + (h.parse::<u64>().unwrap_or(0) * 60 + m.parse::<u64>().unwrap_or(0)) * 60_000;
+                let ts = day
+                    + (h.parse::<u64>().unwrap_or(0) * 60 + m.parse::<u64>().unwrap_or(0)) * 60_000;
                 msgs.push((ts, nick.to_owned(), msg.to_owned()));
             }
             (name, msgs)
@@ -75,7 +85,12 @@ fn chrono_day(s: &str) -> u64 {
     ((era * 146_097 + doe - 719_468) * 86_400_000) as u64
 }
 
-fn write_room(rt: &tokio::runtime::Runtime, store: &Store, room: u64, msgs: Vec<(u64, String, String)>) {
+fn write_room(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    room: u64,
+    msgs: Vec<(u64, String, String)>,
+) {
     let mut next = 1u64;
     for chunk in msgs.chunks(CHUNK) {
         let chunk = chunk.to_vec();
@@ -161,7 +176,7 @@ fn main() {
     let all_heads = heads();
     let start = Instant::now();
     let index = SearchIndex::open(dir.path(), store.clone()).unwrap();
-    while rt.block_on(index.wait_for(&all_heads, Duration::from_secs(1))) == false {}
+    while !rt.block_on(index.wait_for(&all_heads, Duration::from_secs(1))) {}
     let secs = start.elapsed().as_secs_f64();
     let status = index.status(&all_heads);
     println!(
@@ -184,7 +199,9 @@ fn main() {
             .read_blocking(|txn| {
                 let r = query::Reader::open(txn)?;
                 for (room, seq) in &found.hits {
-                    let (_, ev) = query::events(&r.events, *room, *seq, *seq, 1)?.pop().unwrap();
+                    let (_, ev) = query::events(&r.events, *room, *seq, *seq, 1)?
+                        .pop()
+                        .unwrap();
                     if let chatd::store::records::EventKindRecord::Message { text, .. } = &ev.kind {
                         std::hint::black_box(sq::snippet(text, &hl));
                     }
@@ -206,11 +223,41 @@ fn main() {
         ..Filters::default()
     };
     let cases: [(&str, &[&str], &Filters, SearchOrder); 5] = [
-        ("one word, newest first", &["ubuntu", "install", "kernel", "grub", "wireless", "thanks"], &every_room, SearchOrder::Newest),
-        ("one word, by relevance", &["ubuntu", "install", "kernel", "grub", "wireless", "thanks"], &every_room, SearchOrder::Relevance),
-        ("phrase", &["\"apt-get install\"", "\"sudo apt-get\"", "\"how do i\"", "\"live cd\""], &every_room, SearchOrder::Newest),
-        ("prefix", &["instal*", "wire*", "kern*"], &every_room, SearchOrder::Newest),
-        ("word + room, sender and date filters", &["ubuntu", "install", "kernel", "grub"], &filtered, SearchOrder::Newest),
+        (
+            "one word, newest first",
+            &["ubuntu", "install", "kernel", "grub", "wireless", "thanks"],
+            &every_room,
+            SearchOrder::Newest,
+        ),
+        (
+            "one word, by relevance",
+            &["ubuntu", "install", "kernel", "grub", "wireless", "thanks"],
+            &every_room,
+            SearchOrder::Relevance,
+        ),
+        (
+            "phrase",
+            &[
+                "\"apt-get install\"",
+                "\"sudo apt-get\"",
+                "\"how do i\"",
+                "\"live cd\"",
+            ],
+            &every_room,
+            SearchOrder::Newest,
+        ),
+        (
+            "prefix",
+            &["instal*", "wire*", "kern*"],
+            &every_room,
+            SearchOrder::Newest,
+        ),
+        (
+            "word + room, sender and date filters",
+            &["ubuntu", "install", "kernel", "grub"],
+            &filtered,
+            SearchOrder::Newest,
+        ),
     ];
     for (name, words, filters, order) in cases {
         for w in words {
@@ -232,39 +279,40 @@ fn main() {
     }
 
     // send→ack with the index following the writer, and without.
-    let ack = |with_index: bool| -> Duration {
-        let dir = tempfile::tempdir().unwrap();
-        let store = support::open(dir.path(), chatd::store::writer::MAX_BATCH);
-        rt.block_on(store.writer().write(|ctx| {
-            support::seed_rooms(ctx, 1)?;
-            Ok(())
-        }))
-        .unwrap();
-        let index = with_index.then(|| {
-            let index = SearchIndex::open(dir.path(), store.clone()).unwrap();
-            let feed = index.clone();
-            store
-                .writer()
-                .attach_follower(Box::new(move |rooms| feed.touched(rooms)));
-            index
-        });
-        let mut times = Vec::new();
-        for i in 0..2000 {
-            let text = support::TEXTS[i % support::TEXTS.len()];
-            let key = IdempotencyKey(format!("k{i}"));
-            let t = Instant::now();
-            rt.block_on(store.writer().write(move |ctx| {
-                chatd::send_job(ctx, 1, RoomId(1), &key, text.to_owned(), None)
+    let ack =
+        |with_index: bool| -> Duration {
+            let dir = tempfile::tempdir().unwrap();
+            let store = support::open(dir.path(), chatd::store::writer::MAX_BATCH);
+            rt.block_on(store.writer().write(|ctx| {
+                support::seed_rooms(ctx, 1)?;
+                Ok(())
             }))
             .unwrap();
-            times.push(t.elapsed());
-        }
-        if let Some(index) = index {
-            rt.block_on(index.shutdown());
-        }
-        rt.block_on(store.shutdown());
-        pct(times, 0.5)
-    };
+            let index = with_index.then(|| {
+                let index = SearchIndex::open(dir.path(), store.clone()).unwrap();
+                let feed = index.clone();
+                store
+                    .writer()
+                    .attach_follower(Box::new(move |rooms| feed.touched(rooms)));
+                index
+            });
+            let mut times = Vec::new();
+            for i in 0..2000 {
+                let text = support::TEXTS[i % support::TEXTS.len()];
+                let key = IdempotencyKey(format!("k{i}"));
+                let t = Instant::now();
+                rt.block_on(store.writer().write(move |ctx| {
+                    chatd::send_job(ctx, 1, RoomId(1), &key, text.to_owned(), None)
+                }))
+                .unwrap();
+                times.push(t.elapsed());
+            }
+            if let Some(index) = index {
+                rt.block_on(index.shutdown());
+            }
+            rt.block_on(store.shutdown());
+            pct(times, 0.5)
+        };
     let mut on = Vec::new();
     let mut off = Vec::new();
     for _ in 0..5 {

@@ -154,8 +154,8 @@ impl Server {
             let (dir, for_index) = (data_dir.clone(), store.clone());
             let index =
                 tokio::task::spawn_blocking(move || search::SearchIndex::open(&dir, for_index))
-                .await
-                .map_err(|e| ServerError::Task(e.to_string()))??;
+                    .await
+                    .map_err(|e| ServerError::Task(e.to_string()))??;
             let feed = index.clone();
             store
                 .writer()

@@ -124,7 +124,10 @@ async fn korean_ward_queries_find_every_form_and_nothing_unreadable() {
             "query {text:?} reached the ICU"
         );
         // Newest first: seqs fall within a room, times never rise.
-        assert!(hits.windows(2).all(|p| p[0].ts >= p[1].ts), "{text:?} order");
+        assert!(
+            hits.windows(2).all(|p| p[0].ts >= p[1].ts),
+            "{text:?} order"
+        );
     }
 
     // A member of the ICU finds its messages, and yoon's (lee blocks nobody).
@@ -134,7 +137,10 @@ async fn korean_ward_queries_find_every_form_and_nothing_unreadable() {
 
     // Highlights fall on the stem inside the longer word.
     let hits = search_all(kim, q("환자")).await;
-    let first = hits.iter().find(|h| number[&(h.room.0, h.seq.0)] == 1).unwrap();
+    let first = hits
+        .iter()
+        .find(|h| number[&(h.room.0, h.seq.0)] == 1)
+        .unwrap();
     let (a, b) = first.highlights[0];
     assert_eq!(&first.snippet[a as usize..b as usize], "환자");
 
@@ -215,27 +221,53 @@ async fn edits_deletions_and_room_deletion_are_reflected() {
         .id;
     nurse.join_room(room).await.unwrap();
     let a = nurse
-        .send(room, IdempotencyKey("a".into()), "환자가 산소포화도 88% 입니다", None)
+        .send(
+            room,
+            IdempotencyKey("a".into()),
+            "환자가 산소포화도 88% 입니다",
+            None,
+        )
         .await
         .unwrap();
     let b = nurse
-        .send(room, IdempotencyKey("b".into()), "deploy the new pump firmware", None)
+        .send(
+            room,
+            IdempotencyKey("b".into()),
+            "deploy the new pump firmware",
+            None,
+        )
         .await
         .unwrap();
-    assert_eq!(keys(&search_all(&nurse, q("산소포화도")).await), BTreeSet::from([(room.0, a.seq.0)]));
+    assert_eq!(
+        keys(&search_all(&nurse, q("산소포화도")).await),
+        BTreeSet::from([(room.0, a.seq.0)])
+    );
 
-    nurse.edit(room, a.seq, "환자분 산소포화도 95%로 회복").await.unwrap();
-    assert!(search_all(&nurse, q("88")).await.is_empty(), "the old text is gone");
+    nurse
+        .edit(room, a.seq, "환자분 산소포화도 95%로 회복")
+        .await
+        .unwrap();
+    assert!(
+        search_all(&nurse, q("88")).await.is_empty(),
+        "the old text is gone"
+    );
     let hits = search_all(&nurse, q("회복")).await;
     assert_eq!(keys(&hits), BTreeSet::from([(room.0, a.seq.0)]));
     assert_eq!(hits[0].text, "환자분 산소포화도 95%로 회복");
-    assert_eq!(search_all(&nurse, q("산소포화도")).await.len(), 1, "no duplicate");
+    assert_eq!(
+        search_all(&nurse, q("산소포화도")).await.len(),
+        1,
+        "no duplicate"
+    );
 
     nurse.delete(room, b.seq).await.unwrap();
     assert!(search_all(&nurse, q("deploy*")).await.is_empty());
     let mut audit = q("firmware");
     audit.audit = true;
-    assert!(search_all(&admin, audit).await.is_empty(), "deleted even for audit");
+    assert!(
+        search_all(&admin, audit).await.is_empty(),
+        "deleted even for audit"
+    );
 
     admin
         .moderate(room, chat_protocol::ModAction::DeleteRoom, "closed")
@@ -243,7 +275,10 @@ async fn edits_deletions_and_room_deletion_are_reflected() {
         .unwrap();
     let mut audit = q("회복");
     audit.audit = true;
-    assert!(search_all(&admin, audit).await.is_empty(), "room deletion removes its documents");
+    assert!(
+        search_all(&admin, audit).await.is_empty(),
+        "room deletion removes its documents"
+    );
 }
 
 /// Words split as the index splits them: runs of letters and digits,
@@ -277,14 +312,18 @@ async fn english_words_over_a_real_transcript_match_a_plain_scan() {
                 all.push((ev.seq.0, m.text.clone()));
             }
         }
-        let Some(last) = page.events.last() else { break };
+        let Some(last) = page.events.last() else {
+            break;
+        };
         if !page.has_more {
             break;
         }
         anchor = HistoryAnchor::After(last.seq);
     }
     assert!(all.len() > 1000);
-    for word in ["ubuntu", "install", "grub", "kernel", "sudo", "windows", "thanks", "x"] {
+    for word in [
+        "ubuntu", "install", "grub", "kernel", "sudo", "windows", "thanks", "x",
+    ] {
         let want: BTreeSet<(u64, u64)> = all
             .iter()
             .filter(|(_, t)| words(t).iter().any(|w| w == word))
@@ -300,18 +339,32 @@ async fn english_words_over_a_real_transcript_match_a_plain_scan() {
         .map(|(s, _)| (room.0, *s))
         .collect();
     assert!(want.len() > 10);
-    assert_eq!(keys(&search_all(&admin, SearchQuery::new("instal*", 50)).await), want);
+    assert_eq!(
+        keys(&search_all(&admin, SearchQuery::new("instal*", 50)).await),
+        want
+    );
 
     // chatctl's JSON lines carry the hit's fields.
     let out = ok(args(
         ctl.admin(),
-        &["--json", "search", "grub", "--room", "ubuntu", "--limit", "3"],
+        &[
+            "--json", "search", "grub", "--room", "ubuntu", "--limit", "3",
+        ],
     ))
     .await;
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3, "{out}");
     for l in &lines {
-        for field in ["room", "seq", "sender", "display_name", "org", "ts", "text", "snippet"] {
+        for field in [
+            "room",
+            "seq",
+            "sender",
+            "display_name",
+            "org",
+            "ts",
+            "text",
+            "snippet",
+        ] {
             assert!(l.get(field).is_some(), "{field} missing in {l}");
         }
         assert_eq!(l["room"], "ubuntu");

@@ -96,7 +96,13 @@ fn search_fills_the_pane_and_enter_jumps_to_the_message() {
     let events: Vec<_> = (95..=145)
         .map(|s| msg(2, s, T0 + s, &bob(), &format!("m{s}")))
         .collect();
-    apply(&mut app, [Action::OlderLoaded { room: RoomId(2), events }]);
+    apply(
+        &mut app,
+        [Action::OlderLoaded {
+            room: RoomId(2),
+            events,
+        }],
+    );
     let ward = &app.rooms[&RoomId(2)];
     assert!(ward.timeline.get(Seq(120)).is_some());
     assert!(ward.timeline.get(Seq(145)).is_some());
@@ -104,7 +110,10 @@ fn search_fills_the_pane_and_enter_jumps_to_the_message() {
     assert!(screen(&app, 100, 30).contains("m120"));
 
     // Ctrl-F brings the last results back.
-    apply(&mut app, [key_mod(KeyCode::Char('f'), KeyModifiers::CONTROL)]);
+    apply(
+        &mut app,
+        [key_mod(KeyCode::Char('f'), KeyModifiers::CONTROL)],
+    );
     assert!(matches!(&app.overlay, Overlay::Search(p) if p.query == "환자" && p.selected == 1));
     apply(&mut app, [key(KeyCode::Esc)]);
     assert_eq!(app.overlay, Overlay::None);

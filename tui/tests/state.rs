@@ -397,7 +397,10 @@ fn unsupported_commands_say_so_and_keep_the_input() {
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(fx.is_empty());
     let status = app.status.clone().unwrap().text;
-    assert_eq!(status, "/upload: the server does not support file transfer yet");
+    assert_eq!(
+        status,
+        "/upload: the server does not support file transfer yet"
+    );
     assert_eq!(app.composer.text(), "/upload lunch.png");
 }
 

@@ -61,11 +61,13 @@ pub fn marked_snippet(hit: &SearchHit) -> String {
 /// (exit 3 for a room filter the caller cannot read).
 pub async fn run(target: &Target, out: &Out, a: SearchArgs) -> Result<()> {
     if a.limit == 0 {
-        return Err(CtlError::Usage(
-            "--limit must be at least 1".to_owned(),
-        ));
+        return Err(CtlError::Usage("--limit must be at least 1".to_owned()));
     }
-    let from = a.from.as_deref().map(|d| parse_date(d, false)).transpose()?;
+    let from = a
+        .from
+        .as_deref()
+        .map(|d| parse_date(d, false))
+        .transpose()?;
     let to = a.to.as_deref().map(|d| parse_date(d, true)).transpose()?;
     let (conn, _) = target.connect_authed().await?;
     let room = match &a.room {
@@ -99,7 +101,9 @@ pub async fn run(target: &Target, out: &Out, a: SearchArgs) -> Result<()> {
             .map_err(|e| CtlError::client(format!("search for {:?} failed", a.query), e))?;
         total = page.total;
         if page.behind && shown == 0 && !out.json() {
-            eprintln!("note: the search index is still catching up; the newest messages may be missing");
+            eprintln!(
+                "note: the search index is still catching up; the newest messages may be missing"
+            );
         }
         for hit in &page.hits {
             if out.json() {

@@ -165,11 +165,12 @@ pub(super) async fn search(session: &Arc<Session>, q: SearchQuery) -> Reply {
     let (order, limit) = (q.order, q.limit as usize);
     let page = session
         .read(move |r| {
-            let (found, hl) = index.with_searcher(|searcher, fields| {
-                let (tq, hl) = sq::build(fields, &parts, &filters);
-                sq::run(searcher, fields, tq.as_ref(), order, limit, cursor).map(|f| (f, hl))
-            })
-            .map_err(|e| crate::store::StoreError::Redb(format!("search index: {e}")))?;
+            let (found, hl) = index
+                .with_searcher(|searcher, fields| {
+                    let (tq, hl) = sq::build(fields, &parts, &filters);
+                    sq::run(searcher, fields, tq.as_ref(), order, limit, cursor).map(|f| (f, hl))
+                })
+                .map_err(|e| crate::store::StoreError::Redb(format!("search index: {e}")))?;
             let mut hits = Vec::with_capacity(found.hits.len());
             for (room_id, seq) in found.hits {
                 let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {

@@ -193,11 +193,17 @@ impl TokenStream for ChatTokenStream {
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next.saturating_sub(1).min(self.tokens.len().saturating_sub(1))]
+        &self.tokens[self
+            .next
+            .saturating_sub(1)
+            .min(self.tokens.len().saturating_sub(1))]
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        let i = self.next.saturating_sub(1).min(self.tokens.len().saturating_sub(1));
+        let i = self
+            .next
+            .saturating_sub(1)
+            .min(self.tokens.len().saturating_sub(1));
         &mut self.tokens[i]
     }
 }
@@ -277,9 +283,6 @@ mod tests {
     #[test]
     fn decomposed_hangul_matches_composed() {
         let decomposed: String = "환자".nfd().collect();
-        assert_eq!(
-            terms(&decomposed, Mode::Query),
-            terms("환자", Mode::Query)
-        );
+        assert_eq!(terms(&decomposed, Mode::Query), terms("환자", Mode::Query));
     }
 }

@@ -331,11 +331,7 @@ impl Indexer<'_> {
 
     /// Lets searches see the positions (everything up to them is committed).
     fn publish_visible(&self) {
-        *self
-            .inner
-            .visible
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = self.positions.clone();
+        *self.inner.visible.lock().unwrap_or_else(|p| p.into_inner()) = self.positions.clone();
         self.inner.committed.send_modify(|n| *n += 1);
     }
 }

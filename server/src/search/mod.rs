@@ -162,9 +162,8 @@ impl SearchIndex {
             )))
         })?;
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(&dir).map_err(|e| {
-            SearchError::Index(tantivy::TantivyError::SystemError(e.to_string()))
-        })?;
+        let directory = tantivy::directory::MmapDirectory::open(&dir)
+            .map_err(|e| SearchError::Index(tantivy::TantivyError::SystemError(e.to_string())))?;
         let index = Index::open_or_create(directory, schema)?;
         index
             .tokenizers()
@@ -299,11 +298,7 @@ impl SearchIndex {
             work.stop = true;
             self.inner.wake.notify_one();
         }
-        let handle = self
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }

@@ -14,8 +14,7 @@ use std::collections::HashSet;
 use std::ops::Bound;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    BooleanQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery,
-    TermSetQuery,
+    BooleanQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Term};
 use tantivy::{DocAddress, Searcher};
@@ -130,9 +129,7 @@ fn text_query(f: &Fields, s: &str, prefix: bool) -> Option<Box<dyn Query>> {
         .iter()
         .map(|t| (t.position, Term::from_field_text(f.text, &t.text)))
         .collect();
-    let last_is_word = tokens
-        .last()
-        .is_some_and(|t| !t.text.chars().any(is_cjk));
+    let last_is_word = tokens.last().is_some_and(|t| !t.text.chars().any(is_cjk));
     match (terms.len(), prefix && last_is_word) {
         (0, _) => None,
         (1, true) => {
@@ -204,12 +201,12 @@ pub fn build(f: &Fields, parts: &[Part], filters: &Filters) -> (Box<dyn Query>, 
         ));
     }
     if filters.from.is_some() || filters.to.is_some() {
-        let lower = filters
-            .from
-            .map_or(Bound::Unbounded, |t| Bound::Included(Term::from_field_u64(f.ts, t)));
-        let upper = filters
-            .to
-            .map_or(Bound::Unbounded, |t| Bound::Excluded(Term::from_field_u64(f.ts, t)));
+        let lower = filters.from.map_or(Bound::Unbounded, |t| {
+            Bound::Included(Term::from_field_u64(f.ts, t))
+        });
+        let upper = filters.to.map_or(Bound::Unbounded, |t| {
+            Bound::Excluded(Term::from_field_u64(f.ts, t))
+        });
         clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
     for user in &filters.hidden {
@@ -311,7 +308,9 @@ pub fn run(
                     };
                     let (ts, room, seq) = (col("ts"), col("room"), col("seq"));
                     move |doc: tantivy::DocId, _score: tantivy::Score| {
-                        let get = |c: &Option<std::sync::Arc<dyn tantivy::columnar::ColumnValues<u64>>>| {
+                        let get = |c: &Option<
+                            std::sync::Arc<dyn tantivy::columnar::ColumnValues<u64>>,
+                        >| {
                             c.as_ref().map_or(0, |c| c.get_val(doc))
                         };
                         let key = (get(&ts), get(&room), get(&seq));
@@ -327,7 +326,8 @@ pub fn run(
             let more = keys.len() > limit;
             keys.truncate(limit);
             let next = if more {
-                keys.last().map(|&(ts, room, seq)| Cursor::Before(ts, room, seq))
+                keys.last()
+                    .map(|&(ts, room, seq)| Cursor::Before(ts, room, seq))
             } else {
                 None
             };

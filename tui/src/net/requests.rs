@@ -59,7 +59,8 @@ impl Net {
             Effect::LoadAround { room, seq } => {
                 self.request(move |conn, actions| async move {
                     // Half a page after the message, the rest before it.
-                    let before = chat_protocol::Seq(seq.0.saturating_add(HISTORY_PAGE as u64 / 2 + 1));
+                    let before =
+                        chat_protocol::Seq(seq.0.saturating_add(HISTORY_PAGE as u64 / 2 + 1));
                     let page = conn
                         .history(room, HistoryAnchor::Before(before), HISTORY_PAGE)
                         .await;

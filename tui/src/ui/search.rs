@@ -82,7 +82,10 @@ pub fn hit_line(hit: &SearchHit, selected: bool) -> Line<'static> {
             continue;
         }
         spans.push(Span::styled(flat(&s[at..a]), base));
-        spans.push(Span::styled(flat(&s[a..b]), base.add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            flat(&s[a..b]),
+            base.add_modifier(Modifier::BOLD),
+        ));
         at = b;
     }
     spans.push(Span::styled(flat(&s[at..]), base));
