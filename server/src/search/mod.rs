@@ -43,7 +43,11 @@ pub const COMMIT_EVERY_MS: u64 = 500;
 pub const COMMIT_EVERY_DOCS: usize = 100_000;
 
 /// Memory tantivy's writer may buffer before it flushes a segment, in bytes.
-pub const WRITER_MEMORY: usize = 64 << 20;
+pub const WRITER_MEMORY: usize = 48 << 20;
+
+/// Indexing threads: one, so indexing never takes more than one core from
+/// serving (the store's writer and the sessions need the others).
+pub const WRITER_THREADS: usize = 1;
 
 /// Why the search index failed.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +191,9 @@ impl SearchIndex {
             rebuild_total: AtomicU64::new(0),
             rebuilding: AtomicBool::new(false),
         });
-        let writer = inner.index.writer(WRITER_MEMORY)?;
+        let writer = inner
+            .index
+            .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)?;
         let thread = {
             let inner = inner.clone();
             std::thread::Builder::new()
