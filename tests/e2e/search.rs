@@ -344,6 +344,26 @@ async fn english_words_over_a_real_transcript_match_a_plain_scan() {
         want
     );
 
+    // `server reindex` rebuilds from the store and reports when done; the
+    // rebuilt index answers the same.
+    let out = ok(args(ctl.admin(), &["--json", "server", "reindex"])).await;
+    let last = json_lines(&out).pop().unwrap();
+    assert_eq!(last["done"], true, "{out}");
+    assert_eq!(
+        last["documents"].as_u64().unwrap(),
+        all.len() as u64,
+        "{out}"
+    );
+    let want: BTreeSet<(u64, u64)> = all
+        .iter()
+        .filter(|(_, t)| words(t).iter().any(|w| w == "grub"))
+        .map(|(s, _)| (room.0, *s))
+        .collect();
+    assert_eq!(
+        keys(&search_all(&admin, SearchQuery::new("grub", 200)).await),
+        want
+    );
+
     // chatctl's JSON lines carry the hit's fields.
     let out = ok(args(
         ctl.admin(),

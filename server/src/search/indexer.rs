@@ -115,9 +115,6 @@ pub(super) fn run(
                 }
                 ix.catch_up(room)?;
             }
-            if rebuild {
-                inner.rebuilding.store(false, Ordering::SeqCst);
-            }
             let idle = inner
                 .work
                 .lock()
@@ -127,6 +124,7 @@ pub(super) fn run(
             if ix.pending > 0
                 && (idle
                     || stop
+                    || rebuild
                     || ix.last_commit.elapsed() >= Duration::from_millis(super::COMMIT_EVERY_MS))
             {
                 ix.commit()?;
@@ -134,6 +132,11 @@ pub(super) fn run(
                 // Only events that change no document (joins, reactions):
                 // the committed index already reflects them.
                 ix.publish_visible();
+            }
+            if rebuild && !stop {
+                // Done only once committed, so a finished rebuild's status
+                // counts the rebuilt documents.
+                inner.rebuilding.store(false, Ordering::SeqCst);
             }
             Ok(())
         })();
