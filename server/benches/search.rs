@@ -315,13 +315,13 @@ fn main() {
         };
     let mut on = Vec::new();
     let mut off = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..9 {
         off.push(ack(false));
         on.push(ack(true));
     }
     let (on, off) = (pct(on, 0.5), pct(off, 0.5));
     println!(
-        "send→ack p50 (median of 5 runs of 2000 sequential sends): index off {:.3} ms, on {:.3} ms ({:+.1} %)",
+        "send→ack p50 (median of 9 runs of 2000 sequential sends): index off {:.3} ms, on {:.3} ms ({:+.1} %)",
         off.as_secs_f64() * 1e3,
         on.as_secs_f64() * 1e3,
         (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0

@@ -78,9 +78,9 @@ pub(super) fn run(
         store,
     };
     loop {
-        let (rooms, rebuild, stop) = {
+        let (rooms, rebuild, stop, commit_now) = {
             let mut work = inner.work.lock().unwrap_or_else(|p| p.into_inner());
-            while work.rooms.is_empty() && !work.rebuild && !work.stop {
+            while work.rooms.is_empty() && !work.rebuild && !work.stop && !work.commit_now {
                 let wait = if ix.pending > 0 {
                     Duration::from_millis(super::COMMIT_EVERY_MS)
                         .saturating_sub(ix.last_commit.elapsed())
@@ -98,7 +98,8 @@ pub(super) fn run(
             }
             let rooms = std::mem::take(&mut work.rooms);
             let rebuild = std::mem::take(&mut work.rebuild);
-            (rooms, rebuild, work.stop)
+            let commit_now = std::mem::take(&mut work.commit_now);
+            (rooms, rebuild, work.stop, commit_now)
         };
         let result = (|| -> Result<(), SearchError> {
             if rebuild {
@@ -115,14 +116,8 @@ pub(super) fn run(
                 }
                 ix.catch_up(room)?;
             }
-            let idle = inner
-                .work
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .rooms
-                .is_empty();
             if ix.pending > 0
-                && (idle
+                && (commit_now
                     || stop
                     || rebuild
                     || ix.last_commit.elapsed() >= Duration::from_millis(super::COMMIT_EVERY_MS))

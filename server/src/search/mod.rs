@@ -33,9 +33,10 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 /// Name of the index directory inside the data directory.
 pub const INDEX_DIR: &str = "search";
 
-/// Longest time between a commit and the next while messages keep
-/// arriving: how stale search may be under load, in ms. An idle indexer
-/// commits as soon as it has caught up.
+/// Longest time a change waits in the indexer before it is committed, in
+/// ms, unless a search is waiting for it (then it commits at once). A
+/// commit writes and syncs new segment files, so committing per message
+/// would compete with the store's own fsyncs on a busy server.
 pub const COMMIT_EVERY_MS: u64 = 500;
 
 /// Documents after which the indexer commits even mid-catch-up, so a
@@ -121,6 +122,8 @@ struct Work {
     rooms: BTreeSet<u64>,
     rebuild: bool,
     stop: bool,
+    /// A search waits for changes not yet committed.
+    commit_now: bool,
 }
 
 /// State shared between the index thread, the publisher and queries.
@@ -254,6 +257,11 @@ impl SearchIndex {
     pub async fn wait_for(&self, heads: &[(u64, u64)], timeout: Duration) -> bool {
         let mut rx = self.inner.committed.subscribe();
         let caught_up = |s: &SearchIndex| heads.iter().all(|&(r, h)| s.visible(r) >= h);
+        if !caught_up(self) {
+            let mut work = self.inner.work.lock().unwrap_or_else(|p| p.into_inner());
+            work.commit_now = true;
+            self.inner.wake.notify_one();
+        }
         let wait = async {
             loop {
                 if caught_up(self) {
