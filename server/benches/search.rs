@@ -278,6 +278,11 @@ fn main() {
         );
     }
 
+    // The big index and store stop (tantivy finishes its merges) so they
+    // do not load the machine during the latency runs.
+    rt.block_on(index.shutdown());
+    rt.block_on(store.shutdown());
+
     // send→ack with the index following the writer, and without.
     let ack =
         |with_index: bool| -> Duration {
@@ -315,10 +320,22 @@ fn main() {
         };
     let mut on = Vec::new();
     let mut off = Vec::new();
-    for _ in 0..9 {
-        off.push(ack(false));
-        on.push(ack(true));
+    for round in 0..9 {
+        // Alternate which goes first, so a drift in the machine's load
+        // falls on both.
+        if round % 2 == 0 {
+            off.push(ack(false));
+            on.push(ack(true));
+        } else {
+            on.push(ack(true));
+            off.push(ack(false));
+        }
     }
+    println!(
+        "send→ack p50 per run, ms: off {:?}, on {:?}",
+        off.iter().map(|d| (d.as_secs_f64() * 1e4).round() / 10.0).collect::<Vec<_>>(),
+        on.iter().map(|d| (d.as_secs_f64() * 1e4).round() / 10.0).collect::<Vec<_>>()
+    );
     let (on, off) = (pct(on, 0.5), pct(off, 0.5));
     println!(
         "send→ack p50 (median of 9 runs of 2000 sequential sends): index off {:.3} ms, on {:.3} ms ({:+.1} %)",
