@@ -333,8 +333,12 @@ fn main() {
     }
     println!(
         "send→ack p50 per run, ms: off {:?}, on {:?}",
-        off.iter().map(|d| (d.as_secs_f64() * 1e4).round() / 10.0).collect::<Vec<_>>(),
-        on.iter().map(|d| (d.as_secs_f64() * 1e4).round() / 10.0).collect::<Vec<_>>()
+        off.iter()
+            .map(|d| (d.as_secs_f64() * 1e4).round() / 10.0)
+            .collect::<Vec<_>>(),
+        on.iter()
+            .map(|d| (d.as_secs_f64() * 1e4).round() / 10.0)
+            .collect::<Vec<_>>()
     );
     let (on, off) = (pct(on, 0.5), pct(off, 0.5));
     println!(
