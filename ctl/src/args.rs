@@ -100,6 +100,8 @@ pub enum Command {
     /// Server facts and counters.
     #[command(subcommand)]
     Server(ServerCmd),
+    /// Search messages in your rooms (JSON lines with --json).
+    Search(SearchArgs),
     /// Send one message; the text is TEXT, or all of stdin when omitted.
     /// With --each-line, every line of stdin is its own message, sent as
     /// soon as the line arrives (for pipelines that never end).
@@ -462,6 +464,45 @@ pub enum ServerCmd {
     Info,
     /// Connections, rooms, messages and commit rate (server admins).
     Stats,
+    /// Rebuild the search index from the store, printing progress until
+    /// it is done (server admins).
+    Reindex,
+    /// The search index: documents, events not yet indexed, size (server admins).
+    SearchStatus,
+}
+
+/// `chatctl search ...`
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to find: words (all must occur), "exact phrases", prefix*
+    /// (환자*, deploy*), -word to exclude. Case and width are ignored;
+    /// Korean words are found inside longer forms (환자 finds 환자가).
+    pub query: String,
+    /// Only this room (`@user` for a direct room).
+    #[arg(long, value_name = "ROOM")]
+    pub room: Option<String>,
+    /// Only messages by this username.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only messages by members of this organization (exact, case-insensitive).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Only messages at or after this time (RFC 3339, or YYYY-MM-DD = midnight UTC).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only messages before this time (RFC 3339; YYYY-MM-DD includes that whole day, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// At most N hits (all pages) [default: 20]
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Best match first instead of newest first.
+    #[arg(long)]
+    pub relevance: bool,
+    /// Search every room, membership ignored (server admins; recorded in
+    /// the audit trail).
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// `chatctl tail ...`

@@ -53,6 +53,7 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod request;
+pub mod search;
 pub mod text;
 
 pub use error::{ErrorBody, ErrorCode, codes};
@@ -69,6 +70,7 @@ pub use request::{
     ModAction, Page, PageRequest, Request, RequestBody, RequestEnvelope, Response, ResponseBody,
     ServerFrame, UserChange,
 };
+pub use search::{SearchHit, SearchIndexStatus, SearchOrder, SearchPage, SearchQuery};
 
 /// The ALPN protocol id negotiated in the TLS handshake (RFC 7301).
 pub const ALPN: &[u8] = b"chat/1";

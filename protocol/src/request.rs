@@ -464,6 +464,18 @@ pub enum RequestBody {
         /// Where to go on; see [`PageRequest`].
         page: PageRequest,
     },
+
+    // ----- search -----
+    /// Full-text search of messages the caller may read (or, with
+    /// `audit`, of every room: server admins). Answer:
+    /// [`ResponseBody::SearchResults`].
+    Search(crate::search::SearchQuery),
+    /// The search index's state (server admins). Answer:
+    /// [`ResponseBody::SearchStatus`].
+    SearchStatus,
+    /// Rebuild the search index from the store (server admins); answered
+    /// `Ok` once the rebuild started. Progress: `SearchStatus`.
+    Reindex,
 }
 
 /// Most usernames one `GetPresence` may ask about, so its answer stays
@@ -671,6 +683,10 @@ pub enum ResponseBody {
     TokensPage(Page<TokenInfo>),
     /// A page of the audit trail, newest first (`ModerationLogPage`).
     ModerationLogPage(Page<crate::model::ModerationRecord>),
+    /// A page of search hits.
+    SearchResults(crate::search::SearchPage),
+    /// The search index's state.
+    SearchStatus(crate::search::SearchIndexStatus),
 }
 
 impl RequestBody {
@@ -701,6 +717,7 @@ impl RequestBody {
                 | RequestBody::ListMembersPage { .. }
                 | RequestBody::ListTokensPage { .. }
                 | RequestBody::ModerationLogPage { .. }
+                | RequestBody::Search(_)
         )
     }
 

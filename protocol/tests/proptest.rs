@@ -428,11 +428,71 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
         (prop::option::of(room_id()), page_request())
             .prop_map(|(room, page)| R::ModerationLogPage { room, page })
             .boxed(),
+        search_query().prop_map(R::Search).boxed(),
+        Just(R::SearchStatus).boxed(),
+        Just(R::Reindex).boxed(),
     ]
 }
 
 fn page_request() -> impl Strategy<Value = PageRequest> {
     (any::<Option<u64>>(), any::<u32>()).prop_map(|(after, limit)| PageRequest { after, limit })
+}
+
+fn search_query() -> impl Strategy<Value = SearchQuery> {
+    (
+        text(),
+        proptest::option::of(room_id()),
+        opt_text(),
+        opt_text(),
+        (proptest::option::of(ts()), proptest::option::of(ts())),
+        any::<bool>(),
+        any::<u32>(),
+        opt_text(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(text, room, sender, org, (from, to), relevance, limit, cursor, audit)| SearchQuery {
+                text,
+                room,
+                sender,
+                org,
+                from,
+                to,
+                order: if relevance {
+                    SearchOrder::Relevance
+                } else {
+                    SearchOrder::Newest
+                },
+                limit,
+                cursor,
+                audit,
+            },
+        )
+}
+
+fn search_hit() -> impl Strategy<Value = SearchHit> {
+    (
+        room_id(),
+        text(),
+        seq(),
+        ts(),
+        author(),
+        text(),
+        text(),
+        few((any::<u32>(), any::<u32>())),
+    )
+        .prop_map(
+            |(room, room_name, seq, ts, sender, text, snippet, highlights)| SearchHit {
+                room,
+                room_name,
+                seq,
+                ts,
+                sender,
+                text,
+                snippet,
+                highlights,
+            },
+        )
 }
 
 fn response_body() -> impl Strategy<Value = ResponseBody> {
@@ -496,6 +556,32 @@ fn response_body() -> impl Strategy<Value = ResponseBody> {
             .boxed(),
         (few(token_info()), any::<Option<u64>>())
             .prop_map(|(items, next)| B::TokensPage(Page { items, next }))
+            .boxed(),
+        (few(search_hit()), opt_text(), any::<u64>(), any::<bool>())
+            .prop_map(|(hits, next, total, behind)| B::SearchResults(SearchPage {
+                hits,
+                next,
+                total,
+                behind,
+            }))
+            .boxed(),
+        (
+            any::<bool>(),
+            any::<(u64, u64, u64, u64)>(),
+            proptest::option::of(any::<(u64, u64)>())
+        )
+            .prop_map(
+                |(enabled, (documents, events_behind, rooms, size_bytes), rebuilding)| {
+                    B::SearchStatus(SearchIndexStatus {
+                        enabled,
+                        documents,
+                        events_behind,
+                        rooms,
+                        size_bytes,
+                        rebuilding,
+                    })
+                }
+            )
             .boxed(),
     ]
 }

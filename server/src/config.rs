@@ -51,6 +51,9 @@ pub struct Config {
     /// full disk (`store::fault`). Not settable from flags or files;
     /// `None` in service.
     pub disk_fault: Option<crate::store::fault::DiskFault>,
+    /// Keep the full-text search index (`data_dir/search`). Default on;
+    /// off, `Search` is refused and nothing is indexed.
+    pub search: bool,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -187,6 +190,7 @@ impl Default for Config {
             deadlines: Deadlines::default(),
             sweep: crate::store::sweep::Sweep::default(),
             disk_fault: None,
+            search: true,
         }
     }
 }
@@ -236,6 +240,10 @@ pub struct Args {
     /// TOML configuration file; may set every setting, including a limits table and banned_words [default: none]
     #[arg(long, env = "CHATD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Keep the full-text search index in DATA/search (true or false) [default: true]
+    #[arg(long, env = "CHATD_SEARCH", value_name = "BOOL")]
+    pub search: Option<bool>,
 
     /// Resource limits.
     #[command(flatten)]
@@ -329,6 +337,8 @@ pub struct FileConfig {
     pub hostnames: Option<Vec<String>>,
     /// See [`Config::banned_words`].
     pub banned_words: Option<Vec<String>>,
+    /// See [`Config::search`].
+    pub search: Option<bool>,
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: FileLimits,
@@ -590,6 +600,7 @@ impl Config {
             deadlines: Deadlines::default(),
             sweep: crate::store::sweep::Sweep::default(),
             disk_fault: None,
+            search: pick(args.search, file.search, d.search),
         };
         config.validate()?;
         Ok(config)

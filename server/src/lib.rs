@@ -21,6 +21,7 @@ pub mod fanout;
 mod handlers;
 pub mod login;
 pub mod presence;
+pub mod search;
 mod session;
 mod shared;
 pub mod store;
@@ -65,6 +66,9 @@ pub enum ServerError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The search index could not be opened.
+    #[error(transparent)]
+    Search(#[from] search::SearchError),
     /// First-start bootstrap failed.
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),
@@ -158,6 +162,20 @@ impl Server {
         }
         let hub = fanout::Hub::new(config.limits.subscriber_queue);
         store.writer().attach_hub(hub.clone());
+        let search = if config.search {
+            let (dir, for_index) = (data_dir.clone(), store.clone());
+            let index =
+                tokio::task::spawn_blocking(move || search::SearchIndex::open(&dir, for_index))
+                    .await
+                    .map_err(|e| ServerError::Task(e.to_string()))??;
+            let feed = index.clone();
+            store
+                .writer()
+                .attach_follower(Box::new(move |rooms| feed.touched(rooms)));
+            Some(index)
+        } else {
+            None
+        };
         let server_config = tls::quinn_server_config(&tls, &config.limits)?;
         let bind_err = |cause| ServerError::Bind {
             addr: config.listen,
@@ -200,6 +218,7 @@ impl Server {
             hash_pool: login::HashPool::start()
                 .map_err(|e| ServerError::Task(format!("cannot start the argon2 threads: {e}")))?,
             logins: login::Throttle::default(),
+            search,
         });
         Ok(Server {
             endpoint,
@@ -261,6 +280,9 @@ impl Server {
         self.endpoint
             .close(codes::CLOSE_SHUTDOWN.into(), b"server shutting down");
         self.shared.store.shutdown().await;
+        if let Some(search) = &self.shared.search {
+            search.shutdown().await;
+        }
         tracing::info!("connections closed; storage writer drained and stopped");
         let _ = tokio::time::timeout(
             Duration::from_millis(SHUTDOWN_GRACE_MS),

@@ -35,6 +35,8 @@ pub struct Shared {
     pub hash_pool: crate::login::HashPool,
     /// Failed-login throttling and counters.
     pub logins: crate::login::Throttle,
+    /// The full-text search index; `None` when `config.search` is off.
+    pub search: Option<crate::search::SearchIndex>,
 }
 
 impl Shared {

@@ -7,7 +7,8 @@ use chat_e2e::{PASSWORD, spawn_server};
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn fixture() -> PathBuf {
+/// The IRC transcript fixture (shared with the search tests).
+pub fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/irc/2015-01-20.train-b.txt")
 }
 

@@ -24,9 +24,18 @@ impl Chatd {
     /// If it cannot start, exits before listening, or does not log its
     /// address within [`chat_e2e::WAIT`].
     pub fn start(dir: &Path, listen: &str) -> Chatd {
+        Chatd::start_with(dir, listen, &[])
+    }
+
+    /// As [`Chatd::start`], with more flags.
+    ///
+    /// # Panics
+    /// As [`Chatd::start`].
+    pub fn start_with(dir: &Path, listen: &str, flags: &[&str]) -> Chatd {
         let mut child = Command::new(crate::bins::CHATD)
             .current_dir(dir)
             .args(["--listen", listen, "--data", "data"])
+            .args(flags)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

@@ -80,6 +80,22 @@ pub enum Action {
         /// Events, oldest first.
         events: Vec<RoomEvent>,
     },
+    /// The answer to `Effect::Search`.
+    SearchResults {
+        /// The query it answers.
+        query: String,
+        /// The first page of hits.
+        hits: Vec<chat_protocol::SearchHit>,
+        /// Matching messages in all.
+        total: u64,
+    },
+    /// A search failed.
+    SearchFailed {
+        /// The query.
+        query: String,
+        /// Why, as a sentence.
+        error: String,
+    },
     /// Loading older history failed.
     OlderFailed {
         /// The room.

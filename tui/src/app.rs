@@ -28,6 +28,46 @@ pub enum Overlay {
     Switcher(Switcher),
     /// A yes/no question; `y` confirms, anything else cancels.
     Confirm(Confirm),
+    /// The results of `/search`; Enter jumps to the selected message.
+    Search(SearchPane),
+}
+
+/// The search results pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPane {
+    /// The query as typed after `/search`.
+    pub query: String,
+    /// Where the answer is.
+    pub results: SearchResults,
+    /// Index of the highlighted hit.
+    pub selected: usize,
+}
+
+/// The state of a search's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchResults {
+    /// Asked; no answer yet.
+    Loading,
+    /// The first page of hits, newest first, and how many match in all.
+    Loaded {
+        /// The hits.
+        hits: Vec<chat_protocol::SearchHit>,
+        /// Matching messages in all.
+        total: u64,
+    },
+    /// The server refused or the request failed; the sentence says why.
+    Failed(String),
+}
+
+impl SearchPane {
+    /// A pane waiting for the answer to `query`.
+    pub fn loading(query: String) -> SearchPane {
+        SearchPane {
+            query,
+            results: SearchResults::Loading,
+            selected: 0,
+        }
+    }
 }
 
 /// What a confirmation popup asks.
@@ -128,6 +168,8 @@ pub struct App {
     /// The `/password` prompt in progress: while set, the input is masked
     /// and Enter hands it to this step instead of sending it.
     pub password_change: Option<PasswordChange>,
+    /// The last search pane, which Ctrl-F opens again.
+    pub last_search: Option<SearchPane>,
 }
 
 /// The steps of `/password`, each asking for one masked line.
@@ -174,6 +216,7 @@ impl App {
             completion: None,
             pinned: Vec::new(),
             password_change: None,
+            last_search: None,
         }
     }
 

@@ -36,6 +36,20 @@ pub enum Effect {
         /// Last seq already held; `Seq(0)` for everything.
         since: Seq,
     },
+    /// Search the messages of the user's rooms; answered with
+    /// `Action::SearchResults` or `Action::SearchFailed`.
+    Search {
+        /// The query as typed.
+        query: String,
+    },
+    /// Fetch a page of history around `seq` (older and newer events), for
+    /// a jump from search results; answered with `Action::OlderLoaded`.
+    LoadAround {
+        /// The room.
+        room: RoomId,
+        /// The message to show.
+        seq: Seq,
+    },
     /// Fetch the page of events just before `before`.
     LoadOlder {
         /// The room.

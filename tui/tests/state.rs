@@ -393,12 +393,15 @@ fn pasted_control_characters_never_reach_the_input() {
 #[test]
 fn unsupported_commands_say_so_and_keep_the_input() {
     let mut app = two_rooms();
-    type_text(&mut app, "/search lunch");
+    type_text(&mut app, "/upload lunch.png");
     let fx = apply(&mut app, [key(KeyCode::Enter)]);
     assert!(fx.is_empty());
     let status = app.status.clone().unwrap().text;
-    assert_eq!(status, "/search: the server does not support search yet");
-    assert_eq!(app.composer.text(), "/search lunch");
+    assert_eq!(
+        status,
+        "/upload: the server does not support file transfer yet"
+    );
+    assert_eq!(app.composer.text(), "/upload lunch.png");
 }
 
 #[test]

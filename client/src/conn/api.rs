@@ -85,6 +85,37 @@ impl Connection {
         expect!(self.request(RequestBody::ServerStats).await?, ResponseBody::ServerStats(s) => s, "ServerStats")
     }
 
+    /// One page of a full-text search; pass the page's `next` as the
+    /// query's `cursor` for the following one.
+    ///
+    /// # Errors
+    /// `BadRequest` (empty query, bad cursor or limit), `NotFound` (a room
+    /// filter the caller cannot read), `Forbidden` (`audit` without
+    /// server-admin rights), `Unavailable` (the server keeps no index).
+    pub async fn search(
+        &self,
+        query: chat_protocol::SearchQuery,
+    ) -> Result<chat_protocol::SearchPage, ClientError> {
+        expect!(self.request(RequestBody::Search(query)).await?, ResponseBody::SearchResults(p) => p, "SearchResults")
+    }
+
+    /// The search index's state (server admins).
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins.
+    pub async fn search_status(&self) -> Result<chat_protocol::SearchIndexStatus, ClientError> {
+        expect!(self.request(RequestBody::SearchStatus).await?, ResponseBody::SearchStatus(s) => s, "SearchStatus")
+    }
+
+    /// Starts rebuilding the search index from the store (server admins);
+    /// follow it with [`Connection::search_status`].
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins, `Unavailable` without an index.
+    pub async fn reindex(&self) -> Result<(), ClientError> {
+        expect!(self.request(RequestBody::Reindex).await?, ResponseBody::Ok => (), "Ok")
+    }
+
     /// Sends a message; the ack arrives after durable commit. Retrying with
     /// the same `key` never stores a second copy.
     ///

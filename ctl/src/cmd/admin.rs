@@ -208,6 +208,8 @@ pub async fn token(target: &Target, out: &Out, cmd: TokenCmd) -> Result<()> {
 /// Connection errors; `Forbidden` (exit 4) for `stats` without admin rights.
 pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
     match cmd {
+        ServerCmd::Reindex => super::search::reindex(target, out).await,
+        ServerCmd::SearchStatus => super::search::status(target, out).await,
         ServerCmd::Info => {
             let conn = target.connect().await?;
             let info = conn

@@ -16,6 +16,7 @@ pub mod man;
 pub mod msg;
 pub mod profiles;
 pub mod room;
+pub mod search;
 pub mod tail;
 pub mod unsupported;
 
@@ -143,6 +144,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Tail(a) => tail::run(&target()?, &out, a).await,
+        Command::Search(a) => search::run(&target()?, &out, a).await,
         Command::History(a) => history::run(&target()?, &out, a).await,
         Command::Export { room } => export::run(&target()?, &out, room).await,
         Command::Import(c) => import::run(&target()?, &out, c).await,

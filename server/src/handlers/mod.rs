@@ -14,6 +14,7 @@ mod notify;
 mod page;
 pub(crate) mod rate;
 mod rooms;
+mod search;
 mod self_service;
 mod server_info;
 mod social;
@@ -236,6 +237,9 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLogPage { room, page } => {
             moderation::log_page(session, room, page).await
         }
+        RequestBody::Search(query) => search::search(session, query).await,
+        RequestBody::SearchStatus => search::status(session).await,
+        RequestBody::Reindex => search::reindex(session).await,
     }
 }
 

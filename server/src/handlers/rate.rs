@@ -62,7 +62,8 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::MarkNotificationsRead { .. }
         | RequestBody::Moderate { .. }
         | RequestBody::ChangePassword { .. }
-        | RequestBody::SetDisplayName { .. } => Write,
+        | RequestBody::SetDisplayName { .. }
+        | RequestBody::Reindex => Write,
         RequestBody::Typing { .. }
         | RequestBody::MarkRead { .. }
         | RequestBody::MarkDelivered { .. }
@@ -97,7 +98,11 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::ListRoomsPage { .. }
         | RequestBody::ListMembersPage { .. }
         | RequestBody::ListTokensPage { .. }
-        | RequestBody::ModerationLogPage { .. } => Unlimited,
+        | RequestBody::ModerationLogPage { .. }
+        // A search is a read: it counts among the connection's large
+        // answers in flight (`RequestBody::may_answer_large`).
+        | RequestBody::Search(_)
+        | RequestBody::SearchStatus => Unlimited,
     }
 }
 

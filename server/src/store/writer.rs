@@ -166,8 +166,14 @@ pub struct Writer {
     health: Arc<HealthState>,
     closing: Arc<AtomicBool>,
     hub: Arc<std::sync::OnceLock<Arc<Hub>>>,
+    follower: Arc<std::sync::OnceLock<Follower>>,
     done: Arc<tokio::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
+
+/// Told, on the publisher thread after each committed batch has been
+/// answered and published, which rooms the batch changed (the search
+/// indexer's feed). Must not block.
+pub type Follower = Box<dyn Fn(&mut dyn Iterator<Item = u64>) + Send + Sync>;
 
 /// One committed batch, on its way from the writer to the publisher.
 pub(super) struct Outcome {
@@ -184,14 +190,16 @@ impl Writer {
         let stats = Arc::new(WriterStats::default());
         let health = Arc::new(HealthState::default());
         let hub: Arc<std::sync::OnceLock<Arc<Hub>>> = Arc::default();
+        let follower: Arc<std::sync::OnceLock<Follower>> = Arc::default();
         let spawn_err = |e: std::io::Error| {
             StoreError::Redb(format!("cannot start the storage writer threads: {e}"))
         };
         let publisher = {
             let hub = hub.clone();
+            let follower = follower.clone();
             std::thread::Builder::new()
                 .name("chatd-publish".into())
-                .spawn(move || publish(&out_rx, &hub))
+                .spawn(move || publish(&out_rx, &hub, &follower))
                 .map_err(spawn_err)?
         };
         let mut thread = super::batch::WriterThread::new(
@@ -212,6 +220,7 @@ impl Writer {
             health,
             closing: Arc::default(),
             hub,
+            follower,
             done: Arc::new(tokio::sync::Mutex::new(vec![writer, publisher])),
         })
     }
@@ -219,6 +228,12 @@ impl Writer {
     /// Connects the fan-out hub that committed effects are published to.
     pub fn attach_hub(&self, hub: Arc<Hub>) {
         let _ = self.hub.set(hub);
+    }
+
+    /// Connects the follower told of each committed batch's rooms (once;
+    /// later calls are ignored).
+    pub fn attach_follower(&self, follower: Follower) {
+        let _ = self.follower.set(follower);
     }
 
     /// The writer's counters.
@@ -323,15 +338,36 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
 }
 
 /// The publisher thread: answers each committed batch's jobs, then hands
-/// its effects to the hub, batch by batch in commit order. Ends when the
-/// writer does.
-fn publish(rx: &mpsc::Receiver<Outcome>, hub: &std::sync::OnceLock<Arc<Hub>>) {
+/// its effects to the hub, batch by batch in commit order, then tells the
+/// follower (the search indexer) which rooms changed. Ends when the writer
+/// does.
+fn publish(
+    rx: &mpsc::Receiver<Outcome>,
+    hub: &std::sync::OnceLock<Arc<Hub>>,
+    follower: &std::sync::OnceLock<Follower>,
+) {
     while let Ok(outcome) = rx.recv() {
         for job in outcome.jobs {
             job.finish(Fate::Committed);
         }
+        // Taken before the hub consumes the effects; told after it, so
+        // acks and fan-out never wait for the follower.
+        let rooms: Vec<u64> = match follower.get() {
+            Some(_) => outcome
+                .effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Room { room, .. } | Effect::Revoke { room, .. } => Some(*room),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         if let Some(hub) = hub.get() {
             hub.apply(outcome.effects);
+        }
+        if let Some(follow) = follower.get() {
+            follow(&mut rooms.into_iter());
         }
     }
 }

@@ -12,6 +12,9 @@ use tokio::sync::mpsc;
 /// Events per page of older history (`Effect::LoadOlder`).
 pub const HISTORY_PAGE: u32 = 50;
 
+/// Hits asked for by `/search` (the pane shows the newest this many).
+pub const SEARCH_PAGE: u32 = 50;
+
 /// How long a request waits for the session to (re)connect before it is
 /// reported as failed.
 const REQUEST_CONNECT_WAIT: Duration = Duration::from_secs(5);
@@ -35,6 +38,47 @@ impl Net {
                 if self.followed.insert(room) {
                     self.session.follow(room, since);
                 }
+            }
+            Effect::Search { query } => {
+                self.request(move |conn, actions| async move {
+                    let q = chat_protocol::SearchQuery::new(query.clone(), SEARCH_PAGE);
+                    let action = match conn.search(q).await {
+                        Ok(page) => Action::SearchResults {
+                            query,
+                            hits: page.hits,
+                            total: page.total,
+                        },
+                        Err(e) => Action::SearchFailed {
+                            query,
+                            error: e.to_string(),
+                        },
+                    };
+                    send(&actions, action).await;
+                });
+            }
+            Effect::LoadAround { room, seq } => {
+                self.request(move |conn, actions| async move {
+                    // Half a page after the message, the rest before it.
+                    let before =
+                        chat_protocol::Seq(seq.0.saturating_add(HISTORY_PAGE as u64 / 2 + 1));
+                    let page = conn
+                        .history(room, HistoryAnchor::Before(before), HISTORY_PAGE)
+                        .await;
+                    send(
+                        &actions,
+                        match page {
+                            Ok(page) => Action::OlderLoaded {
+                                room,
+                                events: page.events,
+                            },
+                            Err(e) => Action::OlderFailed {
+                                room,
+                                error: e.to_string(),
+                            },
+                        },
+                    )
+                    .await;
+                });
             }
             Effect::LoadOlder { room, before } => {
                 if self.session.connection().is_none() {

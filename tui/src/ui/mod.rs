@@ -14,6 +14,7 @@ mod members;
 pub mod message;
 mod popup;
 mod rooms;
+mod search;
 mod status;
 mod theme;
 pub mod wrap;
@@ -88,6 +89,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Help => popup::help(frame, area, app),
         Overlay::Switcher(sw) => popup::switcher(frame, area, app, sw),
         Overlay::Confirm(question) => popup::confirm(frame, area, app, question),
+        Overlay::Search(pane) => search::draw(frame, area, pane),
     }
 }
 

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 /// A rectangle of at most `w`×`h` centred in `area`.
-fn centred(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn centred(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect {
@@ -25,7 +25,7 @@ fn centred(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-fn frame_block(title: &str) -> Block<'_> {
+pub(super) fn frame_block(title: &str) -> Block<'_> {
     Block::bordered()
         .border_type(BorderType::Rounded)
         .title(Span::styled(

@@ -209,7 +209,11 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
         Command::Quit => return quit(app, fx),
         // Unsupported commands returned above; listed so a new variant
         // must be considered here.
-        Command::Search(_) | Command::Upload(_) | Command::Download(_) => return,
+        Command::Search(query) => {
+            app.overlay = Overlay::Search(crate::app::SearchPane::loading(query.clone()));
+            fx.push(Effect::Search { query });
+        }
+        Command::Upload(_) | Command::Download(_) => return,
     }
     app.composer.clear();
     if let Some(r) = app.active_room_mut() {

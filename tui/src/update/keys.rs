@@ -15,6 +15,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Overlay::Help => return on_help_key(app, key, fx),
         Overlay::Switcher(_) => return on_switcher_key(app, key, fx),
         Overlay::Confirm(_) => return on_confirm_key(app, key, fx),
+        Overlay::Search(_) => return super::search::on_key(app, key, fx),
         Overlay::None => {}
     }
     let bound = app.keymap.lookup(&key);
@@ -29,6 +30,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     let empty = app.composer.is_empty() && app.password_change.is_none();
     let selected = app.active_room().and_then(|r| r.selected);
     match (key.code, key.modifiers) {
+        (KeyCode::Char('f'), KeyModifiers::CONTROL) => super::search::reopen(app),
         (KeyCode::Up, KeyModifiers::ALT) => nav::select(app, true),
         (KeyCode::Down, KeyModifiers::ALT) => nav::select(app, false),
         (KeyCode::Char(c @ ('r' | 'e' | 'd')), KeyModifiers::NONE)

@@ -11,6 +11,7 @@ mod keys;
 mod live;
 mod nav;
 mod net;
+mod search;
 
 use crate::action::{Action, Wheel};
 use crate::app::{App, Confirm, Overlay, RunState};

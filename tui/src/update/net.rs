@@ -127,6 +127,10 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 nav::maybe_load_older(app, fx);
             }
         }
+        Action::SearchResults { query, hits, total } => {
+            super::search::loaded(app, &query, hits, total);
+        }
+        Action::SearchFailed { query, error } => super::search::failed(app, &query, error),
         Action::OlderFailed { room, error } => {
             if let Some(r) = app.rooms.get_mut(&room) {
                 r.timeline.older = OlderHistory::Failed(error.clone());
