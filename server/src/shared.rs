@@ -35,6 +35,8 @@ pub struct Shared {
     pub hash_pool: crate::login::HashPool,
     /// Failed-login throttling and counters.
     pub logins: crate::login::Throttle,
+    /// This server's metrics (its own registry).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Shared {
