@@ -63,7 +63,7 @@ pub(super) async fn change_password(session: &Arc<Session>, old: String, new: St
     session
         .write(move |ctx| {
             let (mut me, _) = actor(ctx, &a)?;
-            me.password_hash = Some(new_hash);
+            me.password_hash = Some(new_hash.clone());
             remove_login_sessions(ctx, a.user, Some(a.token_id))?;
             ctx.users.insert(a.user, encode(&me)?.as_slice())?;
             let target = AuthorRecord::of(a.user, &me);
@@ -97,7 +97,7 @@ pub(super) async fn set_display_name(session: &Arc<Session>, display_name: Strin
             let new = if display_name.is_empty() {
                 me.username.clone()
             } else {
-                display_name
+                display_name.clone()
             };
             let was = std::mem::replace(&mut me.display_name, new.clone());
             ctx.users.insert(a.user, encode(&me)?.as_slice())?;
