@@ -462,6 +462,9 @@ pub enum ServerCmd {
     Info,
     /// Connections, rooms, messages and commit rate (server admins).
     Stats,
+    /// Whether the store accepts writes: prints `ready` and exits 0, or
+    /// `not ready: REASON` and exits 1 (server admins; as GET /readyz).
+    Health,
 }
 
 /// `chatctl tail ...`

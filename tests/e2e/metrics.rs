@@ -3,6 +3,7 @@
 //! degraded state, `/healthz` answers, each server has its own registry,
 //! and nothing listens unless configured.
 
+use super::ctl_support::{Ctl, args, expect, run};
 use chat_e2e::{TestServer, WAIT, public_room, spawn_server, spawn_server_with};
 use chat_protocol::IdempotencyKey;
 use chatd::store::fault::DiskFault;
@@ -156,9 +157,19 @@ async fn readyz_is_503_while_the_store_is_degraded() {
     assert!(body.starts_with("degraded, not accepting writes"), "{body}");
     assert_eq!(get(addr, "/healthz").await.0, 200, "alive while degraded");
     assert_eq!(value(&scrape(addr).await, "chatd_store_ready", &[]), 0.0);
+    // `chatctl server health` says the same, with an exit code for scripts.
+    let ctl = Ctl::new(&server);
+    let out = run(args(ctl.admin(), &["server", "health"]), None).await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("not ready: ") && out.status.code() == Some(1),
+        "{out:?}"
+    );
 
     fault.set_full(false);
     assert_eq!(until(addr, 200).await, (200, "ready\n".into()));
+    let said = expect(args(ctl.admin(), &["server", "health"]), None, 0).await;
+    assert_eq!(said.trim(), "ready");
 }
 
 /// Polls `/readyz` until it answers `status`, for at most [`WAIT`]: the
