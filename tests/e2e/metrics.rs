@@ -123,6 +123,11 @@ async fn a_send_moves_the_send_counter_and_the_ack_histogram() {
     assert!(value(&after, "chatd_connections", &[]) >= 1.0);
     assert!(value(&after, "chatd_store_size_bytes", &[]) > 0.0);
     assert_eq!(value(&after, "chatd_store_ready", &[]), 1.0);
+    assert_eq!(
+        value(&after, "chatd_writer_queue_jobs", &[]),
+        0.0,
+        "every queued job was taken"
+    );
     // The bucketed form is there too, for histogram_quantile().
     assert!(
         after
@@ -132,6 +137,7 @@ async fn a_send_moves_the_send_counter_and_the_ack_histogram() {
                 && matches!(&x.value, prometheus_parse::Value::Histogram(b) if !b.is_empty())),
         "send_ack histogram buckets"
     );
+    dashboard_uses_only_exported_series(&get(addr, "/metrics").await.1);
     let (status, body) = get(addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
     let (status, _) = get(addr, "/nothing").await;
@@ -206,4 +212,39 @@ async fn metrics_are_off_by_default() {
     let server = spawn_server().await;
     assert_eq!(server.config.metrics_listen, None);
     assert_eq!(server.metrics_addr, None, "no listener unless configured");
+}
+
+/// Every `chatd_*` series that the Grafana dashboard in `ops/grafana`
+/// queries is one that `/metrics` (`text`) exports.
+fn dashboard_uses_only_exported_series(text: &str) {
+    let exported: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/grafana/chatd.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("dashboard file"))
+            .expect("dashboard is JSON");
+    let mut queried = 0;
+    for panel in json["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let mut rest = expr;
+            while let Some(at) = rest.find("chatd_") {
+                let tail = &rest[at..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                let name = &tail[..end];
+                assert!(
+                    exported.contains(name),
+                    "the dashboard queries {name}, which chatd does not export"
+                );
+                queried += 1;
+                rest = &tail[end..];
+            }
+        }
+    }
+    assert!(queried > 10, "the dashboard queries chatd's metrics");
 }
