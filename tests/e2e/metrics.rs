@@ -40,13 +40,11 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
         .expect("answer in time")
         .expect("HTTP answer");
     let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8(body.to_vec()).expect("UTF-8 body"))
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        String::from_utf8(body.to_vec()).expect("UTF-8 body"),
+    )
 }
 
 /// Scrapes `/metrics`, checks every line strictly (a comment of the
@@ -55,7 +53,10 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
     let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200, "{text}");
-    assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
     for line in text.lines() {
         if let Some(comment) = line.strip_prefix("# ") {
             assert!(
@@ -71,9 +72,7 @@ async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
         let name = &series[..name_end];
         assert!(
             name.starts_with("chatd_")
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "bad metric name in: {line}"
         );
         assert!(

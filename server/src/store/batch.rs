@@ -153,7 +153,9 @@ impl WriterThread {
             match attempt(&db, &mut jobs) {
                 Attempt::Committed(effects) => {
                     let stats = &self.stats;
-                    stats.commit_seconds.observe(started.elapsed().as_secs_f64());
+                    stats
+                        .commit_seconds
+                        .observe(started.elapsed().as_secs_f64());
                     stats.batch_jobs.observe(jobs.len() as f64);
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
                     self.stats
