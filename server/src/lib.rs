@@ -210,10 +210,8 @@ impl Server {
             ),
             None => None,
         };
-        if let Some(l) = &metrics_listener {
-            if let Ok(addr) = l.local_addr() {
-                tracing::info!(%addr, "serving /metrics, /healthz and /readyz over HTTP");
-            }
+        if let Some(addr) = metrics_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+            tracing::info!(%addr, "serving /metrics, /healthz and /readyz over HTTP");
         }
         let metrics = metrics::Metrics::new(store.writer().stats());
         let shared = Arc::new(Shared {

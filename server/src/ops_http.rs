@@ -33,6 +33,9 @@ pub const MAX_HTTP_CONNECTIONS: usize = 64;
 /// connection is closed (slow-loris bound).
 pub const HEADER_TIMEOUT_MS: u64 = 5_000;
 
+/// Pause after a failed accept (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// The `Content-Type` of `/metrics`.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -46,10 +49,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                // Out of file descriptors and the like: log and go on; the
-                // next accept may succeed once a connection closes.
+                // Out of file descriptors and the like: log, back off
+                // briefly (as hyper's and axum's servers do) instead of
+                // spinning, and go on.
                 tracing::warn!(error = %e, "metrics listener: accept failed");
-                tokio::task::yield_now().await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
