@@ -32,6 +32,9 @@ pub struct TestServer {
     pub admin_token: String,
     /// The configuration it runs with (data dir, limits).
     pub config: Config,
+    /// The bound metrics and health listener, when `config.metrics_listen`
+    /// was set.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     dir: Option<tempfile::TempDir>,
@@ -63,6 +66,7 @@ async fn start(config: Config) -> TestServer {
         .await
         .expect("chatd starts");
     let addr = server.local_addr();
+    let metrics_addr = server.metrics_addr();
     let ca = server.ca_path().expect("generated CA").to_path_buf();
     let fingerprint = server.fingerprint().to_string();
     let admin_token = read_token(&config.data_dir);
@@ -81,6 +85,7 @@ async fn start(config: Config) -> TestServer {
         fingerprint,
         admin_token,
         config,
+        metrics_addr,
         shutdown: Some(tx),
         task: Some(task),
         dir: None,

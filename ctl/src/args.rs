@@ -469,6 +469,9 @@ pub enum ServerCmd {
     Reindex,
     /// The search index: documents, events not yet indexed, size (server admins).
     SearchStatus,
+    /// Whether the store accepts writes: prints `ready` and exits 0, or
+    /// `not ready: REASON` and exits 1 (server admins; as GET /readyz).
+    Health,
 }
 
 /// `chatctl search ...`

@@ -35,6 +35,10 @@ pub struct Config {
     /// Extra DNS names or IP addresses for the generated certificate,
     /// besides `localhost`, `127.0.0.1` and `::1`. Empty by default.
     pub hostnames: Vec<String>,
+    /// TCP address of the HTTP listener for `/metrics`, `/healthz` and
+    /// `/readyz` (see [`crate::ops_http`]). `None` (the default): no
+    /// listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// Resource limits.
     pub limits: LimitsConfig,
     /// Words that make the server refuse a message, matched as whole words
@@ -185,6 +189,7 @@ impl Default for Config {
             cert: None,
             key: None,
             hostnames: Vec::new(),
+            metrics_listen: None,
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
@@ -244,6 +249,9 @@ pub struct Args {
     /// Keep the full-text search index in DATA/search (true or false) [default: true]
     #[arg(long, env = "CHATD_SEARCH", value_name = "BOOL")]
     pub search: Option<bool>,
+    /// TCP address for the HTTP metrics and health listener (GET /metrics, /healthz, /readyz); off unless set [default: none]
+    #[arg(long, env = "CHATD_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Resource limits.
     #[command(flatten)]
@@ -315,6 +323,7 @@ pub struct LimitArgs {
 /// # key = "/etc/chatd/key.pem"
 /// hostnames = ["chat.example.org", "10.0.0.5"]
 /// banned_words = ["spoiler"]
+/// metrics_listen = "127.0.0.1:9090"
 ///
 /// [limits]
 /// max_message_bytes = 16384
@@ -339,6 +348,8 @@ pub struct FileConfig {
     pub banned_words: Option<Vec<String>>,
     /// See [`Config::search`].
     pub search: Option<bool>,
+    /// See [`Config::metrics_listen`].
+    pub metrics_listen: Option<SocketAddr>,
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: FileLimits,
@@ -595,6 +606,7 @@ impl Config {
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
@@ -794,6 +806,16 @@ mod tests {
     }
 
     #[test]
+    fn metrics_listen_is_off_unless_set() {
+        assert_eq!(Config::default().metrics_listen, None);
+        let f = file("metrics_listen = \"127.0.0.1:9090\"");
+        let c = Config::merge(&Args::default(), Some(&f)).unwrap();
+        assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9090");
+        let c = Config::merge(&flags(&["--metrics-listen", "0.0.0.0:9100"]), Some(&f)).unwrap();
+        assert_eq!(c.metrics_listen.unwrap().to_string(), "0.0.0.0:9100");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let path = Path::new("chatd.toml");
         let err = FileConfig::from_toml("listen = \"127.0.0.1:1\"\nlisten_addr = 3\n", path)
@@ -920,6 +942,7 @@ mod tests {
             ("--key", "CHATD_KEY", "none".into()),
             ("--hostname", "CHATD_HOSTNAME", "none".into()),
             ("--config", "CHATD_CONFIG", "none".into()),
+            ("--metrics-listen", "CHATD_METRICS_LISTEN", "none".into()),
             (
                 "--max-message-bytes",
                 "CHATD_MAX_MESSAGE_BYTES",

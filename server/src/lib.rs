@@ -12,6 +12,8 @@
 //! - [`store`]: redb, all tables in `store::tables`, the single group-commit
 //!   writer in `store::writer`.
 //! - [`fanout`]: the hub that hands committed events to subscribers.
+//! - [`metrics`]: Prometheus metrics, one registry per server;
+//!   [`ops_http`]: the `/metrics`, `/healthz`, `/readyz` listener.
 
 pub mod auth;
 pub mod bootstrap;
@@ -20,6 +22,8 @@ pub mod content;
 pub mod fanout;
 mod handlers;
 pub mod login;
+pub mod metrics;
+pub mod ops_http;
 pub mod presence;
 pub mod search;
 mod session;
@@ -82,6 +86,17 @@ pub enum ServerError {
         /// Why.
         cause: std::io::Error,
     },
+    /// The metrics listener's TCP address could not be bound.
+    #[error(
+        "cannot listen for metrics on {addr}: {cause}; is another process using it? Pass \
+         another --metrics-listen"
+    )]
+    MetricsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        cause: std::io::Error,
+    },
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(String),
@@ -123,6 +138,7 @@ pub struct Server {
     shared: Arc<Shared>,
     fingerprint: String,
     ca_path: Option<PathBuf>,
+    metrics_listener: Option<tokio::net::TcpListener>,
 }
 
 impl Server {
@@ -204,7 +220,20 @@ impl Server {
         if let Some(ca) = &tls.ca_path {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|cause| ServerError::MetricsBind { addr, cause })?,
+            ),
+            None => None,
+        };
+        if let Some(addr) = metrics_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+            tracing::info!(%addr, "serving /metrics, /healthz and /readyz over HTTP");
+        }
+        let metrics = metrics::Metrics::new(store.writer().stats());
         let shared = Arc::new(Shared {
+            metrics,
             limiter: handlers::rate::Limiter::new(&config.limits),
             store,
             hub,
@@ -225,6 +254,7 @@ impl Server {
             shared,
             fingerprint: tls.fingerprint,
             ca_path: tls.ca_path,
+            metrics_listener,
         })
     }
 
@@ -233,6 +263,14 @@ impl Server {
         self.endpoint
             .local_addr()
             .unwrap_or(self.shared.config.listen)
+    }
+
+    /// The bound address of the metrics and health listener
+    /// (`--metrics-listen`), or `None` when it is off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// SHA-256 fingerprint of the server certificate.
@@ -255,7 +293,7 @@ impl Server {
     ///
     /// # Errors
     /// None today; the `Result` leaves room for fatal runtime errors.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let accept = {
             let endpoint = self.endpoint.clone();
             let shared = self.shared.clone();
@@ -269,6 +307,10 @@ impl Server {
             self.shared.store.clone(),
             self.shared.config.sweep,
         ));
+        let ops = self
+            .metrics_listener
+            .take()
+            .map(|l| tokio::spawn(ops_http::serve(l, self.shared.clone())));
         tokio::select! {
             _ = accept => {}
             _ = shutdown => {}
@@ -276,6 +318,9 @@ impl Server {
         tracing::info!("shutting down: no new connections, no new writes");
         self.endpoint.set_server_config(None);
         sweep.abort();
+        if let Some(ops) = ops {
+            ops.abort();
+        }
         self.shared.store.writer().close();
         self.endpoint
             .close(codes::CLOSE_SHUTDOWN.into(), b"server shutting down");

@@ -37,6 +37,8 @@ pub struct Shared {
     pub logins: crate::login::Throttle,
     /// The full-text search index; `None` when `config.search` is off.
     pub search: Option<crate::search::SearchIndex>,
+    /// This server's metrics (its own registry).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Shared {

@@ -21,6 +21,7 @@ mod hostile_memory;
 mod lifecycle;
 mod limits;
 mod messaging;
+mod metrics;
 mod moderation;
 mod privacy;
 mod process;

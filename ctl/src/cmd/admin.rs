@@ -237,6 +237,7 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
             }
             out.table(&["field", "value"], &rows)
         }
+        ServerCmd::Health => health(target, out).await,
         ServerCmd::Stats => {
             let (conn, _) = target.connect_authed().await?;
             let s = conn
@@ -309,5 +310,49 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
             ];
             out.table(&["field", "value"], &rows)
         }
+    }
+}
+
+/// `chatctl server health`: `ready` (exit 0) while the server's store
+/// accepts writes, `not ready: REASON` (exit 1) while it is degraded, as
+/// `GET /readyz` on the metrics listener. Read through `ServerStats`, so
+/// it needs a server admin's token. A request refused `Unavailable` (the
+/// server answers so in the moments it reopens its database, even a
+/// login) is "not ready" too, not a failure of chatctl.
+async fn health(target: &Target, out: &Out) -> Result<()> {
+    let unavailable = |e: &chat_client::ClientError| {
+        (e.code() == Some(chat_protocol::ErrorCode::Unavailable)).then(|| match e {
+            chat_client::ClientError::Server(body) => body.message.clone(),
+            other => other.to_string(),
+        })
+    };
+    let storage = match target.connect_authed().await {
+        Ok((conn, _)) => match conn.server_stats().await {
+            Ok(s) => s.storage,
+            Err(e) => match unavailable(&e) {
+                Some(why) => why,
+                None => return Err(CtlError::client("cannot read the server's health", e)),
+            },
+        },
+        Err(CtlError::Client { context, source }) => match unavailable(&source) {
+            Some(why) => why,
+            None => return Err(CtlError::Client { context, source }),
+        },
+        Err(e) => return Err(e),
+    };
+    let ready = storage == "healthy";
+    if out.json() {
+        out.json_line(&json!({ "ready": ready, "storage": storage }))?;
+    } else if ready {
+        out.line("ready")?;
+    } else {
+        out.line(&format!("not ready: {storage}"))?;
+    }
+    if ready {
+        Ok(())
+    } else {
+        Err(CtlError::Partial(
+            "the server is not ready: its store does not accept writes".into(),
+        ))
     }
 }

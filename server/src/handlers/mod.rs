@@ -49,10 +49,15 @@ pub fn dispatch(
 ) {
     let id = req.id;
     let session = session.clone();
+    let kind = crate::metrics::request_kind(&req.body);
+    let received = std::time::Instant::now();
     if let Err(refused) = admit(&session, &req.body) {
+        session.shared.metrics.rate_limited.inc();
         tokio::spawn(
             async move {
-                session.respond(id, Err(refused)).await;
+                let reply = Err(refused);
+                session.shared.metrics.request(&kind, &reply);
+                session.respond(id, reply).await;
                 drop(permit);
             }
             .in_current_span(),
@@ -73,6 +78,11 @@ pub fn dispatch(
                         Ok(rx) => messages::await_send(rx).await,
                         Err(e) => Err(e),
                     };
+                    let metrics = &session.shared.metrics;
+                    metrics.request(&kind, &reply);
+                    if reply.is_ok() {
+                        metrics.send_acked(received.elapsed());
+                    }
                     session.respond(id, reply).await;
                     drop(permit);
                 }
@@ -83,6 +93,7 @@ pub fn dispatch(
             tokio::spawn(
                 async move {
                     let reply = handle(&session, id, body).await;
+                    session.shared.metrics.request(&kind, &reply);
                     session.respond(id, reply).await;
                     drop(permit);
                 }

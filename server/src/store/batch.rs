@@ -97,7 +97,10 @@ impl WriterThread {
                 // Degraded: refuse writes, try to reopen when it is time.
                 let wait = next_attempt.saturating_duration_since(Instant::now());
                 match self.rx.recv_timeout(wait) {
-                    Ok(Msg::Job(job)) => job.finish(Fate::Unavailable(health::DEGRADED)),
+                    Ok(Msg::Job(job)) => {
+                        self.stats.queued.dec();
+                        job.finish(Fate::Unavailable(health::DEGRADED));
+                    }
                     Ok(Msg::Stop) => stopping = true,
                     Err(RecvTimeoutError::Disconnected) => return,
                     Err(RecvTimeoutError::Timeout) => {
@@ -124,6 +127,7 @@ impl WriterThread {
                     Err(_) => break,
                 }
             }
+            self.stats.queued.dec_by(jobs.len() as i64);
             if !jobs.is_empty() && !self.run_batch(jobs) {
                 return;
             }
@@ -145,8 +149,14 @@ impl WriterThread {
         };
         let mut reruns = 0;
         loop {
+            let started = Instant::now();
             match attempt(&db, &mut jobs) {
                 Attempt::Committed(effects) => {
+                    let stats = &self.stats;
+                    stats
+                        .commit_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    stats.batch_jobs.observe(jobs.len() as f64);
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
                     self.stats
                         .writes

@@ -29,6 +29,8 @@ use super::tables::*;
 use super::{DbSlot, StoreError};
 use crate::fanout::{Effect, Hub};
 use chat_protocol::ErrorBody;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use redb::{Database, ReadableTable};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -144,9 +146,17 @@ pub(super) enum Msg {
     Stop,
 }
 
-/// Counters of the writer, for `ServerStats` and benchmarks.
-#[derive(Debug, Default)]
+/// Counters of the writer, for `ServerStats`, metrics and benchmarks.
+#[derive(Debug)]
 pub struct WriterStats {
+    /// Time to run and commit each committed batch, fsync included, in
+    /// seconds (exported as `chatd_commit_seconds`).
+    pub commit_seconds: Histogram,
+    /// Jobs per committed batch (`chatd_writer_batch_jobs`).
+    pub batch_jobs: Histogram,
+    /// Jobs queued and not yet taken by the writer thread
+    /// (`chatd_writer_queue_jobs`).
+    pub queued: Gauge,
     /// Write transactions committed.
     pub commits: AtomicU64,
     /// Jobs carried by those commits.
@@ -156,6 +166,21 @@ pub struct WriterStats {
     pub failed_jobs: AtomicU64,
     /// Times the writer reopened the database after a disk fault.
     pub reopens: AtomicU64,
+}
+
+impl Default for WriterStats {
+    fn default() -> WriterStats {
+        WriterStats {
+            commit_seconds: Histogram::new(crate::metrics::latency_buckets()),
+            // 1, 2, 4, ... 2048 (MAX_BATCH).
+            batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            queued: Gauge::default(),
+            commits: AtomicU64::default(),
+            writes: AtomicU64::default(),
+            failed_jobs: AtomicU64::default(),
+            reopens: AtomicU64::default(),
+        }
+    }
 }
 
 /// A handle to the writer thread. Cheap to clone.
@@ -281,8 +306,12 @@ impl Writer {
             job.finish(Fate::Unavailable(health::SHUTTING_DOWN));
         } else if self.health.is_degraded() {
             job.finish(Fate::Unavailable(health::DEGRADED));
-        } else if let Err(mpsc::SendError(Msg::Job(job))) = self.tx.send(Msg::Job(job)) {
-            job.finish(Fate::Unavailable(health::SHUTTING_DOWN));
+        } else {
+            self.stats.queued.inc();
+            if let Err(mpsc::SendError(Msg::Job(job))) = self.tx.send(Msg::Job(job)) {
+                self.stats.queued.dec();
+                job.finish(Fate::Unavailable(health::SHUTTING_DOWN));
+            }
         }
         rx
     }

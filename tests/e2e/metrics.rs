@@ -1,0 +1,249 @@
+//! The operations listener (`--metrics-listen`): `/metrics` parses as
+//! Prometheus text and moves with traffic, `/readyz` follows the store's
+//! degraded state, `/healthz` answers, each server has its own registry,
+//! and nothing listens unless configured.
+
+use super::ctl_support::{Ctl, args, expect, run};
+use chat_e2e::{TestServer, WAIT, public_room, spawn_server, spawn_server_with};
+use chat_protocol::IdempotencyKey;
+use chatd::store::fault::DiskFault;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A server with the metrics listener on a free port of 127.0.0.1.
+async fn server_with_metrics(fault: Option<DiskFault>) -> TestServer {
+    spawn_server_with(|c| {
+        c.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        c.disk_fault = fault;
+    })
+    .await
+}
+
+/// `GET path` over a fresh HTTP/1.1 connection: (status, body).
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the metrics listener");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let resp = tokio::time::timeout(WAIT, sender.send_request(req))
+        .await
+        .expect("answer in time")
+        .expect("HTTP answer");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        String::from_utf8(body.to_vec()).expect("UTF-8 body"),
+    )
+}
+
+/// Scrapes `/metrics`, checks every line strictly (a comment of the
+/// exposition format or `name{labels} value`), and parses it with
+/// `prometheus-parse`.
+async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
+    let (status, text) = get(addr, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            assert!(
+                ["HELP ", "TYPE ", "UNIT ", "EOF"]
+                    .iter()
+                    .any(|p| comment.starts_with(p)),
+                "unexpected comment line: {line}"
+            );
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("`series value`");
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            name.starts_with("chatd_")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad metric name in: {line}"
+        );
+        assert!(
+            name_end == series.len() || series.ends_with('}'),
+            "bad labels in: {line}"
+        );
+        assert!(value.parse::<f64>().is_ok(), "bad value in: {line}");
+    }
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("parses")
+}
+
+/// The value of the sample `metric` whose labels include `labels`, or 0.
+fn value(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    s.samples
+        .iter()
+        .find(|x| x.metric == metric && labels.iter().all(|(k, v)| x.labels.get(k) == Some(v)))
+        .map_or(0.0, |x| match x.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{metric} is not a single value"),
+        })
+}
+
+const SENDS_OK: &[(&str, &str)] = &[("kind", "Send"), ("result", "ok")];
+
+#[tokio::test]
+async fn a_send_moves_the_send_counter_and_the_ack_histogram() {
+    let server = server_with_metrics(None).await;
+    let addr = server.metrics_addr.expect("metrics listener bound");
+    let admin = server.admin().await;
+    let room = public_room(&admin, "ops").await;
+    let before = scrape(addr).await;
+    admin
+        .send(room, IdempotencyKey("m1".into()), "hello", None)
+        .await
+        .expect("send");
+    let after = scrape(addr).await;
+    let moved = |metric: &str, labels: &[(&str, &str)]| {
+        value(&after, metric, labels) - value(&before, metric, labels)
+    };
+    assert_eq!(moved("chatd_requests_total", SENDS_OK), 1.0);
+    assert_eq!(moved("chatd_send_ack_seconds_count", &[]), 1.0);
+    assert!(moved("chatd_commit_seconds_count", &[]) >= 1.0);
+    assert!(moved("chatd_writer_batch_jobs_count", &[]) >= 1.0);
+    assert!(value(&after, "chatd_sessions", &[]) >= 1.0);
+    assert!(value(&after, "chatd_connections", &[]) >= 1.0);
+    assert!(value(&after, "chatd_store_size_bytes", &[]) > 0.0);
+    assert_eq!(value(&after, "chatd_store_ready", &[]), 1.0);
+    assert_eq!(
+        value(&after, "chatd_writer_queue_jobs", &[]),
+        0.0,
+        "every queued job was taken"
+    );
+    // The bucketed form is there too, for histogram_quantile().
+    assert!(
+        after
+            .samples
+            .iter()
+            .any(|x| x.metric == "chatd_send_ack_seconds"
+                && matches!(&x.value, prometheus_parse::Value::Histogram(b) if !b.is_empty())),
+        "send_ack histogram buckets"
+    );
+    dashboard_uses_only_exported_series(&get(addr, "/metrics").await.1);
+    let (status, body) = get(addr, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, _) = get(addr, "/nothing").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn readyz_is_503_while_the_store_is_degraded() {
+    let fault = DiskFault::default();
+    let server = server_with_metrics(Some(fault.clone())).await;
+    let addr = server.metrics_addr.expect("metrics listener bound");
+    let admin = server.admin().await;
+    let room = public_room(&admin, "ward").await;
+    assert_eq!(get(addr, "/readyz").await, (200, "ready\n".into()));
+
+    fault.set_full(true);
+    let refused = admin
+        .send(room, IdempotencyKey("full".into()), "while full", None)
+        .await;
+    assert!(refused.is_err(), "the full disk refuses the write");
+    let (status, body) = until(addr, 503).await;
+    assert_eq!(status, 503);
+    assert!(body.starts_with("degraded, not accepting writes"), "{body}");
+    assert_eq!(get(addr, "/healthz").await.0, 200, "alive while degraded");
+    assert_eq!(value(&scrape(addr).await, "chatd_store_ready", &[]), 0.0);
+    // `chatctl server health` says the same, with an exit code for scripts.
+    let ctl = Ctl::new(&server);
+    let out = run(args(ctl.admin(), &["server", "health"]), None).await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("not ready: ") && out.status.code() == Some(1),
+        "{out:?}"
+    );
+
+    fault.set_full(false);
+    assert_eq!(until(addr, 200).await, (200, "ready\n".into()));
+    let said = expect(args(ctl.admin(), &["server", "health"]), None, 0).await;
+    assert_eq!(said.trim(), "ready");
+}
+
+/// Polls `/readyz` until it answers `status`, for at most [`WAIT`]: the
+/// writer degrades and recovers on its own thread.
+async fn until(addr: SocketAddr, status: u16) -> (u16, String) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = get(addr, "/readyz").await;
+        if got.0 == status || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_servers_in_one_process_keep_their_own_metrics() {
+    let a = server_with_metrics(None).await;
+    let b = server_with_metrics(None).await;
+    let admin = a.admin().await;
+    let room = public_room(&admin, "only-a").await;
+    admin
+        .send(room, IdempotencyKey("a1".into()), "on a", None)
+        .await
+        .expect("send");
+    let on_a = scrape(a.metrics_addr.expect("a's listener")).await;
+    let on_b = scrape(b.metrics_addr.expect("b's listener")).await;
+    assert_eq!(value(&on_a, "chatd_requests_total", SENDS_OK), 1.0);
+    assert_eq!(value(&on_b, "chatd_requests_total", SENDS_OK), 0.0);
+}
+
+#[tokio::test]
+async fn metrics_are_off_by_default() {
+    let server = spawn_server().await;
+    assert_eq!(server.config.metrics_listen, None);
+    assert_eq!(server.metrics_addr, None, "no listener unless configured");
+}
+
+/// Every `chatd_*` series that the Grafana dashboard in `ops/grafana`
+/// queries is one that `/metrics` (`text`) exports.
+fn dashboard_uses_only_exported_series(text: &str) {
+    let exported: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/grafana/chatd.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("dashboard file"))
+            .expect("dashboard is JSON");
+    let mut queried = 0;
+    for panel in json["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let mut rest = expr;
+            while let Some(at) = rest.find("chatd_") {
+                let tail = &rest[at..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                let name = &tail[..end];
+                assert!(
+                    exported.contains(name),
+                    "the dashboard queries {name}, which chatd does not export"
+                );
+                queried += 1;
+                rest = &tail[end..];
+            }
+        }
+    }
+    assert!(queried > 10, "the dashboard queries chatd's metrics");
+}
