@@ -153,10 +153,19 @@ async fn readyz_is_503_while_the_store_is_degraded() {
     assert_eq!(get(addr, "/readyz").await, (200, "ready\n".into()));
 
     fault.set_full(true);
-    let refused = admin
-        .send(room, IdempotencyKey("full".into()), "while full", None)
-        .await;
-    assert!(refused.is_err(), "the full disk refuses the write");
+    // The file has some room left inside it; send until it must grow.
+    let text = "x".repeat(8 * 1024);
+    let mut refused = false;
+    for i in 0..4096 {
+        let sent = admin
+            .send(room, IdempotencyKey(format!("full-{i}")), &text, None)
+            .await;
+        if sent.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the full disk refuses a write");
     let (status, body) = until(addr, 503).await;
     assert_eq!(status, 503);
     assert!(body.starts_with("degraded, not accepting writes"), "{body}");
