@@ -52,7 +52,18 @@ pub enum ErrorCode {
     Unavailable,
     /// The server failed; the message says what to report.
     Internal,
-    /// A code added by a newer server.
+    // Codes are encoded by name, so these file codes sit before `Unknown`
+    // (serde requires `other` last) without changing any existing code.
+    /// A file is larger than the server's `max_file_bytes`; nothing was sent.
+    FileTooLarge,
+    /// A file would take the uploader or the room past its storage quota.
+    QuotaExceeded,
+    /// The server does not accept files of this media type.
+    MediaTypeRefused,
+    /// The uploaded bytes do not match the declared size or hash; the
+    /// partial upload was discarded, upload again from the start.
+    HashMismatch,
+    /// A code added by a newer server. Keep it last.
     #[serde(other)]
     Unknown,
 }

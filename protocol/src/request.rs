@@ -389,6 +389,29 @@ pub enum RequestBody {
     ServerInfo,
     /// Server counters (server admins). Answer: [`ResponseBody::ServerStats`].
     ServerStats,
+    /// Send a message with files uploaded on transfer streams (see
+    /// [`crate::file`]); the text may be empty when there is a file.
+    /// Answer: [`ResponseBody::Sent`] after durable commit.
+    SendWithAttachments {
+        /// The room.
+        room: RoomId,
+        /// Makes retries safe; see [`IdempotencyKey`].
+        key: IdempotencyKey,
+        /// The text, at most `Limits::max_message_bytes` bytes.
+        text: String,
+        /// The message this one answers.
+        #[serde(default)]
+        reply_to: Option<Seq>,
+        /// Files the caller uploaded to this room and has not attached yet,
+        /// at most [`crate::file::MAX_ATTACHMENTS`].
+        attachments: Vec<crate::file::AttachmentId>,
+    },
+    /// The files of a room's live (not deleted) messages, newest first.
+    /// Answer: [`ResponseBody::Files`].
+    ListFiles {
+        /// The room.
+        room: RoomId,
+    },
 }
 
 /// A moderation action, checked against the caller's role.
@@ -525,6 +548,8 @@ pub enum ResponseBody {
     ServerInfo(ServerInfo),
     /// Server counters.
     ServerStats(ServerStats),
+    /// A room's files.
+    Files(Vec<crate::file::FileEntry>),
 }
 
 impl RequestBody {
@@ -549,6 +574,7 @@ impl RequestBody {
                 | RequestBody::ListNotifications { .. }
                 | RequestBody::ModerationLog { .. }
                 | RequestBody::GetPresence { .. }
+                | RequestBody::ListFiles { .. }
         )
     }
 

@@ -44,6 +44,9 @@ pub struct Config {
     /// from flags or files: the defaults are the documented bounds
     /// (README, "Resource bounds"); tests shorten them.
     pub deadlines: Deadlines,
+    /// File limits and collection (`[files]` in the file; see
+    /// [`crate::files::FilesConfig`]).
+    pub files: crate::files::FilesConfig,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -152,6 +155,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
+            files: crate::files::FilesConfig::default(),
         }
     }
 }
@@ -279,6 +283,9 @@ pub struct FileConfig {
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: FileLimits,
+    /// The `[files]` table.
+    #[serde(default)]
+    pub files: crate::files::FilesConfig,
 }
 
 /// The `[limits]` table of [`FileConfig`]; fields as in [`LimitsConfig`].
@@ -501,6 +508,7 @@ impl Config {
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
+            files: file.files.clone(),
         };
         config.validate()?;
         Ok(config)

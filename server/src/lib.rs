@@ -16,6 +16,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod fanout;
+pub mod files;
 mod handlers;
 pub mod login;
 pub mod presence;
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use config::Config;
-pub use handlers::send_job;
+pub use handlers::{send_job, send_job_with};
 
 /// Name of the redb file inside the data directory.
 pub const DB_FILE: &str = "chat.redb";
@@ -173,7 +174,14 @@ impl Server {
         if let Some(ca) = &tls.ca_path {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
+        let files = files::Files::open(&data_dir, config.files.clone()).map_err(|cause| {
+            ServerError::DataDir {
+                path: data_dir.join("files"),
+                cause,
+            }
+        })?;
         let shared = Arc::new(Shared {
+            files,
             limiter: ratelimit::RateLimiter::new(
                 config.limits.send_rate_per_sec,
                 config.limits.send_burst,
@@ -223,6 +231,7 @@ impl Server {
     /// # Errors
     /// None today; the `Result` leaves room for fatal runtime errors.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let collector = tokio::spawn(files::collect_garbage_forever(self.shared.clone()));
         let accept = {
             let endpoint = self.endpoint.clone();
             let shared = self.shared.clone();
@@ -238,6 +247,7 @@ impl Server {
         }
         tracing::info!("shutting down: no new connections");
         self.endpoint.set_server_config(None);
+        collector.abort();
         self.shared.store.shutdown().await;
         tracing::info!("storage writer stopped; closing connections");
         self.endpoint

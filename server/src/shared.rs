@@ -35,6 +35,8 @@ pub struct Shared {
     pub hash_pool: crate::login::HashPool,
     /// Failed-login throttling and counters.
     pub logins: crate::login::Throttle,
+    /// Files: blob store, partial uploads, limits.
+    pub files: crate::files::Files,
 }
 
 impl Shared {

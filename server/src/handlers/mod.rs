@@ -6,6 +6,7 @@
 
 mod access;
 mod account;
+mod files;
 mod lifecycle;
 mod messages;
 mod moderation;
@@ -14,7 +15,8 @@ mod rooms;
 mod server_info;
 mod social;
 
-pub use messages::send_job;
+pub(crate) use files::member_check;
+pub use messages::{send_job, send_job_with};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
@@ -51,7 +53,27 @@ pub fn dispatch(
             text,
             reply_to,
         } => {
-            let pending = messages::submit_send(&session, room, key, text, reply_to);
+            let pending = messages::submit_send(&session, room, key, text, reply_to, Vec::new());
+            tokio::spawn(
+                async move {
+                    let reply = match pending {
+                        Ok(rx) => messages::await_send(rx).await,
+                        Err(e) => Err(e),
+                    };
+                    session.respond(id, reply).await;
+                    drop(permit);
+                }
+                .in_current_span(),
+            );
+        }
+        RequestBody::SendWithAttachments {
+            room,
+            key,
+            text,
+            reply_to,
+            attachments,
+        } => {
+            let pending = messages::submit_send(&session, room, key, text, reply_to, attachments);
             tokio::spawn(
                 async move {
                     let reply = match pending {
@@ -185,6 +207,11 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
+        RequestBody::SendWithAttachments { .. } => Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "send was routed to the wrong handler; report this bug",
+        )),
+        RequestBody::ListFiles { room } => files::list(session, room.0).await,
     }
 }
 

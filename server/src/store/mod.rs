@@ -6,6 +6,7 @@
 //! the writer (redb readers see the last committed snapshot).
 
 mod ctx;
+pub mod files;
 pub mod query;
 pub mod records;
 pub mod tables;
@@ -105,6 +106,7 @@ impl Store {
         })?;
         let db = Arc::new(db);
         writer::init_tables(&db)?;
+        files::create_tables(&db)?;
         let writer = Writer::start(db.clone(), options.max_batch)?;
         Ok(Store { db, writer })
     }
