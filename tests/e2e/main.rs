@@ -11,6 +11,7 @@ mod ctl_audit;
 mod ctl_bot;
 mod ctl_import;
 mod ctl_support;
+mod files;
 mod handshake;
 mod hostile;
 mod hostile_memory;
