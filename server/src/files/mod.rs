@@ -193,8 +193,9 @@ impl Files {
 
 /// Runs the collector every `gc_interval_ms` until the store stops: one
 /// writer job that drops the records no live message needs (see
-/// `store::files::collect_garbage`) and removes blobs no record names.
-pub async fn collect_garbage_forever(shared: Arc<crate::shared::Shared>) {
+/// `store::files::collect_garbage`) and removes blobs no record names, and
+/// a sweep of partial uploads abandoned for the grace period.
+pub(crate) async fn collect_garbage_forever(shared: Arc<crate::shared::Shared>) {
     let every = Duration::from_millis(shared.files.config.gc_interval_ms.max(10));
     loop {
         tokio::time::sleep(every).await;
@@ -207,16 +208,57 @@ pub async fn collect_garbage_forever(shared: Arc<crate::shared::Shared>) {
     }
 }
 
+/// Removes partial uploads untouched for `grace_ms` that no transfer is
+/// using (an abandoned upload must not hold disk for good). Returns how
+/// many it removed.
+fn sweep_partials(files: &Files, grace_ms: u64) -> usize {
+    let Ok(dir) = std::fs::read_dir(&files.partial_dir) else {
+        return 0;
+    };
+    let grace = Duration::from_millis(grace_ms);
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".part"))
+        else {
+            continue;
+        };
+        let busy = files
+            .uploads
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id);
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace);
+        if !busy && stale && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// One collection pass; returns how many blobs were removed. Blobs are
 /// removed inside the writer job, so no upload can claim a blob between
 /// its last reference going and the file going.
 ///
 /// # Errors
 /// Storage failures.
-pub async fn collect_garbage(
+pub(crate) async fn collect_garbage(
     shared: &crate::shared::Shared,
 ) -> Result<usize, crate::store::WriteError> {
     let grace = shared.files.config.gc_grace_ms;
+    let partials = sweep_partials(&shared.files, grace);
+    if partials > 0 {
+        tracing::info!(partials, "removed abandoned partial uploads");
+    }
     let blobs = shared.files.blobs.clone();
     shared
         .store

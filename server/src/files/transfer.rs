@@ -189,9 +189,24 @@ async fn upload(
     let upload_id = format!("{}-{}-{}", me.user, up.hash, up.size);
     let path = files.partial_dir.join(format!("{upload_id}.part"));
     let (_guard, mut cancelled, lock) = files.begin_upload(&upload_id).await;
-    let result = receive(&up, &upload_id, &path, send, recv, &mut cancelled).await;
+    // The upload stays registered until its file is in the blob store, so
+    // the partial sweep never takes a file being finished.
+    let stored = match receive(&up, &upload_id, &path, send, recv, &mut cancelled).await {
+        Ok(temp) => finish_upload(session, &me, &up, temp).await,
+        Err(e) => Err(e),
+    };
     files.end_upload(&upload_id, &lock);
-    let temp = result?;
+    reply(send, &TransferReply::Stored(stored?)).await
+}
+
+/// Moves a verified upload into the blob store and commits its record.
+async fn finish_upload(
+    session: &Arc<Session>,
+    me: &crate::session::Authed,
+    up: &Upload,
+    temp: PathBuf,
+) -> Result<proto::Attachment, ErrorBody> {
+    let files = &session.shared.files;
 
     // Verified and fsynced: move it into the blob store and commit the
     // record in one writer job, so the collector (also a writer job) can
@@ -221,7 +236,7 @@ async fn upload(
         .await
         .map_err(ErrorBody::from)?;
     tracing::info!(id, size = up.size, "file stored");
-    reply(send, &TransferReply::Stored(rec.to_wire(id))).await
+    Ok(rec.to_wire(id))
 }
 
 /// Receives the bytes of an upload into its partial file, resuming from
