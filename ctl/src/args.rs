@@ -92,6 +92,10 @@ pub enum Command {
         /// Makes a retried send safe: the same key never stores twice.
         #[arg(long, value_name = "KEY")]
         idempotency_key: Option<String>,
+        /// Attach a file (repeatable); with files, TEXT is optional and
+        /// stdin is not read. A cut upload resumes where it stopped.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<std::path::PathBuf>,
     },
     /// Send a direct message (the direct room is created if needed).
     Dm {
@@ -169,6 +173,22 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout.
     Man,
+    /// Download the files of message SEQ of ROOM (names made safe; a cut
+    /// download resumes from its `.part` file and is verified by hash).
+    Download {
+        /// Room name.
+        room: String,
+        /// The message's seq.
+        seq: u64,
+        /// Directory to save into [default: the current directory].
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// List the files of a room's live messages, newest first.
+    Files {
+        /// Room name.
+        room: String,
+    },
 }
 
 /// `chatctl user ...`

@@ -552,3 +552,67 @@ async fn a_sigkill_during_an_upload_leaves_no_half_file_and_the_upload_resumes()
     assert_eq!(blobs(&data).len(), 1);
     drop(chatd);
 }
+
+/// `chatctl send --file` (twice, with a Korean name and a hostile one),
+/// `chatctl files --json` and `chatctl download --out` round-trip the
+/// bytes, keep the Korean name exactly and make the hostile one safe.
+#[tokio::test]
+async fn chatctl_sends_lists_and_downloads_files_with_safe_names() {
+    use super::ctl_support::{Ctl, args, json_lines, ok};
+    let server = spawn_server().await;
+    let admin = server.admin().await;
+    public_room(&admin, "ward").await;
+    let ctl = Ctl::new(&server);
+    let src = tempfile::tempdir().expect("src");
+    let korean = "검사 결과.pdf";
+    let hostile = "..\u{1b}]0;pwned\u{7}.txt";
+    let a = write_file(src.path(), korean, &noise(300 << 10, 21));
+    let b = write_file(src.path(), hostile, b"not a path");
+    let sent = ok(args(
+        ctl.admin(),
+        &[
+            "--json",
+            "send",
+            "ward",
+            "--file",
+            a.to_str().expect("utf-8"),
+            "--file",
+            b.to_str().expect("utf-8"),
+            "two files",
+        ],
+    ))
+    .await;
+    let seq = json_lines(&sent)[0]["seq"].as_u64().expect("seq");
+    let listed = json_lines(&ok(args(ctl.admin(), &["--json", "files", "ward"])).await);
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|f| f["name"] == korean));
+    let out = tempfile::tempdir().expect("out");
+    ok(args(
+        ctl.admin(),
+        &[
+            "download",
+            "ward",
+            &seq.to_string(),
+            "--out",
+            out.path().to_str().expect("utf-8"),
+        ],
+    ))
+    .await;
+    let saved_a = out.path().join(korean);
+    assert_eq!(
+        std::fs::read(&saved_a).expect("korean file"),
+        std::fs::read(&a).expect("src")
+    );
+    let names: Vec<String> = std::fs::read_dir(out.path())
+        .expect("out dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.chars().any(char::is_control) && !n.contains('/')),
+        "{names:?}"
+    );
+}
