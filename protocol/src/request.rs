@@ -484,6 +484,9 @@ pub enum UserChange {
 }
 
 /// Successful answers.
+// Answers live only between decode and use, like `ServerFrame`; boxing the
+// large variant would cost every consumer's pattern match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseBody {
     /// Done; nothing to return.
