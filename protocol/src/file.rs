@@ -133,3 +133,60 @@ pub enum TransferReply {
     /// bytes failed verification: [`crate::ErrorCode::HashMismatch`]).
     Refused(ErrorBody),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MessageEvent;
+
+    /// A message event as a build before attachments encoded it.
+    #[derive(Serialize)]
+    struct OldMessageEvent {
+        id: crate::MessageId,
+        text: String,
+    }
+
+    #[test]
+    fn a_message_event_from_before_attachments_still_decodes() {
+        let old = OldMessageEvent {
+            id: crate::MessageId(ulid::Ulid::nil()),
+            text: "hi".into(),
+        };
+        let bytes = crate::frame::encode(&old).expect("encode");
+        let (new, _) = crate::frame::decode::<MessageEvent>(&bytes)
+            .expect("decode")
+            .expect("whole frame");
+        assert_eq!(new.text, "hi");
+        assert!(new.attachments.is_empty());
+    }
+
+    #[test]
+    fn transfer_frames_round_trip() {
+        let a = Attachment {
+            id: AttachmentId(7),
+            name: "회의록.pdf".into(),
+            size: 42,
+            media_type: "application/pdf".into(),
+            hash: "ab".repeat(32),
+            width: None,
+            height: None,
+        };
+        for reply in [
+            TransferReply::Ready {
+                upload_id: "1-ab-42".into(),
+                offset: 21,
+            },
+            TransferReply::Sending {
+                attachment: a.clone(),
+                offset: 0,
+            },
+            TransferReply::Stored(a),
+        ] {
+            let bytes = crate::frame::encode(&reply).expect("encode");
+            let (back, _) = crate::frame::decode::<TransferReply>(&bytes)
+                .expect("decode")
+                .expect("whole frame");
+            assert_eq!(back, reply);
+        }
+    }
+}
