@@ -68,3 +68,26 @@ fn a_message_with_files_shows_an_attachment_line_per_file() {
     );
     insta::assert_snapshot!("attachments", screen);
 }
+
+#[test]
+fn slash_upload_asks_the_network_task_to_upload_to_the_open_room() {
+    let mut app = app();
+    apply(
+        &mut app,
+        [Action::Rooms(vec![summary(
+            info(1, "ward", RoomKind::Group, 0),
+            0,
+            0,
+            T0,
+        )])],
+    );
+    let mut fx = type_text(&mut app, "/upload /tmp/검사 결과.pdf");
+    fx.extend(apply(&mut app, [key(crossterm::event::KeyCode::Enter)]));
+    assert!(
+        fx.contains(&chat_tui::effect::Effect::Upload {
+            room: chat_protocol::RoomId(1),
+            path: "/tmp/검사 결과.pdf".into(),
+        }),
+        "{fx:?}"
+    );
+}
