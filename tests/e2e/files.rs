@@ -616,3 +616,53 @@ async fn chatctl_sends_lists_and_downloads_files_with_safe_names() {
         "{names:?}"
     );
 }
+
+/// Throughput over loopback for a 100 MiB file, against a plain copy of
+/// the same file as the local limit (BENCHMARKS.md, "Files"). Ignored in
+/// normal runs: `cargo test -p chat-e2e --test e2e files_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn files_throughput() {
+    let server = spawn_server().await;
+    let (ana, _) = server.user("ana").await;
+    let room = public_room(&ana, "bench").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let size = 100usize << 20;
+    let path = write_file(dir.path(), "big.bin", &noise(size, 99));
+    let mib = size as f64 / (1 << 20) as f64;
+
+    let t = std::time::Instant::now();
+    std::fs::copy(&path, dir.path().join("copy.bin")).expect("cp");
+    let cp = mib / t.elapsed().as_secs_f64();
+
+    let t = std::time::Instant::now();
+    let meta = FileMeta::of_path(&path, None).await.expect("hash");
+    let hashing = mib / t.elapsed().as_secs_f64();
+
+    let t = std::time::Instant::now();
+    let up = ana
+        .upload_path(room, &path, None, |_, _| {})
+        .await
+        .expect("upload");
+    let upload = mib / t.elapsed().as_secs_f64();
+    assert_eq!(up.attachment.hash, meta.hash);
+    send_file(&ana, room, &up, "").await;
+
+    let t = std::time::Instant::now();
+    ana.download_to(
+        room,
+        &up.attachment,
+        &dir.path().join("down.bin"),
+        |_, _| {},
+    )
+    .await
+    .expect("download");
+    let download = mib / t.elapsed().as_secs_f64();
+    println!(
+        "100 MiB over loopback: upload {upload:.0} MiB/s (incl. client hash {hashing:.0} MiB/s \
+         measured apart), download {download:.0} MiB/s, cp {cp:.0} MiB/s; \
+         upload/cp {:.2}, download/cp {:.2}",
+        upload / cp,
+        download / cp
+    );
+}
