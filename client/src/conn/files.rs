@@ -330,10 +330,11 @@ impl Connection {
         };
         let mut got = 0u64;
         progress(offset, att.size);
-        while let Some(chunk) = recv.read_chunk(CHUNK, true).await.map_err(stream_lost)? {
-            hasher.update(&chunk.bytes);
-            file.write_all(&chunk.bytes).await.map_err(io_err(ctx()))?;
-            got += chunk.bytes.len() as u64;
+        let mut buf = vec![0u8; CHUNK];
+        while let Some(n) = recv.read(&mut buf).await.map_err(stream_lost)? {
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).await.map_err(io_err(ctx()))?;
+            got += n as u64;
             progress(offset + got, att.size);
         }
         file.flush().await.map_err(io_err(ctx()))?;
