@@ -623,7 +623,13 @@ async fn chatctl_sends_lists_and_downloads_files_with_safe_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn files_throughput() {
-    let server = spawn_server().await;
+    let server = spawn_server_with(|c| {
+        c.files.user_quota_bytes = u64::MAX / 4;
+        c.files.room_quota_bytes = u64::MAX / 4;
+        c.limits.send_rate_per_sec = 100_000;
+        c.limits.send_burst = 100_000;
+    })
+    .await;
     let (ana, _) = server.user("ana").await;
     let room = public_room(&ana, "bench").await;
     let dir = tempfile::tempdir().expect("tmp");
@@ -658,6 +664,11 @@ async fn files_throughput() {
     .await
     .expect("download");
     let download = mib / t.elapsed().as_secs_f64();
+    let (p99_idle, p99_busy) = send_latency_during_uploads(&server, room, &path).await;
+    println!(
+        "another user's send->deliver p99 over 200 sends: {p99_idle:.2} ms idle, \
+         {p99_busy:.2} ms while 100 MiB uploads run back to back"
+    );
     println!(
         "100 MiB over loopback: upload {upload:.0} MiB/s (incl. client hash {hashing:.0} MiB/s \
          measured apart), download {download:.0} MiB/s, cp {cp:.0} MiB/s; \
@@ -665,4 +676,58 @@ async fn files_throughput() {
         upload / cp,
         download / cp
     );
+}
+
+/// p99 of send→deliver (bob sends, carol's room stream shows it) over 200
+/// sequential sends, idle and while ana uploads `big` over and over.
+async fn send_latency_during_uploads(
+    server: &chat_e2e::TestServer,
+    room: RoomId,
+    big: &Path,
+) -> (f64, f64) {
+    let (bob, _) = server.user("bob").await;
+    let (carol, _) = server.user("carol").await;
+    bob.join_room(room).await.expect("join");
+    carol.join_room(room).await.expect("join");
+    let mut stream = carol
+        .subscribe(room, chat_protocol::Seq(0))
+        .await
+        .expect("subscribe");
+    chat_e2e::catch_up(&mut stream).await;
+    async fn p99(bob: &Connection, stream: &mut chat_client::RoomStream, room: RoomId) -> f64 {
+        let mut ms = Vec::new();
+        for i in 0..200 {
+            let text = format!("ping {i} {}", ulid::Ulid::new());
+            let t = std::time::Instant::now();
+            bob.send(room, IdempotencyKey::random(), &text, None)
+                .await
+                .expect("send");
+            loop {
+                let e = chat_e2e::next_event(stream).await;
+                if matches!(&e.kind, chat_protocol::RoomEventKind::Message(m) if m.text == text) {
+                    break;
+                }
+            }
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() * 99 / 100 - 1]
+    }
+    let idle = p99(&bob, &mut stream, room).await;
+    let (ana, _) = server.login("ana").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let uploads = {
+        let (stop, big) = (stop.clone(), big.to_path_buf());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ana.upload_path(room, &big, None, |_, _| {})
+                    .await
+                    .expect("upload");
+            }
+        })
+    };
+    let busy = p99(&bob, &mut stream, room).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    uploads.await.expect("uploads");
+    (idle, busy)
 }
