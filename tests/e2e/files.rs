@@ -731,3 +731,46 @@ async fn send_latency_during_uploads(
     uploads.await.expect("uploads");
     (idle, busy)
 }
+
+/// Outside a private room, its files answer exactly as a missing room's.
+#[tokio::test]
+async fn a_private_rooms_files_look_like_a_missing_rooms_to_outsiders() {
+    let server = spawn_server().await;
+    let (ana, _) = server.user("ana").await;
+    let (eve, _) = server.user("eve").await;
+    let private = ana
+        .create_room("board", "", chat_protocol::Visibility::Private)
+        .await
+        .expect("room")
+        .id;
+    let missing = RoomId(private.0 + 1000);
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = write_file(dir.path(), "minutes.txt", b"secret minutes");
+    let up = ana
+        .upload_path(private, &path, None, |_, _| {})
+        .await
+        .expect("upload");
+    send_file(&ana, private, &up, "").await;
+    let body = |e: ClientError| match e {
+        ClientError::Server(b) => b,
+        other => panic!("{other}"),
+    };
+    for room in [private, missing] {
+        let list = body(eve.list_files(room).await.expect_err("list"));
+        let upload = body(
+            eve.upload_path(room, &path, None, |_, _| {})
+                .await
+                .expect_err("up"),
+        );
+        let dest = dir.path().join(format!("{}", ulid::Ulid::new()));
+        let down = body(
+            eve.download_to(room, &up.attachment, &dest, |_, _| {})
+                .await
+                .expect_err("down"),
+        );
+        for b in [list, upload, down] {
+            assert_eq!(b.code, ErrorCode::NotFound, "{b:?}");
+            assert!(b.message.starts_with("no such room"), "{b:?}");
+        }
+    }
+}

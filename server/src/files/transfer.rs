@@ -7,7 +7,6 @@
 use super::{CHUNK_BYTES, blob};
 use crate::session::Session;
 use crate::store::files::{self as records, AttachmentRecord};
-use crate::store::query;
 use chat_protocol::{
     self as proto, ErrorBody, ErrorCode, RoomId, TransferReply, TransferRequest, file,
 };
@@ -149,20 +148,6 @@ fn check_upload(session: &Session, up: &Upload) -> Result<(), ErrorBody> {
     Ok(())
 }
 
-/// Refuses a caller who is not a member of `room` now.
-async fn require_member(session: &Session, user: u64, room: u64) -> Result<(), ErrorBody> {
-    let member = session
-        .read(move |r| query::member(&r.members, room, user))
-        .await?;
-    match member {
-        Some(_) => Ok(()),
-        None => Err(ErrorBody::new(
-            ErrorCode::NotMember,
-            "you are not a member of this room; join it first",
-        )),
-    }
-}
-
 async fn upload(
     session: &Arc<Session>,
     up: Upload,
@@ -171,7 +156,7 @@ async fn upload(
 ) -> Result<(), ErrorBody> {
     let me = session.authed()?;
     check_upload(session, &up)?;
-    require_member(session, me.user, up.room.0).await?;
+    crate::handlers::require_member(session, me.user, up.room.0).await?;
     let (user, room) = (me.user, up.room.0);
     let (used_user, used_room) = session
         .shared
@@ -370,7 +355,7 @@ async fn download(
     send: &mut quinn::SendStream,
 ) -> Result<(), ErrorBody> {
     let me = session.authed()?;
-    require_member(session, me.user, room.0).await?;
+    crate::handlers::require_member(session, me.user, room.0).await?;
     let id = attachment.0;
     let found = session
         .shared

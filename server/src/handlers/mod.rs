@@ -15,7 +15,7 @@ mod rooms;
 mod server_info;
 mod social;
 
-pub(crate) use files::member_check;
+pub(crate) use files::{member_check, require_member};
 pub use messages::{send_job, send_job_with};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
