@@ -774,3 +774,32 @@ async fn a_private_rooms_files_look_like_a_missing_rooms_to_outsiders() {
         }
     }
 }
+
+/// The scanning hook runs on each verified upload before it is visible:
+/// exit 0 stores it, anything else quarantines it and refuses the upload.
+#[tokio::test]
+async fn the_scanning_hook_quarantines_what_it_refuses() {
+    let server = spawn_server_with(|c| {
+        c.files.scan_command = vec!["sh".into(), "-c".into(), "! grep -q EICAR \"$0\"".into()];
+    })
+    .await;
+    let (ana, _) = server.user("ana").await;
+    let room = public_room(&ana, "scanned").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let clean = write_file(dir.path(), "clean.txt", b"just notes");
+    ana.upload_path(room, &clean, None, |_, _| {})
+        .await
+        .expect("clean file stored");
+    let bad = write_file(dir.path(), "bad.txt", b"X5O!P%@AP EICAR test");
+    let err = ana
+        .upload_path(room, &bad, None, |_, _| {})
+        .await
+        .expect_err("refused by the scanner");
+    assert_eq!(code(err), ErrorCode::ContentRejected);
+    let data = &server.config.data_dir;
+    assert_eq!(blobs(data).len(), 1, "only the clean file is stored");
+    let quarantined = std::fs::read_dir(data.join("files/quarantine"))
+        .expect("quarantine")
+        .count();
+    assert_eq!(quarantined, 1);
+}

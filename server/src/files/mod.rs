@@ -63,7 +63,17 @@ pub struct FilesConfig {
     pub gc_grace_ms: u64,
     /// How often the collector runs, in ms. Default 10 minutes.
     pub gc_interval_ms: u64,
+    /// A command run on every verified upload before it becomes visible,
+    /// e.g. `["clamdscan", "--no-summary"]`; the file's path is appended.
+    /// Exit status 0 accepts the file; any other status (or no answer
+    /// within [`SCAN_TIMEOUT_MS`]) moves it to `data/files/quarantine/`
+    /// and refuses the upload with `ContentRejected`. Empty (the default)
+    /// scans nothing.
+    pub scan_command: Vec<String>,
 }
+
+/// Longest a scan may take before the upload is quarantined, in ms.
+pub const SCAN_TIMEOUT_MS: u64 = 120_000;
 
 impl Default for FilesConfig {
     fn default() -> FilesConfig {
@@ -74,6 +84,7 @@ impl Default for FilesConfig {
             allowed_media_types: vec!["*/*".into()],
             gc_grace_ms: 24 * 3600 * 1000,
             gc_interval_ms: 10 * 60 * 1000,
+            scan_command: Vec::new(),
         }
     }
 }
@@ -98,17 +109,69 @@ impl FilesConfig {
     }
 }
 
+/// What the scanning hook said about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// No hook configured, or it exited 0.
+    Clean,
+    /// The hook refused the file (or failed, or timed out): why.
+    Refused(String),
+}
+
+impl Files {
+    /// Runs the configured scan command on `path` (see
+    /// [`FilesConfig::scan_command`]).
+    pub async fn scan(&self, path: &Path) -> Scan {
+        let Some((program, args)) = self.config.scan_command.split_first() else {
+            return Scan::Clean;
+        };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .arg(path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let run = tokio::time::timeout(Duration::from_millis(SCAN_TIMEOUT_MS), cmd.status()).await;
+        match run {
+            Ok(Ok(status)) if status.success() => Scan::Clean,
+            Ok(Ok(status)) => Scan::Refused(format!("the scanner {program} refused it ({status})")),
+            Ok(Err(e)) => Scan::Refused(format!("the scanner {program} could not run: {e}")),
+            Err(_) => Scan::Refused(format!(
+                "the scanner {program} gave no answer within {} s",
+                SCAN_TIMEOUT_MS / 1000
+            )),
+        }
+    }
+
+    /// Moves a refused upload out of the partial directory into
+    /// `data/files/quarantine/` for an admin to inspect.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn quarantine(&self, path: &Path) -> std::io::Result<PathBuf> {
+        let dir = self.partial_dir.with_file_name("quarantine");
+        blob::create_private_dir(&dir)?;
+        let dest = dir.join(path.file_name().unwrap_or_default());
+        std::fs::rename(path, &dest)?;
+        Ok(dest)
+    }
+}
+
 /// Uploads in progress, by upload id: a newer request for the same upload
 /// cancels the older one (a client resuming after a dropped connection the
 /// server has not noticed yet) and waits for it to let go of the file.
 #[derive(Default)]
 struct Uploads {
     running: Mutex<HashMap<String, Running>>,
+    next_generation: std::sync::atomic::AtomicU64,
 }
 
 struct Running {
     cancel: tokio::sync::oneshot::Sender<()>,
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// Tells this registration from a newer one sharing its lock.
+    generation: u64,
 }
 
 /// The server's files: the blob store, the partial-upload directory and the
@@ -149,9 +212,13 @@ impl Files {
     ) -> (
         tokio::sync::OwnedMutexGuard<()>,
         tokio::sync::oneshot::Receiver<()>,
-        Arc<tokio::sync::Mutex<()>>,
+        u64,
     ) {
         let (cancel, cancelled) = tokio::sync::oneshot::channel();
+        let generation = self
+            .uploads
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let lock = {
             let mut running = self
                 .uploads
@@ -170,22 +237,25 @@ impl Files {
                 Running {
                     cancel,
                     lock: lock.clone(),
+                    generation,
                 },
             );
             lock
         };
-        let guard = lock.clone().lock_owned().await;
-        (guard, cancelled, lock)
+        let guard = lock.lock_owned().await;
+        (guard, cancelled, generation)
     }
 
-    /// Forgets upload `id` if it is still the one holding `lock`.
-    fn end_upload(&self, id: &str, lock: &Arc<tokio::sync::Mutex<()>>) {
+    /// Forgets upload `id` if it is still registration `generation` (a
+    /// newer request for the same upload keeps its entry, and with it the
+    /// sender whose drop would read as a cancel).
+    fn end_upload(&self, id: &str, generation: u64) {
         let mut running = self
             .uploads
             .running
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if running.get(id).is_some_and(|r| Arc::ptr_eq(&r.lock, lock)) {
+        if running.get(id).is_some_and(|r| r.generation == generation) {
             running.remove(id);
         }
     }

@@ -173,14 +173,24 @@ async fn upload(
 
     let upload_id = format!("{}-{}-{}", me.user, up.hash, up.size);
     let path = files.partial_dir.join(format!("{upload_id}.part"));
-    let (_guard, mut cancelled, lock) = files.begin_upload(&upload_id).await;
+    let (_guard, mut cancelled, generation) = files.begin_upload(&upload_id).await;
     // The upload stays registered until its file is in the blob store, so
     // the partial sweep never takes a file being finished.
     let stored = match receive(&up, &upload_id, &path, send, recv, &mut cancelled).await {
-        Ok(temp) => finish_upload(session, &me, &up, temp).await,
+        Ok(temp) => match files.scan(&temp).await {
+            super::Scan::Clean => finish_upload(session, &me, &up, temp).await,
+            super::Scan::Refused(why) => {
+                let kept = files.quarantine(&temp);
+                tracing::warn!(why, kept = ?kept, "upload quarantined by the scanning hook");
+                Err(ErrorBody::new(
+                    ErrorCode::ContentRejected,
+                    format!("the server's file scanner refused this file: {why}"),
+                ))
+            }
+        },
         Err(e) => Err(e),
     };
-    files.end_upload(&upload_id, &lock);
+    files.end_upload(&upload_id, generation);
     reply(send, &TransferReply::Stored(stored?)).await
 }
 
@@ -256,9 +266,14 @@ async fn receive(
     // one file write covers many QUIC packets (`read_chunk` would hand out
     // one ~1.2 KB packet at a time). It is cancel-safe.
     let mut buf = vec![0u8; CHUNK_BYTES];
+    // A dropped sender (no newer request) is not a cancel; stop watching.
+    let mut watching = true;
     let cut = loop {
         tokio::select! {
-            _ = &mut *cancelled => break Some("superseded by a newer request for the same upload"),
+            cancel = &mut *cancelled, if watching => match cancel {
+                Ok(()) => break Some("superseded by a newer request for the same upload"),
+                Err(_) => watching = false,
+            },
             read = recv.read(&mut buf) => match read {
                 Ok(Some(n)) => {
                     if received + n as u64 > up.size {
