@@ -93,7 +93,9 @@ impl FilesConfig {
     /// Whether `media_type` (as declared, case-insensitive) is accepted.
     pub fn allows(&self, media_type: &str) -> bool {
         let mt = media_type.trim().to_ascii_lowercase();
-        let family = mt.split('/').next().unwrap_or("");
+        let Some((family, _)) = mt.split_once('/') else {
+            return false;
+        };
         self.allowed_media_types.iter().any(|p| {
             let p = p.trim().to_ascii_lowercase();
             p == "*" || p == "*/*" || p == mt || p.strip_suffix("/*") == Some(family)
@@ -344,4 +346,32 @@ pub(crate) async fn collect_garbage(
             Ok(gone.len())
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_match_exactly_by_family_or_all() {
+        let mut c = FilesConfig::default();
+        assert!(c.allows("application/x-anything"));
+        c.allowed_media_types = vec!["image/*".into(), "application/pdf".into()];
+        assert!(c.allows("image/png") && c.allows("IMAGE/JPEG") && c.allows("application/pdf"));
+        assert!(!c.allows("application/zip") && !c.allows("imagex/png") && !c.allows("image"));
+    }
+
+    #[test]
+    fn the_files_table_of_the_config_file_is_read_and_checked() {
+        let file: crate::config::FileConfig =
+            toml::from_str("[files]\nmax_file_bytes = 5\nallowed_media_types = [\"text/*\"]\n")
+                .expect("parse");
+        assert_eq!(file.files.max_file_bytes, 5);
+        assert_eq!(
+            file.files.user_quota_bytes,
+            FilesConfig::default().user_quota_bytes
+        );
+        let typo = toml::from_str::<crate::config::FileConfig>("[files]\nmax_file_byte = 5\n");
+        assert!(typo.is_err(), "an unknown key is refused");
+    }
 }
