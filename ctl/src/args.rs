@@ -35,7 +35,7 @@ pub struct GlobalArgs {
     pub token_file: Option<PathBuf>,
     /// Trust server certificates signed by this PEM CA file (e.g. the
     /// server's certs/ca.crt) instead of the known-hosts pin.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, env = "CHAT_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// Pin a server seen for the first time without asking (known-hosts trust).
     #[arg(long, global = true)]
@@ -43,7 +43,8 @@ pub struct GlobalArgs {
     /// Known-hosts file [default: known_hosts in the XDG data dir of `chat`]
     #[arg(long, global = true, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
-    /// Profile from the config file (chatctl.toml in the XDG config dir of `chat`)
+    /// Profile from the config file (chatctl.toml in the XDG config dir of
+    /// `chat`) [default: the one `chatctl profile use` chose, else `default`]
     #[arg(long, global = true, env = "CHAT_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
     /// Machine-readable output: JSON (JSON Lines for event streams).
@@ -58,15 +59,31 @@ pub enum Command {
     /// server-admin token); see BENCHMARKS.md.
     Bench(crate::bench::BenchArgs),
     /// Log in with a username and password; stores a session token (0600)
-    /// for this profile and server.
+    /// and saves the server and trust choice (--ca, --known-hosts) in the
+    /// profile, so later commands need no flags.
     Login {
         /// Username [default: asked on the terminal]
+        #[arg(value_name = "USER", conflicts_with = "user")]
+        username: Option<String>,
+        /// Username (the same as the positional USER).
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Change your password (asked on the terminal, or two lines on stdin
+    /// with --password-stdin: the current one, then the new one). Your
+    /// other login sessions end; this login stays.
+    Passwd {
+        /// Read the current and the new password from the first two lines of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Connection profiles in chatctl.toml (list, use, remove), and your
+    /// account's public profile (set --display-name).
+    #[command(subcommand)]
+    Profile(ProfileCmd),
     /// End the stored login's session and delete its token.
     Logout,
     /// Who the token belongs to.
@@ -84,17 +101,24 @@ pub enum Command {
     #[command(subcommand)]
     Server(ServerCmd),
     /// Send one message; the text is TEXT, or all of stdin when omitted.
+    /// With --each-line, every line of stdin is its own message, sent as
+    /// soon as the line arrives (for pipelines that never end).
     Send {
         /// Room name (`@user` for a direct room).
         room: String,
         /// The text [default: stdin]
+        #[arg(conflicts_with = "each_line")]
         text: Option<String>,
         /// Makes a retried send safe: the same key never stores twice.
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", conflicts_with = "each_line")]
         idempotency_key: Option<String>,
+        /// Send each stdin line as its own message as it arrives; blank
+        /// lines are skipped. Runs until stdin ends.
+        #[arg(long)]
+        each_line: bool,
         /// Attach a file (repeatable); with files, TEXT is optional and
         /// stdin is not read. A cut upload resumes where it stopped.
-        #[arg(long = "file", value_name = "PATH")]
+        #[arg(long = "file", value_name = "PATH", conflicts_with = "each_line")]
         files: Vec<std::path::PathBuf>,
     },
     /// Send a direct message (the direct room is created if needed).
@@ -171,8 +195,13 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print the man page (roff) to stdout; with --dir, write one page per
+    /// command and subcommand into DIR (chatctl.1, chatctl-room-mute.1, ...).
+    Man {
+        /// Write every page into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Download the files of message SEQ of ROOM (names made safe; a cut
     /// download resumes from its `.part` file and is verified by hash).
     Download {
@@ -188,6 +217,29 @@ pub enum Command {
     Files {
         /// Room name.
         room: String,
+    },
+}
+
+/// `chatctl profile ...`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// List the connection profiles in chatctl.toml; `*` marks the one in use.
+    List,
+    /// Make NAME the profile used when --profile and CHAT_PROFILE are not given.
+    Use {
+        /// Profile name.
+        name: String,
+    },
+    /// Remove a profile and its stored login token.
+    Remove {
+        /// Profile name.
+        name: String,
+    },
+    /// Change your account's public profile on the server.
+    Set {
+        /// Your display name (empty: your username).
+        #[arg(long, value_name = "NAME")]
+        display_name: String,
     },
 }
 
@@ -349,6 +401,50 @@ pub enum RoomCmd {
         /// Username.
         user: String,
     },
+    /// Mute a member: they may read but not send (room admins and owner).
+    Mute {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+    },
+    /// Let a muted member send again.
+    Unmute {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+    },
+    /// Lift a ban, so the user may join or be added again.
+    Unban {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+    },
+    /// Set a member's role (the owner only); use `transfer` to hand over ownership.
+    Role {
+        /// Room name.
+        room: String,
+        /// Username.
+        user: String,
+        /// The new role.
+        role: RoleArg,
+    },
+    /// Make another member the owner; you become an admin (the owner only).
+    Transfer {
+        /// Room name.
+        room: String,
+        /// The new owner's username.
+        user: String,
+    },
+    /// Make a room public or private (the owner only).
+    Visibility {
+        /// Room name.
+        room: String,
+        /// The new visibility.
+        visibility: VisibilityArg,
+    },
     /// Make a room read-only for good.
     Archive {
         /// Room name.
@@ -359,6 +455,24 @@ pub enum RoomCmd {
         /// Room name.
         room: String,
     },
+}
+
+/// A role `room role` may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// An ordinary member.
+    Member,
+    /// May kick, ban, mute, add people and set the topic.
+    Admin,
+}
+
+/// A room's visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VisibilityArg {
+    /// Listed in the directory; anyone may join.
+    Public,
+    /// Unlisted; only added members may join.
+    Private,
 }
 
 /// `chatctl server ...`
@@ -433,7 +547,7 @@ pub enum ImportCmd {
     /// token-only user per nick and the room if missing. Re-running it
     /// stores nothing twice.
     IrcLog {
-        /// The transcript.
+        /// The transcript (`-` reads stdin; then give --date).
         file: PathBuf,
         /// Target room name (created if missing).
         #[arg(long, value_name = "NAME")]

@@ -12,10 +12,13 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: a user, room, message or token does not exist.
 pub const EXIT_NOT_FOUND: u8 = 3;
-/// Exit code: authentication or trust failed (no token, bad token, disabled
-/// account, unknown or changed server certificate, missing rights).
+/// Exit code: authentication, trust or permission failed (no token, bad
+/// token, disabled account, unknown or changed server certificate, a role
+/// too low, not a member of the room, banned, muted or blocked).
 pub const EXIT_AUTH: u8 = 4;
-/// Exit code: the thing to create already exists.
+/// Exit code: the request conflicts with the current state (the thing to
+/// create already exists, the room is archived, you already left, the user
+/// to add is banned).
 pub const EXIT_CONFLICT: u8 = 5;
 
 /// Why a command failed. The `Display` text says what was wrong and what to do.
@@ -39,6 +42,10 @@ pub enum CtlError {
     /// No usable credentials.
     #[error("{0}")]
     Auth(String),
+    /// The request conflicts with the current state (exit 5); the text
+    /// says what the state is and what to do.
+    #[error("{0}")]
+    Conflict(String),
     /// The server does not offer this feature yet (see `cmd::unsupported`).
     #[error(
         "{0} is not supported yet (by this chatd/chatctl); use the server API directly or upgrade when it lands"
@@ -87,13 +94,14 @@ impl CtlError {
     }
 
     /// The documented exit code: 1 error, 2 usage, 3 not found,
-    /// 4 authentication, 5 conflict.
+    /// 4 authentication or permission, 5 conflict.
     pub fn exit_code(&self) -> u8 {
         match self {
             CtlError::Client { source, .. } => client_exit_code(source),
             CtlError::Usage(_) => EXIT_USAGE,
             CtlError::NotFound(_) => EXIT_NOT_FOUND,
             CtlError::Auth(_) => EXIT_AUTH,
+            CtlError::Conflict(_) => EXIT_CONFLICT,
             CtlError::BrokenPipe => EXIT_OK,
             CtlError::Unsupported(_)
             | CtlError::Io { .. }
@@ -105,6 +113,14 @@ impl CtlError {
 
 /// The exit code for an SDK error: from the server's [`ErrorCode`] when
 /// there is one, otherwise from the kind of local failure.
+///
+/// The rule: 4 when the caller lacks a right (`Forbidden`, `NotMember`,
+/// `Banned`, `Muted`, `Blocked`, and the authentication codes); 5 when the
+/// request conflicts with the state of the thing (`Conflict`, `Archived`).
+/// Commands where a code means a conflict rather than a missing right
+/// (`room leave` twice, `room add` of a banned user) convert it to
+/// [`CtlError::Conflict`] themselves. The table in README.md ("Exit codes")
+/// is checked by `tests/e2e/ctl_exit_codes.rs`.
 pub fn client_exit_code(err: &ClientError) -> u8 {
     match err.code() {
         Some(ErrorCode::NotFound) => EXIT_NOT_FOUND,
@@ -112,9 +128,13 @@ pub fn client_exit_code(err: &ClientError) -> u8 {
             ErrorCode::AuthFailed
             | ErrorCode::Unauthenticated
             | ErrorCode::AccountDisabled
-            | ErrorCode::Forbidden,
+            | ErrorCode::Forbidden
+            | ErrorCode::NotMember
+            | ErrorCode::Banned
+            | ErrorCode::Muted
+            | ErrorCode::Blocked,
         ) => EXIT_AUTH,
-        Some(ErrorCode::Conflict) => EXIT_CONFLICT,
+        Some(ErrorCode::Conflict | ErrorCode::Archived) => EXIT_CONFLICT,
         Some(ErrorCode::BadRequest | ErrorCode::InvalidName) => EXIT_USAGE,
         Some(_) => EXIT_ERROR,
         None => match err {

@@ -58,7 +58,10 @@ pub enum Line<'a> {
     Blank,
     /// Anything else; the reason says what it looked like.
     Unrecognised {
-        /// Why it is not imported, for the report.
+        /// A stable identifier of the reason (`no_time`, `separator`,
+        /// ...), the key of `skipped_by_reason` in `import --json`.
+        key: &'static str,
+        /// Why it is not imported, for people.
         reason: &'static str,
     },
 }
@@ -73,6 +76,7 @@ pub fn parse_line(line: &str) -> Line<'_> {
     }
     let Some((minute, rest)) = parse_time(line) else {
         return Line::Unrecognised {
+            key: "no_time",
             reason: "no [HH:MM] time and not a === line",
         };
     };
@@ -80,11 +84,13 @@ pub fn parse_line(line: &str) -> Line<'_> {
         // The nick ends at the first '>'; nicks cannot contain one.
         let Some((nick, after)) = body.split_once('>') else {
             return Line::Unrecognised {
+                key: "unclosed_nick",
                 reason: "message line without a closing '>' after the nick",
             };
         };
         if nick.is_empty() {
             return Line::Unrecognised {
+                key: "empty_nick",
                 reason: "message line with an empty nick",
             };
         }
@@ -96,12 +102,14 @@ pub fn parse_line(line: &str) -> Line<'_> {
         let (nick, text) = body.split_once(' ').unwrap_or((body, ""));
         if nick.is_empty() {
             return Line::Unrecognised {
+                key: "empty_action_nick",
                 reason: "action line with an empty nick",
             };
         }
         return Line::Action { minute, nick, text };
     }
     Line::Unrecognised {
+        key: "unknown_timed_line",
         reason: "timed line that is neither <nick> text nor * action",
     }
 }
@@ -122,15 +130,18 @@ fn parse_server_line(rest: &str) -> Line<'_> {
     }
     if rest.starts_with('=') {
         return Line::Unrecognised {
+            key: "separator",
             reason: "separator line",
         };
     }
     if rest.split(' ').nth(1).is_some_and(|w| w.starts_with('[')) {
         return Line::Unrecognised {
+            key: "untimed_notice",
             reason: "server notice without a time (mode or quit)",
         };
     }
     Line::Unrecognised {
+        key: "untimed_action",
         reason: "untimed === action (no time to store it at)",
     }
 }

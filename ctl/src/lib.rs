@@ -11,6 +11,7 @@
 //! * `cmd/`: one module per command group; `cmd/unsupported.rs` is the one
 //!   list of commands waiting for server support.
 //! * `output.rs`: tables, TSV, JSON Lines, CSV; the event JSON shape.
+//! * `progress.rs`: progress bars on stderr, only on a terminal.
 //! * `irc.rs` and `nicks.rs`: pure IRC transcript parsing and nick →
 //!   username mapping for `import irc-log`.
 //! * `error.rs`: [`CtlError`] and the documented exit codes.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod irc;
 pub mod nicks;
 pub mod output;
+pub mod progress;
 
 pub use error::{CtlError, EXIT_USAGE};
 

@@ -7,7 +7,7 @@
 
 use crate::error::{CtlError, Result};
 use chat_protocol::text::display_safe;
-use chat_protocol::{RoomEvent, RoomEventKind, Timestamp};
+use chat_protocol::{Role, RoomEvent, RoomEventKind, Timestamp};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use std::io::{IsTerminal, Write};
@@ -57,6 +57,18 @@ impl Out {
     pub fn line(&self, text: &str) -> Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{text}")
+            .and_then(|()| out.flush())
+            .map_err(|e| CtlError::io("cannot write to stdout", e))
+    }
+
+    /// Writes bytes as they are (a completion script, a man page) and
+    /// flushes.
+    ///
+    /// # Errors
+    /// As [`Out::line`].
+    pub fn raw(&self, bytes: &[u8]) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)
             .and_then(|()| out.flush())
             .map_err(|e| CtlError::io("cannot write to stdout", e))
     }
@@ -182,6 +194,15 @@ pub fn short_time(ts: Timestamp) -> String {
         .to_string()
 }
 
+/// A room role as users and JSON see it: `member`, `admin`, `owner`.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Member => "member",
+        Role::Admin => "admin",
+        Role::Owner => "owner",
+    }
+}
+
 /// `CamelCase` to `snake_case`, for event type names.
 fn snake(name: &str) -> String {
     let mut out = String::new();
@@ -215,17 +236,20 @@ fn flatten_authors(v: Value) -> Value {
 }
 
 /// The JSON Lines form of a room event, shared by `tail`, `history` and
-/// `export`. Field names are stable: `type`, `room`, `seq`, `ts` (RFC 3339
-/// UTC), `sender`, `display_name`, `org`; messages add `id`, `text`,
-/// `reply_to`, and when they apply `edited` (RFC 3339), `deleted`
-/// (`{"by": username, "at": UTC ms}`), `deleted_by` and `deleted_at`
-/// (RFC 3339);
-/// other events add their own fields (e.g. `user`, `role`, `topic`).
+/// `export`. Field names are stable (README.md, "JSON output"): `type`
+/// (snake_case: `message`, `joined`, `visibility_changed`, ...), `room`,
+/// `seq`, `created_at` (RFC 3339 UTC), `sender`, `display_name`, `org`;
+/// messages add `id`, `text`, and when they apply `reply_to`, `edited_at`,
+/// and for a deleted message `deleted_by` and `deleted_at` (the one
+/// representation of a deletion; `text` is then empty unless an admin
+/// asked for it); other events add their own fields (`user`, `role`,
+/// `topic`, `visibility`, `target`, ...). Enum values (`role`,
+/// `visibility`, `kind`) are lower-case.
 pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
     let mut m = Map::new();
     m.insert("room".into(), json!(room));
     m.insert("seq".into(), json!(ev.seq.0));
-    m.insert("ts".into(), json!(rfc3339(ev.ts)));
+    m.insert("created_at".into(), json!(rfc3339(ev.ts)));
     m.insert("sender".into(), json!(ev.sender.username));
     m.insert("display_name".into(), json!(ev.sender.display_name));
     m.insert("org".into(), json!(ev.sender.org));
@@ -238,12 +262,9 @@ pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
                 m.insert("reply_to".into(), json!(r.0));
             }
             if let Some(at) = msg.edited_at {
-                m.insert("edited".into(), json!(rfc3339(at)));
+                m.insert("edited_at".into(), json!(rfc3339(at)));
             }
             if let Some(t) = &msg.deleted {
-                // `deleted` keeps its original shape; the flat pair is what
-                // archives and `jq` filters should use.
-                m.insert("deleted".into(), json!({"by": t.by.username, "at": t.at.0}));
                 m.insert("deleted_by".into(), json!(t.by.username));
                 m.insert("deleted_at".into(), json!(rfc3339(t.at)));
             }
@@ -257,7 +278,7 @@ pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
                     m.insert("type".into(), json!(snake(&name)));
                     if let Value::Object(f) = flatten_authors(fields) {
                         for (k, v) in f {
-                            m.entry(k).or_insert(v);
+                            m.entry(k).or_insert(lower_enum(v));
                         }
                     }
                 }
@@ -270,16 +291,80 @@ pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
     Value::Object(m)
 }
 
+/// Enum values (`"Public"`, `"Admin"`, `"Group"`) in lower case, as in
+/// every other JSON field; other strings unchanged.
+fn lower_enum(v: Value) -> Value {
+    match v {
+        Value::String(s)
+            if matches!(
+                s.as_str(),
+                "Public" | "Private" | "Member" | "Admin" | "Owner" | "Group" | "Direct"
+            ) =>
+        {
+            Value::String(s.to_lowercase())
+        }
+        other => other,
+    }
+}
+
+/// The text shown for a message in human output: its text, or
+/// "(message deleted)" for a deleted message whose text is withheld.
+pub fn message_text(msg: &chat_protocol::MessageEvent) -> String {
+    if msg.deleted.is_some() && msg.text.is_empty() {
+        "(message deleted)".to_owned()
+    } else {
+        msg.text.clone()
+    }
+}
+
+fn with_reason(what: String, reason: &str) -> String {
+    if reason.is_empty() {
+        what
+    } else {
+        format!("{what} ({reason})")
+    }
+}
+
 /// One human-readable line for an event: `seq  time  sender  text`.
 pub fn event_row(ev: &RoomEvent) -> Vec<String> {
     let what = match &ev.kind {
-        RoomEventKind::Message(m) => m.text.clone(),
+        RoomEventKind::Message(m) => message_text(m),
         RoomEventKind::Joined { user, role } => {
-            format!("* {} joined as {role:?}", user.username)
+            format!("* {} joined as {}", user.username, role_name(*role))
         }
         RoomEventKind::Left { user } => format!("* {} left", user.username),
         RoomEventKind::Created { name, .. } => format!("* created the room {name}"),
         RoomEventKind::TopicChanged { topic } => format!("* set the topic to {topic}"),
+        RoomEventKind::VisibilityChanged { visibility } => format!(
+            "* made the room {}",
+            match visibility {
+                chat_protocol::Visibility::Public => "public",
+                chat_protocol::Visibility::Private => "private",
+            }
+        ),
+        RoomEventKind::Edited { target, .. } => format!("* edited message {target}"),
+        RoomEventKind::Deleted { target } => format!("* deleted message {target}"),
+        RoomEventKind::Reaction {
+            target,
+            emoji,
+            added,
+        } => {
+            let verb = if *added { "reacted" } else { "took back" };
+            format!("* {verb} {emoji} on message {target}")
+        }
+        RoomEventKind::Kicked { user, reason } => {
+            with_reason(format!("* removed {}", user.username), reason)
+        }
+        RoomEventKind::Banned { user, reason } => {
+            with_reason(format!("* banned {}", user.username), reason)
+        }
+        RoomEventKind::Unbanned { user } => format!("* lifted the ban on {}", user.username),
+        RoomEventKind::Muted { user, muted: true } => format!("* muted {}", user.username),
+        RoomEventKind::Muted { user, muted: false } => format!("* unmuted {}", user.username),
+        RoomEventKind::RoleChanged { user, role } => {
+            format!("* made {} {}", user.username, role_name(*role))
+        }
+        RoomEventKind::Archived => "* archived the room".to_owned(),
         _ => {
             let v = event_json("", ev);
             let ty = v.get("type").and_then(Value::as_str).unwrap_or("event");

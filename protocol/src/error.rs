@@ -31,10 +31,12 @@ pub enum ErrorCode {
     InvalidName,
     /// A text, key or password is longer than its limit.
     TooLarge,
-    /// The caller sent too much too fast; retry after `retry_after_ms`.
+    /// The caller sent too much too fast; retry after `retry_after_ms`
+    /// (always set with this code). Each class of write (sends; other
+    /// writes; typing and receipts; room creation) has its own budget.
     RateLimited,
     /// A configured count limit was reached (rooms per user, connections,
-    /// streams per connection).
+    /// streams per connection, reactions per message).
     LimitExceeded,
     /// The caller is not a member of the room.
     NotMember,
@@ -48,10 +50,17 @@ pub enum ErrorCode {
     Blocked,
     /// The text was refused by a content rule (a banned word).
     ContentRejected,
-    /// The server is shutting down; reconnect later.
+    /// The server cannot take this now and nothing of it was stored: it is
+    /// shutting down, or its storage is degraded after a disk fault.
+    /// Retry later (a send with the same idempotency key); `retry_after_ms`
+    /// may say when.
     Unavailable,
     /// The server failed; the message says what to report.
     Internal,
+    /// The answer would not fit in a frame
+    /// ([`crate::frame::MAX_FRAME_LEN`]); nothing was changed. Ask for
+    /// less: the paged kind of a list request, or a smaller page.
+    ResponseTooLarge,
     // Codes are encoded by name, so these file codes sit before `Unknown`
     // (serde requires `other` last) without changing any existing code.
     /// A file is larger than the server's `max_file_bytes`; nothing was sent.

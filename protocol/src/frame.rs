@@ -80,6 +80,27 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Bytes, FrameError> {
     Ok(buf.freeze())
 }
 
+/// The size of `msg`'s MessagePack body as [`encode`] writes it, in bytes,
+/// without keeping the bytes: servers use it to fill pages up to a byte
+/// budget. A value that cannot be encoded counts as `usize::MAX`.
+pub fn encoded_len<T: Serialize>(msg: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match rmp_serde::encode::write_named(&mut count, msg) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
 /// Checks a length prefix before the body is read.
 ///
 /// # Errors

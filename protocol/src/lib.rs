@@ -67,8 +67,9 @@ pub use handshake::{Hello, Limits, Welcome};
 pub use ids::{IdempotencyKey, MessageId, RequestId, RoomId, Seq, Timestamp, UserId};
 pub use model::*;
 pub use request::{
-    ClientFrame, ClientFrameEnvelope, ModAction, Request, RequestBody, RequestEnvelope, Response,
-    ResponseBody, ServerFrame, UserChange,
+    ClientFrame, ClientFrameEnvelope, MAX_PAGE_BYTES, MAX_PAGE_ITEMS, MAX_PRESENCE_QUERY,
+    ModAction, Page, PageRequest, Request, RequestBody, RequestEnvelope, Response, ResponseBody,
+    ServerFrame, UserChange,
 };
 
 /// The ALPN protocol id negotiated in the TLS handshake (RFC 7301).

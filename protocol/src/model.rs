@@ -221,6 +221,19 @@ pub struct ServerStats {
     /// Connections refused at the connection limit since start.
     #[serde(default)]
     pub refused_connections: u64,
+    /// The store's state: `healthy`, or `degraded, not accepting writes
+    /// for N s: <error>` after a disk fault until the database reopens.
+    /// Empty from servers older than this field.
+    #[serde(default)]
+    pub storage: String,
+    /// Idempotency records held; records older than the 7-day window are
+    /// swept in the background.
+    #[serde(default)]
+    pub idempotency_keys: u64,
+    /// Writes that failed on their own and were dropped from their batch
+    /// (the rest of the batch was stored) since start.
+    #[serde(default)]
+    pub failed_writes: u64,
 }
 
 /// Facts about the server, from `ServerInfo`.
@@ -324,8 +337,19 @@ pub struct MessageVersion {
 pub struct MessageAudit {
     /// The message as stored now, with its current text even if deleted.
     pub event: crate::RoomEvent,
-    /// Every version, oldest first; the last is the current text.
+    /// Every version, oldest first; the last is the current text. When
+    /// they would not fit in [`crate::MAX_PAGE_BYTES`], the oldest are
+    /// left out and counted in `omitted_versions`.
     pub versions: Vec<MessageVersion>,
+    /// How many of the oldest versions were left out to keep the answer
+    /// within [`crate::MAX_PAGE_BYTES`]; 0 (and absent on the wire) when
+    /// none were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_versions: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A moderation action in the audit trail.

@@ -360,7 +360,7 @@ pub enum RequestBody {
     /// the users whose presence the caller may see (themself, people they
     /// share a room with, mutual contacts, neither side blocking).
     GetPresence {
-        /// Usernames.
+        /// Usernames, at most [`MAX_PRESENCE_QUERY`].
         usernames: Vec<String>,
     },
     /// A moderation action in a room. Answer: `Ok`.
@@ -389,6 +389,83 @@ pub enum RequestBody {
     ServerInfo,
     /// Server counters (server admins). Answer: [`ResponseBody::ServerStats`].
     ServerStats,
+
+    // ----- self-service (appended: variant order is the wire order) -----
+    /// Change the caller's own password. The server checks `old` first
+    /// (a wrong one is `AuthFailed`, counted like a failed login), then
+    /// stores `new` and ends the caller's other login sessions; the session
+    /// that asked stays logged in and API tokens stay until revoked.
+    /// Token-only accounts (no password) are refused with `Forbidden`.
+    /// Answer: `Ok`.
+    ChangePassword {
+        /// The current password.
+        old: String,
+        /// The new password; see [`crate::names::validate_password`].
+        new: String,
+    },
+    /// Change the caller's own display name (at most
+    /// [`crate::names::MAX_LABEL_LEN`] bytes; empty means the username).
+    /// Answer: [`ResponseBody::User`].
+    SetDisplayName {
+        /// The new display name.
+        display_name: String,
+    },
+
+    // ----- paged lists (appended; the unpaged kinds above still work
+    // while their answer fits in a frame, else they are answered
+    // `ResponseTooLarge`) -----
+    /// A page of [`RequestBody::ListUsers`], in account-id order. Answer:
+    /// [`ResponseBody::UsersPage`].
+    ListUsersPage {
+        /// Substring to match; `None` lists all.
+        query: Option<String>,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
+    /// A page of the caller's rooms ([`RequestBody::ListMyRooms`]), in
+    /// room-id order (clients sort the whole list themselves). Answer:
+    /// [`ResponseBody::RoomsPage`].
+    ListMyRoomsPage {
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
+    /// A page of the public directory ([`RequestBody::ListPublicRooms`])
+    /// or, with `all` (server admins), of every room
+    /// ([`RequestBody::ListAllRooms`]), in room-id order. Answer:
+    /// [`ResponseBody::DirectoryPage`].
+    ListRoomsPage {
+        /// Every room (server admins) instead of the public directory.
+        all: bool,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
+    /// A page of a room's members ([`RequestBody::ListMembers`]), in
+    /// account-id order. Answer: [`ResponseBody::MembersPage`].
+    ListMembersPage {
+        /// The room.
+        room: RoomId,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
+    /// A page of [`RequestBody::ListTokens`] (server admins), in token-id
+    /// order. Answer: [`ResponseBody::TokensPage`].
+    ListTokensPage {
+        /// Only this user's tokens.
+        username: Option<String>,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
+    /// A page of the audit trail ([`RequestBody::ModerationLog`]), newest
+    /// first, with no limit on how far back. Answer:
+    /// [`ResponseBody::ModerationLogPage`].
+    ModerationLogPage {
+        /// Only this room.
+        room: Option<RoomId>,
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
+
+    // ----- files (appended) -----
     /// Send a message with files uploaded on transfer streams (see
     /// [`crate::file`]); the text may be empty when there is a file.
     /// Answer: [`ResponseBody::Sent`] after durable commit.
@@ -412,6 +489,65 @@ pub enum RequestBody {
         /// The room.
         room: RoomId,
     },
+}
+
+/// Most usernames one `GetPresence` may ask about, so its answer stays
+/// well inside a frame; ask in batches.
+pub const MAX_PRESENCE_QUERY: usize = 1000;
+
+/// Largest page of a paged list, in items ([`PageRequest::limit`]).
+pub const MAX_PAGE_ITEMS: u32 = 1000;
+
+/// Most bytes of items a server puts in one answer (a page of a list, a
+/// history page, a message's audit versions): 512 KiB, half of
+/// [`crate::frame::MAX_FRAME_LEN`], so a page plus its envelope always
+/// fits in a frame. A page holds at least one item whatever its size;
+/// one item is always below this (a 16 KiB message with its capped
+/// reactions).
+pub const MAX_PAGE_BYTES: usize = 512 << 10;
+
+/// Which page of a list to read.
+///
+/// Wire shape: a map `{after, limit}`. Start with `after: None`; pass each
+/// answer's [`Page::next`] back as `after` until it is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// The cursor from the previous page's [`Page::next`]; `None` for the
+    /// first page. Opaque: only pass back what the server gave.
+    pub after: Option<u64>,
+    /// Most items wanted, 1 to [`MAX_PAGE_ITEMS`]; the server may return
+    /// fewer (see [`MAX_PAGE_BYTES`]) and still have more.
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// The first page with the largest `limit`.
+    pub fn first() -> PageRequest {
+        PageRequest {
+            after: None,
+            limit: MAX_PAGE_ITEMS,
+        }
+    }
+
+    /// The page after `next` (from [`Page::next`]) with the same limit.
+    pub fn then(self, next: u64) -> PageRequest {
+        PageRequest {
+            after: Some(next),
+            limit: self.limit,
+        }
+    }
+}
+
+/// One page of a list.
+///
+/// Wire shape: a map `{items, next}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// The cursor for the next page ([`PageRequest::after`]); `None` when
+    /// this is the last page.
+    pub next: Option<u64>,
 }
 
 /// A moderation action, checked against the caller's role.
@@ -551,6 +687,18 @@ pub enum ResponseBody {
     ServerInfo(ServerInfo),
     /// Server counters.
     ServerStats(ServerStats),
+    /// A page of accounts (`ListUsersPage`).
+    UsersPage(Page<UserInfo>),
+    /// A page of the caller's chat list (`ListMyRoomsPage`).
+    RoomsPage(Page<RoomSummary>),
+    /// A page of the directory or of every room (`ListRoomsPage`).
+    DirectoryPage(Page<RoomInfo>),
+    /// A page of a room's members (`ListMembersPage`).
+    MembersPage(Page<MemberInfo>),
+    /// A page of token metadata (`ListTokensPage`).
+    TokensPage(Page<TokenInfo>),
+    /// A page of the audit trail, newest first (`ModerationLogPage`).
+    ModerationLogPage(Page<crate::model::ModerationRecord>),
     /// A room's files.
     Files(Vec<crate::file::FileEntry>),
 }
@@ -577,6 +725,12 @@ impl RequestBody {
                 | RequestBody::ListNotifications { .. }
                 | RequestBody::ModerationLog { .. }
                 | RequestBody::GetPresence { .. }
+                | RequestBody::ListUsersPage { .. }
+                | RequestBody::ListMyRoomsPage { .. }
+                | RequestBody::ListRoomsPage { .. }
+                | RequestBody::ListMembersPage { .. }
+                | RequestBody::ListTokensPage { .. }
+                | RequestBody::ModerationLogPage { .. }
                 | RequestBody::ListFiles { .. }
         )
     }

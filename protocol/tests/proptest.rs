@@ -80,6 +80,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::ContentRejected,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::ResponseTooLarge,
         ErrorCode::Unknown,
     ])
 }
@@ -275,6 +276,9 @@ fn server_stats() -> impl Strategy<Value = ServerStats> {
         failed_logins: n[0] ^ n[7],
         throttled_logins: n[1] ^ n[6],
         refused_connections: n[2] ^ n[5],
+        storage: format!("degraded {}", n[3]),
+        idempotency_keys: n[3] ^ n[4],
+        failed_writes: n[4] ^ n[5],
     })
 }
 
@@ -401,7 +405,35 @@ fn request_body() -> impl Strategy<Value = RequestBody> {
             .boxed(),
         Just(R::ServerInfo).boxed(),
         Just(R::ServerStats).boxed(),
+        (text(), text())
+            .prop_map(|(old, new)| R::ChangePassword { old, new })
+            .boxed(),
+        text()
+            .prop_map(|display_name| R::SetDisplayName { display_name })
+            .boxed(),
+        (opt_text(), page_request())
+            .prop_map(|(query, page)| R::ListUsersPage { query, page })
+            .boxed(),
+        page_request()
+            .prop_map(|page| R::ListMyRoomsPage { page })
+            .boxed(),
+        (any::<bool>(), page_request())
+            .prop_map(|(all, page)| R::ListRoomsPage { all, page })
+            .boxed(),
+        (room_id(), page_request())
+            .prop_map(|(room, page)| R::ListMembersPage { room, page })
+            .boxed(),
+        (opt_text(), page_request())
+            .prop_map(|(username, page)| R::ListTokensPage { username, page })
+            .boxed(),
+        (prop::option::of(room_id()), page_request())
+            .prop_map(|(room, page)| R::ModerationLogPage { room, page })
+            .boxed(),
     ]
+}
+
+fn page_request() -> impl Strategy<Value = PageRequest> {
+    (any::<Option<u64>>(), any::<u32>()).prop_map(|(after, limit)| PageRequest { after, limit })
 }
 
 fn response_body() -> impl Strategy<Value = ResponseBody> {
@@ -451,6 +483,21 @@ fn response_body() -> impl Strategy<Value = ResponseBody> {
             )
             .boxed(),
         server_stats().prop_map(B::ServerStats).boxed(),
+        (few(user_info()), any::<Option<u64>>())
+            .prop_map(|(items, next)| B::UsersPage(Page { items, next }))
+            .boxed(),
+        (few(room_summary()), any::<Option<u64>>())
+            .prop_map(|(items, next)| B::RoomsPage(Page { items, next }))
+            .boxed(),
+        (few(room_info()), any::<Option<u64>>())
+            .prop_map(|(items, next)| B::DirectoryPage(Page { items, next }))
+            .boxed(),
+        (few(member_info()), any::<Option<u64>>())
+            .prop_map(|(items, next)| B::MembersPage(Page { items, next }))
+            .boxed(),
+        (few(token_info()), any::<Option<u64>>())
+            .prop_map(|(items, next)| B::TokensPage(Page { items, next }))
+            .boxed(),
     ]
 }
 
@@ -591,6 +638,13 @@ proptest! {
 
     #[test]
     fn server_frames_round_trip(msg in server_frame()) { round_trip(&msg)?; }
+
+    /// Servers fill pages by `encoded_len`, so it must be the body's size.
+    #[test]
+    fn encoded_len_is_the_body_length(msg in server_frame()) {
+        let bytes = frame::encode(&msg).unwrap();
+        prop_assert_eq!(frame::encoded_len(&msg), bytes.len() - HEADER_LEN);
+    }
 
     #[test]
     fn room_frames_round_trip(msg in room_frame()) { round_trip(&msg)?; }

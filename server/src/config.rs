@@ -37,13 +37,20 @@ pub struct Config {
     pub hostnames: Vec<String>,
     /// Resource limits.
     pub limits: LimitsConfig,
-    /// Words that make the server refuse a message (content rule, matched by
-    /// the message handlers). Empty by default.
+    /// Words that make the server refuse a message, matched as whole words
+    /// after Unicode normalisation (see [`crate::content`]). Empty by default.
     pub banned_words: Vec<String>,
     /// Deadlines for clients that connect and then stall. Not settable
     /// from flags or files: the defaults are the documented bounds
     /// (README, "Resource bounds"); tests shorten them.
     pub deadlines: Deadlines,
+    /// Pacing of the idempotency sweep. Not settable from flags or files;
+    /// tests shorten it.
+    pub sweep: crate::store::sweep::Sweep,
+    /// Test hook: a switch that makes the database's writes fail as on a
+    /// full disk (`store::fault`). Not settable from flags or files;
+    /// `None` in service.
+    pub disk_fault: Option<crate::store::fault::DiskFault>,
     /// File limits and collection (`[files]` in the file; see
     /// [`crate::files::FilesConfig`]).
     pub files: crate::files::FilesConfig,
@@ -107,6 +114,26 @@ pub struct LimitsConfig {
     /// Events buffered per room subscriber before its stream is reset as
     /// lagged (`codes::STREAM_LAGGED`). Default 4096.
     pub subscriber_queue: usize,
+    /// Sustained writes other than sends per user (edits, deletions,
+    /// reactions, joins, leaves, moderation, contacts; see
+    /// `handlers::rate::RateClass::Write`), per second. Default 10.
+    pub write_rate_per_sec: u32,
+    /// Burst of such writes per user. Default 50.
+    pub write_burst: u32,
+    /// Sustained typing notices, read and delivery receipts and away
+    /// changes per user, per second. Default 10.
+    pub signal_rate_per_sec: u32,
+    /// Burst of such signals per user. Default 100 (a client marks every
+    /// room delivered after a reconnect).
+    pub signal_burst: u32,
+    /// Group rooms one user may create per 24 hours (a bucket of this many
+    /// that refills evenly over a day); rooms created count, whether or
+    /// not the user still belongs to them. Default 1000.
+    pub room_creations_per_day: u32,
+    /// Most reactions (one user with one emoji counts one) on one message.
+    /// Default 4096: with 32-byte emoji that is under 256 KiB, so any one
+    /// message fits in a page (`chat_protocol::MAX_PAGE_BYTES`).
+    pub max_reactions_per_message: u32,
 }
 
 /// Largest accepted `max_message_bytes`: a quarter of
@@ -127,6 +154,12 @@ impl Default for LimitsConfig {
             idle_timeout_ms: 30_000,
             keep_alive_ms: 10_000,
             subscriber_queue: 4096,
+            write_rate_per_sec: 10,
+            write_burst: 50,
+            signal_rate_per_sec: 10,
+            signal_burst: 100,
+            room_creations_per_day: 1000,
+            max_reactions_per_message: 4096,
         }
     }
 }
@@ -155,6 +188,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             banned_words: Vec::new(),
             deadlines: Deadlines::default(),
+            sweep: crate::store::sweep::Sweep::default(),
+            disk_fault: None,
             files: crate::files::FilesConfig::default(),
         }
     }
@@ -245,6 +280,24 @@ pub struct LimitArgs {
     /// Events buffered per room subscriber before its stream is reset as lagged [default: 4096]
     #[arg(long, env = "CHATD_SUBSCRIBER_QUEUE", value_name = "EVENTS")]
     pub subscriber_queue: Option<usize>,
+    /// Sustained writes other than sends per user (edits, reactions, joins, ...), per second [default: 10]
+    #[arg(long, env = "CHATD_WRITE_RATE_PER_SEC", value_name = "N")]
+    pub write_rate_per_sec: Option<u32>,
+    /// Burst of writes other than sends per user [default: 50]
+    #[arg(long, env = "CHATD_WRITE_BURST", value_name = "N")]
+    pub write_burst: Option<u32>,
+    /// Sustained typing notices and receipts per user, per second [default: 10]
+    #[arg(long, env = "CHATD_SIGNAL_RATE_PER_SEC", value_name = "N")]
+    pub signal_rate_per_sec: Option<u32>,
+    /// Burst of typing notices and receipts per user [default: 100]
+    #[arg(long, env = "CHATD_SIGNAL_BURST", value_name = "N")]
+    pub signal_burst: Option<u32>,
+    /// Group rooms one user may create per 24 hours, whether or not they stay [default: 1000]
+    #[arg(long, env = "CHATD_ROOM_CREATIONS_PER_DAY", value_name = "N")]
+    pub room_creations_per_day: Option<u32>,
+    /// Most reactions on one message [default: 4096]
+    #[arg(long, env = "CHATD_MAX_REACTIONS_PER_MESSAGE", value_name = "N")]
+    pub max_reactions_per_message: Option<u32>,
 }
 
 /// The TOML configuration file. Every key is optional; an unknown key is an
@@ -312,6 +365,18 @@ pub struct FileLimits {
     pub keep_alive_ms: Option<u64>,
     /// See [`LimitsConfig::subscriber_queue`].
     pub subscriber_queue: Option<usize>,
+    /// See [`LimitsConfig::write_rate_per_sec`].
+    pub write_rate_per_sec: Option<u32>,
+    /// See [`LimitsConfig::write_burst`].
+    pub write_burst: Option<u32>,
+    /// See [`LimitsConfig::signal_rate_per_sec`].
+    pub signal_rate_per_sec: Option<u32>,
+    /// See [`LimitsConfig::signal_burst`].
+    pub signal_burst: Option<u32>,
+    /// See [`LimitsConfig::room_creations_per_day`].
+    pub room_creations_per_day: Option<u32>,
+    /// See [`LimitsConfig::max_reactions_per_message`].
+    pub max_reactions_per_message: Option<u32>,
 }
 
 /// Why the configuration could not be resolved. Each message names the
@@ -488,6 +553,28 @@ impl Config {
             idle_timeout_ms: pick(a.idle_timeout_ms, f.idle_timeout_ms, dl.idle_timeout_ms),
             keep_alive_ms: pick(a.keep_alive_ms, f.keep_alive_ms, dl.keep_alive_ms),
             subscriber_queue: pick(a.subscriber_queue, f.subscriber_queue, dl.subscriber_queue),
+            write_rate_per_sec: pick(
+                a.write_rate_per_sec,
+                f.write_rate_per_sec,
+                dl.write_rate_per_sec,
+            ),
+            write_burst: pick(a.write_burst, f.write_burst, dl.write_burst),
+            signal_rate_per_sec: pick(
+                a.signal_rate_per_sec,
+                f.signal_rate_per_sec,
+                dl.signal_rate_per_sec,
+            ),
+            signal_burst: pick(a.signal_burst, f.signal_burst, dl.signal_burst),
+            room_creations_per_day: pick(
+                a.room_creations_per_day,
+                f.room_creations_per_day,
+                dl.room_creations_per_day,
+            ),
+            max_reactions_per_message: pick(
+                a.max_reactions_per_message,
+                f.max_reactions_per_message,
+                dl.max_reactions_per_message,
+            ),
         };
         let hostnames = if args.hostnames.is_empty() {
             file.hostnames.clone().unwrap_or_default()
@@ -508,6 +595,8 @@ impl Config {
             limits,
             banned_words: file.banned_words.clone().unwrap_or_default(),
             deadlines: Deadlines::default(),
+            sweep: crate::store::sweep::Sweep::default(),
+            disk_fault: None,
             files: file.files.clone(),
         };
         config.validate()?;
@@ -538,7 +627,7 @@ impl Config {
         }
         let l = &self.limits;
         let d = LimitsConfig::default();
-        let counts: [(&'static str, u64, u64); 10] = [
+        let counts: [(&'static str, u64, u64); 16] = [
             (
                 "max_message_bytes",
                 l.max_message_bytes.into(),
@@ -576,6 +665,28 @@ impl Config {
                 "subscriber_queue",
                 l.subscriber_queue as u64,
                 d.subscriber_queue as u64,
+            ),
+            (
+                "write_rate_per_sec",
+                l.write_rate_per_sec.into(),
+                d.write_rate_per_sec.into(),
+            ),
+            ("write_burst", l.write_burst.into(), d.write_burst.into()),
+            (
+                "signal_rate_per_sec",
+                l.signal_rate_per_sec.into(),
+                d.signal_rate_per_sec.into(),
+            ),
+            ("signal_burst", l.signal_burst.into(), d.signal_burst.into()),
+            (
+                "room_creations_per_day",
+                l.room_creations_per_day.into(),
+                d.room_creations_per_day.into(),
+            ),
+            (
+                "max_reactions_per_message",
+                l.max_reactions_per_message.into(),
+                d.max_reactions_per_message.into(),
             ),
         ];
         if let Some(&(name, _, default)) = counts.iter().find(|(_, v, _)| *v == 0) {
@@ -735,6 +846,38 @@ mod tests {
         assert!(matches!(err, ConfigError::MessageTooLarge { .. }), "{err}");
         let err = Config::merge(&flags(&["--keep-alive-ms", "30000"]), None).unwrap_err();
         assert!(matches!(err, ConfigError::KeepAliveTooLong { .. }), "{err}");
+    }
+
+    #[test]
+    fn write_rates_come_from_file_and_flags() {
+        let f = file(
+            "[limits]\nwrite_burst = 7\nsignal_rate_per_sec = 3\nroom_creations_per_day = 9\n\
+             max_reactions_per_message = 11",
+        );
+        let c = Config::merge(&flags(&["--write-rate-per-sec", "2"]), Some(&f)).unwrap();
+        let l = &c.limits;
+        assert_eq!(
+            (
+                l.write_rate_per_sec,
+                l.write_burst,
+                l.signal_rate_per_sec,
+                l.room_creations_per_day,
+                l.max_reactions_per_message
+            ),
+            (2, 7, 3, 9, 11)
+        );
+        let f = file("[limits]\nroom_creations_per_day = 0");
+        let err = Config::merge(&Args::default(), Some(&f)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::ZeroLimit {
+                    name: "room_creations_per_day",
+                    default: 1000
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! and stop real servers through the same two calls.
 //!
 //! Where things live:
-//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates.
+//! - [`config`]: settings (file < environment < flag); [`tls`]: certificates;
+//!   [`content`]: the banned-word rule.
 //! - `session`: one task per connection (handshake, control stream, room
 //!   and user streams).
 //! - `handlers`: one module per area of requests; add new requests there.
@@ -15,12 +16,12 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod content;
 pub mod fanout;
 pub mod files;
 mod handlers;
 pub mod login;
 pub mod presence;
-pub mod ratelimit;
 mod session;
 mod shared;
 pub mod store;
@@ -48,9 +49,10 @@ pub const SHUTDOWN_GRACE_MS: u64 = 3_000;
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The data directory could not be created.
+    /// The data directory could not be created or made private (0700).
     #[error(
-        "cannot create data directory {path}: {cause}; check its parent's permissions or pass --data"
+        "cannot create data directory {path} or make it private (mode 0700, files 0600): {cause}; \
+         chatd's user must own it and its files (check its parent's permissions), or pass --data"
     )]
     DataDir {
         /// The directory.
@@ -128,15 +130,25 @@ impl Server {
     /// [`ServerError`] naming what could not be set up.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|cause| ServerError::DataDir {
-            path: data_dir.clone(),
-            cause,
-        })?;
+        // 0700, its files 0600, whatever the umask: it holds every message
+        // and password hash.
+        store::prepare_data_dir(&data_dir, &[DB_FILE, bootstrap::ADMIN_TOKEN_FILE]).map_err(
+            |cause| ServerError::DataDir {
+                path: data_dir.clone(),
+                cause,
+            },
+        )?;
         let (tls, store) = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {
                 let tls = tls::load_or_generate(&config)?;
-                let store = store::Store::open(&config.data_dir.join(DB_FILE))?;
+                let store = store::Store::open_with(
+                    &config.data_dir.join(DB_FILE),
+                    store::StoreOptions {
+                        disk_fault: config.disk_fault.clone(),
+                        ..Default::default()
+                    },
+                )?;
                 Ok::<_, ServerError>((tls, store))
             })
             .await
@@ -153,13 +165,14 @@ impl Server {
             cause,
         };
         let bound = udp::bind(config.listen, udp::BUFFER_BYTES).map_err(bind_err)?;
-        // Linux reports twice what it granted (its bookkeeping share).
-        if bound.recv_buffer < udp::BUFFER_BYTES {
+        // Linux reports twice what it granted (see udp::granted).
+        if let Some(granted) = udp::shortfall(bound.recv_buffer, udp::BUFFER_BYTES) {
             tracing::warn!(
-                granted = bound.recv_buffer / 2,
+                granted,
                 wanted = udp::BUFFER_BYTES,
                 "the kernel capped the UDP receive buffer; many clients connecting at once may \
-                 see retransmission delays; raise net.core.rmem_max to at least the wanted size"
+                 see retransmission delays; fix: sysctl -w net.core.rmem_max={}",
+                udp::BUFFER_BYTES
             );
         }
         let endpoint = quinn::Endpoint::new(
@@ -182,10 +195,7 @@ impl Server {
         })?;
         let shared = Arc::new(Shared {
             files,
-            limiter: ratelimit::RateLimiter::new(
-                config.limits.send_rate_per_sec,
-                config.limits.send_burst,
-            ),
+            limiter: handlers::rate::Limiter::new(&config.limits),
             store,
             hub,
             config,
@@ -224,9 +234,13 @@ impl Server {
         self.ca_path.as_deref()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets the
-    /// storage writer finish the commit in flight, closes every connection
-    /// with the reason "server shutting down" and returns.
+    /// Serves until `shutdown` completes, then stops accepting, refuses
+    /// new writes with `Unavailable`, closes every connection with the
+    /// reason "server shutting down", lets the storage writer commit the
+    /// jobs already queued, and returns. A client whose write was refused
+    /// or never answered retries it after reconnecting, with the same
+    /// idempotency key (test:
+    /// `e2e::faults::sends_during_shutdown_are_never_answered_internal`).
     ///
     /// # Errors
     /// None today; the `Result` leaves room for fatal runtime errors.
@@ -241,17 +255,23 @@ impl Server {
                 }
             }
         };
+        let sweep = tokio::spawn(store::sweep::run(
+            self.shared.store.clone(),
+            self.shared.config.sweep,
+        ));
         tokio::select! {
             _ = accept => {}
             _ = shutdown => {}
         }
-        tracing::info!("shutting down: no new connections");
+        tracing::info!("shutting down: no new connections, no new writes");
         self.endpoint.set_server_config(None);
         collector.abort();
-        self.shared.store.shutdown().await;
-        tracing::info!("storage writer stopped; closing connections");
+        sweep.abort();
+        self.shared.store.writer().close();
         self.endpoint
             .close(codes::CLOSE_SHUTDOWN.into(), b"server shutting down");
+        self.shared.store.shutdown().await;
+        tracing::info!("connections closed; storage writer drained and stopped");
         let _ = tokio::time::timeout(
             Duration::from_millis(SHUTDOWN_GRACE_MS),
             self.endpoint.wait_idle(),

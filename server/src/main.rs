@@ -24,7 +24,15 @@ fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let args = chatd::config::Args::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Logs go to stdout, with colour codes only when it is a terminal (and
+    // NO_COLOR is unset): a log file or journald would store them as
+    // escape-sequence noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
 
     let config = chatd::Config::load(args).context("invalid configuration")?;
     // Register the handlers before starting, so a signal that arrives during

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::fanout::Hub;
-use crate::ratelimit::RateLimiter;
+use crate::handlers::rate::Limiter;
 use crate::store::Store;
 use chat_protocol as proto;
 use std::sync::Arc;
@@ -17,8 +17,8 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     /// Configuration.
     pub config: Config,
-    /// Per-user send limits.
-    pub limiter: RateLimiter,
+    /// Per-user write budgets, one per rate class.
+    pub limiter: Limiter,
     /// Open connections, counted from accept (handshakes included).
     pub connections: AtomicU64,
     /// Connections in their QUIC/TLS handshake.

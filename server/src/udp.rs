@@ -56,10 +56,40 @@ pub fn bind(addr: SocketAddr, buffer_bytes: usize) -> std::io::Result<Bound> {
     })
 }
 
+/// The buffer the kernel really granted, from the size `getsockopt`
+/// reports: Linux reports double what it allows for packet data (the other
+/// half is its bookkeeping, socket(7) `SO_RCVBUF`), so a request for 8 MiB
+/// capped at `rmem_max` = 4 MiB reads back as 8 MiB.
+pub fn granted(reported: usize) -> usize {
+    if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    }
+}
+
+/// What was granted when it is less than `wanted`, for the start-up
+/// warning; `None` when the kernel granted the whole request.
+pub fn shortfall(reported: usize, wanted: usize) -> Option<usize> {
+    let got = granted(reported);
+    (got < wanted).then_some(got)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_doubled_figure_linux_reports_is_halved_before_comparing() {
+        // rmem_max of 4 MiB: Linux reports 8 MiB, but only 4 MiB is granted.
+        assert_eq!(shortfall(8 << 20, BUFFER_BYTES), Some(4 << 20));
+        // The full 8 MiB granted reads back as 16 MiB: no warning.
+        assert_eq!(shortfall(16 << 20, BUFFER_BYTES), None);
+        // The usual default (208 KiB) reads back as 416 KiB.
+        assert_eq!(shortfall(425_984, BUFFER_BYTES), Some(212_992));
+    }
 
     #[test]
     fn binds_an_ephemeral_port_with_at_least_the_default_buffers() {

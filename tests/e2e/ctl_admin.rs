@@ -137,7 +137,7 @@ async fn setup_user_token_room() {
         .find(|e| e["seq"] == once)
         .unwrap();
     assert_eq!(edited["text"], "twice");
-    assert!(edited["edited"].is_string(), "{edited}");
+    assert!(edited["edited_at"].is_string(), "{edited}");
     ok(args(ctl.admin(), &["delete", "ops", &once_seq])).await;
     let hist = ok(args(
         ctl.admin(),
@@ -148,7 +148,7 @@ async fn setup_user_token_room() {
         .into_iter()
         .find(|e| e["seq"] == once)
         .unwrap();
-    assert!(deleted["deleted"].is_object(), "{deleted}");
+    assert!(deleted["deleted_by"].is_string(), "{deleted}");
     assert_eq!(deleted["text"], "twice");
 
     // Server facts.

@@ -82,7 +82,7 @@ fn version_texts(v: &Value) -> Vec<&str> {
         .unwrap_or_else(|| panic!("no versions: {v}"))
         .iter()
         .map(|x| {
-            assert!(x["ts"].as_str().unwrap().ends_with('Z'), "{x}");
+            assert!(x["created_at"].as_str().unwrap().ends_with('Z'), "{x}");
             x["text"].as_str().unwrap()
         })
         .collect()
@@ -175,7 +175,7 @@ async fn admin_history_with_edits_and_full_export() {
     assert_eq!(ban["reason"], "spam");
     assert_eq!(ban["room"], "audit-room");
     assert!(
-        ban["id"].is_u64() && ban["ts"].as_str().unwrap().ends_with('Z'),
+        ban["id"].is_u64() && ban["created_at"].as_str().unwrap().ends_with('Z'),
         "{ban}"
     );
     find(

@@ -88,7 +88,11 @@ async fn tail_follow_survives_a_restart() {
     assert_eq!(first["sender"], "admin");
     assert_eq!(first["seq"], head + 1);
     assert!(first["id"].as_str().is_some_and(|id| id.len() == 26));
-    assert!(first["ts"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        first["created_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
     for field in ["display_name", "org"] {
         assert!(first.get(field).is_some(), "{field} missing: {first}");
     }

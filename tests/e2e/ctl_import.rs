@@ -68,17 +68,17 @@ async fn irc_import_round_trip_and_date_filters() {
     for (i, (g, (time, nick, text))) in got.iter().zip(&want).enumerate() {
         assert_eq!(g["text"], text.as_str(), "message {i}");
         assert_eq!(g["display_name"], nick.as_str(), "message {i}");
-        let ts = g["ts"].as_str().unwrap();
+        let ts = g["created_at"].as_str().unwrap();
         assert_eq!(&ts[11..16], time, "message {i}: {ts}");
     }
     assert!(
-        got[0]["ts"]
+        got[0]["created_at"]
             .as_str()
             .unwrap()
             .starts_with("2015-01-20T22:19")
     );
     assert!(
-        got.last().unwrap()["ts"]
+        got.last().unwrap()["created_at"]
             .as_str()
             .unwrap()
             .starts_with("2015-01-21")
@@ -117,7 +117,7 @@ async fn irc_import_round_trip_and_date_filters() {
     assert_eq!(day2.len(), want.len() - before_midnight);
     assert!(
         day2.iter()
-            .all(|m| m["ts"].as_str().unwrap().starts_with("2015-01-21"))
+            .all(|m| m["created_at"].as_str().unwrap().starts_with("2015-01-21"))
     );
     let hour = messages(
         &ok(args(
@@ -175,7 +175,7 @@ async fn irc_import_round_trip_and_date_filters() {
     ))
     .await;
     assert!(
-        csv.starts_with("room,seq,id,ts,sender,display_name,org,type,text\n"),
+        csv.starts_with("room,seq,id,created_at,sender,display_name,org,type,text\n"),
         "{csv}"
     );
 }

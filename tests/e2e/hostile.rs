@@ -198,7 +198,13 @@ async fn stream_header(recv: &mut quinn::RecvStream) -> chat_protocol::StreamHea
 /// a new user stream opens for what follows.
 #[tokio::test]
 async fn a_lagged_user_stream_is_replaced() {
-    let server = spawn_server_with(|_| {}).await;
+    // Away changes are rate limited (a `Signal`); this test needs bob to
+    // flip thousands of times quickly.
+    let server = spawn_server_with(|c| {
+        c.limits.signal_rate_per_sec = 1_000_000;
+        c.limits.signal_burst = 1_000_000;
+    })
+    .await;
     let (bob, _) = server.user("bob").await;
     server.user("alice").await;
     let room = chat_e2e::public_room(&bob, "ward").await;

@@ -22,6 +22,8 @@ async fn unthrottled() -> TestServer {
     spawn_server_with(|c| {
         c.limits.send_rate_per_sec = 10_000;
         c.limits.send_burst = 10_000;
+        c.limits.write_rate_per_sec = 10_000;
+        c.limits.write_burst = 10_000;
     })
     .await
 }

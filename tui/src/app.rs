@@ -3,6 +3,7 @@
 use crate::action::Level;
 use crate::complete::Completion;
 use crate::composer::{Composer, Draft};
+use crate::effect::Secret;
 use crate::keymap::Keymap;
 use crate::state::{ConnectionStatus, Outbox, Presence, Room};
 use chat_protocol::names::canonical;
@@ -124,6 +125,28 @@ pub struct App {
     /// Room names (`name` or `@user`, any case) listed first, in this
     /// order, from the config file's `[rooms] pinned`.
     pub pinned: Vec<String>,
+    /// The `/password` prompt in progress: while set, the input is masked
+    /// and Enter hands it to this step instead of sending it.
+    pub password_change: Option<PasswordChange>,
+}
+
+/// The steps of `/password`, each asking for one masked line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// Asking for the current password.
+    Current,
+    /// Asking for the new password.
+    New {
+        /// The current password, as typed.
+        old: Secret,
+    },
+    /// Asking for the new password again.
+    Again {
+        /// The current password.
+        old: Secret,
+        /// The new password, as first typed.
+        new: Secret,
+    },
 }
 
 impl App {
@@ -150,6 +173,7 @@ impl App {
             drafts: BTreeMap::new(),
             completion: None,
             pinned: Vec::new(),
+            password_change: None,
         }
     }
 

@@ -51,6 +51,31 @@ pub enum Command {
     Quit,
     /// `/help`.
     Help,
+    /// `/mute USER`: the user may read but not send here (room admins).
+    Mute(String),
+    /// `/unmute USER`: let a muted user send again.
+    Unmute(String),
+    /// `/unban USER`: lift a ban in the current room.
+    Unban(String),
+    /// `/role USER member|admin`: set a member's role (the owner).
+    Role {
+        /// The member.
+        user: String,
+        /// `true` for admin, `false` for member.
+        admin: bool,
+    },
+    /// `/transfer USER`: make USER the owner; you become an admin.
+    Transfer(String),
+    /// `/visibility public|private` (the owner).
+    Visibility {
+        /// Whether the room becomes private.
+        private: bool,
+    },
+    /// `/name DISPLAY NAME`: your own display name (empty: your username).
+    Name(String),
+    /// `/password`: change your password, asked for in masked steps
+    /// (current, new, new again). Your other sessions end.
+    Password,
 }
 
 /// A command's name, without its arguments.
@@ -94,6 +119,22 @@ pub enum CommandName {
     Quit,
     /// `/help`
     Help,
+    /// `/mute`
+    Mute,
+    /// `/unmute`
+    Unmute,
+    /// `/unban`
+    Unban,
+    /// `/role`
+    Role,
+    /// `/transfer`
+    Transfer,
+    /// `/visibility`
+    Visibility,
+    /// `/name`
+    Name,
+    /// `/password`
+    Password,
 }
 
 /// Commands whose server feature does not exist yet. Running one shows a
@@ -132,6 +173,30 @@ pub const COMMANDS: &[(CommandName, &str, &str)] = &[
     (CommandName::Search, "/search TEXT", "search messages"),
     (CommandName::Upload, "/upload PATH", "send a file"),
     (CommandName::Download, "/download ID", "save an attachment"),
+    (CommandName::Mute, "/mute USER", "USER may only read here"),
+    (CommandName::Unmute, "/unmute USER", "let USER send again"),
+    (CommandName::Unban, "/unban USER", "lift USER's ban here"),
+    (
+        CommandName::Role,
+        "/role USER member|admin",
+        "set USER's role here",
+    ),
+    (
+        CommandName::Transfer,
+        "/transfer USER",
+        "make USER the owner",
+    ),
+    (
+        CommandName::Visibility,
+        "/visibility public|private",
+        "who may find/join this",
+    ),
+    (
+        CommandName::Name,
+        "/name DISPLAY NAME",
+        "set your display name",
+    ),
+    (CommandName::Password, "/password", "change your password"),
     (CommandName::Quit, "/quit", "quit"),
     (CommandName::Help, "/help", "show keys and commands"),
 ];
@@ -159,6 +224,14 @@ impl CommandName {
             CommandName::Download => "download",
             CommandName::Quit => "quit",
             CommandName::Help => "help",
+            CommandName::Mute => "mute",
+            CommandName::Unmute => "unmute",
+            CommandName::Unban => "unban",
+            CommandName::Role => "role",
+            CommandName::Transfer => "transfer",
+            CommandName::Visibility => "visibility",
+            CommandName::Name => "name",
+            CommandName::Password => "password",
         }
     }
 
@@ -168,6 +241,22 @@ impl CommandName {
             .iter()
             .find(|(n, _, _)| *n == self)
             .map_or("", |(_, u, _)| u)
+    }
+
+    /// Whether the help screen lists this command by name only (room
+    /// moderation and your own account), to keep the list on one screen.
+    pub fn compact_in_help(self) -> bool {
+        matches!(
+            self,
+            CommandName::Mute
+                | CommandName::Unmute
+                | CommandName::Unban
+                | CommandName::Role
+                | CommandName::Transfer
+                | CommandName::Visibility
+                | CommandName::Name
+                | CommandName::Password
+        )
     }
 
     /// Whether the server supports this command's feature yet.
@@ -250,6 +339,14 @@ impl Command {
             Command::Download(_) => CommandName::Download,
             Command::Quit => CommandName::Quit,
             Command::Help => CommandName::Help,
+            Command::Mute(_) => CommandName::Mute,
+            Command::Unmute(_) => CommandName::Unmute,
+            Command::Unban(_) => CommandName::Unban,
+            Command::Role { .. } => CommandName::Role,
+            Command::Transfer(_) => CommandName::Transfer,
+            Command::Visibility { .. } => CommandName::Visibility,
+            Command::Name(_) => CommandName::Name,
+            Command::Password => CommandName::Password,
         }
     }
 }
@@ -329,6 +426,42 @@ fn parse_args(cmd: CommandName, args: &str) -> Result<Command, CommandError> {
         CommandName::Download => one_word("attachment id").map(Command::Download),
         CommandName::Quit => none(Command::Quit),
         CommandName::Help => none(Command::Help),
+        CommandName::Mute => one_word("username").map(Command::Mute),
+        CommandName::Unmute => one_word("username").map(Command::Unmute),
+        CommandName::Unban => one_word("username").map(Command::Unban),
+        CommandName::Role => match words.as_slice() {
+            [user, role] => {
+                let admin = match role.to_ascii_lowercase().as_str() {
+                    "admin" => true,
+                    "member" => false,
+                    other => {
+                        return Err(usage(&format!(
+                            "unknown role {other:?}; use member or admin (/transfer hands over ownership)"
+                        )));
+                    }
+                };
+                Ok(Command::Role {
+                    user: user.trim_start_matches('@').to_string(),
+                    admin,
+                })
+            }
+            _ => Err(usage("expected a username and a role")),
+        },
+        CommandName::Transfer => one_word("username").map(Command::Transfer),
+        CommandName::Visibility => match words.as_slice() {
+            [v] if v.eq_ignore_ascii_case("public") => Ok(Command::Visibility { private: false }),
+            [v] if v.eq_ignore_ascii_case("private") => Ok(Command::Visibility { private: true }),
+            _ => Err(usage("expected public or private")),
+        },
+        CommandName::Name => Ok(Command::Name(args.to_string())),
+        // Passwords are asked for afterwards, masked: typed here they
+        // would show on screen.
+        CommandName::Password => match words.as_slice() {
+            [] => Ok(Command::Password),
+            _ => Err(usage(
+                "type /password alone; it then asks for each password with the input hidden",
+            )),
+        },
     }
 }
 
@@ -382,6 +515,33 @@ mod tests {
         let e = parse("/frobnicate").unwrap_err().to_string();
         assert!(e.starts_with("unknown command /frobnicate"), "{e}");
         assert!(parse("/who me").is_err());
+    }
+
+    #[test]
+    fn moderation_and_self_service_commands() {
+        assert_eq!(parse("/mute @bob"), Ok(Command::Mute("bob".into())));
+        assert_eq!(parse("/unmute bob"), Ok(Command::Unmute("bob".into())));
+        assert_eq!(parse("/unban bob"), Ok(Command::Unban("bob".into())));
+        assert_eq!(
+            parse("/role bob Admin"),
+            Ok(Command::Role {
+                user: "bob".into(),
+                admin: true
+            })
+        );
+        assert!(parse("/role bob owner").is_err());
+        assert_eq!(parse("/transfer bob"), Ok(Command::Transfer("bob".into())));
+        assert_eq!(
+            parse("/visibility private"),
+            Ok(Command::Visibility { private: true })
+        );
+        assert_eq!(
+            parse("/name 김 간호사"),
+            Ok(Command::Name("김 간호사".into()))
+        );
+        assert_eq!(parse("/password"), Ok(Command::Password));
+        let e = parse("/password hunter2").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -116,6 +116,25 @@ pub enum Effect {
         /// The new topic.
         topic: String,
     },
+    /// A room moderation action (mute, unban, role, ...); `done` is the
+    /// status line shown when the server accepts it.
+    Moderate {
+        /// The room.
+        room: RoomId,
+        /// What to do.
+        action: chat_protocol::ModAction,
+        /// What to say when done, e.g. "muted bob".
+        done: String,
+    },
+    /// Change the caller's own password (`/password`).
+    ChangePassword {
+        /// The current password.
+        old: Secret,
+        /// The new one.
+        new: Secret,
+    },
+    /// Change the caller's own display name (`/name`).
+    SetDisplayName(String),
     /// Set (`true`) or clear the caller's away state.
     SetAway(bool),
     /// Fetch the contact list, then report `Action::Contacts`.
@@ -165,4 +184,15 @@ pub enum Effect {
         /// The local file.
         path: std::path::PathBuf,
     },
+}
+
+/// A password on its way to the server: its `Debug` form hides it, so no
+/// log or panic message can show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }

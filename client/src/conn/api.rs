@@ -4,7 +4,7 @@
 //! expected `ResponseBody` variant, and send anything else to
 //! [`unexpected`]. Keep wrappers thin: no retries or caching here.
 
-use super::{Connection, unexpected};
+use super::{Connection, pages, unexpected};
 use crate::ClientError;
 use chat_protocol::{
     HistoryAnchor, HistoryPage, IdempotencyKey, MemberInfo, MessageAck, RequestBody, ResponseBody,
@@ -158,28 +158,53 @@ impl Connection {
         expect!(self.request(body).await?, ResponseBody::Room(r) => r, "Room")
     }
 
-    /// The caller's rooms with unread counts, newest activity first.
+    /// The caller's rooms with unread counts, newest activity first (then
+    /// by name), read page by page however many there are.
     ///
     /// # Errors
     /// See the impl docs.
     pub async fn my_rooms(&self) -> Result<Vec<RoomSummary>, ClientError> {
-        expect!(self.request(RequestBody::ListMyRooms).await?, ResponseBody::Rooms(r) => r, "Rooms")
+        let mut rooms = match pages::read_all(|p| self.my_rooms_page(p)).await? {
+            Some(all) => all,
+            None => {
+                expect!(self.request(RequestBody::ListMyRooms).await?, ResponseBody::Rooms(r) => r, "Rooms")?
+            }
+        };
+        rooms.sort_by(|x, y| {
+            y.last_activity
+                .cmp(&x.last_activity)
+                .then(x.room.name.cmp(&y.room.name))
+        });
+        Ok(rooms)
     }
 
-    /// The public room directory.
+    /// The public room directory, read page by page, in room-id order.
     ///
     /// # Errors
     /// See the impl docs.
     pub async fn public_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
-        expect!(self.request(RequestBody::ListPublicRooms).await?, ResponseBody::Directory(r) => r, "Directory")
+        self.directory(false).await
     }
 
-    /// Every room, private, archived and deleted ones included (server admins).
+    /// Every room, private, archived and deleted ones included (server
+    /// admins), read page by page, in room-id order.
     ///
     /// # Errors
     /// `Forbidden` for non-admins; see the impl docs.
     pub async fn all_rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
-        expect!(self.request(RequestBody::ListAllRooms).await?, ResponseBody::Directory(r) => r, "Directory")
+        self.directory(true).await
+    }
+
+    async fn directory(&self, all: bool) -> Result<Vec<RoomInfo>, ClientError> {
+        if let Some(rooms) = pages::read_all(|p| self.rooms_page(all, p)).await? {
+            return Ok(rooms);
+        }
+        let body = if all {
+            RequestBody::ListAllRooms
+        } else {
+            RequestBody::ListPublicRooms
+        };
+        expect!(self.request(body).await?, ResponseBody::Directory(r) => r, "Directory")
     }
 
     /// Creates a group room owned by the caller.
@@ -233,6 +258,9 @@ impl Connection {
     /// # Errors
     /// `NotMember`; see the impl docs.
     pub async fn members(&self, room: RoomId) -> Result<Vec<MemberInfo>, ClientError> {
+        if let Some(all) = pages::read_all(|p| self.members_page(room, p)).await? {
+            return Ok(all);
+        }
         expect!(self.request(RequestBody::ListMembers { room }).await?, ResponseBody::Members(m) => m, "Members")
     }
 
@@ -286,11 +314,15 @@ impl Connection {
         expect!(self.request(body).await?, ResponseBody::User(u) => u, "User")
     }
 
-    /// Lists accounts matching `query` (all when `None`).
+    /// Lists accounts matching `query` (all when `None`), read page by
+    /// page, in account-id order.
     ///
     /// # Errors
     /// `Forbidden`; see the impl docs.
     pub async fn list_users(&self, query: Option<&str>) -> Result<Vec<UserInfo>, ClientError> {
+        if let Some(all) = pages::read_all(|p| self.list_users_page(query, p)).await? {
+            return Ok(all);
+        }
         let body = RequestBody::ListUsers {
             query: query.map(str::to_owned),
         };
@@ -345,6 +377,9 @@ impl Connection {
     /// # Errors
     /// `Forbidden`; see the impl docs.
     pub async fn list_tokens(&self, username: Option<&str>) -> Result<Vec<TokenInfo>, ClientError> {
+        if let Some(all) = pages::read_all(|p| self.tokens_page(username, p)).await? {
+            return Ok(all);
+        }
         let body = RequestBody::ListTokens {
             username: username.map(str::to_owned),
         };
@@ -357,5 +392,32 @@ impl Connection {
     /// `Forbidden`, `NotFound`; see the impl docs.
     pub async fn revoke_token(&self, id: u64) -> Result<(), ClientError> {
         expect!(self.request(RequestBody::RevokeToken { id }).await?, ResponseBody::Ok => (), "Ok")
+    }
+
+    /// Changes the caller's own password after checking `old`; the
+    /// caller's other login sessions end, this one stays.
+    ///
+    /// # Errors
+    /// `AuthFailed` for a wrong `old`, `BadRequest` for a `new` that breaks
+    /// the password rules, `Forbidden` for a token-only account; see the
+    /// impl docs.
+    pub async fn change_password(&self, old: &str, new: &str) -> Result<(), ClientError> {
+        let body = RequestBody::ChangePassword {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        };
+        expect!(self.request(body).await?, ResponseBody::Ok => (), "Ok")
+    }
+
+    /// Changes the caller's own display name (empty: the username).
+    ///
+    /// # Errors
+    /// `BadRequest` or `TooLarge` for a name that breaks the label rules;
+    /// see the impl docs.
+    pub async fn set_display_name(&self, display_name: &str) -> Result<UserInfo, ClientError> {
+        let body = RequestBody::SetDisplayName {
+            display_name: display_name.to_owned(),
+        };
+        expect!(self.request(body).await?, ResponseBody::User(u) => u, "User")
     }
 }

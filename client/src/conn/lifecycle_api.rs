@@ -123,10 +123,17 @@ impl Connection {
     /// # Errors
     /// `Unauthenticated`.
     pub async fn presence(&self, usernames: &[&str]) -> Result<Vec<PresenceInfo>, ClientError> {
-        let body = RequestBody::GetPresence {
-            usernames: usernames.iter().map(|s| (*s).to_owned()).collect(),
-        };
-        expect!(self.request(body).await?, ResponseBody::Presence(p) => p, "Presence")
+        // The server answers at most `MAX_PRESENCE_QUERY` names at a time.
+        let mut out = Vec::new();
+        for batch in usernames.chunks(chat_protocol::MAX_PRESENCE_QUERY) {
+            let body = RequestBody::GetPresence {
+                usernames: batch.iter().map(|s| (*s).to_owned()).collect(),
+            };
+            out.extend(
+                expect!(self.request(body).await?, ResponseBody::Presence(p) => p, "Presence")?,
+            );
+        }
+        Ok(out)
     }
 
     /// The caller's notifications, newest first, and the unread count.

@@ -26,6 +26,7 @@ mod io;
 mod lifecycle_api;
 #[cfg(test)]
 mod liveness_tests;
+mod pages;
 mod stream;
 mod target;
 #[cfg(test)]

@@ -47,11 +47,16 @@ impl Target {
     /// [`CtlError::Invalid`] for a bad config file; [`CtlError::Auth`] when
     /// no known-hosts path can be found and no CA is given.
     pub fn resolve(g: &GlobalArgs) -> Result<Target> {
-        let prof = profile::load(g.profile.as_deref())?;
-        let profile = g
-            .profile
-            .clone()
-            .unwrap_or_else(|| profile::DEFAULT_PROFILE.to_owned());
+        Target::resolve_profile(g, false)
+    }
+
+    /// As [`Target::resolve`]; with `create`, a named profile that does not
+    /// exist yet is empty instead of an error (`login` creates it).
+    ///
+    /// # Errors
+    /// As [`Target::resolve`].
+    pub fn resolve_profile(g: &GlobalArgs, create: bool) -> Result<Target> {
+        let (profile, prof) = profile::load(g.profile.as_deref(), create)?;
         let server = g
             .server
             .clone()
@@ -63,6 +68,7 @@ impl Target {
                 let path = g
                     .known_hosts
                     .clone()
+                    .or(prof.known_hosts)
                     .or_else(chat_client::default_known_hosts_path)
                     .ok_or_else(|| {
                         CtlError::Auth(

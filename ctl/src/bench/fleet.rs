@@ -110,8 +110,10 @@ pub async fn create_accounts(
     let items: Vec<(String, bool)> = (0..n)
         .map(|i| (format!("{prefix}-u{i}"), make_admin(i)))
         .collect();
-    par(items, limit, |_, (name, is_admin)| {
+    let progress = crate::progress::bar(n as u64, "creating bench accounts");
+    let created = par(items, limit, |_, (name, is_admin)| {
         let admin = admin.clone();
+        let progress = progress.clone();
         async move {
             admin
                 .create_user(&name, None, "", "bench", is_admin)
@@ -121,10 +123,13 @@ pub async fn create_accounts(
                 .create_token(&name, "chatctl bench")
                 .await
                 .with_context(|| format!("cannot create a token for {name}"))?;
+            progress.inc(1);
             Ok(Account { name, token })
         }
     })
-    .await
+    .await;
+    progress.finish_and_clear();
+    created
 }
 
 /// Connects and authenticates every account, at most `limit` at a time,
@@ -139,15 +144,20 @@ pub async fn connect_all(
     times: &mut Latencies,
 ) -> anyhow::Result<Vec<Client>> {
     let cfg = Arc::new(cfg.clone());
+    let progress = crate::progress::bar(accounts.len() as u64, "connecting bench clients");
     let got = par(accounts.to_vec(), limit, |_, account| {
         let cfg = cfg.clone();
+        let progress = progress.clone();
         async move {
             let start = Instant::now();
             let conn = connect_as(&cfg, &account).await?;
+            progress.inc(1);
             Ok((Client { account, conn }, start.elapsed()))
         }
     })
-    .await?;
+    .await;
+    progress.finish_and_clear();
+    let got = got?;
     Ok(got
         .into_iter()
         .map(|(client, took)| {

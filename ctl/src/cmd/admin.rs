@@ -29,7 +29,7 @@ pub async fn user(target: &Target, out: &Out, cmd: UserCmd) -> Result<()> {
         UserCmd::ResetPassword {
             password_stdin: false,
             ..
-        } => Some(prompt_password().await?),
+        } => Some(prompt_password("password: ").await?),
         _ => None,
     };
     if let Some(p) = &password {
@@ -270,6 +270,9 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
                     "failed_logins": s.failed_logins,
                     "throttled_logins": s.throttled_logins,
                     "refused_connections": s.refused_connections,
+                    "storage": s.storage,
+                    "idempotency_keys": s.idempotency_keys,
+                    "failed_writes": s.failed_writes,
                 }));
             }
             let rows = vec![
@@ -295,6 +298,12 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
                     "refused_connections".to_owned(),
                     s.refused_connections.to_string(),
                 ],
+                vec!["storage".to_owned(), s.storage.clone()],
+                vec![
+                    "idempotency_keys".to_owned(),
+                    s.idempotency_keys.to_string(),
+                ],
+                vec!["failed_writes".to_owned(), s.failed_writes.to_string()],
             ];
             out.table(&["field", "value"], &rows)
         }

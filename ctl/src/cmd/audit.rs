@@ -47,18 +47,28 @@ pub async fn versions_of(
                 e,
             )
         })?;
+        if audit.omitted_versions > 0 {
+            eprintln!(
+                "chatctl: message {} in {} has {} earlier versions than fit in one answer; \
+                 only its newest {} versions are included",
+                ev.seq.0,
+                room.name,
+                audit.omitted_versions,
+                audit.versions.len()
+            );
+        }
         out.insert(ev.seq.0, audit.versions);
     }
     Ok(out)
 }
 
 /// The JSON form of a message's versions, oldest first (the last is the
-/// current text): `[{"text", "ts" (RFC 3339 UTC)}]`.
+/// current text): `[{"text", "created_at" (RFC 3339 UTC)}]`.
 pub fn versions_json(versions: &[MessageVersion]) -> Value {
     Value::Array(
         versions
             .iter()
-            .map(|v| json!({"text": v.text, "ts": rfc3339(v.at)}))
+            .map(|v| json!({"text": v.text, "created_at": rfc3339(v.at)}))
             .collect(),
     )
 }
@@ -101,6 +111,15 @@ pub async fn moderation_log(
     conn: &Connection,
     room: Option<RoomId>,
 ) -> Result<Option<(Vec<ModerationRecord>, bool)>> {
+    match conn.moderation_log_all(room).await {
+        Ok(Some(mut records)) => {
+            records.sort_by_key(|r| r.id);
+            return Ok(Some((records, false)));
+        }
+        Ok(None) => {} // a server without paged lists: the capped request
+        Err(e) if e.code() == Some(ErrorCode::Forbidden) => return Ok(None),
+        Err(e) => return Err(CtlError::client("cannot read the moderation log", e)),
+    }
     match conn.moderation_log(room, MODERATION_LOG_MAX).await {
         Ok(mut records) => {
             let capped = records.len() >= MODERATION_LOG_MAX as usize;
@@ -113,7 +132,7 @@ pub async fn moderation_log(
 }
 
 /// The JSON Lines form of a moderation record. Field names are stable:
-/// `type` (`"moderation"`), `id`, `ts` (RFC 3339 UTC), `actor` (username),
+/// `type` (`"moderation"`), `id`, `created_at` (RFC 3339 UTC), `actor` (username),
 /// `room` (name when known, else `null`), `room_id` (`null` when the action
 /// concerned no room), `target` (username or `null`), `action` (e.g.
 /// `ban`), `reason` (may be empty).
@@ -121,7 +140,7 @@ pub fn moderation_json(rec: &ModerationRecord, names: &BTreeMap<RoomId, String>)
     json!({
         "type": "moderation",
         "id": rec.id,
-        "ts": rfc3339(rec.at),
+        "created_at": rfc3339(rec.at),
         "actor": rec.actor.username,
         "room": rec.room.and_then(|r| names.get(&r)),
         "room_id": rec.room.map(|r| r.0),
@@ -160,7 +179,7 @@ mod tests {
         let v = moderation_json(&rec, &names);
         assert_eq!(
             v,
-            json!({"type": "moderation", "id": 3, "ts": "1970-01-01T00:00:00.000Z",
+            json!({"type": "moderation", "id": 3, "created_at": "1970-01-01T00:00:00.000Z",
                    "actor": "olivia", "room": "ops", "room_id": 9, "target": "otto",
                    "action": "ban", "reason": "spam"})
         );
@@ -191,7 +210,7 @@ mod tests {
         let v = attach_versions(json!({"seq": 4}), 4, &map);
         assert_eq!(
             v["versions"][1],
-            json!({"text": "b", "ts": "1970-01-01T00:01:00.000Z"})
+            json!({"text": "b", "created_at": "1970-01-01T00:01:00.000Z"})
         );
         assert!(
             attach_versions(json!({}), 5, &map)

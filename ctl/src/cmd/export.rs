@@ -41,6 +41,7 @@ pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()>
     };
     let names: BTreeMap<RoomId, String> = rooms.iter().map(|r| (r.id, r.name.clone())).collect();
     let mut missing_versions = false;
+    let progress = crate::progress::bar(rooms.iter().map(|r| r.head.0).sum(), "exporting");
     for r in &rooms {
         out.json_line(&room_json(r))?;
         let mut pager = Pager::new(&conn, r, 0, None, admin);
@@ -54,12 +55,14 @@ pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()>
                 let mut v = attach_versions(event_json(&r.name, ev), ev.seq.0, &versions);
                 if let Value::Object(m) = &mut v {
                     m.insert("room_id".into(), json!(r.id.0));
-                    missing_versions |= m.contains_key("edited") && !admin;
+                    missing_versions |= m.contains_key("edited_at") && !admin;
                 }
                 out.json_line(&v)?;
             }
+            progress.inc(events.len() as u64);
         }
     }
+    progress.finish_and_clear();
     if missing_versions {
         eprintln!(
             "chatctl: edited messages are exported with their current text only; \

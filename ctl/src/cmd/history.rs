@@ -315,7 +315,7 @@ struct Printer<'a> {
     room: &'a str,
 }
 
-const CSV_HEADER: &str = "room,seq,id,ts,sender,display_name,org,type,text";
+const CSV_HEADER: &str = "room,seq,id,created_at,sender,display_name,org,type,text";
 
 impl Printer<'_> {
     fn header(&self) -> Result<()> {

@@ -32,8 +32,10 @@ pub struct Report {
     pub imported: usize,
     /// Messages already stored by an earlier run (same key).
     pub already_imported: usize,
-    /// Lines not stored on purpose, by reason.
-    pub skipped: BTreeMap<String, usize>,
+    /// Lines not stored on purpose, by stable reason key (`blank`,
+    /// `join`, `part`, `nick_change`, `no_time`, `separator`, ...): the
+    /// count and the sentence shown to people.
+    pub skipped: BTreeMap<&'static str, (usize, &'static str)>,
     /// Lines the server refused: (line number, reason).
     pub rejected: Vec<(usize, String)>,
     /// Accounts created for nicks.
@@ -48,9 +50,20 @@ pub struct Report {
 /// [`CtlError::Partial`] when the server rejected some lines.
 pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
     let ImportCmd::IrcLog { file, room, date } = cmd;
-    let bytes = tokio::fs::read(&file)
-        .await
-        .map_err(|e| CtlError::io(format!("cannot read {}", file.display()), e))?;
+    let from_stdin = file.as_os_str() == "-";
+    let bytes = if from_stdin {
+        if date.is_none() {
+            return Err(CtlError::Usage(
+                "reading the transcript from stdin needs --date YYYY-MM-DD (the date of its first line)"
+                    .to_owned(),
+            ));
+        }
+        read_stdin_bytes().await?
+    } else {
+        tokio::fs::read(&file)
+            .await
+            .map_err(|e| CtlError::io(format!("cannot read {}", file.display()), e))?
+    };
     let date = start_date(&file, date.as_deref())?;
     let (conn, me) = target.connect_authed().await?;
     if !me.is_admin() {
@@ -84,7 +97,9 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
     if pieces.last().is_some_and(|p| p.is_empty()) {
         pieces.pop(); // the empty piece after the final newline
     }
+    let progress = crate::progress::bar(pieces.len() as u64, "importing");
     for (i, raw) in pieces.into_iter().enumerate() {
+        progress.inc(1);
         let line_no = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         report.lines += 1;
@@ -100,6 +115,7 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
             Line::Joined { .. } => {
                 skip(
                     &mut report,
+                    "join",
                     "join line (no time in the file; membership is not imported)",
                 );
                 continue;
@@ -107,20 +123,25 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
             Line::Left { .. } => {
                 skip(
                     &mut report,
+                    "part",
                     "part line (no time in the file; membership is not imported)",
                 );
                 continue;
             }
             Line::NickChange { .. } => {
-                skip(&mut report, "nick change (the new nick gets its own user)");
+                skip(
+                    &mut report,
+                    "nick_change",
+                    "nick change (the new nick gets its own user)",
+                );
                 continue;
             }
             Line::Blank => {
-                skip(&mut report, "blank line");
+                skip(&mut report, "blank", "blank line");
                 continue;
             }
-            Line::Unrecognised { reason } => {
-                skip(&mut report, reason);
+            Line::Unrecognised { key, reason } => {
+                skip(&mut report, key, reason);
                 continue;
             }
         };
@@ -152,6 +173,7 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
             }
         }
     }
+    progress.finish_and_clear();
     print_report(out, &file, &room_info.name, &report)?;
     if report.rejected.is_empty() {
         Ok(())
@@ -163,8 +185,9 @@ pub async fn run(target: &Target, out: &Out, cmd: ImportCmd) -> Result<()> {
     }
 }
 
-fn skip(report: &mut Report, reason: &str) {
-    *report.skipped.entry(reason.to_owned()).or_insert(0) += 1;
+/// Counts a skipped line under its stable `key`, with the sentence people read.
+fn skip(report: &mut Report, key: &'static str, reason: &'static str) {
+    report.skipped.entry(key).or_insert((0, reason)).0 += 1;
 }
 
 fn start_date(file: &Path, date: Option<&str>) -> Result<NaiveDate> {
@@ -226,7 +249,8 @@ async fn create_user(conn: &Connection, username: &str, nick: &str) -> Result<()
 }
 
 fn print_report(out: &Out, file: &Path, room: &str, r: &Report) -> Result<()> {
-    let skipped_total: usize = r.skipped.values().sum();
+    let skipped_total: usize = r.skipped.values().map(|(n, _)| n).sum();
+    let by_reason: BTreeMap<&str, usize> = r.skipped.iter().map(|(k, (n, _))| (*k, *n)).collect();
     if out.json() {
         return out.json_line(&json!({
             "file": file.display().to_string(),
@@ -235,7 +259,7 @@ fn print_report(out: &Out, file: &Path, room: &str, r: &Report) -> Result<()> {
             "imported": r.imported,
             "already_imported": r.already_imported,
             "skipped": skipped_total,
-            "skipped_by_reason": r.skipped,
+            "skipped_by_reason": by_reason,
             "rejected": r.rejected.len(),
             "rejected_lines": r.rejected.iter().map(|(l, why)| json!({"line": l, "reason": why})).collect::<Vec<_>>(),
             "users_created": r.users_created,
@@ -251,11 +275,22 @@ fn print_report(out: &Out, file: &Path, room: &str, r: &Report) -> Result<()> {
         r.rejected.len(),
         r.users_created
     ))?;
-    for (why, n) in &r.skipped {
+    for (n, why) in r.skipped.values() {
         out.line(&format!("  skipped {n}: {why}"))?;
     }
     for (line, why) in &r.rejected {
         out.line(&format!("  rejected line {line}: {why}"))?;
     }
     Ok(())
+}
+
+/// All of stdin as bytes, read on a blocking thread.
+async fn read_stdin_bytes() -> Result<Vec<u8>> {
+    tokio::task::spawn_blocking(|| {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    })
+    .await
+    .map_err(|e| CtlError::Invalid(format!("reading stdin failed: {e}")))?
+    .map_err(|e| CtlError::io("cannot read the transcript from stdin", e))
 }

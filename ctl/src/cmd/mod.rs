@@ -13,7 +13,9 @@ pub mod history;
 pub mod import;
 pub mod lifecycle;
 pub mod login;
+pub mod man;
 pub mod msg;
+pub mod profiles;
 pub mod room;
 pub mod tail;
 pub mod unsupported;
@@ -34,9 +36,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     let target = || Target::resolve(&cli.global);
     match cli.command {
         Command::Completions { shell } => {
+            // Generated into memory first: clap_complete panics when its
+            // writer fails, and stdout may be a pipe closed early (`| head`).
             let mut cmd = crate::args::command();
-            clap_complete::generate(shell, &mut cmd, "chatctl", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "chatctl", &mut script);
+            out.raw(&script)
         }
         Command::Bench(args) => {
             let target = target()?;
@@ -47,15 +52,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::bench::print(&report, cli.global.json, &mut std::io::stdout().lock())
                 .map_err(|e| CtlError::io("cannot write the bench report", e))
         }
-        Command::Man => {
-            let man = clap_mangen::Man::new(crate::args::command());
-            man.render(&mut std::io::stdout())
-                .map_err(|e| CtlError::io("cannot write the man page", e))
-        }
+        Command::Man { dir } => man::run(&out, dir.as_deref()),
         Command::Login {
+            username,
             user,
             password_stdin,
-        } => login::login(&target()?, &out, user, password_stdin).await,
+        } => {
+            let target = Target::resolve_profile(&cli.global, true)?;
+            login::login(
+                &target,
+                &cli.global,
+                &out,
+                username.or(user),
+                password_stdin,
+            )
+            .await
+        }
+        Command::Passwd { password_stdin } => login::passwd(&target()?, &out, password_stdin).await,
+        Command::Profile(c) => profiles::run(&cli.global, target, &out, c).await,
         Command::Logout => login::logout(&target()?, &out).await,
         Command::Whoami => login::whoami(&target()?, &out).await,
         Command::User(c) => admin::user(&target()?, &out, c).await,
@@ -63,10 +77,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Server(c) => admin::server(&target()?, &out, c).await,
         Command::Room(c) => room::run(&target()?, &out, c).await,
         Command::Send {
+            room, each_line, ..
+        } if each_line => msg::send_each_line(&target()?, &out, room).await,
+        Command::Send {
             room,
             text,
             idempotency_key,
             files,
+            ..
         } if !files.is_empty() => {
             files::send(&target()?, &out, &room, &files, text, idempotency_key).await
         }

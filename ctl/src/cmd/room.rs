@@ -1,12 +1,13 @@
 //! `room ...`: create, list, show, members, add, join, leave, and the
-//! moderation commands remove, ban, archive and delete.
+//! moderation commands remove, ban, unban, mute, unmute, role, transfer,
+//! visibility, archive and delete.
 
 use super::{lifecycle, room_by_name};
-use crate::args::RoomCmd;
+use crate::args::{RoleArg, RoomCmd, VisibilityArg};
 use crate::auth::Target;
 use crate::error::{CtlError, Result};
-use crate::output::{Out, event_json, rfc3339};
-use chat_protocol::{ModAction, RoomInfo, RoomKind, Visibility};
+use crate::output::{Out, event_json, message_text, rfc3339, role_name};
+use chat_protocol::{ErrorCode, ModAction, Role, RoomEventKind, RoomInfo, RoomKind, Visibility};
 use serde_json::{Value, json};
 
 /// Runs a `room` subcommand.
@@ -14,24 +15,7 @@ use serde_json::{Value, json};
 /// # Errors
 /// The server's refusals and connection errors.
 pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
-    let action = match &cmd {
-        RoomCmd::Remove { room, user } => Some((
-            room,
-            ModAction::Kick {
-                username: user.clone(),
-            },
-        )),
-        RoomCmd::Ban { room, user } => Some((
-            room,
-            ModAction::Ban {
-                username: user.clone(),
-            },
-        )),
-        RoomCmd::Archive { room } => Some((room, ModAction::Archive)),
-        RoomCmd::Delete { room } => Some((room, ModAction::DeleteRoom)),
-        _ => None,
-    };
-    if let Some((room, action)) = action {
+    if let Some((room, action)) = moderation(&cmd) {
         return lifecycle::moderate(target, out, room, action).await;
     }
     let (conn, _) = target.connect_authed().await?;
@@ -85,7 +69,7 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
                 for s in &rooms {
                     let mut v = room_json(&s.room);
                     if let Value::Object(m) = &mut v {
-                        m.insert("role".into(), json!(format!("{:?}", s.role).to_lowercase()));
+                        m.insert("role".into(), json!(role_name(s.role)));
                         m.insert("read_seq".into(), json!(s.read_seq.0));
                         m.insert("unread".into(), json!(s.unread));
                         m.insert("mentions".into(), json!(s.mentions));
@@ -95,7 +79,7 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
                                 .as_ref()
                                 .map_or(Value::Null, |ev| event_json(&s.room.name, ev)),
                         );
-                        m.insert("last_activity".into(), json!(rfc3339(s.last_activity)));
+                        m.insert("last_activity_at".into(), json!(rfc3339(s.last_activity)));
                     }
                     out.json_line(&v)?;
                 }
@@ -107,13 +91,11 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
                     let last = s
                         .last_message
                         .as_ref()
-                        .map(|ev| {
-                            let v = event_json(&s.room.name, ev);
-                            format!(
-                                "{}: {}",
-                                ev.sender.display_name,
-                                v.get("text").and_then(Value::as_str).unwrap_or("")
-                            )
+                        .map(|ev| match &ev.kind {
+                            RoomEventKind::Message(m) => {
+                                format!("{}: {}", ev.sender.display_name, message_text(m))
+                            }
+                            _ => String::new(),
                         })
                         .unwrap_or_default();
                     vec![
@@ -147,7 +129,7 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
                         "username": m.user.username,
                         "display_name": m.user.display_name,
                         "org": m.user.org,
-                        "role": format!("{:?}", m.role).to_lowercase(),
+                        "role": role_name(m.role),
                         "joined_at": rfc3339(m.joined_at),
                     }))?;
                 }
@@ -160,7 +142,7 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
                         m.user.username.clone(),
                         m.user.display_name.clone(),
                         m.user.org.clone(),
-                        format!("{:?}", m.role).to_lowercase(),
+                        role_name(m.role).to_owned(),
                         rfc3339(m.joined_at),
                     ]
                 })
@@ -172,9 +154,17 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
         }
         RoomCmd::Add { room, user } => {
             let r = room_by_name(&conn, &room).await?;
-            conn.add_member(r.id, &user)
-                .await
-                .map_err(|e| CtlError::client(format!("cannot add {user} to {room}"), e))?;
+            conn.add_member(r.id, &user).await.map_err(|e| {
+                // The caller may add people; the target's ban is a state
+                // that conflicts with the request (exit 5, not 4).
+                if e.code() == Some(ErrorCode::Banned) {
+                    return CtlError::Conflict(format!(
+                        "cannot add {user} to {room}: {user} is banned from it; \
+                         lift the ban first with `chatctl room unban {room} {user}`"
+                    ));
+                }
+                CtlError::client(format!("cannot add {user} to {room}"), e)
+            })?;
             done(
                 out,
                 json!({"room": r.name, "added": user}),
@@ -191,20 +181,91 @@ pub async fn run(target: &Target, out: &Out, cmd: RoomCmd) -> Result<()> {
         }
         RoomCmd::Leave { room } => {
             let r = room_by_name(&conn, &room).await?;
-            conn.leave_room(r.id)
-                .await
-                .map_err(|e| CtlError::client(format!("cannot leave {room}"), e))?;
+            conn.leave_room(r.id).await.map_err(|e| {
+                // Leaving a room one is not in: already done (exit 5).
+                if e.code() == Some(ErrorCode::NotMember) {
+                    return CtlError::Conflict(format!(
+                        "cannot leave {room}: you are not a member (already left?)"
+                    ));
+                }
+                CtlError::client(format!("cannot leave {room}"), e)
+            })?;
             done(
                 out,
                 json!({"room": r.name, "left": true}),
                 &format!("left {}", r.name),
             )
         }
-        RoomCmd::Remove { .. }
-        | RoomCmd::Ban { .. }
-        | RoomCmd::Archive { .. }
-        | RoomCmd::Delete { .. } => Ok(()),
+        // Moderation commands were handled above.
+        _ => Ok(()),
     }
+}
+
+/// The moderation request a `room` subcommand stands for, if it is one.
+fn moderation(cmd: &RoomCmd) -> Option<(&str, ModAction)> {
+    let username = |u: &String| u.clone();
+    Some(match cmd {
+        RoomCmd::Remove { room, user } => (
+            room,
+            ModAction::Kick {
+                username: username(user),
+            },
+        ),
+        RoomCmd::Ban { room, user } => (
+            room,
+            ModAction::Ban {
+                username: username(user),
+            },
+        ),
+        RoomCmd::Unban { room, user } => (
+            room,
+            ModAction::Unban {
+                username: username(user),
+            },
+        ),
+        RoomCmd::Mute { room, user } => (
+            room,
+            ModAction::Mute {
+                username: username(user),
+                muted: true,
+            },
+        ),
+        RoomCmd::Unmute { room, user } => (
+            room,
+            ModAction::Mute {
+                username: username(user),
+                muted: false,
+            },
+        ),
+        RoomCmd::Role { room, user, role } => (
+            room,
+            ModAction::SetRole {
+                username: username(user),
+                role: match role {
+                    RoleArg::Member => Role::Member,
+                    RoleArg::Admin => Role::Admin,
+                },
+            },
+        ),
+        RoomCmd::Transfer { room, user } => (
+            room,
+            ModAction::TransferOwnership {
+                username: username(user),
+            },
+        ),
+        RoomCmd::Visibility { room, visibility } => (
+            room,
+            ModAction::SetVisibility {
+                visibility: match visibility {
+                    VisibilityArg::Public => Visibility::Public,
+                    VisibilityArg::Private => Visibility::Private,
+                },
+            },
+        ),
+        RoomCmd::Archive { room } => (room, ModAction::Archive),
+        RoomCmd::Delete { room } => (room, ModAction::DeleteRoom),
+        _ => return None,
+    })
 }
 
 fn done(out: &Out, v: Value, text: &str) -> Result<()> {

@@ -130,7 +130,10 @@ pub fn open(dir: &std::path::Path, max_batch: usize) -> Store {
     #[allow(clippy::expect_used)]
     Store::open_with(
         &dir.join("bench.redb"),
-        chatd::store::StoreOptions { max_batch },
+        chatd::store::StoreOptions {
+            max_batch,
+            ..Default::default()
+        },
     )
     .expect("open store")
 }

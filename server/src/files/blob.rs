@@ -23,7 +23,7 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Moves the verified, fsynced file `temp` in as content `hash`. When
     /// the content is already stored, `temp` is removed instead (identical
-    /// content is stored once).
+    /// content is stored once). Idempotent: a writer job may run twice.
     ///
     /// # Errors
     /// I/O failures; `temp` may then remain.
@@ -90,7 +90,13 @@ impl BlobStore for FsBlobStore {
     fn put(&self, hash: &str, temp: &Path) -> io::Result<()> {
         let path = self.path_of(hash)?;
         if path.is_file() {
-            return fs::remove_file(temp);
+            // Already stored, or this is a writer job run again after its
+            // batch was rolled back and the rename had happened: either way
+            // the temp file may be gone.
+            return match fs::remove_file(temp) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            };
         }
         let dir = path.parent().unwrap_or(&self.root);
         create_private_dir(dir)?;

@@ -14,7 +14,7 @@ use chat_protocol::{ErrorBody, ErrorCode, ResponseBody, Timestamp, TokenInfo, Us
 use redb::ReadableTable;
 use std::sync::Arc;
 
-fn auth_failed() -> ErrorBody {
+pub(super) fn auth_failed() -> ErrorBody {
     refuse(
         ErrorCode::AuthFailed,
         "wrong username or password; check both and try again",
@@ -84,7 +84,7 @@ pub(super) async fn login(session: &Arc<Session>, username: String, password: St
 }
 
 /// Runs argon2 work on the server's hashing pool (see `crate::login`).
-async fn hash_job<T: Send + 'static>(
+pub(super) async fn hash_job<T: Send + 'static>(
     session: &Session,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ErrorBody> {
@@ -282,7 +282,7 @@ pub(super) async fn create_user(
                 }
             );
             let target = AuthorRecord::of(0, &rec);
-            let id = insert_user(ctx, rec)?;
+            let id = insert_user(ctx, rec.clone())?;
             let target = AuthorRecord { id, ..target };
             account_audit(ctx, a.user, &me, target, "user-create", &detail)?;
             Ok(id)
@@ -314,6 +314,38 @@ pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -
         })
         .await?;
     Ok(ResponseBody::Users(users))
+}
+
+/// `ListUsersPage`: as [`list_users`], one page at a time in account-id
+/// order, capped by count and bytes (`handlers::page`).
+pub(super) async fn list_users_page(
+    session: &Arc<Session>,
+    filter: Option<String>,
+    page: chat_protocol::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    let a = fresh(session).await?;
+    let needle = filter.map(|q| q.to_lowercase());
+    let users = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.users.range(from..)? {
+                let (k, v) = entry?;
+                let u: UserRecord = crate::store::records::decode(v.value())?;
+                let hit = needle.as_deref().is_none_or(|n| {
+                    u.username.to_lowercase().contains(n)
+                        || u.display_name.to_lowercase().contains(n)
+                        || u.org.to_lowercase().contains(n)
+                });
+                if hit && !out.offer(k.value(), u.to_wire_for(k.value(), a.user, a.admin)) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::UsersPage(users))
 }
 
 async fn find_user(session: &Session, username: String) -> Result<(u64, UserRecord), ErrorBody> {
@@ -373,7 +405,7 @@ pub(super) async fn update_user(
             let me = admin_actor(ctx, &a)?;
             let mut user = query::user(&ctx.users, id)?
                 .ok_or_else(|| refuse(ErrorCode::NotFound, "the account was deleted"))?;
-            let (action, detail, end_sessions) = match change {
+            let (action, detail, end_sessions) = match change.clone() {
                 UserChange::Disabled(d) => {
                     let was = std::mem::replace(&mut user.disabled, d);
                     let action = if d { "user-disable" } else { "user-enable" };
@@ -401,7 +433,7 @@ pub(super) async fn update_user(
                     )
                 }
                 UserChange::Password(_) => {
-                    user.password_hash = new_hash;
+                    user.password_hash = new_hash.clone();
                     (
                         "user-password-reset",
                         "password reset; login sessions ended".to_owned(),
@@ -410,7 +442,7 @@ pub(super) async fn update_user(
                 }
             };
             if end_sessions {
-                remove_login_sessions(ctx, id)?;
+                remove_login_sessions(ctx, id, None)?;
             }
             ctx.users.insert(id, encode(&user)?.as_slice())?;
             account_audit(
@@ -431,12 +463,17 @@ pub(super) async fn update_user(
     Ok(ResponseBody::User(updated.to_wire(id)))
 }
 
-fn remove_login_sessions(ctx: &mut WriteCtx<'_>, user: u64) -> Result<(), StoreError> {
+/// Removes `user`'s login-session tokens (API tokens stay), except `keep`.
+pub(super) fn remove_login_sessions(
+    ctx: &mut WriteCtx<'_>,
+    user: u64,
+    keep: Option<u64>,
+) -> Result<(), StoreError> {
     let mut doomed = Vec::new();
     for entry in ctx.tokens.iter()? {
         let (k, v) = entry?;
         let t: TokenRecord = crate::store::records::decode(v.value())?;
-        if t.user == user && !t.api {
+        if t.user == user && !t.api && keep != Some(k.value()) {
             doomed.push(k.value());
         }
     }
@@ -457,7 +494,7 @@ pub(super) async fn create_token(session: &Arc<Session>, username: String, label
             let me = admin_actor(ctx, &a)?;
             let (token_id, secret) = mint_token(ctx, id, label2.clone(), true)?;
             let detail = format!("API token {token_id} labelled {label2:?}");
-            account_audit(ctx, a.user, &me, target, "token-create", &detail)?;
+            account_audit(ctx, a.user, &me, target.clone(), "token-create", &detail)?;
             Ok((token_id, secret))
         })
         .await?;
@@ -505,6 +542,49 @@ pub(super) async fn list_tokens(session: &Arc<Session>, username: Option<String>
     Ok(ResponseBody::Tokens(tokens))
 }
 
+/// `ListTokensPage`: as [`list_tokens`], one page at a time in token-id
+/// order, capped by count and bytes.
+pub(super) async fn list_tokens_page(
+    session: &Arc<Session>,
+    username: Option<String>,
+    page: chat_protocol::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    require_admin(session).await?;
+    let only = match username {
+        Some(u) => Some(find_user(session, u).await?.0),
+        None => None,
+    };
+    let tokens = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.tokens.range(from..)? {
+                let (k, v) = entry?;
+                let t: TokenRecord = crate::store::records::decode(v.value())?;
+                if only.is_some_and(|u| u != t.user) {
+                    continue;
+                }
+                let Some(user) = query::user(&r.users, t.user)? else {
+                    continue;
+                };
+                let info = TokenInfo {
+                    id: k.value(),
+                    user: crate::store::records::AuthorRecord::of(t.user, &user).to_wire(),
+                    label: t.label,
+                    created_at: Timestamp(t.created_at),
+                    api: t.api,
+                };
+                if !out.offer(k.value(), info) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::TokensPage(tokens))
+}
+
 pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
     let a = session.authed()?;
     session
@@ -548,7 +628,7 @@ pub(super) async fn revoke_token(session: &Arc<Session>, id: u64) -> Reply {
 
 /// Records an account or admin action in the audit trail: who acted, on
 /// whom, and what changed (the record's `reason` holds the change).
-fn account_audit(
+pub(super) fn account_audit(
     ctx: &mut WriteCtx<'_>,
     actor_id: u64,
     actor: &UserRecord,

@@ -114,7 +114,7 @@ pub(super) async fn edit(session: &Arc<Session>, room_id: u64, seq: u64, text: S
                     sender: AuthorRecord::of(a.user, &me),
                     kind: EventKindRecord::Edited {
                         target: seq,
-                        text,
+                        text: text.clone(),
                         redacted: false,
                     },
                 },
@@ -252,6 +252,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
             ),
         ));
     }
+    let max_reactions = session.shared.config.limits.max_reactions_per_message as usize;
     session
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;
@@ -267,6 +268,22 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
                 return Err(refuse(
                     ErrorCode::BadRequest,
                     "a deleted message takes no reactions",
+                )
+                .into());
+            }
+            let existing = reactions
+                .iter()
+                .find(|(e, _)| *e == emoji)
+                .is_some_and(|(_, users)| users.contains(&a.user));
+            let count: usize = reactions.iter().map(|(_, users)| users.len()).sum();
+            if !existing && count >= max_reactions {
+                return Err(refuse(
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "this message already has {count} reactions, the server's limit per \
+                         message; add to an existing reaction's count by removing yours first, \
+                         or react to another message"
+                    ),
                 )
                 .into());
             }
@@ -298,7 +315,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
                     sender: AuthorRecord::of(a.user, &me),
                     kind: EventKindRecord::Reaction {
                         target: seq,
-                        emoji,
+                        emoji: emoji.clone(),
                         added,
                     },
                 },
@@ -341,9 +358,26 @@ pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64
                     at: Timestamp(edited_at.unwrap_or(ev.ts)),
                 });
             }
+            // Newest versions first until the byte budget, so the answer
+            // fits in a frame; the oldest left out are counted.
+            let event = ev.to_wire_for(room_id, seq, &view)?;
+            let mut budget =
+                proto::MAX_PAGE_BYTES.saturating_sub(proto::frame::encoded_len(&event));
+            let mut kept = 0;
+            for v in versions.iter().rev() {
+                let len = proto::frame::encoded_len(v);
+                if kept > 0 && len > budget {
+                    break;
+                }
+                budget = budget.saturating_sub(len);
+                kept += 1;
+            }
+            let omitted = versions.len() - kept;
+            let versions = versions.split_off(omitted);
             Ok(Some(proto::MessageAudit {
-                event: ev.to_wire_for(room_id, seq, &view)?,
+                event,
                 versions,
+                omitted_versions: u32::try_from(omitted).unwrap_or(u32::MAX),
             }))
         })
         .await?

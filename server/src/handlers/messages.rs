@@ -13,7 +13,6 @@ use chat_protocol::{
 };
 use redb::ReadableTable;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Checks a message text against the server's limits.
@@ -34,14 +33,7 @@ pub(super) fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody>
             "message is empty; type something to send",
         ));
     }
-    let lower = text.to_lowercase();
-    if let Some(word) = session
-        .shared
-        .config
-        .banned_words
-        .iter()
-        .find(|w| !w.is_empty() && lower.contains(&w.to_lowercase()))
-    {
+    if let Some(word) = crate::content::banned_word(&session.shared.config.banned_words, text) {
         return Err(refuse(
             ErrorCode::ContentRejected,
             format!("message contains the banned word {word:?}; rephrase it"),
@@ -91,23 +83,18 @@ pub(super) fn submit_send(
         check_text(session, &text)?;
     }
     check_key(&key)?;
-    // Server admins are exempt: they run imports and maintenance scripts.
-    if !a.admin
-        && let Err(wait_ms) = session.shared.limiter.check(a.user, Instant::now())
-    {
-        return Err(ErrorBody {
-            code: ErrorCode::RateLimited,
-            message: format!(
-                "sending too fast; wait {wait_ms} ms and retry with the same idempotency key"
-            ),
-            retry_after_ms: Some(wait_ms),
-        });
-    }
-    Ok(session
-        .shared
-        .store
-        .writer()
-        .submit(move |ctx| send_job_with(ctx, a.user, room, &key, text, reply_to, &attachments)))
+    // The rate limit was taken before dispatch (`handlers::rate`).
+    Ok(session.shared.store.writer().submit(move |ctx| {
+        send_job_with(
+            ctx,
+            a.user,
+            room,
+            &key,
+            text.clone(),
+            reply_to,
+            &attachments,
+        )
+    }))
 }
 
 /// The writer job of a `Send`: what chatd runs inside the batch's write
@@ -170,7 +157,7 @@ pub fn send_job_with(
 pub(super) async fn await_send(rx: oneshot::Receiver<Result<MessageAck, WriteError>>) -> Reply {
     let ack = rx
         .await
-        .map_err(|_| super::internal("the storage writer stopped before the send was stored"))??;
+        .map_err(|_| ErrorBody::from(crate::store::StoreError::WriterGone))??;
     Ok(ResponseBody::Sent(ack))
 }
 
@@ -393,7 +380,7 @@ pub(super) async fn import(
                 author: AuthorRecord::of(uid, &user),
                 key_owner: a.user,
                 ts: ts.0,
-                text,
+                text: text.clone(),
                 reply_to: None,
                 check_member: false,
                 attachments: Vec::new(),
@@ -444,29 +431,45 @@ pub(super) async fn history(
                 return Ok(Err(no_room()));
             }
             let head = room.head;
-            let (mut events, has_more) = match anchor {
+            // Events in reading order: newest first for `Latest` and
+            // `Before`, oldest first for `After`.
+            let (evs, mut has_more, backward) = match anchor {
                 HistoryAnchor::Latest => {
                     let evs = query::events_rev(&r.events, room_id, 1, head, limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s > 1);
-                    (rev(evs), more)
+                    (evs, more, true)
                 }
                 HistoryAnchor::Before(s) => {
                     let evs =
                         query::events_rev(&r.events, room_id, 1, s.0.saturating_sub(1), limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s > 1);
-                    (rev(evs), more)
+                    (evs, more, true)
                 }
                 HistoryAnchor::After(s) => {
                     let evs =
                         query::events(&r.events, room_id, s.0.saturating_add(1), head, limit)?;
                     let more = evs.last().is_some_and(|(s, _)| *s < head);
-                    (evs, more)
+                    (evs, more, false)
                 }
             };
-            let events = events
-                .drain(..)
-                .map(|(seq, ev)| ev.to_wire_for(room_id, seq, &view))
-                .collect::<Result<Vec<_>, _>>()?;
+            // Capped by bytes as well as count, keeping the events nearest
+            // the anchor, so the page fits in a frame; the client pages on
+            // while `has_more`. The first event always fits.
+            let mut events = Vec::with_capacity(evs.len());
+            let mut bytes = 0usize;
+            for (seq, ev) in evs {
+                let wire = ev.to_wire_for(room_id, seq, &view)?;
+                let len = proto::frame::encoded_len(&wire);
+                if !events.is_empty() && bytes.saturating_add(len) > proto::MAX_PAGE_BYTES {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(len);
+                events.push(wire);
+            }
+            if backward {
+                events.reverse();
+            }
             Ok(Ok(proto::HistoryPage {
                 room: RoomId(room_id),
                 events,
@@ -476,11 +479,6 @@ pub(super) async fn history(
         })
         .await??;
     Ok(ResponseBody::History(page))
-}
-
-fn rev<T>(mut v: Vec<T>) -> Vec<T> {
-    v.reverse();
-    v
 }
 
 fn no_room() -> ErrorBody {

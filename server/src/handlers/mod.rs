@@ -2,7 +2,8 @@
 //! reads, writer jobs and a response. Handlers never see bytes or streams.
 //!
 //! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
-//! route it in [`handle`], and write the handler in the module of its area.
+//! route it in [`handle`], give it a rate class in [`rate::class_of`], and
+//! write the handler in the module of its area.
 
 mod access;
 mod account;
@@ -11,7 +12,10 @@ mod lifecycle;
 mod messages;
 mod moderation;
 mod notify;
+mod page;
+pub(crate) mod rate;
 mod rooms;
+mod self_service;
 mod server_info;
 mod social;
 
@@ -46,6 +50,16 @@ pub fn dispatch(
 ) {
     let id = req.id;
     let session = session.clone();
+    if let Err(refused) = admit(&session, &req.body) {
+        tokio::spawn(
+            async move {
+                session.respond(id, Err(refused)).await;
+                drop(permit);
+            }
+            .in_current_span(),
+        );
+        return;
+    }
     match req.body {
         RequestBody::Send {
             room,
@@ -96,6 +110,23 @@ pub fn dispatch(
                 .in_current_span(),
             );
         }
+    }
+}
+
+/// Takes the request's token from its rate class ([`rate::class_of`]) for
+/// a logged-in user who is not a server admin. Requests before login are
+/// left to `handle`, which refuses them (or to the login throttle).
+fn admit(session: &Session, body: &RequestBody) -> Result<(), ErrorBody> {
+    let class = rate::class_of(body);
+    if class == rate::RateClass::Unlimited {
+        return Ok(());
+    }
+    match session.authed() {
+        Ok(a) if !a.admin => session
+            .shared
+            .limiter
+            .check(class, a.user, std::time::Instant::now()),
+        _ => Ok(()),
     }
 }
 
@@ -207,6 +238,26 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::ModerationLog { room, limit } => moderation::log(session, room, limit).await,
         RequestBody::ServerInfo => Ok(server_info::info(session)),
         RequestBody::ServerStats => server_info::stats(session).await,
+        RequestBody::ChangePassword { old, new } => {
+            self_service::change_password(session, old, new).await
+        }
+        RequestBody::SetDisplayName { display_name } => {
+            self_service::set_display_name(session, display_name).await
+        }
+        RequestBody::ListUsersPage { query, page } => {
+            account::list_users_page(session, query, page).await
+        }
+        RequestBody::ListMyRoomsPage { page } => rooms::list_mine_page(session, page).await,
+        RequestBody::ListRoomsPage { all, page } => rooms::directory_page(session, all, page).await,
+        RequestBody::ListMembersPage { room, page } => {
+            rooms::members_page(session, room.0, page).await
+        }
+        RequestBody::ListTokensPage { username, page } => {
+            account::list_tokens_page(session, username, page).await
+        }
+        RequestBody::ModerationLogPage { room, page } => {
+            moderation::log_page(session, room, page).await
+        }
         RequestBody::SendWithAttachments { .. } => Err(ErrorBody::new(
             ErrorCode::Internal,
             "send was routed to the wrong handler; report this bug",
@@ -225,9 +276,25 @@ pub fn internal(e: impl std::fmt::Display) -> ErrorBody {
     )
 }
 
+/// How long a client is asked to wait before retrying a write the store
+/// could not take (degraded or reopening), in ms.
+pub const UNAVAILABLE_RETRY_MS: u64 = 1_000;
+
 impl From<StoreError> for ErrorBody {
+    /// `Unavailable` (retryable: nothing was stored) for a store that is
+    /// degraded or shutting down; `Internal` for every other failure.
     fn from(e: StoreError) -> Self {
-        internal(e)
+        match e {
+            StoreError::Unavailable(why) => ErrorBody {
+                code: ErrorCode::Unavailable,
+                message: why,
+                retry_after_ms: Some(UNAVAILABLE_RETRY_MS),
+            },
+            StoreError::WriterGone => {
+                ErrorBody::new(ErrorCode::Unavailable, crate::store::health::SHUTTING_DOWN)
+            }
+            e => internal(e),
+        }
     }
 }
 
@@ -235,7 +302,7 @@ impl From<WriteError> for ErrorBody {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::Rejected(e) => e,
-            WriteError::Store(e) => internal(e),
+            WriteError::Store(e) => e.into(),
         }
     }
 }

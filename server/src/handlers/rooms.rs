@@ -244,7 +244,7 @@ pub(super) async fn create(
             let mut room = RoomRecord {
                 kind: RoomKindRecord::Group,
                 name: name.clone(),
-                topic,
+                topic: topic.clone(),
                 public: visibility == Visibility::Public,
                 archived: false,
                 created_at: now,
@@ -264,7 +264,7 @@ pub(super) async fn create(
                     ts: now,
                     sender: author.clone(),
                     kind: EventKindRecord::Created {
-                        name,
+                        name: name.clone(),
                         direct: false,
                     },
                 },
@@ -329,6 +329,34 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
             .then(x.room.name.cmp(&y.room.name))
     });
     Ok(ResponseBody::Rooms(rooms))
+}
+
+/// `ListMyRoomsPage`: the caller's rooms in room-id order, one page at a
+/// time (the client sorts the whole list).
+pub(super) async fn list_mine_page(session: &Arc<Session>, page: proto::PageRequest) -> Reply {
+    super::page::check(&page)?;
+    let a = session.authed()?;
+    let rooms = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let blocked = query::blocked_by(&r.blocks, a.user)?;
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.user_rooms.range((a.user, from)..=(a.user, u64::MAX))? {
+                let id = entry?.0.value().1;
+                let (Some(room), Some(member)) = (
+                    query::room(&r.rooms, id)?,
+                    query::member(&r.members, id, a.user)?,
+                ) else {
+                    continue;
+                };
+                if !out.offer(id, summary(r, id, &room, &member, a.user, &blocked)?) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::RoomsPage(rooms))
 }
 
 fn summary(
@@ -407,6 +435,41 @@ pub(super) async fn directory(session: &Arc<Session>, all: bool) -> Reply {
         })
         .await?;
     Ok(ResponseBody::Directory(rooms))
+}
+
+/// `ListRoomsPage`: the public directory, or (`all`, server admins) every
+/// room, in room-id order, one page at a time.
+pub(super) async fn directory_page(
+    session: &Arc<Session>,
+    all: bool,
+    page: proto::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    let a = if all {
+        super::require_admin(session).await?
+    } else {
+        session.authed()?
+    };
+    let rooms = session
+        .read(move |r| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.rooms.range(from..)? {
+                let (k, v) = entry?;
+                let room: RoomRecord = decode(v.value())?;
+                let listed = all
+                    || (room.kind == RoomKindRecord::Group
+                        && room.public
+                        && !room.archived
+                        && !room.deleted);
+                if listed && !out.offer(k.value(), room_info(&r.users, k.value(), &room, a.user)?) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::DirectoryPage(rooms))
 }
 
 pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
@@ -588,6 +651,50 @@ pub(super) async fn members(session: &Arc<Session>, room_id: u64) -> Reply {
         })
         .await??;
     Ok(ResponseBody::Members(list))
+}
+
+/// `ListMembersPage`: a room's members in account-id order, one page at a
+/// time; refused as [`members`] refuses.
+pub(super) async fn members_page(
+    session: &Arc<Session>,
+    room_id: u64,
+    page: proto::PageRequest,
+) -> Reply {
+    super::page::check(&page)?;
+    let a = super::access::fresh(session).await?;
+    let list = session
+        .read(move |r| {
+            let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
+                return Ok(Err(no_such_room()));
+            };
+            if query::member(&r.members, room_id, a.user)?.is_none() && !a.admin {
+                return Ok(Err(if room.public {
+                    not_member()
+                } else {
+                    no_such_room()
+                }));
+            }
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |k| k.saturating_add(1));
+            for entry in r.members.range((room_id, from)..=(room_id, u64::MAX))? {
+                let (k, v) = entry?;
+                let uid = k.value().1;
+                let m: MemberRecord = decode(v.value())?;
+                if let Some(u) = query::user(&r.users, uid)? {
+                    let info = proto::MemberInfo {
+                        user: AuthorRecord::of(uid, &u).to_wire(),
+                        role: m.role.into(),
+                        joined_at: Timestamp(m.joined_at),
+                    };
+                    if !out.offer(uid, info) {
+                        break;
+                    }
+                }
+            }
+            Ok(Ok(out.finish()))
+        })
+        .await??;
+    Ok(ResponseBody::MembersPage(list))
 }
 
 pub(super) async fn open_direct(session: &Arc<Session>, username: String) -> Reply {

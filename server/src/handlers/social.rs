@@ -133,6 +133,16 @@ pub(crate) fn may_see_presence(r: &Reader, viewer: u64, user: u64) -> Result<boo
 /// are left out of the answer, as unknown usernames are.
 pub(super) async fn get_presence(session: &Arc<Session>, usernames: Vec<String>) -> Reply {
     let a = session.authed()?;
+    if usernames.len() > chat_protocol::MAX_PRESENCE_QUERY {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!(
+                "asked for the presence of {} users; ask for at most {} at a time",
+                usernames.len(),
+                chat_protocol::MAX_PRESENCE_QUERY
+            ),
+        ));
+    }
     let users = session
         .read(move |r| {
             let mut out = Vec::new();

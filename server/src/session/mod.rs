@@ -322,7 +322,7 @@ impl Session {
     pub async fn write<T, F>(&self, f: F) -> Result<T, crate::store::WriteError>
     where
         T: Send + 'static,
-        F: for<'t> FnOnce(&mut crate::store::WriteCtx<'t>) -> Result<T, crate::store::WriteError>
+        F: for<'t> Fn(&mut crate::store::WriteCtx<'t>) -> Result<T, crate::store::WriteError>
             + Send
             + 'static,
     {
@@ -340,9 +340,29 @@ impl Session {
 
     /// Queues a response on the control stream. Waits while the client is
     /// not reading and [`REPLY_BUDGET_BYTES`] are queued already.
+    ///
+    /// An answer that does not fit in a frame is never dropped: the client
+    /// gets [`ErrorCode::ResponseTooLarge`] for that request instead.
     pub async fn respond(&self, id: RequestId, result: Result<proto::ResponseBody, ErrorBody>) {
         let frame = ServerFrame::Response(proto::Response { id, result });
-        match proto::frame::encode(&frame) {
+        let encoded = match proto::frame::encode(&frame) {
+            Err(proto::frame::FrameError::TooLarge { len, max }) => {
+                tracing::warn!(len, max, "answer too large for a frame; refused instead");
+                let refusal = ErrorBody::new(
+                    ErrorCode::ResponseTooLarge,
+                    format!(
+                        "the answer is {len} bytes, more than the {max}-byte frame limit; \
+                         ask for less (a paged list request, or a smaller page)"
+                    ),
+                );
+                proto::frame::encode(&ServerFrame::Response(proto::Response {
+                    id,
+                    result: Err(refusal),
+                }))
+            }
+            other => other,
+        };
+        match encoded {
             Ok(bytes) => {
                 // Whole KiB, and never more than the whole budget, so any
                 // one frame can always be queued.

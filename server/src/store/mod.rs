@@ -4,93 +4,181 @@
 //! that owns every write transaction and group-commits; reads run on
 //! tokio's blocking pool in their own read transactions and never wait for
 //! the writer (redb readers see the last committed snapshot).
+//!
+//! The open [`Database`] lives in a [`DbSlot`] that the writer empties and
+//! refills when it reopens the file after a disk fault (`open.rs`,
+//! [`health`]).
 
+mod batch;
 mod ctx;
+pub mod fault;
 pub mod files;
+pub mod health;
+mod open;
 pub mod query;
 pub mod records;
+pub mod sweep;
 pub mod tables;
 pub mod writer;
 
 use redb::{Database, ReadTransaction, ReadableDatabase};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
+pub use health::Health;
+pub use open::prepare_data_dir;
 pub use writer::{WriteCtx, WriteError, Writer};
 
 /// A storage failure. Never shown verbatim to clients: handlers turn it into
-/// [`chat_protocol::ErrorCode::Internal`] and log it.
+/// [`chat_protocol::ErrorCode::Internal`] (or `Unavailable` for
+/// [`StoreError::Unavailable`] and [`StoreError::WriterGone`]) and log it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database file could not be opened or created.
-    #[error(
-        "cannot open database {path}: {cause}; check the data directory's permissions, or that no other chatd uses it"
-    )]
+    /// The database file could not be opened or created. `cause` is the
+    /// whole sentence: what went wrong and what to do (see `open.rs`).
+    #[error("cannot open database {path}: {cause}")]
     Open {
         /// The redb file.
         path: String,
-        /// Why.
-        cause: redb::DatabaseError,
+        /// Why, and what to do about it.
+        cause: String,
     },
-    /// A redb operation failed (I/O error, full disk).
+    /// The file failed redb's integrity check at start.
+    #[error(
+        "database {path} is damaged ({cause}), so chatd will not serve it: move the damaged file \
+         aside (keep it for inspection), restore {path} from your latest backup, and start \
+         chatd again"
+    )]
+    Damaged {
+        /// The redb file.
+        path: String,
+        /// What redb found.
+        cause: String,
+    },
+    /// A redb operation failed for a reason other than I/O.
     #[error("storage error: {0}")]
     Redb(String),
+    /// The disk failed under a redb operation (an I/O error, a full disk,
+    /// or redb's "previous I/O error" latch). The writer answers it by
+    /// reopening the file ([`health`]).
+    #[error("storage I/O error: {0}")]
+    Io(String),
     /// A stored record did not decode: the file is damaged or from an
     /// incompatible build.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The store cannot serve this now and a retry later may succeed: the
+    /// disk failed and the writer is recovering, or the server is shutting
+    /// down. The text is for the client.
+    #[error("{0}")]
+    Unavailable(String),
     /// The writer thread has stopped (server shutting down).
     #[error("the storage writer has stopped")]
     WriterGone,
 }
 
+impl StoreError {
+    /// Whether this is a disk fault, after which redb must reopen the file.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StoreError::Io(_))
+    }
+}
+
+impl From<redb::StorageError> for StoreError {
+    fn from(e: redb::StorageError) -> Self {
+        match e {
+            redb::StorageError::Io(_) | redb::StorageError::PreviousIo => {
+                StoreError::Io(e.to_string())
+            }
+            other => StoreError::Redb(other.to_string()),
+        }
+    }
+}
+
 macro_rules! redb_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError::Redb(e.to_string())
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for StoreError {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(s) => StoreError::from(s),
+                    other => StoreError::Redb(other.to_string()),
+                }
             }
         }
     )*};
 }
-redb_errors!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+redb_errors!(TransactionError, TableError, CommitError);
 
 /// How to open a [`Store`]. `Default` is what the server uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Most jobs per write transaction (one fsync each). Default
     /// [`writer::MAX_BATCH`]; 1 turns group commit off, one commit per job,
     /// which only the storage benchmark uses as its baseline.
     pub max_batch: usize,
+    /// Run redb's integrity check (every page's checksum) before serving.
+    /// Default true; the benchmarks turn it off.
+    pub check_integrity: bool,
+    /// Test hook: a switch that makes the database's writes fail as on a
+    /// full disk ([`fault::DiskFault`]). `None` (the default) in service.
+    pub disk_fault: Option<fault::DiskFault>,
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
             max_batch: writer::MAX_BATCH,
+            check_integrity: true,
+            disk_fault: None,
         }
+    }
+}
+
+/// Where the open database lives. The writer takes it out while it
+/// reopens the file after a disk fault; readers then get
+/// [`StoreError::Unavailable`] instead of waiting.
+pub struct DbSlot {
+    /// The redb file.
+    path: PathBuf,
+    /// The test hook it was opened with, for reopening the same way.
+    disk_fault: Option<fault::DiskFault>,
+    db: RwLock<Option<Arc<Database>>>,
+}
+
+impl DbSlot {
+    fn get(&self) -> Result<Arc<Database>, StoreError> {
+        self.db
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable(health::RECOVERING.into()))
+    }
+
+    fn take(&self) -> Option<Arc<Database>> {
+        self.db.write().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn put(&self, db: Arc<Database>) {
+        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(db);
     }
 }
 
 /// The open database with its writer.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    slot: Arc<DbSlot>,
     writer: Writer,
 }
 
 impl Store {
-    /// Opens (or creates) `path`, creates missing tables and starts the
-    /// writer thread.
+    /// Opens (or creates) `path` with mode 0600, checks its integrity,
+    /// creates missing tables and starts the writer thread.
     ///
     /// # Errors
-    /// [`StoreError::Open`] if the file cannot be opened; a redb error if
-    /// the tables cannot be created.
+    /// [`StoreError::Open`] if the file cannot be opened (the message says
+    /// why: another process, permissions, a file needing repair);
+    /// [`StoreError::Damaged`] if it fails the integrity check; a redb
+    /// error if the tables cannot be created.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Store::open_with(path, StoreOptions::default())
     }
@@ -100,15 +188,20 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|cause| StoreError::Open {
-            path: path.display().to_string(),
-            cause,
-        })?;
+        let mut db = open::open_database(path, options.disk_fault.as_ref())?;
+        if options.check_integrity {
+            open::check_integrity(&mut db, path)?;
+        }
         let db = Arc::new(db);
         writer::init_tables(&db)?;
         files::create_tables(&db)?;
-        let writer = Writer::start(db.clone(), options.max_batch)?;
-        Ok(Store { db, writer })
+        let slot = Arc::new(DbSlot {
+            path: path.to_path_buf(),
+            disk_fault: options.disk_fault.clone(),
+            db: RwLock::new(Some(db)),
+        });
+        let writer = Writer::start(slot.clone(), options.max_batch)?;
+        Ok(Store { slot, writer })
     }
 
     /// The writer handle.
@@ -116,16 +209,22 @@ impl Store {
         &self.writer
     }
 
+    /// Whether the store accepts writes now.
+    pub fn health(&self) -> Health {
+        self.writer.health()
+    }
+
     /// Runs `f` in a read transaction on the blocking pool.
     ///
     /// # Errors
-    /// Whatever `f` returns, or a redb error opening the transaction.
+    /// Whatever `f` returns, a redb error opening the transaction, or
+    /// [`StoreError::Unavailable`] while the writer reopens the file.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.db.clone();
+        let db = self.slot.get()?;
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read()?;
             f(&txn)
@@ -143,11 +242,13 @@ impl Store {
         &self,
         f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let txn = self.db.begin_read()?;
+        let db = self.slot.get()?;
+        let txn = db.begin_read()?;
         f(&txn)
     }
 
-    /// Stops the writer after it finishes the batch in flight, and waits.
+    /// Stops the writer after it finishes the jobs already queued, and
+    /// waits. Call [`Writer::close`] first so that nothing queues behind.
     pub async fn shutdown(&self) {
         self.writer.shutdown().await;
     }

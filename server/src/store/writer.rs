@@ -17,18 +17,25 @@
 //! executes jobs and commits, the part no other thread can do.
 //! [`PUBLISH_QUEUE`] committed batches may wait for the publisher before
 //! the writer waits for it in turn.
+//!
+//! One job cannot fail its batch: a job that fails with a storage error of
+//! its own (or panics) is dropped and answered with that error, and the
+//! rest of the batch is re-run without it in a fresh transaction
+//! (`batch.rs`). A disk fault fails the whole batch with a retryable
+//! `Unavailable` and sends the writer into recovery ([`super::health`]).
 
-use super::StoreError;
-pub use super::ctx::WriteCtx;
+use super::health::{self, Health, HealthState};
 use super::tables::*;
+use super::{DbSlot, StoreError};
 use crate::fanout::{Effect, Hub};
 use chat_protocol::ErrorBody;
 use redb::{Database, ReadableTable};
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
+
+pub use super::ctx::WriteCtx;
 
 /// Most jobs in one write transaction. Bounds the latency of the first job
 /// in a batch when a burst queues thousands.
@@ -46,7 +53,7 @@ pub enum WriteError {
     /// The job refused the request; it changed nothing.
     #[error("{0}")]
     Rejected(ErrorBody),
-    /// Storage failed; the whole batch is rolled back.
+    /// Storage failed; the job's changes were rolled back.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -68,13 +75,72 @@ impl From<ErrorBody> for WriteError {
     }
 }
 
-/// Called with `true` once the batch committed, `false` if it rolled back.
-type Completion = Box<dyn FnOnce(bool) + Send>;
-/// A job: runs inside the batch's transaction and returns its completion.
-type Job = Box<dyn for<'t> FnOnce(&mut WriteCtx<'t>) -> Result<Completion, StoreError> + Send>;
+/// What became of a job.
+pub(super) enum Fate {
+    /// Its batch committed.
+    Committed,
+    /// The job itself failed (a storage error of its own, or a panic); it
+    /// was dropped from the batch and the rest re-run without it.
+    Failed(StoreError),
+    /// The job did not commit for a reason that may pass (a disk fault,
+    /// shutdown, too many failing jobs in its batch): nothing of it was
+    /// stored and a retry may succeed.
+    Unavailable(&'static str),
+}
 
-enum Msg {
-    Job(Job),
+/// A queued write: runs in a batch's transaction (more than once if
+/// another job of its batch fails) and is answered once, with its fate.
+pub(super) trait Job: Send {
+    /// Runs the job in `ctx`, keeping its result. `Err` is a storage error
+    /// that aborts the transaction.
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> Result<(), StoreError>;
+    /// Answers the waiting request.
+    fn finish(self: Box<Self>, fate: Fate);
+}
+
+struct Pending<T, F> {
+    f: F,
+    reply: oneshot::Sender<Result<T, WriteError>>,
+    result: Option<Result<T, WriteError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'t> Fn(&mut WriteCtx<'t>) -> Result<T, WriteError> + Send + 'static,
+{
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> Result<(), StoreError> {
+        self.result = None;
+        match (self.f)(ctx) {
+            Err(WriteError::Store(e)) => Err(e),
+            other => {
+                self.result = Some(other);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, fate: Fate) {
+        let answer = match (fate, self.result) {
+            // A refusal changed nothing, whatever became of the batch.
+            (_, Some(Err(WriteError::Rejected(e)))) => Err(WriteError::Rejected(e)),
+            (Fate::Committed, Some(result)) => result,
+            (Fate::Committed, None) => Err(WriteError::Store(StoreError::Redb(
+                "a write job committed without a result".into(),
+            ))),
+            (Fate::Failed(e), _) => Err(WriteError::Store(e)),
+            (Fate::Unavailable(why), _) => {
+                Err(WriteError::Store(StoreError::Unavailable(why.into())))
+            }
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+pub(super) type BoxedJob = Box<dyn Job>;
+
+pub(super) enum Msg {
+    Job(BoxedJob),
     Stop,
 }
 
@@ -85,6 +151,11 @@ pub struct WriterStats {
     pub commits: AtomicU64,
     /// Jobs carried by those commits.
     pub writes: AtomicU64,
+    /// Jobs dropped from their batch because they failed on their own
+    /// (the rest of the batch was re-run).
+    pub failed_jobs: AtomicU64,
+    /// Times the writer reopened the database after a disk fault.
+    pub reopens: AtomicU64,
 }
 
 /// A handle to the writer thread. Cheap to clone.
@@ -92,25 +163,26 @@ pub struct WriterStats {
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
     stats: Arc<WriterStats>,
+    health: Arc<HealthState>,
+    closing: Arc<AtomicBool>,
     hub: Arc<std::sync::OnceLock<Arc<Hub>>>,
     done: Arc<tokio::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
-/// One batch's outcome, on its way from the writer to the publisher.
-struct Outcome {
-    completions: Vec<Completion>,
-    effects: Vec<Effect>,
-    committed: bool,
+/// One committed batch, on its way from the writer to the publisher.
+pub(super) struct Outcome {
+    pub(super) jobs: Vec<BoxedJob>,
+    pub(super) effects: Vec<Effect>,
 }
 
 impl Writer {
-    /// Starts the writer thread; a batch carries at most `max_batch` jobs
-    /// (clamped to at least 1).
-    pub(super) fn start(db: Arc<Database>, max_batch: usize) -> Result<Writer, StoreError> {
-        let max_batch = max_batch.max(1);
+    /// Starts the writer thread on the database in `slot`; a batch carries
+    /// at most `max_batch` jobs (clamped to at least 1).
+    pub(super) fn start(slot: Arc<DbSlot>, max_batch: usize) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
         let (out_tx, out_rx) = mpsc::sync_channel(PUBLISH_QUEUE);
         let stats = Arc::new(WriterStats::default());
+        let health = Arc::new(HealthState::default());
         let hub: Arc<std::sync::OnceLock<Arc<Hub>>> = Arc::default();
         let spawn_err = |e: std::io::Error| {
             StoreError::Redb(format!("cannot start the storage writer threads: {e}"))
@@ -122,16 +194,23 @@ impl Writer {
                 .spawn(move || publish(&out_rx, &hub))
                 .map_err(spawn_err)?
         };
-        let writer = {
-            let stats = stats.clone();
-            std::thread::Builder::new()
-                .name("chatd-writer".into())
-                .spawn(move || run(&db, &rx, &out_tx, &stats, max_batch))
-                .map_err(spawn_err)?
-        };
+        let mut thread = super::batch::WriterThread::new(
+            slot,
+            rx,
+            out_tx,
+            stats.clone(),
+            health.clone(),
+            max_batch.max(1),
+        )?;
+        let writer = std::thread::Builder::new()
+            .name("chatd-writer".into())
+            .spawn(move || thread.run())
+            .map_err(spawn_err)?;
         Ok(Writer {
             tx,
             stats,
+            health,
+            closing: Arc::default(),
             hub,
             done: Arc::new(tokio::sync::Mutex::new(vec![writer, publisher])),
         })
@@ -147,37 +226,48 @@ impl Writer {
         &self.stats
     }
 
+    /// Whether writes are accepted now.
+    pub fn health(&self) -> Health {
+        self.health.get()
+    }
+
+    /// Refuses every write submitted from now on with `Unavailable`
+    /// ([`health::SHUTTING_DOWN`]); jobs already queued still run. The
+    /// first step of a graceful shutdown.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
     /// Queues `f` for the next batch and returns where its result will
     /// arrive. Queueing is synchronous, so jobs submitted one after another
     /// from one task run in that order.
+    ///
+    /// `f` may run more than once: when another job of its batch fails,
+    /// the transaction is rolled back and the batch re-run without that
+    /// job. Only the run that commits is answered, so `f` must not act
+    /// outside the transaction (effects go to [`WriteCtx::effects`]).
+    ///
+    /// The answer is the job's own result once its batch committed;
+    /// [`StoreError::Unavailable`] (retryable, nothing stored) while the
+    /// store is degraded, during shutdown, or when the disk failed under
+    /// the batch; or the job's own storage error if it failed by itself.
     pub fn submit<T, F>(&self, f: F) -> oneshot::Receiver<Result<T, WriteError>>
     where
         T: Send + 'static,
-        F: for<'t> FnOnce(&mut WriteCtx<'t>) -> Result<T, WriteError> + Send + 'static,
+        F: for<'t> Fn(&mut WriteCtx<'t>) -> Result<T, WriteError> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let job: Job = Box::new(move |ctx| match f(ctx) {
-            Ok(value) => Ok(Box::new(move |committed| {
-                let _ = reply.send(if committed {
-                    Ok(value)
-                } else {
-                    Err(WriteError::Store(StoreError::Redb(
-                        "the write transaction was rolled back".into(),
-                    )))
-                });
-            }) as Completion),
-            Err(WriteError::Rejected(e)) => Ok(Box::new(move |_| {
-                let _ = reply.send(Err(WriteError::Rejected(e)));
-            }) as Completion),
-            Err(WriteError::Store(e)) => {
-                let _ = reply.send(Err(WriteError::Store(StoreError::Redb(format!(
-                    "batch aborted: {e}"
-                )))));
-                Err(e)
-            }
+        let job: BoxedJob = Box::new(Pending {
+            f,
+            reply,
+            result: None,
         });
-        if self.tx.send(Msg::Job(job)).is_err() {
-            // The receiver we return reports the closed channel as an error.
+        if self.closing.load(Ordering::Acquire) {
+            job.finish(Fate::Unavailable(health::SHUTTING_DOWN));
+        } else if self.health.is_degraded() {
+            job.finish(Fate::Unavailable(health::DEGRADED));
+        } else if let Err(mpsc::SendError(Msg::Job(job))) = self.tx.send(Msg::Job(job)) {
+            job.finish(Fate::Unavailable(health::SHUTTING_DOWN));
         }
         rx
     }
@@ -185,20 +275,23 @@ impl Writer {
     /// Submits `f` and waits for its result.
     ///
     /// # Errors
-    /// The job's own error, or [`StoreError::WriterGone`] after shutdown.
+    /// As [`Writer::submit`] says, or [`StoreError::WriterGone`] if the
+    /// writer stopped without answering.
     pub async fn write<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: for<'t> FnOnce(&mut WriteCtx<'t>) -> Result<T, WriteError> + Send + 'static,
+        F: for<'t> Fn(&mut WriteCtx<'t>) -> Result<T, WriteError> + Send + 'static,
     {
         self.submit(f)
             .await
             .unwrap_or(Err(WriteError::Store(StoreError::WriterGone)))
     }
 
-    /// Asks the writer to stop after the jobs already queued, and waits
-    /// until they are committed, answered and published.
+    /// Refuses new writes ([`Writer::close`]), lets the writer run the
+    /// jobs already queued, and waits until they are committed, answered
+    /// and published.
     pub async fn shutdown(&self) {
+        self.close();
         let _ = self.tx.send(Msg::Stop);
         let handles = std::mem::take(&mut *self.done.lock().await);
         for handle in handles {
@@ -229,131 +322,16 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn run(
-    db: &Database,
-    rx: &mpsc::Receiver<Msg>,
-    out: &mpsc::SyncSender<Outcome>,
-    stats: &WriterStats,
-    max_batch: usize,
-) {
-    let mut stopping = false;
-    while !stopping {
-        let Ok(first) = rx.recv() else { return };
-        let mut jobs = Vec::with_capacity(64);
-        match first {
-            Msg::Job(j) => jobs.push(j),
-            Msg::Stop => stopping = true,
-        }
-        while jobs.len() < max_batch {
-            match rx.try_recv() {
-                Ok(Msg::Job(j)) => jobs.push(j),
-                Ok(Msg::Stop) => stopping = true,
-                Err(_) => break,
-            }
-        }
-        if jobs.is_empty() {
-            continue;
-        }
-        let n = jobs.len() as u64;
-        let outcome = run_batch(db, jobs);
-        if outcome.committed {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats.writes.fetch_add(n, Ordering::Relaxed);
-        }
-        if out.send(outcome).is_err() {
-            tracing::error!("the publisher thread is gone; stopping the writer");
-            return;
-        }
-    }
-}
-
-/// The publisher thread: answers each batch's jobs, then hands its effects
-/// to the hub, batch by batch in commit order. Ends when the writer does.
+/// The publisher thread: answers each committed batch's jobs, then hands
+/// its effects to the hub, batch by batch in commit order. Ends when the
+/// writer does.
 fn publish(rx: &mpsc::Receiver<Outcome>, hub: &std::sync::OnceLock<Arc<Hub>>) {
     while let Ok(outcome) = rx.recv() {
-        for done in outcome.completions {
-            done(outcome.committed);
+        for job in outcome.jobs {
+            job.finish(Fate::Committed);
         }
-        if outcome.committed
-            && let Some(hub) = hub.get()
-        {
+        if let Some(hub) = hub.get() {
             hub.apply(outcome.effects);
         }
     }
-}
-
-/// Runs a batch in one transaction and commits it. A job that fails with
-/// a storage error (or panics) rolls back the whole batch; the others are
-/// told and may retry.
-fn run_batch(db: &Database, jobs: Vec<Job>) -> Outcome {
-    let failed = |completions| Outcome {
-        completions,
-        effects: Vec::new(),
-        committed: false,
-    };
-    let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
-    let txn = match db.begin_write() {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot begin write transaction");
-            return failed(fail_all(jobs));
-        }
-    };
-    let mut ok = true;
-    let effects;
-    {
-        let mut ctx = match WriteCtx::open(&txn) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open tables");
-                return failed(fail_all(jobs));
-            }
-        };
-        let mut jobs = jobs.into_iter();
-        for job in jobs.by_ref() {
-            match std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut ctx))) {
-                Ok(Ok(done)) => completions.push(done),
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "write job failed; rolling back the batch");
-                    ok = false;
-                    break;
-                }
-                Err(_) => {
-                    tracing::error!("write job panicked; rolling back the batch");
-                    ok = false;
-                    break;
-                }
-            }
-        }
-        if ok && let Err(e) = ctx.flush() {
-            tracing::error!(error = %e, "cannot save the batch's rooms; rolling back the batch");
-            ok = false;
-        }
-        if !ok {
-            completions.extend(fail_all(jobs.collect()));
-        }
-        effects = std::mem::take(&mut ctx.effects);
-    }
-    if !ok {
-        let _ = txn.abort();
-        return failed(completions);
-    }
-    match txn.commit() {
-        Ok(()) => Outcome {
-            completions,
-            effects,
-            committed: true,
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "commit failed");
-            failed(completions)
-        }
-    }
-}
-
-fn fail_all(jobs: Vec<Job>) -> Vec<Completion> {
-    // A job never run still owns its reply channel; dropping it tells the
-    // waiting request that the writer could not serve it.
-    drop(jobs);
-    Vec::new()
 }

@@ -3,7 +3,7 @@
 //! Each runs as its own request; failures become status-line errors.
 
 use super::{Net, failure, send};
-use crate::action::Action;
+use crate::action::{Action, Level};
 use crate::effect::Effect;
 use crate::state::Presence;
 use chat_protocol::ModAction;
@@ -40,6 +40,35 @@ impl Net {
                 if let Err(e) = conn.moderate(room, action, "").await {
                     send(&actions, failure(format!("could not set the topic: {e}"))).await;
                 }
+            }),
+            Effect::Moderate { room, action, done } => {
+                self.request(move |conn, actions| async move {
+                    let status = match conn.moderate(room, action, "").await {
+                        Ok(()) => Action::Status(Level::Info, done),
+                        Err(e) => failure(format!("could not do that: {e}")),
+                    };
+                    send(&actions, status).await;
+                });
+            }
+            Effect::ChangePassword { old, new } => self.request(move |conn, actions| async move {
+                let status = match conn.change_password(&old.0, &new.0).await {
+                    Ok(()) => Action::Status(
+                        Level::Info,
+                        "password changed; your other sessions have ended".to_owned(),
+                    ),
+                    Err(e) => failure(format!("could not change your password: {e}")),
+                };
+                send(&actions, status).await;
+            }),
+            Effect::SetDisplayName(name) => self.request(move |conn, actions| async move {
+                let status = match conn.set_display_name(&name).await {
+                    Ok(user) => Action::Status(
+                        Level::Info,
+                        format!("your display name is now {}", user.author.display_name),
+                    ),
+                    Err(e) => failure(format!("could not set your display name: {e}")),
+                };
+                send(&actions, status).await;
             }),
             Effect::SetAway(away) => self.request(move |conn, actions| async move {
                 if let Err(e) = conn.set_away(away).await {

@@ -201,6 +201,9 @@ impl Net {
             | Effect::Delete { .. }
             | Effect::React { .. }
             | Effect::SetTopic { .. }
+            | Effect::Moderate { .. }
+            | Effect::ChangePassword { .. }
+            | Effect::SetDisplayName(_)
             | Effect::SetAway(_)
             | Effect::LoadContacts
             | Effect::LoadPresence { .. }

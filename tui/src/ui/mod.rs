@@ -151,7 +151,15 @@ fn render_input(frame: &mut Frame, area: Rect, app: &App) {
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    frame.render_widget(&app.composer.textarea, inner);
+    if app.password_change.is_some() {
+        // `/password` never shows the passwords typed (one `•` per
+        // character, so the caret stays where the text ends).
+        let mut masked = app.composer.textarea.clone();
+        masked.set_mask_char('•');
+        frame.render_widget(&masked, inner);
+    } else {
+        frame.render_widget(&app.composer.textarea, inner);
+    }
     if app.overlay == Overlay::None
         && let Some(caret) = caret(app, inner)
     {

@@ -36,7 +36,7 @@ fn frame_block(title: &str) -> Block<'_> {
 
 /// Draws the help screen: keys on the left, commands on the right.
 pub fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let rect = centred(area, 98, 26);
+    let rect = centred(area, 98, 28);
     frame.render_widget(Clear, rect);
     let block = frame_block("Help").title_bottom(Line::styled(" Esc closes ", theme::dim()));
     let inner = block.inner(rect);
@@ -89,19 +89,33 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(keys), keys_area);
 
     let mut cmds = vec![head("Commands"), Line::raw("")];
+    let mut compact = Vec::new();
     for (name, usage, what) in COMMANDS {
+        // Moderation and account commands are listed by name only, below
+        // the others, so the whole list fits a 30-row terminal; `/name`
+        // shows its usage when typed without it.
+        if name.compact_in_help() {
+            compact.push(format!("/{}", name.as_str()));
+            continue;
+        }
         let mark = if name.supported() { " " } else { "*" };
         cmds.push(Line::from(vec![
             Span::styled(format!("{usage:<23}"), key_style),
             Span::raw(format!("{mark}{what}")),
         ]));
     }
-    cmds.push(Line::raw(""));
+    cmds.push(Line::from(vec![
+        Span::styled("Moderation, account: ", theme::dim()),
+        Span::styled(compact.join(" "), key_style),
+    ]));
     cmds.push(Line::styled(
         "* not supported by the server yet",
         theme::dim(),
     ));
-    frame.render_widget(Paragraph::new(cmds), cmds_area);
+    frame.render_widget(
+        Paragraph::new(cmds).wrap(ratatui::widgets::Wrap { trim: true }),
+        cmds_area,
+    );
 }
 
 /// Draws the quick switcher: the query and the matching rooms.

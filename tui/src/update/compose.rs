@@ -2,15 +2,20 @@
 
 use super::{keys, quit};
 use crate::action::Level;
-use crate::app::{App, Confirm, Overlay};
+use crate::app::{App, Confirm, Overlay, PasswordChange};
 use crate::command::{Command, CommandName, unescape};
 use crate::composer::ComposeMode;
-use crate::effect::Effect;
+use crate::effect::{Effect, Secret};
 use chat_protocol::names::{canonical, normalize};
-use chat_protocol::{Seq, Timestamp};
+use chat_protocol::{ModAction, Role, Seq, Timestamp, Visibility};
 
 /// Enter: run the command or send the text.
 pub(super) fn submit(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(step) = app.password_change.take() {
+        let typed = Secret(app.composer.text());
+        app.composer.clear();
+        return password_step(app, step, typed, fx);
+    }
     let text = app.composer.text();
     if text.trim().is_empty() {
         return;
@@ -174,6 +179,27 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             Some(room) => fx.push(Effect::SetTopic { room, topic }),
             None => return,
         },
+        Command::Mute(_)
+        | Command::Unmute(_)
+        | Command::Unban(_)
+        | Command::Role { .. }
+        | Command::Transfer(_)
+        | Command::Visibility { .. } => match need_room(app) {
+            Some(room) => {
+                if let Some((action, done)) = moderation(cmd) {
+                    fx.push(Effect::Moderate { room, action, done });
+                }
+            }
+            None => return,
+        },
+        Command::Name(name) => fx.push(Effect::SetDisplayName(name)),
+        Command::Password => {
+            app.password_change = Some(PasswordChange::Current);
+            app.set_status(
+                Level::Info,
+                "your current password, then Enter (hidden; Esc cancels)",
+            );
+        }
         Command::Away => {
             app.away = !app.away;
             fx.push(Effect::SetAway(app.away));
@@ -204,6 +230,93 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     if let Some(r) = app.active_room_mut() {
         r.selected = None;
     }
+}
+
+/// Enter during `/password`: takes the masked line for this step and asks
+/// for the next, or sends the change once the new password was typed the
+/// same way twice. An empty line cancels.
+fn password_step(app: &mut App, step: PasswordChange, typed: Secret, fx: &mut Vec<Effect>) {
+    if typed.0.is_empty() {
+        return app.set_status(Level::Info, "password change cancelled");
+    }
+    match step {
+        PasswordChange::Current => {
+            app.password_change = Some(PasswordChange::New { old: typed });
+            app.set_status(Level::Info, "your new password, then Enter (hidden)");
+        }
+        PasswordChange::New { old } => {
+            app.password_change = Some(PasswordChange::Again { old, new: typed });
+            app.set_status(Level::Info, "your new password again, then Enter (hidden)");
+        }
+        PasswordChange::Again { old, new } if new == typed => {
+            fx.push(Effect::ChangePassword { old, new });
+            app.set_status(Level::Info, "changing your password…");
+        }
+        PasswordChange::Again { .. } => app.set_status(
+            Level::Error,
+            "the two new passwords differ; nothing was changed (/password to try again)",
+        ),
+    }
+}
+
+/// The request a moderation command stands for, and the status line
+/// shown once the server accepts it.
+fn moderation(cmd: Command) -> Option<(ModAction, String)> {
+    Some(match cmd {
+        Command::Mute(user) => (
+            ModAction::Mute {
+                username: user.clone(),
+                muted: true,
+            },
+            format!("muted {user}"),
+        ),
+        Command::Unmute(user) => (
+            ModAction::Mute {
+                username: user.clone(),
+                muted: false,
+            },
+            format!("unmuted {user}"),
+        ),
+        Command::Unban(user) => (
+            ModAction::Unban {
+                username: user.clone(),
+            },
+            format!("lifted the ban on {user}"),
+        ),
+        Command::Role { user, admin } => {
+            let (role, name) = if admin {
+                (Role::Admin, "an admin")
+            } else {
+                (Role::Member, "a member")
+            };
+            (
+                ModAction::SetRole {
+                    username: user.clone(),
+                    role,
+                },
+                format!("{user} is now {name}"),
+            )
+        }
+        Command::Transfer(user) => (
+            ModAction::TransferOwnership {
+                username: user.clone(),
+            },
+            format!("{user} now owns this room; you are an admin of it"),
+        ),
+        Command::Visibility { private: true } => (
+            ModAction::SetVisibility {
+                visibility: Visibility::Private,
+            },
+            "the room is now private".to_owned(),
+        ),
+        Command::Visibility { private: false } => (
+            ModAction::SetVisibility {
+                visibility: Visibility::Public,
+            },
+            "the room is now public".to_owned(),
+        ),
+        _ => return None,
+    })
 }
 
 /// Which message a message command acts on when nothing qualifying is

@@ -24,7 +24,9 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     if let Some(action) = bound {
         return on_bound(app, action, fx);
     }
-    let empty = app.composer.is_empty();
+    // During `/password` every key is typing: `?`, Up and the selection
+    // keys must not act on what is really a password's first character.
+    let empty = app.composer.is_empty() && app.password_change.is_none();
     let selected = app.active_room().and_then(|r| r.selected);
     match (key.code, key.modifiers) {
         (KeyCode::Up, KeyModifiers::ALT) => nav::select(app, true),
@@ -47,6 +49,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         (KeyCode::Esc, _) => {
             app.composer.clear();
             app.status = None;
+            app.password_change = None;
             if let Some(r) = app.active_room_mut() {
                 r.selected = None;
             }

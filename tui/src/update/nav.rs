@@ -18,6 +18,11 @@ pub(crate) fn switch_to(app: &mut App, room: RoomId, fx: &mut Vec<Effect>) {
     }
     if app.active != Some(room) {
         if let Some(old) = app.active {
+            // A half-typed password is never kept as a draft.
+            if app.password_change.take().is_some() {
+                app.composer.clear();
+                app.set_status(crate::action::Level::Info, "password change cancelled");
+            }
             match app.composer.take_draft() {
                 Some(draft) => app.drafts.insert(old, draft),
                 None => app.drafts.remove(&old),
