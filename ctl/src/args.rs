@@ -118,6 +118,10 @@ pub enum Command {
         /// lines are skipped. Runs until stdin ends.
         #[arg(long)]
         each_line: bool,
+        /// Attach a file (repeatable); with files, TEXT is optional and
+        /// stdin is not read. A cut upload resumes where it stopped.
+        #[arg(long = "file", value_name = "PATH", conflicts_with = "each_line")]
+        files: Vec<std::path::PathBuf>,
     },
     /// Send a direct message (the direct room is created if needed).
     Dm {
@@ -199,6 +203,22 @@ pub enum Command {
         /// Write every page into this directory (created if missing).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+    /// Download the files of message SEQ of ROOM (names made safe; a cut
+    /// download resumes from its `.part` file and is verified by hash).
+    Download {
+        /// Room name.
+        room: String,
+        /// The message's seq.
+        seq: u64,
+        /// Directory to save into [default: the current directory].
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// List the files of a room's live messages, newest first.
+    Files {
+        /// Room name.
+        room: String,
     },
 }
 

@@ -61,7 +61,18 @@ pub enum ErrorCode {
     /// ([`crate::frame::MAX_FRAME_LEN`]); nothing was changed. Ask for
     /// less: the paged kind of a list request, or a smaller page.
     ResponseTooLarge,
-    /// A code added by a newer server.
+    // Codes are encoded by name, so these file codes sit before `Unknown`
+    // (serde requires `other` last) without changing any existing code.
+    /// A file is larger than the server's `max_file_bytes`; nothing was sent.
+    FileTooLarge,
+    /// A file would take the uploader or the room past its storage quota.
+    QuotaExceeded,
+    /// The server does not accept files of this media type.
+    MediaTypeRefused,
+    /// The uploaded bytes do not match the declared size or hash; the
+    /// partial upload was discarded, upload again from the start.
+    HashMismatch,
+    /// A code added by a newer server. Keep it last.
     #[serde(other)]
     Unknown,
 }

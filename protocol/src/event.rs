@@ -204,6 +204,10 @@ pub struct MessageEvent {
     /// Reactions with their counts, in order of first use.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
+    /// Files attached when it was sent. Empty for members once the message
+    /// is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::file::Attachment>,
 }
 
 /// Who deleted a message and when.

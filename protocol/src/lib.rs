@@ -24,7 +24,7 @@
 //! | control | client, first | bi | [`ClientFrame`] up, [`ServerFrame`] down: `Hello`/`Welcome`, then requests and responses |
 //! | room | server, one per subscribed room | uni | [`StreamHeader::Room`], then [`RoomFrame`]s in sequence order |
 //! | user | server, one per session, after login | uni | [`StreamHeader::User`], then [`UserEvent`]s |
-//! | file | client, one per transfer | bi | reserved for attachments |
+//! | file | client, one per transfer (after login) | bi | [`TransferRequest`] up, [`TransferReply`] down, then raw file bytes (see [`file`]) |
 //!
 //! The side that opens a stream writes first. Because each room has its own
 //! stream, QUIC's per-stream flow control keeps a busy room from blocking a
@@ -47,6 +47,7 @@
 
 pub mod error;
 pub mod event;
+pub mod file;
 pub mod frame;
 pub mod handshake;
 pub mod ids;
@@ -61,6 +62,7 @@ pub use event::{
     MessageEvent, ReactionCount, RoomEvent, RoomEventKind, RoomFrame, StreamHeader, Tombstone,
     UserEvent,
 };
+pub use file::{Attachment, AttachmentId, FileEntry, TransferReply, TransferRequest};
 pub use frame::FrameError;
 pub use handshake::{Hello, Limits, Welcome};
 pub use ids::{IdempotencyKey, MessageId, RequestId, RoomId, Seq, Timestamp, UserId};

@@ -476,6 +476,30 @@ pub enum RequestBody {
     /// Rebuild the search index from the store (server admins); answered
     /// `Ok` once the rebuild started. Progress: `SearchStatus`.
     Reindex,
+    // ----- files (appended) -----
+    /// Send a message with files uploaded on transfer streams (see
+    /// [`crate::file`]); the text may be empty when there is a file.
+    /// Answer: [`ResponseBody::Sent`] after durable commit.
+    SendWithAttachments {
+        /// The room.
+        room: RoomId,
+        /// Makes retries safe; see [`IdempotencyKey`].
+        key: IdempotencyKey,
+        /// The text, at most `Limits::max_message_bytes` bytes.
+        text: String,
+        /// The message this one answers.
+        #[serde(default)]
+        reply_to: Option<Seq>,
+        /// Files the caller uploaded to this room and has not attached yet,
+        /// at most [`crate::file::MAX_ATTACHMENTS`].
+        attachments: Vec<crate::file::AttachmentId>,
+    },
+    /// The files of a room's live (not deleted) messages, newest first.
+    /// Answer: [`ResponseBody::Files`].
+    ListFiles {
+        /// The room.
+        room: RoomId,
+    },
 }
 
 /// Most usernames one `GetPresence` may ask about, so its answer stays
@@ -607,6 +631,9 @@ pub enum UserChange {
 }
 
 /// Successful answers.
+// Answers live only between decode and use, like `ServerFrame`; boxing the
+// large variant would cost every consumer's pattern match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseBody {
     /// Done; nothing to return.
@@ -687,6 +714,8 @@ pub enum ResponseBody {
     SearchResults(crate::search::SearchPage),
     /// The search index's state.
     SearchStatus(crate::search::SearchIndexStatus),
+    /// A room's files.
+    Files(Vec<crate::file::FileEntry>),
 }
 
 impl RequestBody {
@@ -718,6 +747,7 @@ impl RequestBody {
                 | RequestBody::ListTokensPage { .. }
                 | RequestBody::ModerationLogPage { .. }
                 | RequestBody::Search(_)
+                | RequestBody::ListFiles { .. }
         )
     }
 

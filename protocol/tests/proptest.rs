@@ -189,6 +189,7 @@ fn room_event_kind() -> impl Strategy<Value = RoomEventKind> {
                             users: users.into_iter().map(UserId).collect(),
                         })
                         .collect(),
+                    attachments: Vec::new(),
                 })
             }),
         (seq(), text()).prop_map(|(target, text)| RoomEventKind::Edited { target, text }),

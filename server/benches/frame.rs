@@ -34,6 +34,7 @@ fn typical_frame() -> RoomFrame {
             edited_at: None,
             deleted: None,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }),
     })
 }

@@ -58,6 +58,9 @@ pub struct Config {
     /// Keep the full-text search index (`data_dir/search`). Default on;
     /// off, `Search` is refused and nothing is indexed.
     pub search: bool,
+    /// File limits and collection (`[files]` in the file; see
+    /// [`crate::files::FilesConfig`]).
+    pub files: crate::files::FilesConfig,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -196,6 +199,7 @@ impl Default for Config {
             sweep: crate::store::sweep::Sweep::default(),
             disk_fault: None,
             search: true,
+            files: crate::files::FilesConfig::default(),
         }
     }
 }
@@ -353,6 +357,9 @@ pub struct FileConfig {
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: FileLimits,
+    /// The `[files]` table.
+    #[serde(default)]
+    pub files: crate::files::FilesConfig,
 }
 
 /// The `[limits]` table of [`FileConfig`]; fields as in [`LimitsConfig`].
@@ -613,6 +620,7 @@ impl Config {
             sweep: crate::store::sweep::Sweep::default(),
             disk_fault: None,
             search: pick(args.search, file.search, d.search),
+            files: file.files.clone(),
         };
         config.validate()?;
         Ok(config)

@@ -446,6 +446,7 @@ mod tests {
                     edited_at: None,
                     deleted: None,
                     reactions: Vec::new(),
+                    attachments: Vec::new(),
                 },
             }),
         }

@@ -20,6 +20,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod content;
 pub mod fanout;
+pub mod files;
 mod handlers;
 pub mod login;
 pub mod metrics;
@@ -42,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use config::Config;
-pub use handlers::send_job;
+pub use handlers::{send_job, send_job_with};
 
 /// Name of the redb file inside the data directory.
 pub const DB_FILE: &str = "chat.redb";
@@ -220,6 +221,12 @@ impl Server {
         if let Some(ca) = &tls.ca_path {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
+        let files = files::Files::open(&data_dir, config.files.clone()).map_err(|cause| {
+            ServerError::DataDir {
+                path: data_dir.join("files"),
+                cause,
+            }
+        })?;
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)
@@ -234,6 +241,7 @@ impl Server {
         let metrics = metrics::Metrics::new(store.writer().stats());
         let shared = Arc::new(Shared {
             metrics,
+            files,
             limiter: handlers::rate::Limiter::new(&config.limits),
             store,
             hub,
@@ -294,6 +302,7 @@ impl Server {
     /// # Errors
     /// None today; the `Result` leaves room for fatal runtime errors.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let collector = tokio::spawn(files::collect_garbage_forever(self.shared.clone()));
         let accept = {
             let endpoint = self.endpoint.clone();
             let shared = self.shared.clone();
@@ -317,6 +326,7 @@ impl Server {
         }
         tracing::info!("shutting down: no new connections, no new writes");
         self.endpoint.set_server_config(None);
+        collector.abort();
         sweep.abort();
         if let Some(ops) = ops {
             ops.abort();

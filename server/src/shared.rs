@@ -39,6 +39,8 @@ pub struct Shared {
     pub search: Option<crate::search::SearchIndex>,
     /// This server's metrics (its own registry).
     pub metrics: crate::metrics::Metrics,
+    /// Files: blob store, partial uploads, limits.
+    pub files: crate::files::Files,
 }
 
 impl Shared {

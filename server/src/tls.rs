@@ -55,9 +55,11 @@ const SERVER_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Generated certificates start this long in the past, so a client whose
 /// clock is a little behind still accepts them.
 const BACKDATE: Duration = Duration::from_secs(3600);
-/// Bidirectional streams a client may have open at once: the control stream
-/// only. The server accepts no other client stream, so a client may not
-/// open any (each would pin a receive window the server never reads).
+/// Bidirectional streams a client may have open at once before login: the
+/// control stream only, so a client that never logs in cannot pin more
+/// receive windows. At login the session raises the credit by
+/// `files::MAX_TRANSFERS_PER_CONNECTION` for transfer streams (all of them
+/// share the connection's receive window).
 pub const MAX_CLIENT_BIDI_STREAMS: u32 = 1;
 
 /// Flow-control window of the control stream, in bytes: one largest frame

@@ -69,6 +69,43 @@ async fn only_the_control_stream_can_be_opened() {
     assert!(second.is_err(), "a second bidirectional stream was allowed");
 }
 
+/// After login the client gets credit for a bounded number of transfer
+/// streams (`chatd::files::MAX_TRANSFERS_PER_CONNECTION`) besides the
+/// control stream, and no more.
+#[tokio::test]
+async fn after_login_only_a_bounded_number_of_transfer_streams_can_be_opened() {
+    let server = spawn_server_with(|_| {}).await;
+    let endpoint = raw::endpoint(&server.ca);
+    let mut r = raw::hello(&endpoint, server.addr).await;
+    r.send
+        .write_all(&raw::request(
+            1,
+            RequestBody::Authenticate {
+                token: server.admin_token.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+    match raw::read(&mut r.recv).await {
+        ServerFrame::Response(resp) => assert!(resp.result.is_ok(), "{resp:?}"),
+        other => panic!("{other:?}"),
+    }
+    let mut open = Vec::new();
+    for _ in 0..chatd::files::MAX_TRANSFERS_PER_CONNECTION {
+        let s = tokio::time::timeout(chat_e2e::WAIT, r.conn.open_bi())
+            .await
+            .expect("a transfer stream within the credit")
+            .unwrap();
+        open.push(s);
+    }
+    // A bounded check of an absence: with credit, open_bi completes at once.
+    let extra = tokio::time::timeout(Duration::from_secs(1), r.conn.open_bi()).await;
+    assert!(
+        extra.is_err(),
+        "a transfer stream beyond the bound was allowed"
+    );
+}
+
 /// A request kind this server does not know is answered `BadRequest` with
 /// its id, and the connection goes on.
 #[tokio::test]

@@ -15,6 +15,7 @@ mod ctl_exit_codes;
 mod ctl_import;
 mod ctl_support;
 mod faults;
+mod files;
 mod handshake;
 mod hostile;
 mod hostile_memory;

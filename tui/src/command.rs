@@ -139,7 +139,7 @@ pub enum CommandName {
 
 /// Commands whose server feature does not exist yet. Running one shows a
 /// status message saying so. Remove an entry when its feature lands.
-pub const NOT_YET_SUPPORTED: &[CommandName] = &[CommandName::Upload, CommandName::Download];
+pub const NOT_YET_SUPPORTED: &[CommandName] = &[CommandName::Download];
 
 /// Name, usage and description (at most 25 columns) of every command, in
 /// help-screen order.

@@ -190,6 +190,14 @@ pub enum Effect {
     Reconnect,
     /// Shut down: close the connection and restore the terminal.
     Quit,
+    /// Upload a file to a room and send it as a message (`/upload PATH`);
+    /// progress and the outcome come back as status lines.
+    Upload {
+        /// Destination.
+        room: RoomId,
+        /// The local file.
+        path: std::path::PathBuf,
+    },
 }
 
 /// A password on its way to the server: its `Debug` form hides it, so no

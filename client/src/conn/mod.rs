@@ -21,6 +21,7 @@ macro_rules! expect {
 
 mod api;
 mod connect;
+mod files;
 mod io;
 mod lifecycle_api;
 #[cfg(test)]
@@ -32,6 +33,7 @@ mod target;
 mod tests;
 
 pub use connect::{connect, connect_with_hello};
+pub use files::{Downloaded, FileMeta, Uploaded, guess_media_type, safe_file_name};
 pub use stream::{RoomStream, StreamEnd, UserStream};
 
 use crate::error::{closed_error, describe_close};

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod export;
+pub mod files;
 pub mod history;
 pub mod import;
 pub mod lifecycle;
@@ -79,6 +80,21 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Send {
             room, each_line, ..
         } if each_line => msg::send_each_line(&target()?, &out, room).await,
+        Command::Send {
+            room,
+            text,
+            idempotency_key,
+            files,
+            ..
+        } if !files.is_empty() => {
+            files::send(&target()?, &out, &room, &files, text, idempotency_key).await
+        }
+        Command::Download {
+            room,
+            seq,
+            out: dir,
+        } => files::download(&target()?, &out, &room, seq, dir).await,
+        Command::Files { room } => files::list(&target()?, &out, &room).await,
         Command::Send {
             room,
             text,

@@ -47,6 +47,7 @@ pub fn message_record(author_id: u64, ts: u64, text: &str) -> EventRecord {
             edited_at: None,
             deleted: None,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         },
     }
 }

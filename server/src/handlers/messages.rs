@@ -66,16 +66,35 @@ pub(super) fn submit_send(
     key: IdempotencyKey,
     text: String,
     reply_to: Option<Seq>,
+    attachments: Vec<proto::AttachmentId>,
 ) -> Result<oneshot::Receiver<Result<MessageAck, WriteError>>, ErrorBody> {
     let a = session.authed()?;
-    check_text(session, &text)?;
+    if attachments.len() > proto::file::MAX_ATTACHMENTS {
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!(
+                "a message carries at most {} files; send the rest in another message",
+                proto::file::MAX_ATTACHMENTS
+            ),
+        ));
+    }
+    // A message with files may have no text.
+    if attachments.is_empty() || !text.is_empty() {
+        check_text(session, &text)?;
+    }
     check_key(&key)?;
     // The rate limit was taken before dispatch (`handlers::rate`).
-    Ok(session
-        .shared
-        .store
-        .writer()
-        .submit(move |ctx| send_job(ctx, a.user, room, &key, text.clone(), reply_to)))
+    Ok(session.shared.store.writer().submit(move |ctx| {
+        send_job_with(
+            ctx,
+            a.user,
+            room,
+            &key,
+            text.clone(),
+            reply_to,
+            &attachments,
+        )
+    }))
 }
 
 /// The writer job of a `Send`: what chatd runs inside the batch's write
@@ -98,7 +117,30 @@ pub fn send_job(
     text: String,
     reply_to: Option<Seq>,
 ) -> Result<MessageAck, WriteError> {
+    send_job_with(ctx, user, room, key, text, reply_to, &[])
+}
+
+/// [`send_job`] for a message with files: checks that `attachments` are
+/// the sender's unsent uploads to this room, stores them in the message
+/// event and marks them as carried by it.
+///
+/// # Errors
+/// As [`send_job`], and the refusals of `store::files::claim`.
+pub fn send_job_with(
+    ctx: &mut WriteCtx<'_>,
+    user: u64,
+    room: RoomId,
+    key: &IdempotencyKey,
+    text: String,
+    reply_to: Option<Seq>,
+    attachments: &[proto::AttachmentId],
+) -> Result<MessageAck, WriteError> {
     let me = load_user(ctx, user)?;
+    let attachments = if attachments.is_empty() {
+        Vec::new()
+    } else {
+        crate::store::files::claim(ctx, user, room.0, attachments)?
+    };
     let msg = NewMessage {
         author: AuthorRecord::of(user, &me),
         key_owner: user,
@@ -106,6 +148,7 @@ pub fn send_job(
         text,
         reply_to,
         check_member: true,
+        attachments,
     };
     store_message(ctx, room.0, key, msg)
 }
@@ -129,6 +172,8 @@ struct NewMessage {
     reply_to: Option<Seq>,
     /// False only for server-admin imports.
     check_member: bool,
+    /// Files claimed for this message (`store::files::claim`).
+    attachments: Vec<crate::store::files::AttachmentRef>,
 }
 
 /// Stores a message, or returns the original if `key` was used before by
@@ -146,6 +191,7 @@ fn store_message(
         text,
         reply_to,
         check_member,
+        attachments,
     } = msg;
     let now = Timestamp::now().0;
     if let Some(prev) = ctx.idempotency.get((key_owner, key.0.as_str()))? {
@@ -211,10 +257,14 @@ fn store_message(
                 edited_at: None,
                 deleted: None,
                 reactions: Vec::new(),
+                attachments: attachments.clone(),
             },
         },
     )?;
     ctx.put_room(room_id, &room);
+    if !attachments.is_empty() {
+        crate::store::files::link(ctx, &attachments, seq)?;
+    }
     for user in mentions {
         if query::member(&ctx.members, room_id, user)?.is_some() {
             let kind = NotificationKindRecord::Mention { room: room_id, seq };
@@ -333,6 +383,7 @@ pub(super) async fn import(
                 text: text.clone(),
                 reply_to: None,
                 check_member: false,
+                attachments: Vec::new(),
             };
             store_message(ctx, room_id, &key, msg)
         })

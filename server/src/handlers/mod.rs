@@ -7,6 +7,7 @@
 
 mod access;
 mod account;
+mod files;
 mod lifecycle;
 mod messages;
 mod moderation;
@@ -19,7 +20,8 @@ mod self_service;
 mod server_info;
 mod social;
 
-pub use messages::send_job;
+pub(crate) use files::{member_check, require_member};
+pub use messages::{send_job, send_job_with};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
@@ -71,7 +73,27 @@ pub fn dispatch(
             text,
             reply_to,
         } => {
-            let pending = messages::submit_send(&session, room, key, text, reply_to);
+            let pending = messages::submit_send(&session, room, key, text, reply_to, Vec::new());
+            tokio::spawn(
+                async move {
+                    let reply = match pending {
+                        Ok(rx) => messages::await_send(rx).await,
+                        Err(e) => Err(e),
+                    };
+                    session.respond(id, reply).await;
+                    drop(permit);
+                }
+                .in_current_span(),
+            );
+        }
+        RequestBody::SendWithAttachments {
+            room,
+            key,
+            text,
+            reply_to,
+            attachments,
+        } => {
+            let pending = messages::submit_send(&session, room, key, text, reply_to, attachments);
             tokio::spawn(
                 async move {
                     let reply = match pending {
@@ -251,6 +273,11 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
         RequestBody::Search(query) => search::search(session, query).await,
         RequestBody::SearchStatus => search::status(session).await,
         RequestBody::Reindex => search::reindex(session).await,
+        RequestBody::SendWithAttachments { .. } => Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "send was routed to the wrong handler; report this bug",
+        )),
+        RequestBody::ListFiles { room } => files::list(session, room.0).await,
     }
 }
 

@@ -43,7 +43,9 @@ pub enum RateClass {
 pub fn class_of(body: &RequestBody) -> RateClass {
     use RateClass::*;
     match body {
-        RequestBody::Send { .. } | RequestBody::Import { .. } => Send,
+        RequestBody::Send { .. }
+        | RequestBody::Import { .. }
+        | RequestBody::SendWithAttachments { .. } => Send,
         RequestBody::CreateRoom { .. } => RoomCreation,
         RequestBody::Edit { .. }
         | RequestBody::Delete { .. }
@@ -99,6 +101,7 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::ListMembersPage { .. }
         | RequestBody::ListTokensPage { .. }
         | RequestBody::ModerationLogPage { .. }
+        | RequestBody::ListFiles { .. }
         // A search is a read: it counts among the connection's large
         // answers in flight (`RequestBody::may_answer_large`).
         | RequestBody::Search(_)

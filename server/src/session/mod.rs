@@ -151,6 +151,7 @@ impl Session {
         self.conn.set_receive_window(quinn::VarInt::from_u32(
             crate::tls::CONNECTION_RECEIVE_WINDOW,
         ));
+        crate::files::transfer::grant_transfer_streams(&self.conn);
         if let Some(state) = self.shared.presence.connected(user) {
             crate::handlers::announce_presence(self.shared.clone(), user, state);
         }
@@ -509,6 +510,8 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         blocked: Arc::default(),
     });
     let deadline = tokio::spawn(login_deadline(session.clone()).in_current_span());
+    let transfers =
+        tokio::spawn(crate::files::transfer::accept_streams(session.clone()).in_current_span());
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let heavy = Arc::new(Semaphore::new(MAX_HEAVY_IN_FLIGHT));
     let why = loop {
@@ -574,6 +577,7 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         handlers::dispatch(&session, request, (permit, heavy_permit));
     };
     deadline.abort();
+    transfers.abort();
     session.reply_budget.close();
     session.end_login(true);
     writer.abort();

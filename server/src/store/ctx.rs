@@ -58,6 +58,9 @@ pub struct WriteCtx<'t> {
     pub notifications: Table<'t, (u64, u64), &'static [u8]>,
     /// [`MODLOG`].
     pub modlog: Table<'t, u64, &'static [u8]>,
+    /// The batch's transaction, for tables opened on demand by one job
+    /// (the file tables of `store::files`), never held across jobs.
+    pub(super) txn: &'t WriteTransaction,
     /// What to publish after the commit. Jobs push here only once they can
     /// no longer fail.
     pub effects: Vec<Effect>,
@@ -88,6 +91,7 @@ impl<'t> WriteCtx<'t> {
             contact_of: txn.open_table(CONTACT_OF)?,
             notifications: txn.open_table(NOTIFICATIONS)?,
             modlog: txn.open_table(MODLOG)?,
+            txn,
             effects: Vec::new(),
             dirty_rooms: HashMap::new(),
             new_events: 0,

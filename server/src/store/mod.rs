@@ -12,6 +12,7 @@
 mod batch;
 mod ctx;
 pub mod fault;
+pub mod files;
 pub mod health;
 mod open;
 pub mod query;
@@ -193,6 +194,7 @@ impl Store {
         }
         let db = Arc::new(db);
         writer::init_tables(&db)?;
+        files::create_tables(&db)?;
         let slot = Arc::new(DbSlot {
             path: path.to_path_buf(),
             disk_fault: options.disk_fault.clone(),

@@ -162,6 +162,9 @@ pub enum EventKindRecord {
         /// Reactions: emoji and the users, in order of first use.
         #[serde(default)]
         reactions: Vec<(String, Vec<u64>)>,
+        /// Files attached at send time (see `store::files`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<super::files::AttachmentRef>,
     },
     /// A message was edited.
     Edited {
@@ -473,6 +476,7 @@ impl EventRecord {
                     edited_at,
                     deleted,
                     reactions,
+                    attachments,
                 } => K::Message(proto::MessageEvent {
                     id: proto::MessageId(
                         id.parse()
@@ -498,6 +502,11 @@ impl EventRecord {
                             users: users.iter().map(|u| proto::UserId(*u)).collect(),
                         })
                         .collect(),
+                    attachments: if deleted.is_some() && !view.reveal_deleted {
+                        Vec::new()
+                    } else {
+                        attachments.iter().map(|a| a.to_wire()).collect()
+                    },
                 }),
                 EventKindRecord::Created { name, direct } => K::Created {
                     kind: if *direct {

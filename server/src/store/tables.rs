@@ -71,6 +71,24 @@ pub const NOTIFICATIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::n
 /// [`super::records::ModRecord`].
 pub const MODLOG: TableDefinition<u64, &[u8]> = TableDefinition::new("modlog");
 
+/// Stored files (attachments). Key: attachment id. Value:
+/// [`super::files::AttachmentRecord`]. Written by `store::files` only.
+pub const ATTACHMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("attachments");
+
+/// Attachments by room, for file lists. Key: (room id, attachment id).
+/// Value: unit.
+pub const ROOM_FILES: TableDefinition<(u64, u64), ()> = TableDefinition::new("room_files");
+
+/// Blob reference counts: how many attachment records name a content hash.
+/// Key: BLAKE3 hex. Value: count. A blob whose count reaches zero is removed
+/// from the blob store.
+pub const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
+
+/// Bytes of files held per uploader and per room, for quotas. Key:
+/// ([`super::files::USAGE_USER`] or [`super::files::USAGE_ROOM`], id).
+/// Value: bytes.
+pub const FILE_USAGE: TableDefinition<(u8, u64), u64> = TableDefinition::new("file_usage");
+
 /// Names of the counters in [`META`].
 pub mod meta {
     /// Storage layout version; bumped by incompatible changes.
@@ -85,6 +103,8 @@ pub mod meta {
     pub const EVENT_COUNT: &str = "event_count";
     /// Next moderation record id.
     pub const NEXT_MODLOG: &str = "next_modlog";
+    /// Next attachment id.
+    pub const NEXT_ATTACHMENT: &str = "next_attachment";
 }
 
 /// The storage layout version this build writes.

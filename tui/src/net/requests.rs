@@ -108,6 +108,44 @@ impl Net {
                     .await;
                 });
             }
+            Effect::Upload { room, path } => self.request(move |conn, actions| async move {
+                let name = path
+                    .file_name()
+                    .map(|n| chat_protocol::text::display_safe(&n.to_string_lossy()).into_owned())
+                    .unwrap_or_default();
+                // Progress in the status line, at most every 10 %.
+                let progress = {
+                    let (actions, name) = (actions.clone(), name.clone());
+                    let mut shown = 0;
+                    move |done: u64, total: u64| {
+                        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
+                        if pct >= shown + 10 && pct < 100 {
+                            shown = pct - pct % 10;
+                            let _ = actions.try_send(Action::Status(
+                                Level::Info,
+                                format!("uploading {name}: {pct} %"),
+                            ));
+                        }
+                    }
+                };
+                let sent = async {
+                    let up = conn.upload_path(room, &path, None, progress).await?;
+                    conn.send_with_attachments(
+                        room,
+                        chat_protocol::IdempotencyKey::random(),
+                        "",
+                        None,
+                        vec![up.attachment.id],
+                    )
+                    .await
+                }
+                .await;
+                let status = match sent {
+                    Ok(_) => Action::Status(Level::Info, format!("sent {name}")),
+                    Err(e) => Action::Status(Level::Error, format!("could not upload {name}: {e}")),
+                };
+                send(&actions, status).await;
+            }),
             Effect::MarkRead { room, seq } => self.quiet(move |conn| async move {
                 if let Err(e) = conn.mark_read(room, seq).await {
                     tracing::debug!(%room, %seq, error = %e, "mark read failed");

@@ -34,6 +34,8 @@ pub struct MessageView {
     pub deleted_by: Option<String>,
     /// Emoji reactions with who chose them.
     pub reactions: Reactions,
+    /// Files sent with it (empty once deleted).
+    pub attachments: Vec<chat_protocol::Attachment>,
 }
 
 impl MessageView {
@@ -53,6 +55,7 @@ impl MessageView {
                 .filter(|r| !r.users.is_empty())
                 .map(|r| (r.emoji, r.users))
                 .collect(),
+            attachments: m.attachments,
         }
     }
 
@@ -215,6 +218,7 @@ impl Timeline {
             RoomEventKind::Deleted { target } => {
                 if let Some(m) = self.message_mut(target) {
                     m.text.clear();
+                    m.attachments.clear();
                     m.deleted_by = Some(shown_name(&event.sender));
                 }
                 ItemKind::Hidden

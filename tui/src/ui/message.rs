@@ -185,6 +185,12 @@ fn message_lines(
         cols,
         me,
     ));
+    for a in &m.attachments {
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(INDENT)),
+            Span::raw(truncate(&attachment_line(a), cols.saturating_sub(INDENT))),
+        ]));
+    }
     if !m.reactions.is_empty() {
         let text = m
             .reactions
@@ -204,6 +210,32 @@ fn message_lines(
         ]));
     }
     lines
+}
+
+/// `📎 name · 1.2 MiB · image/png`: one attachment of a message, its name
+/// and type made display-safe.
+pub fn attachment_line(a: &chat_protocol::Attachment) -> String {
+    format!(
+        "📎 {} · {} · {}",
+        display_safe(&a.name),
+        human_size(a.size),
+        display_safe(&a.media_type)
+    )
+}
+
+/// Bytes for people: `512 B`, `1.2 KiB`, `3.4 MiB`, `1.0 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// `✓ seen by Bob, Carol` in at most `cols` columns; names that do not fit

@@ -96,6 +96,21 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
         room
     };
     match cmd {
+        Command::Upload(path) => match need_room(app) {
+            Some(room) => {
+                let path = expand_home(path.trim());
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                app.set_status(
+                    Level::Info,
+                    format!("uploading {}…", chat_protocol::text::display_safe(&name)),
+                );
+                fx.push(Effect::Upload { room, path });
+            }
+            None => return,
+        },
         Command::Join(name) => fx.push(Effect::Join {
             name: normalize(&name),
         }),
@@ -213,7 +228,7 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             app.overlay = Overlay::Search(crate::app::SearchPane::loading(query.clone()));
             fx.push(Effect::Search { query });
         }
-        Command::Upload(_) | Command::Download(_) => return,
+        Command::Download(_) => return,
     }
     app.composer.clear();
     if let Some(r) = app.active_room_mut() {
@@ -357,11 +372,19 @@ fn edit(app: &mut App, seq: Seq, text: String, fx: &mut Vec<Effect>) {
     }
 }
 
+/// `~/x` as a path under `$HOME`; anything else as given.
+fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(path),
+    }
+}
+
 /// The feature a command needs, for the "not supported yet" message.
 fn feature(name: CommandName) -> &'static str {
     match name {
         CommandName::Search => "search",
-        CommandName::Upload | CommandName::Download => "file transfer",
+        CommandName::Download => "file download",
         _ => "this command",
     }
 }

@@ -51,6 +51,7 @@ pub fn msg(room: u64, seq: u64, ts: u64, sender: &Author, text: &str) -> RoomEve
             edited_at: None,
             deleted: None,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }),
     }
 }

@@ -1,0 +1,185 @@
+//! The blob store: file contents by BLAKE3 hash, behind [`BlobStore`] so
+//! that an S3-compatible store can replace the local one for scale-out.
+//!
+//! [`FsBlobStore`] keeps `root/blobs/ab/cd/<hash>` (two fan-out levels of
+//! the hash's first four hex digits, so no directory holds more than a few
+//! thousand entries), files mode 0600 and directories 0700. A blob enters
+//! only by [`BlobStore::put`] of a complete, verified, fsynced file: a
+//! rename, followed by an fsync of the directory, so a crash leaves either
+//! no blob or the whole blob, never half of one.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where file contents live. Every method blocks: call them from the
+/// blocking pool or the storage writer's thread, never from an async task.
+pub trait BlobStore: Send + Sync + 'static {
+    /// Whether content `hash` is stored.
+    ///
+    /// # Errors
+    /// I/O failures.
+    fn contains(&self, hash: &str) -> io::Result<bool>;
+
+    /// Moves the verified, fsynced file `temp` in as content `hash`. When
+    /// the content is already stored, `temp` is removed instead (identical
+    /// content is stored once). Idempotent: a writer job may run twice.
+    ///
+    /// # Errors
+    /// I/O failures; `temp` may then remain.
+    fn put(&self, hash: &str, temp: &Path) -> io::Result<()>;
+
+    /// Opens content `hash` for reading.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::NotFound`] when it is not stored; I/O failures.
+    fn open(&self, hash: &str) -> io::Result<File>;
+
+    /// Removes content `hash`; removing a missing blob is not an error.
+    ///
+    /// # Errors
+    /// I/O failures.
+    fn remove(&self, hash: &str) -> io::Result<()>;
+}
+
+/// Blobs as files under a directory of the data dir.
+#[derive(Debug, Clone)]
+pub struct FsBlobStore {
+    root: PathBuf,
+}
+
+/// Whether `hash` is 64 lowercase hex digits; anything else never becomes
+/// a path.
+pub fn valid_hash(hash: &str) -> bool {
+    hash.len() == chat_protocol::file::HASH_HEX_LEN
+        && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl FsBlobStore {
+    /// A store rooted at `root` (created, mode 0700, if missing).
+    ///
+    /// # Errors
+    /// I/O failures creating it.
+    pub fn open(root: &Path) -> io::Result<FsBlobStore> {
+        create_private_dir(root)?;
+        Ok(FsBlobStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The path of content `hash`.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidInput`] for a malformed hash.
+    pub fn path_of(&self, hash: &str) -> io::Result<PathBuf> {
+        if !valid_hash(hash) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a BLAKE3 hex hash: {hash:?}"),
+            ));
+        }
+        Ok(self.root.join(&hash[0..2]).join(&hash[2..4]).join(hash))
+    }
+}
+
+impl BlobStore for FsBlobStore {
+    fn contains(&self, hash: &str) -> io::Result<bool> {
+        Ok(self.path_of(hash)?.is_file())
+    }
+
+    fn put(&self, hash: &str, temp: &Path) -> io::Result<()> {
+        let path = self.path_of(hash)?;
+        if path.is_file() {
+            // Already stored, or this is a writer job run again after its
+            // batch was rolled back and the rename had happened: either way
+            // the temp file may be gone.
+            return match fs::remove_file(temp) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            };
+        }
+        let dir = path.parent().unwrap_or(&self.root);
+        create_private_dir(dir)?;
+        fs::rename(temp, &path)?;
+        File::open(dir)?.sync_all()
+    }
+
+    fn open(&self, hash: &str) -> io::Result<File> {
+        File::open(self.path_of(hash)?)
+    }
+
+    fn remove(&self, hash: &str) -> io::Result<()> {
+        match fs::remove_file(self.path_of(hash)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Creates `dir` and its missing parents with mode 0700.
+///
+/// # Errors
+/// I/O failures.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn temp_with(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        let mut f = File::create(&p).expect("create");
+        f.write_all(bytes).expect("write");
+        p
+    }
+
+    #[test]
+    fn identical_content_is_stored_once_under_a_fan_out_path() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = FsBlobStore::open(&dir.path().join("blobs")).expect("open");
+        let hash = blake3::hash(b"hello").to_hex().to_string();
+        let a = temp_with(dir.path(), "a", b"hello");
+        let b = temp_with(dir.path(), "b", b"hello");
+        store.put(&hash, &a).expect("put a");
+        store.put(&hash, &b).expect("put b");
+        assert!(!a.exists() && !b.exists(), "temps are consumed");
+        let path = store.path_of(&hash).expect("path");
+        assert!(path.ends_with(format!("{}/{}/{hash}", &hash[..2], &hash[2..4])));
+        let mut s = String::new();
+        store
+            .open(&hash)
+            .expect("open")
+            .read_to_string(&mut s)
+            .expect("read");
+        assert_eq!(s, "hello");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let dmode = fs::metadata(path.parent().expect("parent"))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(dmode & 0o777, 0o700);
+        }
+        store.remove(&hash).expect("remove");
+        assert!(!store.contains(&hash).expect("contains"));
+    }
+
+    #[test]
+    fn a_malformed_hash_never_becomes_a_path() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        assert!(store.path_of("../../etc/passwd").is_err());
+        assert!(store.path_of(&"A".repeat(64)).is_err());
+    }
+}

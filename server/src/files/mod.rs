@@ -1,0 +1,377 @@
+//! Files and images: the blob store, the upload and download streams, and
+//! the collection of files no live message needs.
+//!
+//! - [`blob`]: content by BLAKE3 hash behind the [`blob::BlobStore`] trait.
+//! - `transfer`: one client-opened bidirectional stream per upload or
+//!   download (never the control stream), resumable from an offset.
+//! - The records (one per attachment, quotas, reference counts) live in
+//!   `store::files`, since only `store/` touches redb.
+//!
+//! Partial uploads are kept in `data/files/partial/<upload id>.part`
+//! (mode 0600), where the upload id names the uploader, the hash and the
+//! size, so asking to upload the same file again resumes it, even after a
+//! restart. A partial file is never visible to anyone: only a complete,
+//! verified and fsynced file is renamed into the blob store, and only then
+//! is its record committed and the upload acknowledged.
+
+pub mod blob;
+pub(crate) mod transfer;
+
+use crate::store::files as records;
+use blob::{BlobStore, FsBlobStore};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Default [`FilesConfig::max_file_bytes`]: 100 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 100 << 20;
+
+/// Transfers one logged-in connection may run at once (QUIC stream credit
+/// beyond the control stream, granted at login).
+pub const MAX_TRANSFERS_PER_CONNECTION: u32 = 4;
+
+/// Bytes read from a stream or a file per step, and the largest buffer one
+/// transfer holds.
+pub const CHUNK_BYTES: usize = 64 << 10;
+
+/// The `[files]` table of the configuration file.
+///
+/// ```toml
+/// [files]
+/// max_file_bytes = 104857600
+/// user_quota_bytes = 1073741824
+/// room_quota_bytes = 10737418240
+/// allowed_media_types = ["image/*", "application/pdf", "text/plain"]
+/// gc_grace_ms = 86400000
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Largest file accepted, in bytes. Default [`DEFAULT_MAX_FILE_BYTES`].
+    pub max_file_bytes: u64,
+    /// Bytes of files one user may keep stored. Default 1 GiB.
+    pub user_quota_bytes: u64,
+    /// Bytes of files one room may keep stored. Default 10 GiB.
+    pub room_quota_bytes: u64,
+    /// Media types accepted: exact (`application/pdf`), a family
+    /// (`image/*`) or everything (`*/*`, the default).
+    pub allowed_media_types: Vec<String>,
+    /// How long an upload never attached to a message, or the files of a
+    /// deleted message, are kept before collection, in ms. Default 24 h.
+    pub gc_grace_ms: u64,
+    /// How often the collector runs, in ms. Default 10 minutes.
+    pub gc_interval_ms: u64,
+    /// A command run on every verified upload before it becomes visible,
+    /// e.g. `["clamdscan", "--no-summary"]`; the file's path is appended.
+    /// Exit status 0 accepts the file; any other status (or no answer
+    /// within [`SCAN_TIMEOUT_MS`]) moves it to `data/files/quarantine/`
+    /// and refuses the upload with `ContentRejected`. Empty (the default)
+    /// scans nothing.
+    pub scan_command: Vec<String>,
+}
+
+/// Longest a scan may take before the upload is quarantined, in ms.
+pub const SCAN_TIMEOUT_MS: u64 = 120_000;
+
+impl Default for FilesConfig {
+    fn default() -> FilesConfig {
+        FilesConfig {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            user_quota_bytes: 1 << 30,
+            room_quota_bytes: 10 << 30,
+            allowed_media_types: vec!["*/*".into()],
+            gc_grace_ms: 24 * 3600 * 1000,
+            gc_interval_ms: 10 * 60 * 1000,
+            scan_command: Vec::new(),
+        }
+    }
+}
+
+impl FilesConfig {
+    /// Whether `media_type` (as declared, case-insensitive) is accepted.
+    pub fn allows(&self, media_type: &str) -> bool {
+        let mt = media_type.trim().to_ascii_lowercase();
+        let Some((family, _)) = mt.split_once('/') else {
+            return false;
+        };
+        self.allowed_media_types.iter().any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "*" || p == "*/*" || p == mt || p.strip_suffix("/*") == Some(family)
+        })
+    }
+
+    /// The quotas for `store::files`.
+    pub fn quotas(&self) -> records::Quotas {
+        records::Quotas {
+            per_user: self.user_quota_bytes,
+            per_room: self.room_quota_bytes,
+        }
+    }
+}
+
+/// What the scanning hook said about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// No hook configured, or it exited 0.
+    Clean,
+    /// The hook refused the file (or failed, or timed out): why.
+    Refused(String),
+}
+
+impl Files {
+    /// Runs the configured scan command on `path` (see
+    /// [`FilesConfig::scan_command`]).
+    pub async fn scan(&self, path: &Path) -> Scan {
+        let Some((program, args)) = self.config.scan_command.split_first() else {
+            return Scan::Clean;
+        };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .arg(path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let run = tokio::time::timeout(Duration::from_millis(SCAN_TIMEOUT_MS), cmd.status()).await;
+        match run {
+            Ok(Ok(status)) if status.success() => Scan::Clean,
+            Ok(Ok(status)) => Scan::Refused(format!("the scanner {program} refused it ({status})")),
+            Ok(Err(e)) => Scan::Refused(format!("the scanner {program} could not run: {e}")),
+            Err(_) => Scan::Refused(format!(
+                "the scanner {program} gave no answer within {} s",
+                SCAN_TIMEOUT_MS / 1000
+            )),
+        }
+    }
+
+    /// Moves a refused upload out of the partial directory into
+    /// `data/files/quarantine/` for an admin to inspect.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn quarantine(&self, path: &Path) -> std::io::Result<PathBuf> {
+        let dir = self.partial_dir.with_file_name("quarantine");
+        blob::create_private_dir(&dir)?;
+        let dest = dir.join(path.file_name().unwrap_or_default());
+        std::fs::rename(path, &dest)?;
+        Ok(dest)
+    }
+}
+
+/// Uploads in progress, by upload id: a newer request for the same upload
+/// cancels the older one (a client resuming after a dropped connection the
+/// server has not noticed yet) and waits for it to let go of the file.
+#[derive(Default)]
+struct Uploads {
+    running: Mutex<HashMap<String, Running>>,
+    next_generation: std::sync::atomic::AtomicU64,
+}
+
+struct Running {
+    cancel: tokio::sync::oneshot::Sender<()>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// Tells this registration from a newer one sharing its lock.
+    generation: u64,
+}
+
+/// The server's files: the blob store, the partial-upload directory and the
+/// limits.
+pub struct Files {
+    /// Where contents live.
+    pub blobs: Arc<dyn BlobStore>,
+    /// `data/files/partial`.
+    pub partial_dir: PathBuf,
+    /// Limits and collection settings.
+    pub config: FilesConfig,
+    uploads: Uploads,
+}
+
+impl Files {
+    /// Opens (creating) `data_dir/files/{blobs,partial}`.
+    ///
+    /// # Errors
+    /// I/O failures creating the directories.
+    pub fn open(data_dir: &Path, config: FilesConfig) -> std::io::Result<Files> {
+        let root = data_dir.join("files");
+        let blobs = FsBlobStore::open(&root.join("blobs"))?;
+        let partial_dir = root.join("partial");
+        blob::create_private_dir(&partial_dir)?;
+        Ok(Files {
+            blobs: Arc::new(blobs),
+            partial_dir,
+            config,
+            uploads: Uploads::default(),
+        })
+    }
+
+    /// Registers upload `id`, cancelling an older transfer of it; the
+    /// returned guard is held while the transfer touches the partial file.
+    async fn begin_upload(
+        &self,
+        id: &str,
+    ) -> (
+        tokio::sync::OwnedMutexGuard<()>,
+        tokio::sync::oneshot::Receiver<()>,
+        u64,
+    ) {
+        let (cancel, cancelled) = tokio::sync::oneshot::channel();
+        let generation = self
+            .uploads
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let lock = {
+            let mut running = self
+                .uploads
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let lock = match running.remove(id) {
+                Some(old) => {
+                    let _ = old.cancel.send(());
+                    old.lock
+                }
+                None => Arc::new(tokio::sync::Mutex::new(())),
+            };
+            running.insert(
+                id.to_owned(),
+                Running {
+                    cancel,
+                    lock: lock.clone(),
+                    generation,
+                },
+            );
+            lock
+        };
+        let guard = lock.lock_owned().await;
+        (guard, cancelled, generation)
+    }
+
+    /// Forgets upload `id` if it is still registration `generation` (a
+    /// newer request for the same upload keeps its entry, and with it the
+    /// sender whose drop would read as a cancel).
+    fn end_upload(&self, id: &str, generation: u64) {
+        let mut running = self
+            .uploads
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if running.get(id).is_some_and(|r| r.generation == generation) {
+            running.remove(id);
+        }
+    }
+}
+
+/// Runs the collector every `gc_interval_ms` until the store stops: one
+/// writer job that drops the records no live message needs (see
+/// `store::files::collect_garbage`) and removes blobs no record names, and
+/// a sweep of partial uploads abandoned for the grace period.
+pub(crate) async fn collect_garbage_forever(shared: Arc<crate::shared::Shared>) {
+    let every = Duration::from_millis(shared.files.config.gc_interval_ms.max(10));
+    loop {
+        tokio::time::sleep(every).await;
+        match collect_garbage(&shared).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs = n, "collected unreferenced files"),
+            Err(crate::store::WriteError::Store(crate::store::StoreError::WriterGone)) => return,
+            Err(e) => tracing::warn!(error = %e, "file collection failed; retrying later"),
+        }
+    }
+}
+
+/// Removes partial uploads untouched for `grace_ms` that no transfer is
+/// using (an abandoned upload must not hold disk for good). Returns how
+/// many it removed.
+fn sweep_partials(files: &Files, grace_ms: u64) -> usize {
+    let Ok(dir) = std::fs::read_dir(&files.partial_dir) else {
+        return 0;
+    };
+    let grace = Duration::from_millis(grace_ms);
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".part"))
+        else {
+            continue;
+        };
+        let busy = files
+            .uploads
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id);
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace);
+        if !busy && stale && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// One collection pass; returns how many blobs were removed. Blobs are
+/// removed inside the writer job, so no upload can claim a blob between
+/// its last reference going and the file going.
+///
+/// # Errors
+/// Storage failures.
+pub(crate) async fn collect_garbage(
+    shared: &crate::shared::Shared,
+) -> Result<usize, crate::store::WriteError> {
+    let grace = shared.files.config.gc_grace_ms;
+    let partials = sweep_partials(&shared.files, grace);
+    if partials > 0 {
+        tracing::info!(partials, "removed abandoned partial uploads");
+    }
+    let blobs = shared.files.blobs.clone();
+    shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let now = chat_protocol::Timestamp::now().0;
+            let gone = records::collect_garbage(ctx, now, grace)?;
+            for hash in &gone {
+                if let Err(e) = blobs.remove(hash) {
+                    tracing::warn!(error = %e, hash, "cannot remove a collected blob");
+                }
+            }
+            Ok(gone.len())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_match_exactly_by_family_or_all() {
+        let mut c = FilesConfig::default();
+        assert!(c.allows("application/x-anything"));
+        c.allowed_media_types = vec!["image/*".into(), "application/pdf".into()];
+        assert!(c.allows("image/png") && c.allows("IMAGE/JPEG") && c.allows("application/pdf"));
+        assert!(!c.allows("application/zip") && !c.allows("imagex/png") && !c.allows("image"));
+    }
+
+    #[test]
+    fn the_files_table_of_the_config_file_is_read_and_checked() {
+        let file: crate::config::FileConfig =
+            toml::from_str("[files]\nmax_file_bytes = 5\nallowed_media_types = [\"text/*\"]\n")
+                .expect("parse");
+        assert_eq!(file.files.max_file_bytes, 5);
+        assert_eq!(
+            file.files.user_quota_bytes,
+            FilesConfig::default().user_quota_bytes
+        );
+        let typo = toml::from_str::<crate::config::FileConfig>("[files]\nmax_file_byte = 5\n");
+        assert!(typo.is_err(), "an unknown key is refused");
+    }
+}

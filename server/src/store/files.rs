@@ -1,0 +1,409 @@
+//! The file tables: one record per attachment, the room index, blob
+//! reference counts and quota usage. The bytes themselves live in the blob
+//! store (`crate::files::blob`); this module only keeps the records, so the
+//! rule "only `store/` touches redb" holds for files too.
+//!
+//! Every function that writes runs inside a writer job (it takes a
+//! [`WriteCtx`]) and opens the file tables on demand from the batch's
+//! transaction; none of them is held across jobs.
+
+use super::records::{EventKindRecord, EventRecord, decode, encode};
+use super::tables::{ATTACHMENTS, BLOB_REFS, EVENTS, FILE_USAGE, ROOM_FILES, meta};
+use super::{StoreError, WriteCtx, WriteError};
+use chat_protocol::{self as proto, ErrorBody, ErrorCode};
+use redb::{ReadTransaction, ReadableTable, TableError};
+use serde::{Deserialize, Serialize};
+
+/// [`FILE_USAGE`] key kind: bytes uploaded by a user.
+pub const USAGE_USER: u8 = 0;
+/// [`FILE_USAGE`] key kind: bytes uploaded to a room.
+pub const USAGE_ROOM: u8 = 1;
+
+/// One stored attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRecord {
+    /// BLAKE3 of the content, lowercase hex: the blob's name.
+    pub hash: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Declared media type.
+    pub media_type: String,
+    /// Original file name, as uploaded.
+    pub name: String,
+    /// Uploader's user id.
+    pub uploader: u64,
+    /// Room it was uploaded to.
+    pub room: u64,
+    /// When it was stored, UTC ms.
+    pub ts: u64,
+    /// Seq of the message that carries it, once sent.
+    #[serde(default)]
+    pub message: Option<u64>,
+}
+
+/// An attachment as a message event stores it (a copy of the record's
+/// public fields, so history needs no extra lookup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// Attachment id.
+    pub id: u64,
+    /// Original name.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Media type.
+    pub media_type: String,
+    /// BLAKE3 hex.
+    pub hash: String,
+}
+
+impl AttachmentRef {
+    /// The wire view.
+    pub fn to_wire(&self) -> proto::Attachment {
+        proto::Attachment {
+            id: proto::AttachmentId(self.id),
+            name: self.name.clone(),
+            size: self.size,
+            media_type: self.media_type.clone(),
+            hash: self.hash.clone(),
+            width: None,
+            height: None,
+        }
+    }
+}
+
+impl AttachmentRecord {
+    /// The wire view of this record under `id`.
+    pub fn to_wire(&self, id: u64) -> proto::Attachment {
+        self.to_ref(id).to_wire()
+    }
+
+    /// The copy a message event keeps.
+    pub fn to_ref(&self, id: u64) -> AttachmentRef {
+        AttachmentRef {
+            id,
+            name: self.name.clone(),
+            size: self.size,
+            media_type: self.media_type.clone(),
+            hash: self.hash.clone(),
+        }
+    }
+}
+
+/// Quotas a new attachment must fit in, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Per uploader.
+    pub per_user: u64,
+    /// Per room.
+    pub per_room: u64,
+}
+
+/// Creates the file tables if missing (called once at open).
+///
+/// # Errors
+/// A redb error.
+pub(super) fn create_tables(db: &redb::Database) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        txn.open_table(ATTACHMENTS)?;
+        txn.open_table(ROOM_FILES)?;
+        txn.open_table(BLOB_REFS)?;
+        txn.open_table(FILE_USAGE)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Bytes held by `(kind, id)` as last committed.
+///
+/// # Errors
+/// A redb error.
+pub fn usage(txn: &ReadTransaction, kind: u8, id: u64) -> Result<u64, StoreError> {
+    let t = txn.open_table(FILE_USAGE)?;
+    Ok(t.get((kind, id))?.map(|v| v.value()).unwrap_or(0))
+}
+
+/// One attachment by id.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn attachment(txn: &ReadTransaction, id: u64) -> Result<Option<AttachmentRecord>, StoreError> {
+    let t = txn.open_table(ATTACHMENTS)?;
+    match t.get(id)? {
+        Some(v) => Ok(Some(decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// The event carrying message `seq` of `room`, if stored.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn message_event(
+    txn: &ReadTransaction,
+    room: u64,
+    seq: u64,
+) -> Result<Option<EventRecord>, StoreError> {
+    let t = txn.open_table(EVENTS)?;
+    match t.get((room, seq))? {
+        Some(v) => Ok(Some(decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether `event` is a deleted message.
+pub fn is_deleted(event: &EventRecord) -> bool {
+    matches!(
+        &event.kind,
+        EventKindRecord::Message {
+            deleted: Some(_),
+            ..
+        }
+    )
+}
+
+/// The attachments of `room` that belong to live (not deleted) messages,
+/// newest first.
+///
+/// # Errors
+/// A redb error or a corrupt record.
+pub fn list_room(
+    txn: &ReadTransaction,
+    room: u64,
+) -> Result<Vec<(u64, AttachmentRecord)>, StoreError> {
+    let index = txn.open_table(ROOM_FILES)?;
+    let records = txn.open_table(ATTACHMENTS)?;
+    let events = txn.open_table(EVENTS)?;
+    let mut out = Vec::new();
+    for entry in index.range((room, 0)..=(room, u64::MAX))?.rev() {
+        let (key, _) = entry?;
+        let (_, id) = key.value();
+        let Some(v) = records.get(id)? else { continue };
+        let rec: AttachmentRecord = decode(v.value())?;
+        let Some(seq) = rec.message else { continue };
+        let live = match events.get((room, seq))? {
+            Some(ev) => !is_deleted(&decode::<EventRecord>(ev.value())?),
+            None => false,
+        };
+        if live {
+            out.push((id, rec));
+        }
+    }
+    Ok(out)
+}
+
+fn refused(code: ErrorCode, message: impl Into<String>) -> WriteError {
+    WriteError::Rejected(ErrorBody::new(code, message))
+}
+
+fn table_err(e: TableError) -> WriteError {
+    WriteError::Store(StoreError::from(e))
+}
+
+/// Stores a new attachment record after re-checking the quotas inside the
+/// writer (the check before the transfer may be stale by now). Returns the
+/// new id and whether this is the first record of its content (the blob
+/// store must then hold it).
+///
+/// # Errors
+/// [`ErrorCode::QuotaExceeded`] past a quota; storage failures.
+pub fn insert(
+    ctx: &mut WriteCtx<'_>,
+    rec: &AttachmentRecord,
+    quotas: Quotas,
+) -> Result<u64, WriteError> {
+    {
+        let usage = ctx.txn.open_table(FILE_USAGE).map_err(table_err)?;
+        let user = usage
+            .get((USAGE_USER, rec.uploader))?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        let room = usage
+            .get((USAGE_ROOM, rec.room))?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        check_quotas(user, room, rec.size, quotas).map_err(WriteError::Rejected)?;
+    }
+    let id = ctx.next_id(meta::NEXT_ATTACHMENT)?;
+    let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    records.insert(id, encode(rec)?.as_slice())?;
+    let mut index = ctx.txn.open_table(ROOM_FILES).map_err(table_err)?;
+    index.insert((rec.room, id), ())?;
+    let mut refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    let n = refs.get(rec.hash.as_str())?.map(|v| v.value()).unwrap_or(0);
+    refs.insert(rec.hash.as_str(), n + 1)?;
+    let mut usage = ctx.txn.open_table(FILE_USAGE).map_err(table_err)?;
+    for key in [(USAGE_USER, rec.uploader), (USAGE_ROOM, rec.room)] {
+        let cur = usage.get(key)?.map(|v| v.value()).unwrap_or(0);
+        usage.insert(key, cur.saturating_add(rec.size))?;
+    }
+    Ok(id)
+}
+
+/// Refuses `size` more bytes when `user` or `room` bytes would pass a quota.
+///
+/// # Errors
+/// [`ErrorCode::QuotaExceeded`] naming the quota.
+pub fn check_quotas(user: u64, room: u64, size: u64, quotas: Quotas) -> Result<(), ErrorBody> {
+    if user.saturating_add(size) > quotas.per_user {
+        return Err(ErrorBody::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this file ({size} bytes) would take your files to {} bytes, past your quota of \
+                 {} bytes; delete messages with files you no longer need, or ask the server admin",
+                user.saturating_add(size),
+                quotas.per_user
+            ),
+        ));
+    }
+    if room.saturating_add(size) > quotas.per_room {
+        return Err(ErrorBody::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this file ({size} bytes) would take the room's files to {} bytes, past its \
+                 quota of {} bytes; ask a room admin to delete old files",
+                room.saturating_add(size),
+                quotas.per_room
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `ids` are uploads of `user` to `room` not yet attached to a
+/// message, and returns what the message event keeps of them. Reads only.
+///
+/// # Errors
+/// [`ErrorCode::NotFound`] for an unknown id or one of another user or
+/// room; [`ErrorCode::Conflict`] for one already sent; [`ErrorCode::BadRequest`]
+/// for a repeated id.
+pub fn claim(
+    ctx: &WriteCtx<'_>,
+    user: u64,
+    room: u64,
+    ids: &[proto::AttachmentId],
+) -> Result<Vec<AttachmentRef>, WriteError> {
+    let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    let mut out: Vec<AttachmentRef> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if out.iter().any(|a| a.id == id.0) {
+            return Err(refused(
+                ErrorCode::BadRequest,
+                format!("attachment {id} is listed twice; list each file once"),
+            ));
+        }
+        let rec: AttachmentRecord = match records.get(id.0)? {
+            Some(v) => decode(v.value())?,
+            None => None.ok_or_else(|| not_yours(*id))?,
+        };
+        if rec.uploader != user || rec.room != room {
+            return Err(not_yours(*id));
+        }
+        if rec.message.is_some() {
+            return Err(refused(
+                ErrorCode::Conflict,
+                format!("attachment {id} is already part of a message; upload the file again"),
+            ));
+        }
+        out.push(rec.to_ref(id.0));
+    }
+    Ok(out)
+}
+
+fn not_yours(id: proto::AttachmentId) -> WriteError {
+    refused(
+        ErrorCode::NotFound,
+        format!(
+            "attachment {id} is not an upload of yours to this room (or was collected after \
+             its grace period); upload the file again"
+        ),
+    )
+}
+
+/// Marks `refs` as carried by message `seq`.
+///
+/// # Errors
+/// Storage failures.
+pub fn link(ctx: &mut WriteCtx<'_>, refs: &[AttachmentRef], seq: u64) -> Result<(), WriteError> {
+    let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    for r in refs {
+        let rec = match records.get(r.id)? {
+            Some(v) => Some(decode::<AttachmentRecord>(v.value())?),
+            None => None,
+        };
+        if let Some(mut rec) = rec {
+            rec.message = Some(seq);
+            records.insert(r.id, encode(&rec)?.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes attachments that no live message needs: never sent and older
+/// than `grace_ms`, or carried by a message deleted more than `grace_ms`
+/// ago. Returns the content hashes no record names any more; the caller
+/// removes those blobs inside the same job.
+///
+/// # Errors
+/// Storage failures.
+pub fn collect_garbage(
+    ctx: &mut WriteCtx<'_>,
+    now: u64,
+    grace_ms: u64,
+) -> Result<Vec<String>, WriteError> {
+    let mut doomed = Vec::new();
+    {
+        let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+        for entry in records.iter()? {
+            let (k, v) = entry?;
+            let rec: AttachmentRecord = decode(v.value())?;
+            let since = match rec.message {
+                None => Some(rec.ts),
+                Some(seq) => match ctx.events.get((rec.room, seq))? {
+                    Some(ev) => match decode::<EventRecord>(ev.value())?.kind {
+                        EventKindRecord::Message {
+                            deleted: Some((_, at)),
+                            ..
+                        } => Some(at),
+                        _ => None,
+                    },
+                    None => Some(rec.ts),
+                },
+            };
+            if since.is_some_and(|t| t.saturating_add(grace_ms) <= now) {
+                doomed.push((k.value(), rec));
+            }
+        }
+    }
+    let mut gone = Vec::new();
+    let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    let mut index = ctx.txn.open_table(ROOM_FILES).map_err(table_err)?;
+    let mut refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    let mut usage = ctx.txn.open_table(FILE_USAGE).map_err(table_err)?;
+    for (id, rec) in doomed {
+        records.remove(id)?;
+        index.remove((rec.room, id))?;
+        for key in [(USAGE_USER, rec.uploader), (USAGE_ROOM, rec.room)] {
+            let cur = usage.get(key)?.map(|v| v.value()).unwrap_or(0);
+            usage.insert(key, cur.saturating_sub(rec.size))?;
+        }
+        let n = refs.get(rec.hash.as_str())?.map(|v| v.value()).unwrap_or(0);
+        if n <= 1 {
+            refs.remove(rec.hash.as_str())?;
+            gone.push(rec.hash);
+        } else {
+            refs.insert(rec.hash.as_str(), n - 1)?;
+        }
+    }
+    Ok(gone)
+}
+
+/// How many attachment records name `hash`.
+///
+/// # Errors
+/// A redb error.
+pub fn blob_refs(txn: &ReadTransaction, hash: &str) -> Result<u64, StoreError> {
+    let t = txn.open_table(BLOB_REFS)?;
+    Ok(t.get(hash)?.map(|v| v.value()).unwrap_or(0))
+}

@@ -1,0 +1,93 @@
+//! Attachments in the timeline: a message with files shows one line per
+//! file (name, size, type), names made display-safe; a deleted message
+//! shows none.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chat_protocol::{Attachment, AttachmentId, RoomEventKind, RoomKind};
+use chat_tui::action::Action;
+use common::*;
+
+fn with_files(
+    mut ev: chat_protocol::RoomEvent,
+    files: Vec<Attachment>,
+) -> chat_protocol::RoomEvent {
+    if let RoomEventKind::Message(m) = &mut ev.kind {
+        m.attachments = files;
+    }
+    ev
+}
+
+fn file(id: u64, name: &str, size: u64, media_type: &str) -> Attachment {
+    Attachment {
+        id: AttachmentId(id),
+        name: name.into(),
+        size,
+        media_type: media_type.into(),
+        hash: "ab".repeat(32),
+        width: None,
+        height: None,
+    }
+}
+
+#[test]
+fn a_message_with_files_shows_an_attachment_line_per_file() {
+    let mut app = app();
+    apply(
+        &mut app,
+        [Action::Rooms(vec![summary(
+            info(1, "ward", RoomKind::Group, 2),
+            0,
+            0,
+            T0,
+        )])],
+    );
+    apply(
+        &mut app,
+        [
+            Action::Room(with_files(
+                msg(1, 1, T0, &bob(), "today's scans"),
+                vec![
+                    file(1, "흉부 X선 2026-03.png", 3_600_000, "image/png"),
+                    file(2, "evil\u{1b}[2Jname.pdf", 512, "application/pdf"),
+                ],
+            )),
+            Action::Room(msg(1, 2, T0 + MIN, &me(), "thanks")),
+        ],
+    );
+    let screen = screen(&app, 100, 30);
+    assert!(
+        screen.contains("📎 흉부 X선 2026-03.png · 3.4 MiB · image/png"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains('\u{1b}'),
+        "escape sequences are shown inert"
+    );
+    insta::assert_snapshot!("attachments", screen);
+}
+
+#[test]
+fn slash_upload_asks_the_network_task_to_upload_to_the_open_room() {
+    let mut app = app();
+    apply(
+        &mut app,
+        [Action::Rooms(vec![summary(
+            info(1, "ward", RoomKind::Group, 0),
+            0,
+            0,
+            T0,
+        )])],
+    );
+    let mut fx = type_text(&mut app, "/upload /tmp/검사 결과.pdf");
+    fx.extend(apply(&mut app, [key(crossterm::event::KeyCode::Enter)]));
+    assert!(
+        fx.contains(&chat_tui::effect::Effect::Upload {
+            room: chat_protocol::RoomId(1),
+            path: "/tmp/검사 결과.pdf".into(),
+        }),
+        "{fx:?}"
+    );
+}
