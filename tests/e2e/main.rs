@@ -35,6 +35,7 @@ mod search;
 mod search_crash;
 mod search_ward;
 mod slow;
+mod slow_consumer;
 mod social;
 mod tui;
 mod tui_commands;

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// A server with the metrics listener on a free port of 127.0.0.1.
-async fn server_with_metrics(fault: Option<DiskFault>) -> TestServer {
+pub(super) async fn server_with_metrics(fault: Option<DiskFault>) -> TestServer {
     spawn_server_with(|c| {
         c.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         c.disk_fault = fault;
@@ -50,7 +50,7 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 /// Scrapes `/metrics`, checks every line strictly (a comment of the
 /// exposition format or `name{labels} value`), and parses it with
 /// `prometheus-parse`.
-async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
+pub(super) async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
     let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200, "{text}");
     assert!(
@@ -85,7 +85,7 @@ async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
 }
 
 /// The value of the sample `metric` whose labels include `labels`, or 0.
-fn value(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+pub(super) fn value(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     s.samples
         .iter()
         .find(|x| x.metric == metric && labels.iter().all(|(k, v)| x.labels.get(k) == Some(v)))

@@ -66,34 +66,24 @@ pub fn dispatch(
         );
         return;
     }
-    match req.body {
+    let send = match req.body {
         RequestBody::Send {
             room,
             key,
             text,
             reply_to,
-        } => {
-            let pending = messages::submit_send(&session, room, key, text, reply_to, Vec::new());
-            tokio::spawn(
-                async move {
-                    let reply = match pending {
-                        Ok(rx) => messages::await_send(rx).await,
-                        Err(e) => Err(e),
-                    };
-                    session.respond(id, reply).await;
-                    drop(permit);
-                }
-                .in_current_span(),
-            );
-        }
+        } => Ok(messages::submit_send(&session, room, key, text, reply_to, Vec::new())),
         RequestBody::SendWithAttachments {
             room,
             key,
             text,
             reply_to,
             attachments,
-        } => {
-            let pending = messages::submit_send(&session, room, key, text, reply_to, attachments);
+        } => Ok(messages::submit_send(&session, room, key, text, reply_to, attachments)),
+        body => Err(body),
+    };
+    match send {
+        Ok(pending) => {
             tokio::spawn(
                 async move {
                     let reply = match pending {
@@ -111,7 +101,7 @@ pub fn dispatch(
                 .in_current_span(),
             );
         }
-        body => {
+        Err(body) => {
             tokio::spawn(
                 async move {
                     let reply = handle(&session, id, body).await;
