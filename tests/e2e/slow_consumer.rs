@@ -106,3 +106,101 @@ async fn a_consumer_that_stops_reading_is_lagged_by_the_server_and_then_catches_
     );
     session.shutdown();
 }
+
+/// The same through chat-tui's network task: a UI that stops taking
+/// actions (a long redraw, a suspended terminal) holds the task's queue to
+/// its bound; the task then stops taking session events, so chatd lags the
+/// stream rather than chat-tui buffering it, and every message arrives once
+/// the UI reads again (issue 11, finding 10: the action channel was
+/// unbounded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_chat_tui_is_lagged_by_the_server_and_then_catches_up() {
+    use chat_tui::action::Action;
+    use chat_tui::effect::Effect;
+
+    let server = server_with_metrics(None).await;
+    let metrics = server.metrics_addr.expect("metrics listener bound");
+    let admin = server.admin().await;
+    let room = public_room(&admin, "flood").await;
+
+    let config = SessionConfig {
+        client: server.client_config(),
+        auth: Auth::Token(server.admin_token.clone()),
+        backoff: Backoff::default(),
+    };
+    let (session, mut events) = Session::start(config.clone());
+    let user = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("session events") {
+                SessionEvent::Connected { user, .. } => return user,
+                SessionEvent::Stopped { error } => panic!("session stopped: {error:?}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("connected within the wait");
+    // The UI's queue, as chat-tui sizes it, read only when the test says.
+    let (actions_tx, mut actions) = tokio::sync::mpsc::channel::<Action>(1024);
+    let (effects, effects_rx) = tokio::sync::mpsc::unbounded_channel::<Effect>();
+    let net = chat_tui::net::Net::new(session, config, server.addr.to_string(), actions_tx);
+    let net_task = tokio::spawn(net.run(user, events, effects_rx));
+    effects
+        .send(Effect::Subscribe {
+            room,
+            since: Seq(0),
+        })
+        .expect("net task running");
+    let lagged_before = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
+
+    let text = "x".repeat(1024);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..FLOOD {
+        let (c, body) = (admin.clone(), format!("m{i} {text}"));
+        tasks.spawn(async move {
+            c.send(room, IdempotencyKey(format!("flood-{i}")), &body, None)
+                .await
+                .expect("send")
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("send task");
+    }
+
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lagged = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
+        if lagged > lagged_before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chatd never lagged the stream of a chat-tui whose UI stopped reading \
+             {FLOOD} messages: its network task buffered them all"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut seen = std::collections::HashSet::new();
+    let drained = tokio::time::timeout(Duration::from_secs(120), async {
+        while seen.len() < FLOOD {
+            let Some(action) = actions.recv().await else {
+                panic!("the network task ended after {} of {FLOOD}", seen.len());
+            };
+            if let Action::Room(e) = action
+                && let RoomEventKind::Message(m) = &e.kind
+            {
+                let tag = m.text.split(' ').next().unwrap_or_default().to_owned();
+                seen.insert(tag);
+            }
+        }
+    })
+    .await;
+    assert!(
+        drained.is_ok(),
+        "only {} of {FLOOD} messages reached the UI after it read again",
+        seen.len()
+    );
+    drop(effects);
+    let _ = tokio::time::timeout(WAIT, net_task).await;
+}

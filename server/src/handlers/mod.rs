@@ -72,14 +72,28 @@ pub fn dispatch(
             key,
             text,
             reply_to,
-        } => Ok(messages::submit_send(&session, room, key, text, reply_to, Vec::new())),
+        } => Ok(messages::submit_send(
+            &session,
+            room,
+            key,
+            text,
+            reply_to,
+            Vec::new(),
+        )),
         RequestBody::SendWithAttachments {
             room,
             key,
             text,
             reply_to,
             attachments,
-        } => Ok(messages::submit_send(&session, room, key, text, reply_to, attachments)),
+        } => Ok(messages::submit_send(
+            &session,
+            room,
+            key,
+            text,
+            reply_to,
+            attachments,
+        )),
         body => Err(body),
     };
     match send {
