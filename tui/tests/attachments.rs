@@ -91,3 +91,99 @@ fn slash_upload_asks_the_network_task_to_upload_to_the_open_room() {
         "{fx:?}"
     );
 }
+
+/// A ward room with a message carrying two files (seq 1) and a newer plain
+/// message (seq 2).
+fn ward_with_files() -> (chat_tui::app::App, Vec<Attachment>) {
+    let mut app = app();
+    let files = vec![
+        file(1, "흉부 X선.png", 3_600, "image/png"),
+        file(2, "report.pdf", 512, "application/pdf"),
+    ];
+    apply(
+        &mut app,
+        [
+            Action::Rooms(vec![summary(info(1, "ward", RoomKind::Group, 2), 0, 0, T0)]),
+            Action::Room(with_files(msg(1, 1, T0, &bob(), "scans"), files.clone())),
+            Action::Room(msg(1, 2, T0 + MIN, &me(), "thanks")),
+        ],
+    );
+    (app, files)
+}
+
+#[test]
+fn slash_download_saves_the_files_of_the_newest_message_that_has_some() {
+    let (mut app, files) = ward_with_files();
+    let mut fx = type_text(&mut app, "/download");
+    fx.extend(apply(&mut app, [key(crossterm::event::KeyCode::Enter)]));
+    assert!(
+        fx.contains(&chat_tui::effect::Effect::Download {
+            room: chat_protocol::RoomId(1),
+            files,
+            open: false,
+        }),
+        "{fx:?}"
+    );
+    let screen = screen(&app, 100, 30);
+    assert!(
+        screen.contains("downloading 흉부 X선.png, report.pdf"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn s_on_a_selected_message_saves_its_files_and_o_opens_the_first() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let (mut app, files) = ward_with_files();
+    // Alt-Up twice: the plain message, then the one with files.
+    apply(
+        &mut app,
+        [
+            key_mod(KeyCode::Up, KeyModifiers::ALT),
+            key_mod(KeyCode::Up, KeyModifiers::ALT),
+        ],
+    );
+    let fx = apply(&mut app, [key(KeyCode::Char('s'))]);
+    assert_eq!(
+        fx,
+        vec![chat_tui::effect::Effect::Download {
+            room: chat_protocol::RoomId(1),
+            files: files.clone(),
+            open: false,
+        }]
+    );
+    assert!(app.composer.is_empty(), "s is an action, not typing");
+
+    // The selection was used up; select the message with files again.
+    apply(
+        &mut app,
+        [
+            key_mod(KeyCode::Up, KeyModifiers::ALT),
+            key_mod(KeyCode::Up, KeyModifiers::ALT),
+        ],
+    );
+    let fx = apply(&mut app, [key(KeyCode::Char('o'))]);
+    assert_eq!(
+        fx,
+        vec![chat_tui::effect::Effect::Download {
+            room: chat_protocol::RoomId(1),
+            files: files[..1].to_vec(),
+            open: true,
+        }]
+    );
+}
+
+#[test]
+fn s_on_a_message_without_files_says_so_and_types_nothing() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let (mut app, _) = ward_with_files();
+    apply(&mut app, [key_mod(KeyCode::Up, KeyModifiers::ALT)]);
+    let fx = apply(&mut app, [key(KeyCode::Char('s'))]);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(app.composer.is_empty());
+    let screen = screen(&app, 100, 30);
+    assert!(
+        screen.contains("the selected message has no files"),
+        "{screen}"
+    );
+}

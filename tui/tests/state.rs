@@ -391,20 +391,6 @@ fn pasted_control_characters_never_reach_the_input() {
 }
 
 #[test]
-fn unsupported_commands_say_so_and_keep_the_input() {
-    let mut app = two_rooms();
-    type_text(&mut app, "/upload lunch.png");
-    let fx = apply(&mut app, [key(KeyCode::Enter)]);
-    assert!(fx.is_empty());
-    let status = app.status.clone().unwrap().text;
-    assert_eq!(
-        status,
-        "/upload: the server does not support file transfer yet"
-    );
-    assert_eq!(app.composer.text(), "/upload lunch.png");
-}
-
-#[test]
 fn command_usage_errors_show_in_the_status_line() {
     let mut app = two_rooms();
     type_text(&mut app, "/join");

@@ -146,6 +146,11 @@ impl Net {
                 };
                 send(&actions, status).await;
             }),
+            Effect::Download { room, files, open } => {
+                self.request(move |conn, actions| {
+                    super::download::save(conn, actions, room, files, open)
+                });
+            }
             Effect::MarkRead { room, seq } => self.quiet(move |conn| async move {
                 if let Err(e) = conn.mark_read(room, seq).await {
                     tracing::debug!(%room, %seq, error = %e, "mark read failed");

@@ -1,0 +1,115 @@
+//! Saving attachments into the download folder (`/download`, `s`) and
+//! handing a saved file to `xdg-open` (`/open`, `o`).
+
+use super::send;
+use crate::action::{Action, Level};
+use chat_client::Connection;
+use chat_protocol::{Attachment, RoomId};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// The folder downloads go to: `$XDG_DOWNLOAD_DIR` when set and not empty,
+/// else the XDG user download folder (`user-dirs.dirs`, via the
+/// `directories` crate), else `~/Downloads`, else the current directory.
+pub fn download_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DOWNLOAD_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let user = directories::UserDirs::new();
+    if let Some(dir) = user.as_ref().and_then(|u| u.download_dir()) {
+        return dir.to_path_buf();
+    }
+    match user {
+        Some(u) => u.home_dir().join("Downloads"),
+        None => PathBuf::from("."),
+    }
+}
+
+/// Saves `files` of `room` into [`download_dir`] under their names made
+/// safe with [`chat_client::safe_file_name`] (a `.part` file left by a cut
+/// download is resumed; each hash is verified), reporting progress at most
+/// every 10 % and the outcome as status lines. With `open`, the saved file
+/// is then opened with `xdg-open`.
+pub(super) async fn save(
+    conn: Connection,
+    actions: mpsc::Sender<Action>,
+    room: RoomId,
+    files: Vec<Attachment>,
+    open: bool,
+) {
+    let dir = download_dir();
+    if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+        let msg = format!(
+            "could not create the download folder {}: {e}; set XDG_DOWNLOAD_DIR to a writable folder",
+            dir.display()
+        );
+        return send(&actions, Action::Status(Level::Error, msg)).await;
+    }
+    let mut saved = Vec::new();
+    for file in &files {
+        let name = chat_protocol::text::display_safe(&file.name).into_owned();
+        let dest = dir.join(chat_client::safe_file_name(&file.name));
+        let progress = {
+            let (actions, name) = (actions.clone(), name.clone());
+            let mut shown = 0;
+            move |done: u64, total: u64| {
+                let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
+                if pct >= shown + 10 && pct < 100 {
+                    shown = pct - pct % 10;
+                    let _ = actions.try_send(Action::Status(
+                        Level::Info,
+                        format!("downloading {name}: {pct} %"),
+                    ));
+                }
+            }
+        };
+        match conn.download_to(room, file, &dest, progress).await {
+            Ok(done) => saved.push(done.path),
+            Err(e) => {
+                let msg = format!("could not download {name}: {e}");
+                return send(&actions, Action::Status(Level::Error, msg)).await;
+            }
+        }
+    }
+    let shown = |p: &Path| chat_protocol::text::display_safe(&p.display().to_string()).into_owned();
+    let status = match (open, saved.first()) {
+        (true, Some(path)) => open_with_system(path)
+            .map(|()| Action::Status(Level::Info, format!("opened {}", shown(path))))
+            .unwrap_or_else(|msg| Action::Status(Level::Error, msg)),
+        _ => {
+            let list: Vec<String> = saved.iter().map(|p| shown(p)).collect();
+            Action::Status(Level::Info, format!("saved {}", list.join(", ")))
+        }
+    };
+    send(&actions, status).await;
+}
+
+/// Starts `xdg-open PATH` detached from the terminal (no stdin, output
+/// discarded) and does not wait for it; a background task reaps it.
+///
+/// # Errors
+/// A status message when `xdg-open` is not installed or cannot start.
+fn open_with_system(path: &Path) -> Result<(), String> {
+    let child = tokio::process::Command::new("xdg-open")
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "saved {} but cannot open it: xdg-open is not installed (install xdg-utils)",
+            path.display()
+        )),
+        Err(e) => Err(format!(
+            "saved {} but could not start xdg-open: {e}",
+            path.display()
+        )),
+    }
+}
