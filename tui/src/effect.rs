@@ -211,6 +211,14 @@ pub enum Effect {
         /// Open the (first) saved file with `xdg-open` afterwards.
         open: bool,
     },
+    /// Fetch an image attachment into the preview cache and decode it off
+    /// the UI thread; the answer is `Action::Preview`.
+    FetchPreview {
+        /// The room the message is in.
+        room: RoomId,
+        /// The image.
+        attachment: chat_protocol::Attachment,
+    },
 }
 
 /// A password on its way to the server: its `Debug` form hides it, so no

@@ -113,3 +113,55 @@ fn open_with_system(path: &Path) -> Result<(), String> {
         )),
     }
 }
+
+/// Fetches an image attachment into the preview cache
+/// (`$XDG_CACHE_HOME/chat-tui/previews/HASH`, verified by the download),
+/// decodes it on the blocking pool and reports `Action::Preview`.
+pub(super) async fn preview(
+    conn: Connection,
+    actions: mpsc::Sender<Action>,
+    room: RoomId,
+    attachment: Attachment,
+) {
+    let id = attachment.id;
+    let result = fetch_preview(&conn, room, &attachment).await;
+    send(
+        &actions,
+        Action::Preview {
+            id,
+            result: result.map(std::sync::Arc::new),
+        },
+    )
+    .await;
+}
+
+async fn fetch_preview(
+    conn: &Connection,
+    room: RoomId,
+    attachment: &Attachment,
+) -> Result<image::RgbImage, String> {
+    // The hash names the cache file: check it is what the protocol says
+    // (hex) so it can never be a path.
+    if attachment.hash.is_empty() || !attachment.hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("attachment hash {:?} is not hex", attachment.hash));
+    }
+    let dir = directories::ProjectDirs::from("", "", "chat-tui")
+        .map(|d| d.cache_dir().join("previews"))
+        .ok_or("no home directory for the preview cache")?;
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(&attachment.hash);
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        conn.download_to(room, attachment, &path, |_, _| {})
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tokio::task::spawn_blocking(move || {
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        crate::preview::decode(&bytes)
+    })
+    .await
+    .map_err(|e| format!("decoder task failed: {e}"))?
+}

@@ -146,6 +146,11 @@ impl Net {
                 };
                 send(&actions, status).await;
             }),
+            Effect::FetchPreview { room, attachment } => {
+                self.request(move |conn, actions| {
+                    super::download::preview(conn, actions, room, attachment)
+                });
+            }
             Effect::Download { room, files, open } => {
                 self.request(move |conn, actions| {
                     super::download::save(conn, actions, room, files, open)
