@@ -52,3 +52,50 @@ async fn slash_download_saves_the_newest_file_into_the_download_folder() {
         "no partial file is left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_image_is_shown_inline_with_half_blocks() {
+    if skip_without_tmux() {
+        return;
+    }
+    let server = chat_e2e::spawn_server().await;
+    let (bob, room, token) = lobby(&server).await;
+    let fixture =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/red_blue_12x8.png");
+    let up = bob
+        .upload_path(room, &fixture, None, |_, _| {})
+        .await
+        .expect("upload");
+    bob.send_with_attachments(
+        room,
+        IdempotencyKey::random(),
+        "ward photo",
+        None,
+        vec![up.attachment.id],
+    )
+    .await
+    .expect("send with image");
+
+    let home = tempfile::tempdir().expect("temp home");
+    let tui = Tui::start(&server, &token, home.path()).await;
+    tui.wait_for("red_blue_12x8.png").await;
+    // 12x8 pixels grow x2 (x2.5 would fit 10 rows; growth is by whole
+    // factors) to 24 columns by 16 half-rows: 8 rows of `▀`.
+    let screen = tui
+        .wait_until("the image preview", |s| s.contains(&"▀".repeat(24)))
+        .await;
+    let rows = screen
+        .lines()
+        .filter(|l| l.contains(&"▀".repeat(24)))
+        .count();
+    assert_eq!(rows, 8, "{screen}");
+    assert!(!screen.contains(&"▀".repeat(25)), "{screen}");
+    let cached = home
+        .path()
+        .join("cache/chat-tui/previews")
+        .join(&up.attachment.hash);
+    assert_eq!(
+        std::fs::read(&cached).expect("the image is in the preview cache"),
+        std::fs::read(&fixture).expect("fixture")
+    );
+}
