@@ -73,7 +73,7 @@ pub(super) async fn save(
     }
     let shown = |p: &Path| chat_protocol::text::display_safe(&p.display().to_string()).into_owned();
     let status = match (open, saved.first()) {
-        (true, Some(path)) => open_with_system(path)
+        (true, Some(path)) => open_with(OPENER, path)
             .map(|()| Action::Status(Level::Info, format!("opened {}", shown(path))))
             .unwrap_or_else(|msg| Action::Status(Level::Error, msg)),
         _ => {
@@ -84,13 +84,17 @@ pub(super) async fn save(
     send(&actions, status).await;
 }
 
-/// Starts `xdg-open PATH` detached from the terminal (no stdin, output
+/// The program that opens a saved file with the desktop's default
+/// application.
+const OPENER: &str = "xdg-open";
+
+/// Starts `OPENER PATH` detached from the terminal (no stdin, output
 /// discarded) and does not wait for it; a background task reaps it.
 ///
 /// # Errors
-/// A status message when `xdg-open` is not installed or cannot start.
-fn open_with_system(path: &Path) -> Result<(), String> {
-    let child = tokio::process::Command::new("xdg-open")
+/// A status message when the opener is not installed or cannot start.
+fn open_with(opener: &str, path: &Path) -> Result<(), String> {
+    let child = tokio::process::Command::new(opener)
         .arg(path)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -104,11 +108,11 @@ fn open_with_system(path: &Path) -> Result<(), String> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
-            "saved {} but cannot open it: xdg-open is not installed (install xdg-utils)",
+            "saved {} but cannot open it: {opener} is not installed (install xdg-utils)",
             path.display()
         )),
         Err(e) => Err(format!(
-            "saved {} but could not start xdg-open: {e}",
+            "saved {} but could not start {opener}: {e}",
             path.display()
         )),
     }
@@ -164,4 +168,27 @@ async fn fetch_preview(
     })
     .await
     .map_err(|e| format!("decoder task failed: {e}"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_opener_is_a_clear_message_not_a_hang() {
+        let err = open_with("chat-tui-no-such-opener", Path::new("/tmp/x.png")).unwrap_err();
+        assert_eq!(
+            err,
+            "saved /tmp/x.png but cannot open it: chat-tui-no-such-opener is not installed (install xdg-utils)"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_opener_is_started_without_waiting_for_it() {
+        // `sleep 3` stands in for a viewer that stays open (and ends by
+        // itself soon after the test).
+        let started = std::time::Instant::now();
+        open_with("sleep", Path::new("3")).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
 }
