@@ -53,8 +53,15 @@ pub fn wants_preview(a: &Attachment) -> bool {
 
 /// Asks for previews of the images in the newest [`SCAN_MESSAGES`]
 /// messages of the open room (up to where it is scrolled) that have none
-/// yet, marking them loading so each is asked for once.
+/// yet, marking them loading so each is asked for once; nothing while
+/// not connected.
 pub fn request(app: &mut App, fx: &mut Vec<Effect>) {
+    if !matches!(
+        app.connection,
+        crate::state::ConnectionStatus::Connected { .. }
+    ) {
+        return;
+    }
     let Some(room) = app.active.and_then(|id| app.rooms.get(&id)) else {
         return;
     };
@@ -80,6 +87,12 @@ pub fn request(app: &mut App, fx: &mut Vec<Effect>) {
         app.previews.insert(attachment.id, Preview::Loading);
         fx.push(Effect::FetchPreview { room, attachment });
     }
+}
+
+/// Forgets the previews that failed, so they are asked for once more
+/// (called when a connection is made: most failures are a lost one).
+pub fn retry_failed(app: &mut App) {
+    app.previews.retain(|_, p| !matches!(p, Preview::Failed(_)));
 }
 
 /// Records a fetched preview (or why there is none).

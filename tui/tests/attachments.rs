@@ -314,3 +314,50 @@ fn a_failed_preview_leaves_the_attachment_line_and_is_not_asked_again() {
     assert!(screen.contains("📎 broken.png"), "{screen}");
     assert!(!screen.contains('▀'), "{screen}");
 }
+
+#[test]
+fn previews_wait_for_a_connection_and_failed_ones_are_asked_again_after_reconnecting() {
+    use chat_tui::effect::Effect;
+    use chat_tui::state::ConnectionStatus;
+    let mut app = app();
+    let png = file(7, "x.png", 120, "image/png");
+    let fetch = Effect::FetchPreview {
+        room: chat_protocol::RoomId(1),
+        attachment: png.clone(),
+    };
+    let offline = ConnectionStatus::Reconnecting {
+        attempt: 1,
+        retry_at: app.now,
+        problem: None,
+    };
+    let online = ConnectionStatus::Connected {
+        server: "chat.example.org:7443".into(),
+        rtt_ms: Some(12),
+    };
+    let fx = apply(
+        &mut app,
+        [
+            Action::Rooms(vec![summary(info(1, "ward", RoomKind::Group, 1), 0, 0, T0)]),
+            Action::Connection(offline.clone()),
+            Action::Room(with_files(msg(1, 1, T0, &bob(), "x"), vec![png.clone()])),
+        ],
+    );
+    assert!(!fx.contains(&fetch), "nothing is fetched offline: {fx:?}");
+    let fx = apply(&mut app, [Action::Connection(online.clone())]);
+    assert!(fx.contains(&fetch), "fetched once connected: {fx:?}");
+    // The fetch was cut by a lost connection: asked again on the next one,
+    // not before.
+    let fx = apply(
+        &mut app,
+        [
+            Action::Connection(offline),
+            Action::Preview {
+                id: png.id,
+                result: Err("connection lost".into()),
+            },
+        ],
+    );
+    assert!(!fx.contains(&fetch), "{fx:?}");
+    let fx = apply(&mut app, [Action::Connection(online)]);
+    assert_eq!(fx.iter().filter(|e| **e == fetch).count(), 1, "{fx:?}");
+}

@@ -239,6 +239,7 @@ fn on_connection(app: &mut App, status: ConnectionStatus, fx: &mut Vec<Effect>) 
         }
     }
     if now_connected && !was_connected {
+        crate::preview::retry_failed(app);
         for room in app.rooms.values() {
             fx.push(if room.timeline.is_empty() {
                 first_subscribe(room)
