@@ -803,3 +803,51 @@ async fn the_scanning_hook_quarantines_what_it_refuses() {
         .count();
     assert_eq!(quarantined, 1);
 }
+
+#[tokio::test]
+async fn an_image_upload_carries_its_width_and_height_read_by_the_server() {
+    let server = spawn_server().await;
+    let (ana, _) = server.user("ana").await;
+    let (bob, _) = server.user("bob").await;
+    let room = public_room(&ana, "images").await;
+    bob.join_room(room).await.expect("join");
+    let png =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/red_blue_12x8.png"))
+            .expect("fixture");
+    let dir = tempfile::tempdir().expect("tmp");
+    let image = write_file(dir.path(), "병동 사진.png", &png);
+    // Declared as an image but not one: no dimensions, and still stored.
+    let fake = write_file(dir.path(), "fake.png", b"not a png at all");
+
+    let up = ana
+        .upload_path(room, &image, None, |_, _| {})
+        .await
+        .expect("upload png");
+    assert_eq!(up.attachment.media_type, "image/png");
+    assert_eq!(
+        (up.attachment.width, up.attachment.height),
+        (Some(12), Some(8))
+    );
+    let fake_up = ana
+        .upload_path(room, &fake, Some("image/png"), |_, _| {})
+        .await
+        .expect("upload fake png");
+    assert_eq!(
+        (fake_up.attachment.width, fake_up.attachment.height),
+        (None, None)
+    );
+    let seq = send_file(&ana, room, &up, "ward photo").await;
+
+    // Members see the dimensions in history and in the file list.
+    let page = bob
+        .history(room, chat_protocol::HistoryAnchor::Latest, 10)
+        .await
+        .expect("history");
+    let att = &chat_e2e::message_at(&page, seq).attachments[0];
+    assert_eq!((att.width, att.height), (Some(12), Some(8)));
+    let files = bob.list_files(room).await.expect("list");
+    assert_eq!(
+        (files[0].attachment.width, files[0].attachment.height),
+        (Some(12), Some(8))
+    );
+}

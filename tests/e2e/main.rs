@@ -40,3 +40,4 @@ mod social;
 mod tui;
 mod tui_commands;
 mod tui_daily;
+mod tui_files;

@@ -99,6 +99,9 @@ impl Tui {
             .arg(env("XDG_CONFIG_HOME", "config"))
             .arg(env("XDG_DATA_HOME", "data"))
             .arg(env("XDG_STATE_HOME", "state"))
+            .arg(env("XDG_CACHE_HOME", "cache"))
+            // Empty: the download folder is the fallback `~/Downloads`.
+            .arg("XDG_DOWNLOAD_DIR=")
             .arg("TERM=xterm-256color")
             .arg("LC_ALL=C.UTF-8")
             .args(["sh", "-c", script])

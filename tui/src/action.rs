@@ -161,4 +161,12 @@ pub enum Action {
     Status(Level, String),
     /// Quit the application.
     Quit,
+    /// An image attachment's preview, decoded off the UI thread, or why
+    /// there is none.
+    Preview {
+        /// The attachment.
+        id: chat_protocol::AttachmentId,
+        /// The shrunk image, or the reason it could not be shown.
+        result: Result<std::sync::Arc<image::RgbImage>, String>,
+    },
 }

@@ -170,6 +170,9 @@ pub struct App {
     pub password_change: Option<PasswordChange>,
     /// The last search pane, which Ctrl-F opens again.
     pub last_search: Option<SearchPane>,
+    /// Inline previews of image attachments, by attachment id
+    /// (see [`crate::preview`]).
+    pub previews: std::collections::HashMap<chat_protocol::AttachmentId, crate::preview::Preview>,
 }
 
 /// The steps of `/password`, each asking for one masked line.
@@ -217,6 +220,7 @@ impl App {
             pinned: Vec::new(),
             password_change: None,
             last_search: None,
+            previews: std::collections::HashMap::new(),
         }
     }
 

@@ -45,8 +45,12 @@ pub enum Command {
     Search(String),
     /// `/upload PATH`: send a file.
     Upload(String),
-    /// `/download ID`: save an attachment.
-    Download(String),
+    /// `/download`: save the files of the selected message (or of the
+    /// newest message with files) into the download folder.
+    Download,
+    /// `/open`: save the first file of the selected message (or of the
+    /// newest message with files) and hand it to `xdg-open`.
+    Open,
     /// `/quit`.
     Quit,
     /// `/help`.
@@ -115,6 +119,8 @@ pub enum CommandName {
     Upload,
     /// `/download`
     Download,
+    /// `/open`
+    Open,
     /// `/quit`
     Quit,
     /// `/help`
@@ -139,7 +145,7 @@ pub enum CommandName {
 
 /// Commands whose server feature does not exist yet. Running one shows a
 /// status message saying so. Remove an entry when its feature lands.
-pub const NOT_YET_SUPPORTED: &[CommandName] = &[CommandName::Download];
+pub const NOT_YET_SUPPORTED: &[CommandName] = &[];
 
 /// Name, usage and description (at most 25 columns) of every command, in
 /// help-screen order.
@@ -172,7 +178,8 @@ pub const COMMANDS: &[(CommandName, &str, &str)] = &[
     (CommandName::Reconnect, "/reconnect", "connect again now"),
     (CommandName::Search, "/search TEXT", "search messages"),
     (CommandName::Upload, "/upload PATH", "send a file"),
-    (CommandName::Download, "/download ID", "save an attachment"),
+    (CommandName::Download, "/download", "save selected's files"),
+    (CommandName::Open, "/open", "save and open its file"),
     (CommandName::Mute, "/mute USER", "USER may only read here"),
     (CommandName::Unmute, "/unmute USER", "let USER send again"),
     (CommandName::Unban, "/unban USER", "lift USER's ban here"),
@@ -222,6 +229,7 @@ impl CommandName {
             CommandName::Search => "search",
             CommandName::Upload => "upload",
             CommandName::Download => "download",
+            CommandName::Open => "open",
             CommandName::Quit => "quit",
             CommandName::Help => "help",
             CommandName::Mute => "mute",
@@ -336,7 +344,8 @@ impl Command {
             Command::Reconnect => CommandName::Reconnect,
             Command::Search(_) => CommandName::Search,
             Command::Upload(_) => CommandName::Upload,
-            Command::Download(_) => CommandName::Download,
+            Command::Download => CommandName::Download,
+            Command::Open => CommandName::Open,
             Command::Quit => CommandName::Quit,
             Command::Help => CommandName::Help,
             Command::Mute(_) => CommandName::Mute,
@@ -423,7 +432,8 @@ fn parse_args(cmd: CommandName, args: &str) -> Result<Command, CommandError> {
         CommandName::Reconnect => none(Command::Reconnect),
         CommandName::Search => text("search text").map(Command::Search),
         CommandName::Upload => text("file path").map(Command::Upload),
-        CommandName::Download => one_word("attachment id").map(Command::Download),
+        CommandName::Download => none(Command::Download),
+        CommandName::Open => none(Command::Open),
         CommandName::Quit => none(Command::Quit),
         CommandName::Help => none(Command::Help),
         CommandName::Mute => one_word("username").map(Command::Mute),

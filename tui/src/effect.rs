@@ -198,6 +198,27 @@ pub enum Effect {
         /// The local file.
         path: std::path::PathBuf,
     },
+    /// Save attachments of a room's message into the download folder
+    /// (`/download`, `s` on a selected message), resuming from a `.part`
+    /// file and verifying each hash; with `open`, hand the saved file to
+    /// `xdg-open` (`/open`, `o`). Progress and the outcome come back as
+    /// status lines.
+    Download {
+        /// The room the message is in (membership is checked on download).
+        room: RoomId,
+        /// The files, in message order.
+        files: Vec<chat_protocol::Attachment>,
+        /// Open the (first) saved file with `xdg-open` afterwards.
+        open: bool,
+    },
+    /// Fetch an image attachment into the preview cache and decode it off
+    /// the UI thread; the answer is `Action::Preview`.
+    FetchPreview {
+        /// The room the message is in.
+        room: RoomId,
+        /// The image.
+        attachment: chat_protocol::Attachment,
+    },
 }
 
 /// A password on its way to the server: its `Debug` form hides it, so no

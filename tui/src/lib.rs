@@ -63,6 +63,7 @@ pub mod logging;
 pub mod login;
 pub mod net;
 pub mod outbox_file;
+pub mod preview;
 pub mod run;
 pub mod state;
 pub mod terminal;

@@ -34,8 +34,10 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+mod download;
 mod lifecycle;
 mod requests;
+pub use download::download_dir;
 
 pub use requests::HISTORY_PAGE;
 

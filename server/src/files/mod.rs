@@ -348,6 +348,46 @@ pub(crate) async fn collect_garbage(
         .await
 }
 
+/// Width and height in pixels of an image file, read from its header only
+/// (the `imagesize` crate), when `media_type` is `image/png`,
+/// `image/jpeg`, `image/gif` or `image/webp` and the content really is
+/// that format. `None` for any other type, for content whose header does
+/// not match its declared type or cannot be read, and for a side that
+/// does not fit in a `u32`: dimensions are a display hint, never a reason
+/// to refuse an upload. Blocking (reads the file).
+pub fn image_dimensions(media_type: &str, path: &Path) -> Option<(u32, u32)> {
+    use imagesize::ImageType;
+    let expected = match media_type.to_ascii_lowercase().as_str() {
+        "image/png" => ImageType::Png,
+        "image/jpeg" | "image/jpg" => ImageType::Jpeg,
+        "image/gif" => ImageType::Gif,
+        "image/webp" => ImageType::Webp,
+        _ => return None,
+    };
+    let mut header = [0u8; 64];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).ok()?;
+        let mut n = 0;
+        while n < header.len() {
+            match f.read(&mut header[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(_) => return None,
+            }
+        }
+        n
+    };
+    if imagesize::image_type(&header[..n]).ok()? != expected {
+        return None;
+    }
+    let size = imagesize::size(path).ok()?;
+    Some((
+        u32::try_from(size.width).ok()?,
+        u32::try_from(size.height).ok()?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -203,6 +203,14 @@ async fn finish_upload(
 ) -> Result<proto::Attachment, ErrorBody> {
     let files = &session.shared.files;
 
+    // Width and height come from the verified bytes, not the uploader, and
+    // only the header is read (off the async workers).
+    let dims = {
+        let (temp, media_type) = (temp.clone(), up.media_type.trim().to_owned());
+        tokio::task::spawn_blocking(move || super::image_dimensions(&media_type, &temp))
+            .await
+            .map_err(crate::handlers::internal)?
+    };
     // Verified and fsynced: move it into the blob store and commit the
     // record in one writer job, so the collector (also a writer job) can
     // never remove the blob between the two.
@@ -215,6 +223,8 @@ async fn finish_upload(
         room: up.room.0,
         ts: proto::Timestamp::now().0,
         message: None,
+        width: dims.map(|(w, _)| w),
+        height: dims.map(|(_, h)| h),
     };
     let blobs = files.blobs.clone();
     let quotas = files.config.quotas();

@@ -39,6 +39,13 @@ pub struct AttachmentRecord {
     /// Seq of the message that carries it, once sent.
     #[serde(default)]
     pub message: Option<u64>,
+    /// Image width in pixels, read from the stored file's header for
+    /// image media types (`crate::files::image_dimensions`).
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Image height in pixels, as `width`.
+    #[serde(default)]
+    pub height: Option<u32>,
 }
 
 /// An attachment as a message event stores it (a copy of the record's
@@ -55,6 +62,13 @@ pub struct AttachmentRef {
     pub media_type: String,
     /// BLAKE3 hex.
     pub hash: String,
+    /// Image width in pixels, when known (absent in events stored before
+    /// dimensions were read).
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Image height in pixels, when known.
+    #[serde(default)]
+    pub height: Option<u32>,
 }
 
 impl AttachmentRef {
@@ -66,8 +80,8 @@ impl AttachmentRef {
             size: self.size,
             media_type: self.media_type.clone(),
             hash: self.hash.clone(),
-            width: None,
-            height: None,
+            width: self.width,
+            height: self.height,
         }
     }
 }
@@ -86,6 +100,8 @@ impl AttachmentRecord {
             size: self.size,
             media_type: self.media_type.clone(),
             hash: self.hash.clone(),
+            width: self.width,
+            height: self.height,
         }
     }
 }

@@ -146,6 +146,24 @@ impl Net {
                 };
                 send(&actions, status).await;
             }),
+            // A preview is background work: without a connection it fails
+            // quietly (the app asks again after reconnecting) instead of
+            // putting "not connected" in the status line.
+            Effect::FetchPreview { room, attachment } => match self.session.connection() {
+                Some(conn) => {
+                    let actions = self.actions.clone();
+                    tokio::spawn(super::download::preview(conn, actions, room, attachment));
+                }
+                None => self.report(Action::Preview {
+                    id: attachment.id,
+                    result: Err("not connected".into()),
+                }),
+            },
+            Effect::Download { room, files, open } => {
+                self.request(move |conn, actions| {
+                    super::download::save(conn, actions, room, files, open)
+                });
+            }
             Effect::MarkRead { room, seq } => self.quiet(move |conn| async move {
                 if let Err(e) = conn.mark_read(room, seq).await {
                     tracing::debug!(%room, %seq, error = %e, "mark read failed");

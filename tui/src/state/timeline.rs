@@ -365,6 +365,17 @@ impl Timeline {
         })
     }
 
+    /// The newest message (not deleted) that carries files, for
+    /// `/download` and `/open` without a selection.
+    pub fn newest_with_attachments(&self) -> Option<Seq> {
+        self.items.values().rev().find_map(|i| match &i.kind {
+            ItemKind::Message(m) if m.deleted_by.is_none() && !m.attachments.is_empty() => {
+                Some(i.seq)
+            }
+            _ => None,
+        })
+    }
+
     /// The newest message not deleted, for `/react` without a selection.
     pub fn last_message(&self) -> Option<Seq> {
         self.items.values().rev().find_map(|i| match &i.kind {

@@ -130,7 +130,8 @@ fn body_lines(app: &App, room: &Room, cols: usize, rows: usize) -> Vec<Line<'sta
             // selected one.
             let seen = (own_latest == Some(item.seq) || room.selected == Some(item.seq))
                 .then(|| room.seen_names(item.seq));
-            let mut lines = message::item_lines(item, &room.timeline, cols, me, seen);
+            let mut lines =
+                message::item_lines(item, &room.timeline, cols, me, seen, &app.previews);
             if room.selected == Some(item.seq) {
                 for line in &mut lines {
                     line.style = line.style.add_modifier(Modifier::REVERSED);

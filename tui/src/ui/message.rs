@@ -5,6 +5,7 @@
 
 use super::theme;
 use super::wrap::{truncate, width, wrap};
+use crate::preview::Preview;
 use crate::state::{
     Item, ItemKind, MessageView, Notice, Outgoing, OutgoingState, Timeline, mention,
 };
@@ -13,6 +14,9 @@ use chat_protocol::{Author, Role, Timestamp};
 use chrono::{DateTime, NaiveDate, Utc};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
+
+/// Image previews by attachment id, as kept in [`crate::app::App`].
+pub type Previews = std::collections::HashMap<chat_protocol::AttachmentId, Preview>;
 
 /// Columns before a message's text on continuation rows ("HH:MM ").
 pub const INDENT: usize = 6;
@@ -68,6 +72,7 @@ pub fn item_lines(
     cols: usize,
     me: Option<&str>,
     seen: Option<Vec<String>>,
+    previews: &Previews,
 ) -> Vec<Line<'static>> {
     let time = hhmm(item.ts);
     match &item.kind {
@@ -85,7 +90,7 @@ pub fn item_lines(
                 ),
             ])]
         }
-        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, me, seen),
+        ItemKind::Message(m) => message_lines(&time, m, timeline, cols, me, seen, previews),
         ItemKind::Hidden => Vec::new(),
         ItemKind::Notice(n) => {
             let who = name(&item.actor);
@@ -152,6 +157,7 @@ fn message_lines(
     cols: usize,
     me: Option<&str>,
     seen: Option<Vec<String>>,
+    previews: &Previews,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(target) = m.reply_to {
@@ -190,6 +196,12 @@ fn message_lines(
             Span::raw(" ".repeat(INDENT)),
             Span::raw(truncate(&attachment_line(a), cols.saturating_sub(INDENT))),
         ]));
+        if let Some(Preview::Ready(img)) = previews.get(&a.id) {
+            for mut line in crate::preview::lines(img, cols.saturating_sub(INDENT)) {
+                line.spans.insert(0, Span::raw(" ".repeat(INDENT)));
+                lines.push(line);
+            }
+        }
     }
     if !m.reactions.is_empty() {
         let text = m

@@ -75,6 +75,7 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
     keys.push(row("Up (empty input)".into(), "edit your last message"));
     keys.push(row("Alt-Up, Alt-Down".into(), "select a message"));
     keys.push(row("r/e/d (selected)".into(), "reply, react, delete"));
+    keys.push(row("s/o (selected)".into(), "save files / open one"));
     keys.push(row("Esc".into(), "clear input, cancel"));
     keys.push(row("Mouse wheel".into(), "scroll"));
     keys.push(Line::raw(""));

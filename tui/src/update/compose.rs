@@ -228,7 +228,12 @@ fn run(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
             app.overlay = Overlay::Search(crate::app::SearchPane::loading(query.clone()));
             fx.push(Effect::Search { query });
         }
-        Command::Download(_) => return,
+        Command::Download | Command::Open => {
+            let open = matches!(cmd, Command::Open);
+            if !download(app, open, fx) {
+                return;
+            }
+        }
     }
     app.composer.clear();
     if let Some(r) = app.active_room_mut() {
@@ -372,6 +377,52 @@ fn edit(app: &mut App, seq: Seq, text: String, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Asks the network task to save the files of the selected message (or,
+/// with none selected, of the newest message that has files); with `open`
+/// only the first file, which is then handed to `xdg-open`. Returns false
+/// (with an error in the status line) when there is nothing to save.
+pub(super) fn download(app: &mut App, open: bool, fx: &mut Vec<Effect>) -> bool {
+    let verb = if open { "/open" } else { "/download" };
+    let Some(room) = app.active_room() else {
+        app.set_status(
+            Level::Error,
+            format!("{verb}: no room selected; switch to one first"),
+        );
+        return false;
+    };
+    let with_files = |seq: Seq| {
+        room.timeline
+            .get(seq)
+            .and_then(|i| i.message())
+            .filter(|m| m.deleted_by.is_none() && !m.attachments.is_empty())
+            .map(|m| m.attachments.clone())
+    };
+    let files = match room.selected {
+        Some(seq) => with_files(seq),
+        None => room.timeline.newest_with_attachments().and_then(with_files),
+    };
+    let Some(mut files) = files else {
+        let problem = if room.selected.is_some() {
+            "the selected message has no files; select one with a 📎 line (Alt-Up)"
+        } else {
+            "no message with files in this room yet"
+        };
+        app.set_status(Level::Error, format!("{verb}: {problem}"));
+        return false;
+    };
+    if open {
+        files.truncate(1);
+    }
+    let room = room.id;
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| chat_protocol::text::display_safe(&f.name).into_owned())
+        .collect();
+    app.set_status(Level::Info, format!("downloading {}…", names.join(", ")));
+    fx.push(Effect::Download { room, files, open });
+    true
+}
+
 /// `~/x` as a path under `$HOME`; anything else as given.
 fn expand_home(path: &str) -> std::path::PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
@@ -384,7 +435,6 @@ fn expand_home(path: &str) -> std::path::PathBuf {
 fn feature(name: CommandName) -> &'static str {
     match name {
         CommandName::Search => "search",
-        CommandName::Download => "file download",
         _ => "this command",
     }
 }

@@ -38,6 +38,15 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         {
             on_selection_key(app, c);
         }
+        (KeyCode::Char(c @ ('s' | 'o')), KeyModifiers::NONE) if empty && selected.is_some() => {
+            // Save (or save and open) the selected message's files; the
+            // selection stays when there are none, so the error names it.
+            if compose::download(app, c == 'o', fx)
+                && let Some(r) = app.active_room_mut()
+            {
+                r.selected = None;
+            }
+        }
         (KeyCode::Char(c @ '1'..='9'), KeyModifiers::ALT) => {
             nav::jump(app, (c as u8 - b'0') as usize, fx);
         }

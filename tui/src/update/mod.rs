@@ -27,6 +27,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let mut fx = Vec::new();
     let outbox = app.outbox.revision();
     apply(app, action, &mut fx);
+    crate::preview::request(app, &mut fx);
     if app.outbox.revision() != outbox {
         fx.push(Effect::PersistOutbox(
             app.outbox.unsent().cloned().collect(),

@@ -191,6 +191,7 @@ pub(super) fn on_network(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         } => live::on_receipt(app, room, user, read_seq),
         Action::Contacts(list) => live::on_contacts(app, list),
         Action::Status(level, text) => app.set_status(level, text),
+        Action::Preview { id, result } => crate::preview::loaded(app, id, result),
         // Terminal actions are handled in `update`.
         Action::Key(_)
         | Action::Paste(_)
@@ -238,6 +239,7 @@ fn on_connection(app: &mut App, status: ConnectionStatus, fx: &mut Vec<Effect>) 
         }
     }
     if now_connected && !was_connected {
+        crate::preview::retry_failed(app);
         for room in app.rooms.values() {
             fx.push(if room.timeline.is_empty() {
                 first_subscribe(room)
