@@ -45,36 +45,17 @@ async fn a_consumer_that_stops_reading_is_lagged_by_the_server_and_then_catches_
     .expect("the room's first event within the wait");
     let lagged_before = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
 
-    let text = "x".repeat(1024);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..FLOOD {
-        let (c, body) = (admin.clone(), format!("m{i} {text}"));
-        tasks.spawn(async move {
-            c.send(room, IdempotencyKey(format!("flood-{i}")), &body, None)
-                .await
-                .expect("send")
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.expect("send task");
-    }
+    flood(&admin, room).await;
 
     // Back-pressure reaches chatd: it sheds the stream of the consumer that
     // is not reading. With an unbounded feed the client read on into its
     // own memory and chatd never saw it fall behind.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let lagged = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
-        if lagged > lagged_before {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "chatd never lagged the stream of a client that stopped reading \
-             {FLOOD} messages: the client buffered them all"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_lag(
+        metrics,
+        lagged_before,
+        "chatd never lagged the stream of a client that stopped reading: the client buffered every message",
+    )
+    .await;
 
     // Reading again, the consumer gets every message once, in room order.
     let mut seen = std::collections::HashSet::new();
@@ -153,33 +134,14 @@ async fn a_stalled_chat_tui_is_lagged_by_the_server_and_then_catches_up() {
         .expect("net task running");
     let lagged_before = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
 
-    let text = "x".repeat(1024);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..FLOOD {
-        let (c, body) = (admin.clone(), format!("m{i} {text}"));
-        tasks.spawn(async move {
-            c.send(room, IdempotencyKey(format!("flood-{i}")), &body, None)
-                .await
-                .expect("send")
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.expect("send task");
-    }
+    flood(&admin, room).await;
 
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let lagged = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
-        if lagged > lagged_before {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "chatd never lagged the stream of a chat-tui whose UI stopped reading \
-             {FLOOD} messages: its network task buffered them all"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_lag(
+        metrics,
+        lagged_before,
+        "chatd never lagged the stream of a chat-tui whose UI stopped reading: its network task buffered every message",
+    )
+    .await;
 
     let mut seen = std::collections::HashSet::new();
     let drained = tokio::time::timeout(Duration::from_secs(120), async {
@@ -203,4 +165,36 @@ async fn a_stalled_chat_tui_is_lagged_by_the_server_and_then_catches_up() {
     );
     drop(effects);
     let _ = tokio::time::timeout(WAIT, net_task).await;
+}
+
+/// Sends [`FLOOD`] messages of about 1 KiB to `room`, pipelined, and
+/// waits for every ack.
+async fn flood(admin: &chat_client::Connection, room: chat_protocol::RoomId) {
+    let text = "x".repeat(1024);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..FLOOD {
+        let (c, body) = (admin.clone(), format!("m{i} {text}"));
+        tasks.spawn(async move {
+            c.send(room, IdempotencyKey(format!("flood-{i}")), &body, None)
+                .await
+                .expect("send")
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("send task");
+    }
+}
+
+/// Waits (at most [`WAIT`]) until chatd has lagged a subscriber since
+/// `before` (`chatd_fanout_lagged_total`), panicking with `why` if not.
+async fn wait_for_lag(metrics: std::net::SocketAddr, before: f64, why: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lagged = value(&scrape(metrics).await, "chatd_fanout_lagged_total", &[]);
+        if lagged > before {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{why} ({FLOOD} messages)");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
