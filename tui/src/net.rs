@@ -432,6 +432,28 @@ async fn send(actions: &mpsc::Sender<Action>, action: Action) {
     let _ = actions.send(action).await;
 }
 
+/// A transfer's progress callback that reports `"{verb} {name}: N %"` in
+/// the status line at most every 10 % (and not at 100 %, which the caller
+/// reports itself).
+fn status_progress(
+    actions: &mpsc::Sender<Action>,
+    verb: &'static str,
+    name: &str,
+) -> impl FnMut(u64, u64) + Send + use<> {
+    let (actions, name) = (actions.clone(), name.to_owned());
+    let mut shown = 0;
+    move |done: u64, total: u64| {
+        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
+        if pct >= shown + 10 && pct < 100 {
+            shown = pct - pct % 10;
+            let _ = actions.try_send(Action::Status(
+                Level::Info,
+                format!("{verb} {name}: {pct} %"),
+            ));
+        }
+    }
+}
+
 fn failure(text: String) -> Action {
     Action::Status(Level::Error, text)
 }

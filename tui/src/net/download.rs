@@ -49,20 +49,7 @@ pub(super) async fn save(
     for file in &files {
         let name = chat_protocol::text::display_safe(&file.name).into_owned();
         let dest = dir.join(chat_client::safe_file_name(&file.name));
-        let progress = {
-            let (actions, name) = (actions.clone(), name.clone());
-            let mut shown = 0;
-            move |done: u64, total: u64| {
-                let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
-                if pct >= shown + 10 && pct < 100 {
-                    shown = pct - pct % 10;
-                    let _ = actions.try_send(Action::Status(
-                        Level::Info,
-                        format!("downloading {name}: {pct} %"),
-                    ));
-                }
-            }
-        };
+        let progress = super::status_progress(&actions, "downloading", &name);
         match conn.download_to(room, file, &dest, progress).await {
             Ok(done) => saved.push(done.path),
             Err(e) => {

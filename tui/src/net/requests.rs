@@ -64,20 +64,7 @@ impl Net {
                     let page = conn
                         .history(room, HistoryAnchor::Before(before), HISTORY_PAGE)
                         .await;
-                    send(
-                        &actions,
-                        match page {
-                            Ok(page) => Action::OlderLoaded {
-                                room,
-                                events: page.events,
-                            },
-                            Err(e) => Action::OlderFailed {
-                                room,
-                                error: e.to_string(),
-                            },
-                        },
-                    )
-                    .await;
+                    send(&actions, older_page(room, page)).await;
                 });
             }
             Effect::LoadOlder { room, before } => {
@@ -92,20 +79,7 @@ impl Net {
                     let page = conn
                         .history(room, HistoryAnchor::Before(before), HISTORY_PAGE)
                         .await;
-                    send(
-                        &actions,
-                        match page {
-                            Ok(page) => Action::OlderLoaded {
-                                room,
-                                events: page.events,
-                            },
-                            Err(e) => Action::OlderFailed {
-                                room,
-                                error: e.to_string(),
-                            },
-                        },
-                    )
-                    .await;
+                    send(&actions, older_page(room, page)).await;
                 });
             }
             Effect::Upload { room, path } => self.request(move |conn, actions| async move {
@@ -114,20 +88,7 @@ impl Net {
                     .map(|n| chat_protocol::text::display_safe(&n.to_string_lossy()).into_owned())
                     .unwrap_or_default();
                 // Progress in the status line, at most every 10 %.
-                let progress = {
-                    let (actions, name) = (actions.clone(), name.clone());
-                    let mut shown = 0;
-                    move |done: u64, total: u64| {
-                        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
-                        if pct >= shown + 10 && pct < 100 {
-                            shown = pct - pct % 10;
-                            let _ = actions.try_send(Action::Status(
-                                Level::Info,
-                                format!("uploading {name}: {pct} %"),
-                            ));
-                        }
-                    }
-                };
+                let progress = super::status_progress(&actions, "uploading", &name);
                 let sent = async {
                     let up = conn.upload_path(room, &path, None, progress).await?;
                     conn.send_with_attachments(
@@ -304,5 +265,22 @@ impl Net {
                 }
             }
         });
+    }
+}
+
+/// The action for a page of older history: the events, or why not.
+fn older_page(
+    room: chat_protocol::RoomId,
+    page: Result<chat_protocol::HistoryPage, chat_client::ClientError>,
+) -> Action {
+    match page {
+        Ok(page) => Action::OlderLoaded {
+            room,
+            events: page.events,
+        },
+        Err(e) => Action::OlderFailed {
+            room,
+            error: e.to_string(),
+        },
     }
 }
