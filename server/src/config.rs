@@ -55,6 +55,12 @@ pub struct Config {
     /// full disk (`store::fault`). Not settable from flags or files;
     /// `None` in service.
     pub disk_fault: Option<crate::store::fault::DiskFault>,
+    /// Test hook: how long each room subscribe stalls (blocking its thread)
+    /// between finding its room's slot in the fan-out hub and joining it,
+    /// to widen the window in which it races the room's last unsubscribe
+    /// (see `fanout::Hub::subscribe`). Not settable from flags or files;
+    /// `None` in service.
+    pub fanout_join_delay: Option<std::time::Duration>,
     /// Keep the full-text search index (`data_dir/search`). Default on;
     /// off, `Search` is refused and nothing is indexed.
     pub search: bool,
@@ -198,6 +204,7 @@ impl Default for Config {
             deadlines: Deadlines::default(),
             sweep: crate::store::sweep::Sweep::default(),
             disk_fault: None,
+            fanout_join_delay: None,
             search: true,
             files: crate::files::FilesConfig::default(),
         }
@@ -619,6 +626,7 @@ impl Config {
             deadlines: Deadlines::default(),
             sweep: crate::store::sweep::Sweep::default(),
             disk_fault: None,
+            fanout_join_delay: None,
             search: pick(args.search, file.search, d.search),
             files: file.files.clone(),
         };

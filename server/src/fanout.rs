@@ -151,6 +151,8 @@ pub struct Hub {
     sessions: Mutex<HashMap<u64, SessionGuards>>,
     next_id: AtomicU64,
     queue: usize,
+    /// Test hook ([`crate::config::Config::fanout_join_delay`]).
+    join_delay: Option<std::time::Duration>,
     /// Events handed to subscriber queues, for stats and benchmarks.
     pub deliveries: AtomicU64,
     /// Subscriptions ended as lagged.
@@ -160,7 +162,17 @@ pub struct Hub {
 impl Hub {
     /// A hub whose room subscribers each queue at most `queue` events.
     pub fn new(queue: usize) -> Arc<Hub> {
+        Hub::with_join_delay(queue, None)
+    }
+
+    /// A hub as [`Hub::new`] whose [`Hub::subscribe`] stalls for
+    /// `join_delay` (when set) between finding its room's slot and joining
+    /// it: the test hook [`crate::config::Config::fanout_join_delay`], which
+    /// widens the race with the room's last unsubscribe so an end-to-end
+    /// test can show that no subscriber lands in an orphaned slot.
+    pub fn with_join_delay(queue: usize, join_delay: Option<std::time::Duration>) -> Arc<Hub> {
         Arc::new(Hub {
+            join_delay,
             rooms: RwLock::default(),
             users: Mutex::default(),
             sessions: Mutex::default(),
@@ -185,10 +197,11 @@ impl Hub {
         // map (where nothing would ever be published to it).
         {
             let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-            rooms
-                .entry(room)
-                .or_default()
-                .lock()
+            let slot = rooms.entry(room).or_default();
+            if let Some(delay) = self.join_delay {
+                std::thread::sleep(delay);
+            }
+            slot.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(Subscriber {
                     id,

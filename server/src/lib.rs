@@ -177,7 +177,8 @@ impl Server {
         if let Some(path) = bootstrap::ensure_admin(&store, &data_dir).await? {
             tracing::info!(path = %path.display(), "created the admin account; its API token is in this file");
         }
-        let hub = fanout::Hub::new(config.limits.subscriber_queue);
+        let hub =
+            fanout::Hub::with_join_delay(config.limits.subscriber_queue, config.fanout_join_delay);
         store.writer().attach_hub(hub.clone());
         let search = if config.search {
             let (dir, for_index) = (data_dir.clone(), store.clone());

@@ -15,6 +15,7 @@ use chat_protocol::{
     ErrorCode, IdempotencyKey, ModAction, Presence, RequestBody, RoomEventKind, RoomFrame, Seq,
     UserEvent,
 };
+use std::time::Duration;
 
 /// A server whose send rate limit does not slow down a test that sends a
 /// message per round.
@@ -123,11 +124,24 @@ async fn subscribe_racing_kick_never_outlives_membership() {
 }
 
 /// The room's only subscriber unsubscribes while another connection
-/// subscribes, 60 times: the new subscriber receives the next message
+/// subscribes, 40 times: the new subscriber receives the next message
 /// every time (no subscriber lands in an orphaned hub slot).
-#[tokio::test]
+///
+/// The hub's subscribe and remove are synchronous, so they can only race on
+/// a runtime with several worker threads; chatd's test hook
+/// `Config::fanout_join_delay` stalls each subscribe for 30 ms between
+/// finding the room's slot and joining it, so the unsubscribe sent at the
+/// same moment lands inside that window. With a hub that finds the slot
+/// and joins it under separate locks, the last unsubscribe removes the
+/// slot during the stall and this test fails in its first rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn subscribe_racing_the_last_unsubscribe_never_misses_an_event() {
-    let server = unthrottled().await;
+    let server = spawn_server_with(|c| {
+        c.limits.send_rate_per_sec = 10_000;
+        c.limits.send_burst = 10_000;
+        c.fanout_join_delay = Some(Duration::from_millis(30));
+    })
+    .await;
     let (owner, _) = server.user("owner").await;
     let room = public_room(&owner, "ward-4").await;
     let a = server.login("owner").await.0;
@@ -137,7 +151,7 @@ async fn subscribe_racing_the_last_unsubscribe_never_misses_an_event() {
         (a, s)
     };
     let mut joining = b;
-    for round in 0..60 {
+    for round in 0..40 {
         let head = owner
             .send(
                 room,
