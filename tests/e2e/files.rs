@@ -390,6 +390,81 @@ async fn over_limit_files_are_refused_before_any_byte() {
     assert!(!read_any, "the quota refusal came before any byte");
 }
 
+/// A partial upload takes disk as a stored file does: a user whose
+/// abandoned upload declared 3 MiB cannot start another 3 MiB upload past a
+/// 5 MiB quota (before this rule, every abandoned upload was free until
+/// the collector's 24 h grace, so one user could fill the disk with them),
+/// while resuming the abandoned upload itself is still admitted.
+#[tokio::test]
+async fn unfinished_uploads_count_against_the_uploaders_quota() {
+    let server = spawn_server_with(|c| c.files.user_quota_bytes = 5 << 20).await;
+    let (ana, _) = server.user("ana").await;
+    let room = public_room(&ana, "partials").await;
+    let size = 3 << 20;
+    let bytes = noise(size, 21);
+    let meta = FileMeta {
+        name: "first.bin".into(),
+        media_type: "application/octet-stream".into(),
+        size: size as u64,
+        hash: hash(&bytes),
+    };
+    let cut = stalled_upload(&ana, room, meta.clone(), bytes.clone(), size / 2);
+    wait_partial(&server.config.data_dir, (size / 2) as u64).await;
+    ana.close("abandon the upload");
+    cut.abort();
+    let _ = cut.await;
+
+    let (ana, _) = server.login("ana").await;
+    let other = noise(size, 22);
+    let other_meta = FileMeta {
+        name: "second.bin".into(),
+        media_type: "application/octet-stream".into(),
+        size: size as u64,
+        hash: hash(&other),
+    };
+    let mut read_any = false;
+    let err = ana
+        .upload_from(
+            room,
+            &other_meta,
+            |_| {
+                read_any = true;
+                async { Err::<StallAt, _>(ClientError::ConnectionLost("unused".into())) }
+            },
+            |_, _| {},
+        )
+        .await
+        .expect_err("the unfinished upload's bytes count");
+    assert!(!read_any, "refused before any byte");
+    let ClientError::Server(body) = err else {
+        panic!("expected a refusal")
+    };
+    assert_eq!(body.code, ErrorCode::QuotaExceeded);
+    assert!(
+        body.message.contains("unfinished uploads"),
+        "the refusal says why: {}",
+        body.message
+    );
+
+    let up = ana
+        .upload_from(
+            room,
+            &meta,
+            move |offset| async move {
+                let pos = usize::try_from(offset).expect("offset");
+                Ok(StallAt {
+                    bytes,
+                    pos,
+                    stop: size,
+                })
+            },
+            |_, _| {},
+        )
+        .await
+        .expect("resuming the unfinished upload is admitted");
+    assert_eq!(up.resumed_from, (size / 2) as u64);
+}
+
 #[tokio::test]
 async fn deleting_the_message_makes_its_files_unreachable_for_members() {
     let server = spawn_server().await;

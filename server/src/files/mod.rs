@@ -32,6 +32,12 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 100 << 20;
 /// beyond the control stream, granted at login).
 pub const MAX_TRANSFERS_PER_CONNECTION: u32 = 4;
 
+/// Unfinished uploads (partial files and running transfers) one user may
+/// hold at once. Past it a new upload is refused with `QuotaExceeded` until
+/// one finishes or the collector sweeps it (after `gc_grace_ms`), so a user
+/// cannot fill the partial directory with abandoned uploads.
+pub const MAX_UNFINISHED_UPLOADS_PER_USER: usize = 16;
+
 /// Bytes read from a stream or a file per step, and the largest buffer one
 /// transfer holds.
 pub const CHUNK_BYTES: usize = 64 << 10;
@@ -206,16 +212,28 @@ impl Files {
         })
     }
 
-    /// Registers upload `id`, cancelling an older transfer of it; the
-    /// returned guard is held while the transfer touches the partial file.
-    async fn begin_upload(
+    /// Registers upload `id` of `user`, cancelling an older transfer of
+    /// it; the returned guard is held while the transfer touches the
+    /// partial file. `admit` sees the user's other unfinished uploads (how
+    /// many, and the bytes they declared) and may refuse; the check and the
+    /// registration happen under one lock, so concurrent uploads of one
+    /// user cannot all pass a check meant for one of them.
+    ///
+    /// # Errors
+    /// What `admit` returns.
+    pub(crate) async fn begin_upload(
         &self,
         id: &str,
-    ) -> (
-        tokio::sync::OwnedMutexGuard<()>,
-        tokio::sync::oneshot::Receiver<()>,
-        u64,
-    ) {
+        user: u64,
+        admit: impl FnOnce(usize, u64) -> Result<(), chat_protocol::ErrorBody>,
+    ) -> Result<
+        (
+            tokio::sync::OwnedMutexGuard<()>,
+            tokio::sync::oneshot::Receiver<()>,
+            u64,
+        ),
+        chat_protocol::ErrorBody,
+    > {
         let (cancel, cancelled) = tokio::sync::oneshot::channel();
         let generation = self
             .uploads
@@ -227,6 +245,8 @@ impl Files {
                 .running
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
+            let (count, bytes) = self.unfinished(&running, user, id);
+            admit(count, bytes)?;
             let lock = match running.remove(id) {
                 Some(old) => {
                     let _ = old.cancel.send(());
@@ -245,7 +265,38 @@ impl Files {
             lock
         };
         let guard = lock.lock_owned().await;
-        (guard, cancelled, generation)
+        Ok((guard, cancelled, generation))
+    }
+
+    /// `user`'s unfinished uploads other than `except`, as (how many, bytes
+    /// declared): partial files on disk and transfers running, each counted
+    /// once. Reads the partial directory, which holds at most
+    /// [`MAX_UNFINISHED_UPLOADS_PER_USER`] files per user.
+    fn unfinished(
+        &self,
+        running: &HashMap<String, Running>,
+        user: u64,
+        except: &str,
+    ) -> (usize, u64) {
+        let on_disk = std::fs::read_dir(&self.partial_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".part"))
+                    .map(str::to_owned)
+            });
+        let ids: std::collections::HashSet<String> =
+            on_disk.chain(running.keys().cloned()).collect();
+        ids.iter()
+            .filter(|id| id.as_str() != except)
+            .filter_map(|id| parse_upload_id(id))
+            .filter(|(owner, _)| *owner == user)
+            .fold((0, 0u64), |(n, bytes), (_, size)| {
+                (n + 1, bytes.saturating_add(size))
+            })
     }
 
     /// Forgets upload `id` if it is still registration `generation` (a
@@ -261,6 +312,17 @@ impl Files {
             running.remove(id);
         }
     }
+}
+
+/// The uploader and declared size in an upload id
+/// (`{user}-{blake3 hex}-{size}`, see `transfer::upload`); `None` for a
+/// name of another shape.
+fn parse_upload_id(id: &str) -> Option<(u64, u64)> {
+    let mut parts = id.splitn(3, '-');
+    let user = parts.next()?.parse().ok()?;
+    let _hash = parts.next()?;
+    let size = parts.next()?.parse().ok()?;
+    Some((user, size))
 }
 
 /// Runs the collector every `gc_interval_ms` until the store stops: one
@@ -391,6 +453,15 @@ pub fn image_dimensions(media_type: &str, path: &Path) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_ids_name_their_uploader_and_size() {
+        let hash = "a".repeat(64);
+        assert_eq!(parse_upload_id(&format!("7-{hash}-1024")), Some((7, 1024)));
+        assert_eq!(parse_upload_id("7-abc"), None);
+        assert_eq!(parse_upload_id("x-abc-1"), None);
+        assert_eq!(parse_upload_id(&format!("7-{hash}-big")), None);
+    }
 
     #[test]
     fn media_types_match_exactly_by_family_or_all() {

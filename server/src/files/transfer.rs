@@ -173,7 +173,12 @@ async fn upload(
 
     let upload_id = format!("{}-{}-{}", me.user, up.hash, up.size);
     let path = files.partial_dir.join(format!("{upload_id}.part"));
-    let (_guard, mut cancelled, generation) = files.begin_upload(&upload_id).await;
+    let per_user = files.config.user_quota_bytes;
+    let (_guard, mut cancelled, generation) = files
+        .begin_upload(&upload_id, me.user, |count, pending| {
+            check_unfinished(count, pending, used_user, up.size, per_user)
+        })
+        .await?;
     // The upload stays registered until its file is in the blob store, so
     // the partial sweep never takes a file being finished.
     let stored = match receive(&up, &upload_id, &path, send, recv, &mut cancelled).await {
@@ -192,6 +197,43 @@ async fn upload(
     };
     files.end_upload(&upload_id, generation);
     reply(send, &TransferReply::Stored(stored?)).await
+}
+
+/// Refuses an upload when the uploader already holds
+/// [`super::MAX_UNFINISHED_UPLOADS_PER_USER`] unfinished uploads, or when
+/// the bytes they declared (`pending`), the files stored (`used`) and this
+/// file (`size`) together pass the user's quota: a partial file takes disk
+/// as a stored one does.
+fn check_unfinished(
+    count: usize,
+    pending: u64,
+    used: u64,
+    size: u64,
+    quota: u64,
+) -> Result<(), ErrorBody> {
+    if count >= super::MAX_UNFINISHED_UPLOADS_PER_USER {
+        return Err(ErrorBody::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "you have {count} unfinished uploads, the most this server keeps per user; \
+                 finish or resume one of them first (abandoned ones are discarded after the \
+                 collection grace period)"
+            ),
+        ));
+    }
+    let total = used.saturating_add(pending).saturating_add(size);
+    if pending > 0 && total > quota {
+        return Err(ErrorBody::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this file ({size} bytes), your stored files ({used} bytes) and your {count} \
+                 unfinished uploads ({pending} bytes) would pass your quota of {quota} bytes; \
+                 finish or resume the unfinished uploads first (abandoned ones are discarded \
+                 after the collection grace period)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Moves a verified upload into the blob store and commits its record.
