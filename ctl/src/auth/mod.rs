@@ -6,7 +6,7 @@ pub mod profile;
 use crate::args::GlobalArgs;
 use crate::error::{CtlError, Result};
 use chat_client::{ClientConfig, ClientError, Connection, OnUnknown, Trust};
-use chat_protocol::UserInfo;
+use chat_protocol::{ErrorCode, UserInfo};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -165,14 +165,37 @@ impl Target {
     pub async fn connect_authed(&self) -> Result<(Connection, UserInfo)> {
         let token = self.token()?;
         let conn = self.connect().await?;
-        let user = conn.authenticate(&token).await.map_err(|e| {
-            CtlError::client(
-                "the server refused the token (revoked, expired or mistyped?); \
-                 log in again or use another token",
-                e,
-            )
-        })?;
+        let user = conn
+            .authenticate(&token)
+            .await
+            .map_err(|e| CtlError::client(login_failure(&e), e))?;
         Ok((conn, user))
+    }
+}
+
+/// What chatctl says when logging in with a token failed: a refused token
+/// asks for a new one; anything else (the store degraded, a rate limit,
+/// a lost connection) says the token was not the problem, so nobody
+/// replaces a good token over a server fault.
+fn login_failure(e: &ClientError) -> &'static str {
+    match e.code() {
+        Some(ErrorCode::AuthFailed | ErrorCode::Unauthenticated) => {
+            "the server refused the token (revoked, expired or mistyped?); \
+             log in again or use another token"
+        }
+        Some(ErrorCode::AccountDisabled) => {
+            "the account of this token is disabled; ask a server admin to enable it"
+        }
+        Some(ErrorCode::Unavailable) => {
+            "the server cannot log anyone in right now (the token was not checked); \
+             retry shortly, and if it persists ask the operator to check chatd's \
+             storage (`chatctl server health`)"
+        }
+        Some(ErrorCode::RateLimited) => {
+            "the server is refusing logins from here for a while after failed attempts; \
+             wait and retry"
+        }
+        _ => "logging in with the token failed; retry, and check that the server is up",
     }
 }
 
@@ -215,4 +238,35 @@ fn on_unknown(trust_new: bool) -> OnUnknown {
         }));
     }
     OnUnknown::Reject
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_protocol::ErrorBody;
+
+    fn refused(code: ErrorCode) -> ClientError {
+        ClientError::Server(ErrorBody::new(code, "x"))
+    }
+
+    #[test]
+    fn only_a_refused_token_is_blamed_on_the_token() {
+        for code in [ErrorCode::AuthFailed, ErrorCode::Unauthenticated] {
+            assert!(login_failure(&refused(code)).contains("refused the token"));
+        }
+        for code in [
+            ErrorCode::Unavailable,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+            ErrorCode::AccountDisabled,
+        ] {
+            assert!(
+                !login_failure(&refused(code)).contains("refused the token"),
+                "{code:?} is not the token's fault"
+            );
+        }
+        let lost = ClientError::ConnectionLost("reset".into());
+        assert!(!login_failure(&lost).contains("refused the token"));
+        assert!(login_failure(&refused(ErrorCode::Unavailable)).contains("not checked"));
+    }
 }
