@@ -83,6 +83,7 @@ pub use conn::{
     KEEP_ALIVE_INTERVAL, RoomStream, SHUTDOWN_GRACE, StreamEnd, UserStream, connect,
     connect_with_hello,
 };
+pub use conn::BackedUp;
 pub use conn::{Downloaded, FileMeta, Uploaded, guess_media_type, safe_file_name};
 pub use error::ClientError;
 pub use trust::{

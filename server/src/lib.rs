@@ -12,10 +12,13 @@
 //! - [`store`]: redb, all tables in `store::tables`, the single group-commit
 //!   writer in `store::writer`.
 //! - [`fanout`]: the hub that hands committed events to subscribers.
+//! - [`backup`]: `chatctl server backup` (served on a transfer stream) and
+//!   `chatd restore`.
 //! - [`metrics`]: Prometheus metrics, one registry per server;
 //!   [`ops_http`]: the `/metrics`, `/healthz`, `/readyz` listener.
 
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod content;
@@ -158,6 +161,7 @@ impl Server {
                 cause,
             },
         )?;
+        backup::serve::remove_leftovers(&data_dir);
         let (tls, store) = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {
@@ -256,6 +260,7 @@ impl Server {
                 .map_err(|e| ServerError::Task(format!("cannot start the argon2 threads: {e}")))?,
             logins: login::Throttle::default(),
             search,
+            backups: backup::serve::Backups::default(),
         });
         Ok(Server {
             endpoint,

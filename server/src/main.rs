@@ -34,6 +34,25 @@ async fn run() -> anyhow::Result<()> {
         .with_ansi(ansi)
         .init();
 
+    if let Some(chatd::config::Command::Restore { file, data_dir }) = &args.command {
+        let (file, data_dir) = (file.clone(), data_dir.clone());
+        let restored =
+            tokio::task::spawn_blocking(move || chatd::backup::restore::restore(&file, &data_dir))
+                .await
+                .context("the restore task failed")??;
+        let m = &restored.manifest;
+        println!(
+            "restored {} events and {} files (backup of {} ms since the epoch, chatd {}) into {}; \
+             start chatd with --data {}",
+            m.events,
+            m.blobs.len(),
+            m.created_ms,
+            m.chatd_version,
+            restored.data_dir.display(),
+            restored.data_dir.display()
+        );
+        return Ok(());
+    }
     let config = chatd::Config::load(args).context("invalid configuration")?;
     // Register the handlers before starting, so a signal that arrives during
     // start-up still shuts down cleanly.

@@ -41,6 +41,8 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Files: blob store, partial uploads, limits.
     pub files: crate::files::Files,
+    /// Backups in progress (one at a time).
+    pub backups: crate::backup::serve::Backups,
 }
 
 impl Shared {

@@ -185,6 +185,10 @@ pub struct Files {
     pub partial_dir: PathBuf,
     /// Limits and collection settings.
     pub config: FilesConfig,
+    /// Held for reading by a running backup and for writing by each
+    /// collection pass, so no blob a backup's snapshot names is removed
+    /// before the backup has sent it.
+    pub collect_gate: tokio::sync::RwLock<()>,
     uploads: Uploads,
 }
 
@@ -202,6 +206,7 @@ impl Files {
             blobs: Arc::new(blobs),
             partial_dir,
             config,
+            collect_gate: tokio::sync::RwLock::new(()),
             uploads: Uploads::default(),
         })
     }
@@ -327,6 +332,7 @@ pub(crate) async fn collect_garbage(
     shared: &crate::shared::Shared,
 ) -> Result<usize, crate::store::WriteError> {
     let grace = shared.files.config.gc_grace_ms;
+    let _no_backup = shared.files.collect_gate.write().await;
     let partials = sweep_partials(&shared.files, grace);
     if partials > 0 {
         tracing::info!(partials, "removed abandoned partial uploads");

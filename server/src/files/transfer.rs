@@ -69,6 +69,7 @@ async fn serve(session: Arc<Session>, mut send: quinn::SendStream, mut recv: qui
             attachment,
             offset,
         }) => download(&session, room, attachment, offset, &mut send).await,
+        Ok(TransferRequest::Backup) => crate::backup::serve::serve(&session, &mut send).await,
         Err(e) => Err(ErrorBody::new(
             ErrorCode::BadRequest,
             format!("the first frame of a transfer stream must be a TransferRequest: {e}"),
