@@ -29,6 +29,7 @@ pub mod login;
 pub mod metrics;
 pub mod ops_http;
 pub mod presence;
+pub mod reload;
 pub mod search;
 mod session;
 mod shared;
@@ -118,7 +119,7 @@ pub const RETRY_ABOVE_HANDSHAKES: u64 = 64;
 /// burst within `max_connections`
 /// (test: `e2e::hostile::a_burst_never_exceeds_the_connection_limit`).
 fn admit(shared: &Arc<Shared>, incoming: quinn::Incoming) {
-    let max = u64::from(shared.config.limits.max_connections);
+    let max = u64::from(shared.config.current().limits.max_connections);
     if shared.connections.load(Ordering::Relaxed) >= max {
         shared.refused.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(max, "connection limit reached; refusing");
@@ -249,7 +250,7 @@ impl Server {
             limiter: handlers::rate::Limiter::new(&config.limits),
             store,
             hub,
-            config,
+            config: reload::LiveConfig::new(config),
             connections: AtomicU64::new(0),
             handshaking: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -271,11 +272,19 @@ impl Server {
         })
     }
 
+    /// A handle that applies configuration reloads to this server; the
+    /// binary calls it on SIGHUP (see [`reload`]).
+    pub fn reloader(&self) -> reload::Reloader {
+        reload::Reloader {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.endpoint
             .local_addr()
-            .unwrap_or(self.shared.config.listen)
+            .unwrap_or(self.shared.config.current().listen)
     }
 
     /// The bound address of the metrics and health listener
@@ -319,7 +328,7 @@ impl Server {
         };
         let sweep = tokio::spawn(store::sweep::run(
             self.shared.store.clone(),
-            self.shared.config.sweep,
+            self.shared.config.current().sweep,
         ));
         let ops = self
             .metrics_listener

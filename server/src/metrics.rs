@@ -215,7 +215,7 @@ impl Metrics {
             shared.connections.load(Ordering::Relaxed),
         );
         gauge(&self.sessions, shared.sessions.load(Ordering::Relaxed));
-        let db = shared.config.data_dir.join(crate::DB_FILE);
+        let db = shared.config.current().data_dir.join(crate::DB_FILE);
         gauge(
             &self.store_bytes,
             std::fs::metadata(db).map(|m| m.len()).unwrap_or(0),

@@ -29,6 +29,7 @@ mod privacy;
 mod process;
 mod races;
 mod raw;
+mod reload;
 mod rights;
 mod room_names;
 mod rooms;

@@ -64,7 +64,7 @@ pub(crate) async fn serve(
     };
     let _no_collection = shared.files.collect_gate.read().await;
     let started = std::time::Instant::now();
-    let data_dir = shared.config.data_dir.clone();
+    let data_dir = shared.config.current().data_dir.clone();
     let temp = tokio::task::spawn_blocking(move || {
         tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -82,7 +82,7 @@ pub(crate) async fn serve(
             .await?
     };
     let blobs = shared.files.blobs.clone();
-    let token_path = shared.config.data_dir.join(crate::bootstrap::ADMIN_TOKEN_FILE);
+    let token_path = shared.config.current().data_dir.join(crate::bootstrap::ADMIN_TOKEN_FILE);
     let (manifest, token) = {
         let db_path = db_path.clone();
         tokio::task::spawn_blocking(move || {

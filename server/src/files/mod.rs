@@ -124,7 +124,8 @@ impl Files {
     /// Runs the configured scan command on `path` (see
     /// [`FilesConfig::scan_command`]).
     pub async fn scan(&self, path: &Path) -> Scan {
-        let Some((program, args)) = self.config.scan_command.split_first() else {
+        let config = self.config.load_full();
+        let Some((program, args)) = config.scan_command.split_first() else {
             return Scan::Clean;
         };
         let mut cmd = tokio::process::Command::new(program);
@@ -183,8 +184,8 @@ pub struct Files {
     pub blobs: Arc<dyn BlobStore>,
     /// `data/files/partial`.
     pub partial_dir: PathBuf,
-    /// Limits and collection settings.
-    pub config: FilesConfig,
+    /// Limits and collection settings; a configuration reload swaps them.
+    pub config: arc_swap::ArcSwap<FilesConfig>,
     /// Held for reading by a running backup and for writing by each
     /// collection pass, so no blob a backup's snapshot names is removed
     /// before the backup has sent it.
@@ -205,7 +206,7 @@ impl Files {
         Ok(Files {
             blobs: Arc::new(blobs),
             partial_dir,
-            config,
+            config: arc_swap::ArcSwap::from_pointee(config),
             collect_gate: tokio::sync::RwLock::new(()),
             uploads: Uploads::default(),
         })
@@ -273,8 +274,9 @@ impl Files {
 /// `store::files::collect_garbage`) and removes blobs no record names, and
 /// a sweep of partial uploads abandoned for the grace period.
 pub(crate) async fn collect_garbage_forever(shared: Arc<crate::shared::Shared>) {
-    let every = Duration::from_millis(shared.files.config.gc_interval_ms.max(10));
     loop {
+        // Read each round, so a configuration reload applies to the next.
+        let every = Duration::from_millis(shared.files.config.load().gc_interval_ms.max(10));
         tokio::time::sleep(every).await;
         match collect_garbage(&shared).await {
             Ok(0) => {}
@@ -331,7 +333,7 @@ fn sweep_partials(files: &Files, grace_ms: u64) -> usize {
 pub(crate) async fn collect_garbage(
     shared: &crate::shared::Shared,
 ) -> Result<usize, crate::store::WriteError> {
-    let grace = shared.files.config.gc_grace_ms;
+    let grace = shared.files.config.load().gc_grace_ms;
     let _no_backup = shared.files.collect_gate.write().await;
     let partials = sweep_partials(&shared.files, grace);
     if partials > 0 {
