@@ -285,3 +285,58 @@ async fn backups_are_for_admins_and_bad_restores_leave_nothing() {
         "nothing was sent after this backup, so the copy is whole"
     );
 }
+
+/// Figures for README/BENCHMARKS: backup and restore time and archive
+/// size for `CHATD_BACKUP_FIGURES_N` messages (default 100,000) of about
+/// 100 bytes in 10 rooms. Run with
+/// `cargo test -p chat-e2e --test e2e backup_figures -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check; run by hand"]
+async fn backup_figures() {
+    let n: usize = std::env::var("CHATD_BACKUP_FIGURES_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let server = spawn_server().await;
+    let admin = server.admin().await;
+    let mut rooms = Vec::new();
+    for i in 0..10 {
+        rooms.push(public_room(&admin, &format!("room{i}")).await);
+    }
+    let text = "x".repeat(100);
+    let started = std::time::Instant::now();
+    // 64 senders in flight, each on its own share of the messages.
+    let mut senders = tokio::task::JoinSet::new();
+    for s in 0..64 {
+        let (admin, text, rooms) = (admin.clone(), text.clone(), rooms.clone());
+        senders.spawn(async move {
+            for i in (s..n).step_by(64) {
+                admin
+                    .send(rooms[i % rooms.len()], IdempotencyKey(format!("f{i}")), &text, None)
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done.unwrap();
+    }
+    let sending = started.elapsed();
+    let db = std::fs::metadata(server.config.data_dir.join(chatd::DB_FILE))
+        .unwrap()
+        .len();
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("figures.backup");
+    let started = std::time::Instant::now();
+    let done = admin.backup_to(&archive, |_, _| {}).await.unwrap();
+    let backup = started.elapsed();
+    let started = std::time::Instant::now();
+    let (restored, text) = chatd_restore(&archive, &out.path().join("restored")).await;
+    let restore = started.elapsed();
+    assert!(restored, "{text}");
+    println!(
+        "{n} messages sent in {sending:?}; chat.redb {db} bytes; backup {} bytes ({} events) in \
+         {backup:?}; chatd restore in {restore:?}",
+        done.bytes, done.events
+    );
+}

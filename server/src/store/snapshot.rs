@@ -38,7 +38,7 @@ pub struct SnapshotFacts {
 /// # Errors
 /// [`StoreError`] from redb, reading or writing.
 pub fn copy_to(src: &ReadTransaction, dest: &Path) -> Result<SnapshotFacts, StoreError> {
-    let db = Database::builder()
+    let mut db = Database::builder()
         .create(dest)
         .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dest.display())))?;
     let txn = db.begin_write()?;
@@ -66,6 +66,10 @@ pub fn copy_to(src: &ReadTransaction, dest: &Path) -> Result<SnapshotFacts, Stor
     }
     all_tables!(copy);
     txn.commit()?;
+    // Written in one transaction, the copy has free pages left over from
+    // growing; compacting returns them, so the archive is smaller.
+    db.compact()
+        .map_err(|e| StoreError::Redb(format!("cannot compact the copy: {e}")))?;
     let read = db.begin_read()?;
     facts_of(&read, &mut facts)?;
     Ok(facts)
