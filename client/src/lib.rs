@@ -78,12 +78,12 @@ mod error;
 pub mod session;
 mod trust;
 
+pub use conn::BackedUp;
 pub use conn::{
     ClientConfig, Connection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, IDLE_TIMEOUT,
     KEEP_ALIVE_INTERVAL, RoomStream, SHUTDOWN_GRACE, StreamEnd, UserStream, connect,
     connect_with_hello,
 };
-pub use conn::BackedUp;
 pub use conn::{Downloaded, FileMeta, Uploaded, guess_media_type, safe_file_name};
 pub use error::ClientError;
 pub use trust::{

@@ -123,7 +123,11 @@ fn changed_settings(old: &Config, new: &Config) -> Vec<String> {
             let t = line.trim();
             if let Some((name, value)) = t.split_once(": ") {
                 path.truncate(depth.saturating_sub(1));
-                let full = path.iter().chain([&name.to_owned()]).cloned().collect::<Vec<_>>();
+                let full = path
+                    .iter()
+                    .chain([&name.to_owned()])
+                    .cloned()
+                    .collect::<Vec<_>>();
                 if value.ends_with('{') || value.ends_with('[') || value.ends_with('(') {
                     path.push(name.to_owned());
                 }
@@ -175,9 +179,11 @@ impl Reloader {
         self.shared.limiter.set_limits(&now.limits);
         self.shared.files.config.store(Arc::new(now.files.clone()));
         for name in &applied.need_restart {
-            tracing::warn!(setting = name,
+            tracing::warn!(
+                setting = name,
                 "configuration reload: this setting changed in the file but applies only at \
-                 restart; keeping the running value until chatd is restarted");
+                 restart; keeping the running value until chatd is restarted"
+            );
         }
         tracing::info!(changed = ?applied.changed, "configuration reloaded");
         Ok(applied)
@@ -185,6 +191,7 @@ impl Reloader {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
 mod tests {
     use super::*;
     use std::path::Path;

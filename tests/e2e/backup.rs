@@ -112,7 +112,7 @@ async fn a_backup_taken_while_sending_restores_history_up_to_the_backup_point() 
         tokio::spawn(async move {
             let mut i = 0u64;
             while !stop.load(Ordering::SeqCst) && i < 20_000 {
-                let room = if i % 2 == 0 { ward } else { lab };
+                let room = if i.is_multiple_of(2) { ward } else { lab };
                 let key = IdempotencyKey(ulid::Ulid::new().to_string());
                 let ack = ana.send(room, key, &format!("m{i}"), None).await.unwrap();
                 let n = {
@@ -312,7 +312,12 @@ async fn backup_figures() {
         senders.spawn(async move {
             for i in (s..n).step_by(64) {
                 admin
-                    .send(rooms[i % rooms.len()], IdempotencyKey(format!("f{i}")), &text, None)
+                    .send(
+                        rooms[i % rooms.len()],
+                        IdempotencyKey(format!("f{i}")),
+                        &text,
+                        None,
+                    )
                     .await
                     .unwrap();
             }

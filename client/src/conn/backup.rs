@@ -93,11 +93,13 @@ impl Connection {
             let _ = tokio::fs::remove_file(&part).await;
             return Err(e);
         }
-        tokio::fs::rename(&part, dest).await.map_err(io_err(format!(
-            "renaming {} to {}",
-            part.display(),
-            dest.display()
-        )))?;
+        tokio::fs::rename(&part, dest)
+            .await
+            .map_err(io_err(format!(
+                "renaming {} to {}",
+                part.display(),
+                dest.display()
+            )))?;
         Ok(BackedUp {
             path: dest.to_path_buf(),
             bytes,

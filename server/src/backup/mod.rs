@@ -149,16 +149,17 @@ pub fn write_archive<W: std::io::Write>(
         MANIFEST_HASH,
         hash.as_bytes(),
     )?;
-    let exact = |file: std::fs::File, c: &Content| -> std::io::Result<std::io::Take<std::fs::File>> {
-        let len = file.metadata()?.len();
-        if len != c.bytes {
-            return Err(std::io::Error::other(format!(
-                "{} is {len} bytes, the manifest says {}; it changed during the backup",
-                c.blake3, c.bytes
-            )));
-        }
-        Ok(file.take(c.bytes))
-    };
+    let exact =
+        |file: std::fs::File, c: &Content| -> std::io::Result<std::io::Take<std::fs::File>> {
+            let len = file.metadata()?.len();
+            if len != c.bytes {
+                return Err(std::io::Error::other(format!(
+                    "{} is {len} bytes, the manifest says {}; it changed during the backup",
+                    c.blake3, c.bytes
+                )));
+            }
+            Ok(file.take(c.bytes))
+        };
     tar.append_data(
         &mut header(manifest.database.bytes, mtime),
         DATABASE,
@@ -166,7 +167,9 @@ pub fn write_archive<W: std::io::Write>(
     )?;
     if let Some(token) = &manifest.admin_token {
         if token.bytes != admin_token.len() as u64 {
-            return Err(std::io::Error::other("the admin token is not the manifest's"));
+            return Err(std::io::Error::other(
+                "the admin token is not the manifest's",
+            ));
         }
         tar.append_data(&mut header(token.bytes, mtime), ADMIN_TOKEN, admin_token)?;
     }
@@ -182,6 +185,7 @@ pub fn write_archive<W: std::io::Write>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
 mod tests {
     use super::*;
 

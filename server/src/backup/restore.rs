@@ -11,7 +11,9 @@
 //! `e2e::backup::a_damaged_backup_is_refused_and_leaves_nothing`,
 //! `e2e::backup::a_non_empty_target_is_refused`).
 
-use super::{ADMIN_TOKEN, BLOBS, DATABASE, FORMAT, FORMAT_VERSION, MANIFEST, MANIFEST_HASH, Manifest};
+use super::{
+    ADMIN_TOKEN, BLOBS, DATABASE, FORMAT, FORMAT_VERSION, MANIFEST, MANIFEST_HASH, Manifest,
+};
 use crate::files::blob::{BlobStore, FsBlobStore, valid_hash};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -223,7 +225,9 @@ fn unpack(file: &Path, dest: &Path) -> Result<Manifest, RestoreError> {
             Copy::Write(e) => write_err(e),
         })?;
         if got != *want {
-            return Err(damaged(format!("{ADMIN_TOKEN} does not match the manifest")));
+            return Err(damaged(format!(
+                "{ADMIN_TOKEN} does not match the manifest"
+            )));
         }
     }
 
@@ -254,7 +258,10 @@ fn unpack(file: &Path, dest: &Path) -> Result<Manifest, RestoreError> {
     }
     if let Some(extra) = entries.next() {
         let what = match extra {
-            Ok(e) => format!("an unexpected entry {:?} follows the last blob", entry_path(&e)),
+            Ok(e) => format!(
+                "an unexpected entry {:?} follows the last blob",
+                entry_path(&e)
+            ),
             Err(e) => format!("unreadable data after the last blob ({e})"),
         };
         return Err(damaged(what));

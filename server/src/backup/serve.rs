@@ -34,11 +34,11 @@ pub fn remove_leftovers(data_dir: &Path) {
     };
     for entry in dir.flatten() {
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), error = %e,
-                    "cannot remove an interrupted backup's temporary directory; remove it by hand");
-            }
+        if name.to_string_lossy().starts_with(TEMP_PREFIX)
+            && let Err(e) = std::fs::remove_dir_all(entry.path())
+        {
+            tracing::warn!(path = %entry.path().display(), error = %e,
+                "cannot remove an interrupted backup's temporary directory; remove it by hand");
         }
     }
 }
@@ -82,7 +82,11 @@ pub(crate) async fn serve(
             .await?
     };
     let blobs = shared.files.blobs.clone();
-    let token_path = shared.config.current().data_dir.join(crate::bootstrap::ADMIN_TOKEN_FILE);
+    let token_path = shared
+        .config
+        .current()
+        .data_dir
+        .join(crate::bootstrap::ADMIN_TOKEN_FILE);
     let (manifest, token) = {
         let db_path = db_path.clone();
         tokio::task::spawn_blocking(move || {
@@ -94,11 +98,14 @@ pub(crate) async fn serve(
             let manifest = manifest(&db_path, facts, token.as_deref(), &*blobs)?;
             Ok((manifest, token.unwrap_or_default()))
         })
-            .await
-            .map_err(crate::handlers::internal)?
-            .map_err(crate::handlers::internal)?
+        .await
+        .map_err(crate::handlers::internal)?
+        .map_err(crate::handlers::internal)?
     };
-    let json_len = manifest.to_bytes().map_err(crate::handlers::internal)?.len() as u64;
+    let json_len = manifest
+        .to_bytes()
+        .map_err(crate::handlers::internal)?
+        .len() as u64;
     let bytes = manifest.archive_bytes(json_len);
     let reply = TransferReply::BackupSending {
         bytes,
@@ -123,8 +130,7 @@ pub(crate) async fn serve(
             tx,
             buf: Vec::with_capacity(crate::files::CHUNK_BYTES),
         };
-        let mut out =
-            super::write_archive(out, &manifest, database, &token, |h| blobs.open(h))?;
+        let mut out = super::write_archive(out, &manifest, database, &token, |h| blobs.open(h))?;
         std::io::Write::flush(&mut out)
     });
     let mut sent = 0u64;
@@ -154,8 +160,14 @@ pub(crate) async fn serve(
             let _ = send.reset(quinn::VarInt::from_u32(codes::STREAM_TRANSFER_FAILED));
         }
         None => {
-            tracing::info!(admin = me.user, bytes, events, blobs = blob_count,
-                ms = started.elapsed().as_millis() as u64, "backup sent");
+            tracing::info!(
+                admin = me.user,
+                bytes,
+                events,
+                blobs = blob_count,
+                ms = started.elapsed().as_millis() as u64,
+                "backup sent"
+            );
         }
     }
     Ok(())
@@ -234,10 +246,7 @@ impl ChunkSender {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(crate::files::CHUNK_BYTES),
-        );
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(crate::files::CHUNK_BYTES));
         self.tx.blocking_send(chunk).map_err(|_| {
             std::io::Error::new(
                 std::io::ErrorKind::BrokenPipe,

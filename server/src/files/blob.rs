@@ -210,7 +210,11 @@ mod tests {
         assert!(!a.exists() && !b.exists(), "temps are consumed");
         assert_eq!(store.held(), Held { blobs: 1, bytes: 5 });
         let reopened = FsBlobStore::open(&dir.path().join("blobs")).expect("reopen");
-        assert_eq!(reopened.held(), Held { blobs: 1, bytes: 5 }, "counted at open");
+        assert_eq!(
+            reopened.held(),
+            Held { blobs: 1, bytes: 5 },
+            "counted at open"
+        );
         let path = store.path_of(&hash).expect("path");
         assert!(path.ends_with(format!("{}/{}/{hash}", &hash[..2], &hash[2..4])));
         let mut s = String::new();

@@ -33,7 +33,9 @@ pub(super) fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody>
             "message is empty; type something to send",
         ));
     }
-    if let Some(word) = crate::content::banned_word(&session.shared.config.current().banned_words, text) {
+    if let Some(word) =
+        crate::content::banned_word(&session.shared.config.current().banned_words, text)
+    {
         return Err(refuse(
             ErrorCode::ContentRejected,
             format!("message contains the banned word {word:?}; rephrase it"),

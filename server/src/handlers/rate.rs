@@ -196,7 +196,10 @@ impl Buckets {
                     < burst
             });
         }
-        let b = map.entry(user).or_insert(Bucket { tokens: burst, at: now });
+        let b = map.entry(user).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
         let elapsed_ms = now.saturating_duration_since(b.at).as_secs_f64() * 1000.0;
         b.tokens = (b.tokens + elapsed_ms * per_ms).min(burst);
         b.at = now;

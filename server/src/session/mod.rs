@@ -242,7 +242,12 @@ impl Session {
         room: u64,
         since: u64,
     ) -> Result<(), ErrorBody> {
-        let limit = self.shared.config.current().limits.max_streams_per_connection as usize;
+        let limit = self
+            .shared
+            .config
+            .current()
+            .limits
+            .max_streams_per_connection as usize;
         let (cancel, cancelled) = oneshot::channel();
         {
             let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());

@@ -150,6 +150,7 @@ pub fn table_names() -> Vec<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
