@@ -317,3 +317,76 @@ fn copy_hashed(from: &mut impl Read, to: &Path) -> Result<super::Content, Copy> 
         blake3: hasher.finalize().to_hex().to_string(),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
+mod tests {
+    use super::*;
+    use crate::backup::{Content, write_archive};
+
+    /// An archive of `manifest` with a database file of `db` bytes.
+    fn archive(dir: &Path, manifest: &Manifest, db: &[u8]) -> PathBuf {
+        let db_path = dir.join("db");
+        std::fs::write(&db_path, db).unwrap();
+        let path = dir.join("a.backup");
+        let out = std::fs::File::create(&path).unwrap();
+        write_archive(
+            out,
+            manifest,
+            std::fs::File::open(&db_path).unwrap(),
+            b"",
+            |_| Err(std::io::ErrorKind::NotFound.into()),
+        )
+        .unwrap();
+        path
+    }
+
+    fn manifest(version: u32, db: &[u8]) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            format_version: version,
+            chatd_version: "9.9.9".into(),
+            created_ms: 0,
+            schema_version: 1,
+            events: 0,
+            tables: Default::default(),
+            database: Content {
+                bytes: db.len() as u64,
+                blake3: blake3::hash(db).to_hex().to_string(),
+            },
+            admin_token: None,
+            blobs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn another_format_version_is_refused_with_the_release_to_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = archive(dir.path(), &manifest(FORMAT_VERSION + 1, b"db"), b"db");
+        let target = dir.path().join("data");
+        let err = restore(&file, &target).unwrap_err();
+        assert!(matches!(err, RestoreError::Version { .. }), "{err}");
+        assert!(err.to_string().contains("9.9.9"), "{err}");
+        assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_database_that_is_not_redb_is_refused_after_its_hash_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = archive(
+            dir.path(),
+            &manifest(FORMAT_VERSION, b"not redb"),
+            b"not redb",
+        );
+        let target = dir.path().join("data");
+        let err = restore(&file, &target).unwrap_err();
+        assert!(err.to_string().contains("fails its checks"), "{err}");
+        assert!(!target.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".chatd-restore-"))
+            .collect();
+        assert!(left.is_empty(), "temporary directory left: {left:?}");
+    }
+}
