@@ -5,7 +5,7 @@
 use super::Connection;
 use super::files::{io_err, stream_lost, unexpected};
 use crate::ClientError;
-use chat_protocol::{ErrorBody, ErrorCode, TransferReply, TransferRequest};
+use chat_protocol::{ErrorBody, ErrorCode, TransferReply, TransferRequest, codes};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
@@ -20,6 +20,24 @@ pub struct BackedUp {
     pub events: u64,
     /// Stored files (distinct contents) it holds.
     pub blobs: u64,
+}
+
+/// The error for a backup stream that ended early.
+fn cut(e: quinn::ReadError) -> ClientError {
+    match e {
+        quinn::ReadError::Reset(code)
+            if code.into_inner() == u64::from(codes::STREAM_TRANSFER_FAILED) =>
+        {
+            ClientError::Server(ErrorBody::new(
+                ErrorCode::Internal,
+                "the server failed part-way through the backup (its log says why); the partial \
+                 file was removed; take the backup again",
+            ))
+        }
+        other => stream_lost(format!(
+            "{other}; the backup was cut and its partial file removed; take it again"
+        )),
+    }
 }
 
 impl Connection {
@@ -72,7 +90,7 @@ impl Connection {
         let mut buf = vec![0u8; 64 << 10];
         progress(0, bytes);
         let outcome: Result<(), ClientError> = async {
-            while let Some(n) = recv.read(&mut buf).await.map_err(stream_lost)? {
+            while let Some(n) = recv.read(&mut buf).await.map_err(cut)? {
                 file.write_all(&buf[..n]).await.map_err(io_err(ctx()))?;
                 got += n as u64;
                 progress(got, bytes);

@@ -19,6 +19,25 @@ use std::sync::Arc;
 /// Prefix of the temporary directories backups use in the data directory.
 pub const TEMP_PREFIX: &str = ".backup-";
 
+/// Longest a backup waits for the admin to take more bytes before it is
+/// abandoned, in ms: a stalled reader must not hold the backup slot, the
+/// temporary copy and file collection for ever (keep-alives would keep
+/// its connection open).
+pub const STALL_TIMEOUT_MS: u64 = 60_000;
+
+/// The refusal for a backup that could not be prepared: it names the
+/// cause, since only server admins ask for backups.
+fn failed(step: &str, e: impl std::fmt::Display) -> ErrorBody {
+    tracing::error!(error = %e, step, "backup failed");
+    ErrorBody::new(
+        ErrorCode::Internal,
+        format!(
+            "the backup failed while {step}: {e}; the data directory needs free space for one \
+             copy of the database (check `df` on the server), then try again"
+        ),
+    )
+}
+
 /// Backups of one server: at most one runs at a time (each copies the
 /// whole database to disk first).
 #[derive(Debug, Default)]
@@ -71,15 +90,16 @@ pub(crate) async fn serve(
             .tempdir_in(&data_dir)
     })
     .await
-    .map_err(crate::handlers::internal)?
-    .map_err(crate::handlers::internal)?;
+    .map_err(|e| failed("creating its temporary directory", e))?
+    .map_err(|e| failed("creating its temporary directory", e))?;
     let db_path = temp.path().join(super::DATABASE);
     let facts = {
         let dest = db_path.clone();
         shared
             .store
             .read(move |txn| snapshot::copy_to(txn, &dest))
-            .await?
+            .await
+            .map_err(|e| failed("copying the database", e))?
     };
     let blobs = shared.files.blobs.clone();
     let token_path = shared
@@ -99,8 +119,8 @@ pub(crate) async fn serve(
             Ok((manifest, token.unwrap_or_default()))
         })
         .await
-        .map_err(crate::handlers::internal)?
-        .map_err(crate::handlers::internal)?
+        .map_err(|e| failed("reading the copy and the stored files", e))?
+        .map_err(|e| failed("reading the copy and the stored files", e))?
     };
     let json_len = manifest
         .to_bytes()
@@ -135,12 +155,22 @@ pub(crate) async fn serve(
     });
     let mut sent = 0u64;
     let mut cut = None;
+    let stall = std::time::Duration::from_millis(STALL_TIMEOUT_MS);
     while let Some(chunk) = rx.recv().await {
-        if let Err(e) = send.write_all(&chunk).await {
-            cut = Some(format!("the stream to the admin failed: {e}"));
-            break;
+        match tokio::time::timeout(stall, send.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len() as u64,
+            Ok(Err(e)) => {
+                cut = Some(format!("the stream to the admin failed: {e}"));
+                break;
+            }
+            Err(_) => {
+                cut = Some(format!(
+                    "the admin took no bytes for {} s",
+                    STALL_TIMEOUT_MS / 1000
+                ));
+                break;
+            }
         }
-        sent += chunk.len() as u64;
     }
     drop(rx);
     let written = writer.await;
