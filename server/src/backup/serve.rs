@@ -174,7 +174,8 @@ pub(crate) async fn serve(
     }
     drop(rx);
     let written = writer.await;
-    drop(temp);
+    // Removing the copy is file-system work: off the async workers.
+    let _ = tokio::task::spawn_blocking(move || drop(temp)).await;
     let failure = match (cut, written) {
         (Some(e), _) => Some(e),
         (None, Ok(Err(e))) => Some(e.to_string()),
