@@ -302,3 +302,42 @@ impl std::io::Write for ChunkSender {
         self.send_buf()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_backups_copy_is_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let left = dir.path().join(format!("{TEMP_PREFIX}abc"));
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join(crate::backup::DATABASE), b"copy").unwrap();
+        std::fs::write(dir.path().join(crate::DB_FILE), b"live").unwrap();
+        remove_leftovers(dir.path());
+        assert!(!left.exists());
+        assert!(dir.path().join(crate::DB_FILE).exists());
+    }
+
+    #[test]
+    fn chunks_are_whole_until_the_last() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let mut out = ChunkSender {
+            tx,
+            buf: Vec::new(),
+        };
+        let data = vec![1u8; crate::files::CHUNK_BYTES * 2 + 10];
+        std::io::Write::write_all(&mut out, &data).unwrap();
+        std::io::Write::flush(&mut out).unwrap();
+        drop(out);
+        let mut sizes = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            sizes.push(c.len());
+        }
+        assert_eq!(
+            sizes,
+            [crate::files::CHUNK_BYTES, crate::files::CHUNK_BYTES, 10]
+        );
+    }
+}
