@@ -78,6 +78,7 @@ mod error;
 pub mod session;
 mod trust;
 
+pub use conn::BackedUp;
 pub use conn::{
     ClientConfig, Connection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, IDLE_TIMEOUT,
     KEEP_ALIVE_INTERVAL, RoomStream, SHUTDOWN_GRACE, StreamEnd, UserStream, connect,

@@ -492,6 +492,14 @@ pub enum ServerCmd {
     /// Whether the store accepts writes: prints `ready` and exits 0, or
     /// `not ready: REASON` and exits 1 (server admins; as GET /readyz).
     Health,
+    /// Take a consistent copy of the whole server (messages, accounts,
+    /// rooms, files) while it serves, streamed into FILE on this machine
+    /// (server admins). Restore it with `chatd restore FILE --data DIR`.
+    Backup {
+        /// Where to write the archive; must not exist.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
 }
 
 /// `chatctl search ...`

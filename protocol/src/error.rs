@@ -131,4 +131,8 @@ pub mod codes {
     pub const STREAM_REVOKED: u32 = 17;
     /// A room stream ended because the client unsubscribed or resubscribed.
     pub const STREAM_UNSUBSCRIBED: u32 = 18;
+    /// A transfer stream (a backup) was reset because the server failed
+    /// part-way; the bytes received are incomplete and must be discarded.
+    /// The server's log says why.
+    pub const STREAM_TRANSFER_FAILED: u32 = 32;
 }

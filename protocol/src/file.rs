@@ -106,6 +106,13 @@ pub enum TransferRequest {
         /// Bytes to skip, at most the file's size.
         offset: u64,
     },
+    /// Server admins: a consistent copy of the whole server (database and
+    /// files), taken now while the server keeps serving. Answered with
+    /// [`TransferReply::BackupSending`] and the archive's bytes, or
+    /// `Refused` (`Forbidden` for a non-admin, `Unavailable` while another
+    /// backup runs). The archive format is chatd's (a tar file with a
+    /// manifest; `chatd restore` reads it).
+    Backup,
 }
 
 /// The server's answers on a transfer stream.
@@ -132,6 +139,17 @@ pub enum TransferReply {
     /// Refused, before any file byte moved (or, for an upload, after the
     /// bytes failed verification: [`crate::ErrorCode::HashMismatch`]).
     Refused(ErrorBody),
+    /// Backup accepted: exactly `bytes` bytes of archive follow, then the
+    /// stream ends. A stream reset instead means the backup failed on the
+    /// server (its log says why); whatever arrived must be discarded.
+    BackupSending {
+        /// Length of the archive, in bytes.
+        bytes: u64,
+        /// Room events in the copy, across all rooms.
+        events: u64,
+        /// Stored files (distinct contents) in the copy.
+        blobs: u64,
+    },
 }
 
 #[cfg(test)]

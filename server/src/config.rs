@@ -267,6 +267,28 @@ pub struct Args {
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    /// A maintenance command instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `chatd` subcommands: maintenance run instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Restore a backup taken with `chatctl server backup` into a new data directory, then exit.
+    ///
+    /// The archive is checked whole (manifest, sizes, hashes, database integrity) before
+    /// anything appears at DIR; DIR must not exist or be empty. Start chatd with
+    /// `--data DIR` afterwards; the search index is rebuilt at that start.
+    Restore {
+        /// The backup archive.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The data directory to create (must not exist, or be empty).
+        #[arg(long = "data", value_name = "DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 /// The `[limits]` flags; each also reads a `CHATD_…` environment variable.

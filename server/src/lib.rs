@@ -12,10 +12,13 @@
 //! - [`store`]: redb, all tables in `store::tables`, the single group-commit
 //!   writer in `store::writer`.
 //! - [`fanout`]: the hub that hands committed events to subscribers.
+//! - [`backup`]: `chatctl server backup` (served on a transfer stream) and
+//!   `chatd restore`.
 //! - [`metrics`]: Prometheus metrics, one registry per server;
 //!   [`ops_http`]: the `/metrics`, `/healthz`, `/readyz` listener.
 
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod content;
@@ -26,6 +29,7 @@ pub mod login;
 pub mod metrics;
 pub mod ops_http;
 pub mod presence;
+pub mod reload;
 pub mod search;
 mod session;
 mod shared;
@@ -115,7 +119,7 @@ pub const RETRY_ABOVE_HANDSHAKES: u64 = 64;
 /// burst within `max_connections`
 /// (test: `e2e::hostile::a_burst_never_exceeds_the_connection_limit`).
 fn admit(shared: &Arc<Shared>, incoming: quinn::Incoming) {
-    let max = u64::from(shared.config.limits.max_connections);
+    let max = u64::from(shared.config.current().limits.max_connections);
     if shared.connections.load(Ordering::Relaxed) >= max {
         shared.refused.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(max, "connection limit reached; refusing");
@@ -158,6 +162,7 @@ impl Server {
                 cause,
             },
         )?;
+        backup::serve::remove_leftovers(&data_dir);
         let (tls, store) = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {
@@ -246,7 +251,7 @@ impl Server {
             limiter: handlers::rate::Limiter::new(&config.limits),
             store,
             hub,
-            config,
+            config: reload::LiveConfig::new(config),
             connections: AtomicU64::new(0),
             handshaking: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -257,6 +262,7 @@ impl Server {
                 .map_err(|e| ServerError::Task(format!("cannot start the argon2 threads: {e}")))?,
             logins: login::Throttle::default(),
             search,
+            backups: backup::serve::Backups::default(),
         });
         Ok(Server {
             endpoint,
@@ -267,11 +273,19 @@ impl Server {
         })
     }
 
+    /// A handle that applies configuration reloads to this server; the
+    /// binary calls it on SIGHUP (see [`reload`]).
+    pub fn reloader(&self) -> reload::Reloader {
+        reload::Reloader {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.endpoint
             .local_addr()
-            .unwrap_or(self.shared.config.listen)
+            .unwrap_or(self.shared.config.current().listen)
     }
 
     /// The bound address of the metrics and health listener
@@ -315,7 +329,7 @@ impl Server {
         };
         let sweep = tokio::spawn(store::sweep::run(
             self.shared.store.clone(),
-            self.shared.config.sweep,
+            self.shared.config.current().sweep,
         ));
         let ops = self
             .metrics_listener

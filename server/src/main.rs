@@ -1,5 +1,6 @@
 //! The `chatd` binary: parses flags, sets up logging and runs the server
-//! library until SIGINT or SIGTERM.
+//! library until SIGINT or SIGTERM; SIGHUP reloads the configuration
+//! (`chatd::reload`). `chatd restore` restores a backup instead.
 
 use anyhow::Context;
 use clap::Parser;
@@ -34,13 +35,49 @@ async fn run() -> anyhow::Result<()> {
         .with_ansi(ansi)
         .init();
 
-    let config = chatd::Config::load(args).context("invalid configuration")?;
+    if let Some(chatd::config::Command::Restore { file, data_dir }) = &args.command {
+        let (file, data_dir) = (file.clone(), data_dir.clone());
+        let restored =
+            tokio::task::spawn_blocking(move || chatd::backup::restore::restore(&file, &data_dir))
+                .await
+                .context("the restore task failed")??;
+        let m = &restored.manifest;
+        println!(
+            "restored {} events and {} files (backup of {} ms since the epoch, chatd {}) into {}; \
+             start chatd with --data {}",
+            m.events,
+            m.blobs.len(),
+            m.created_ms,
+            m.chatd_version,
+            restored.data_dir.display(),
+            restored.data_dir.display()
+        );
+        return Ok(());
+    }
+    let config = chatd::Config::load(args.clone()).context("invalid configuration")?;
     // Register the handlers before starting, so a signal that arrives during
-    // start-up still shuts down cleanly.
+    // start-up still shuts down cleanly (and a SIGHUP does not kill chatd,
+    // which is its default action).
     let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot install signal handlers")?;
     let server = chatd::Server::start(config)
         .await
         .context("cannot start chatd")?;
+    let reloader = server.reloader();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!(file = ?args.config, "SIGHUP: reloading the configuration");
+            let args = args.clone();
+            let loaded = tokio::task::spawn_blocking(move || chatd::Config::load(args)).await;
+            match loaded {
+                Ok(loaded) => {
+                    // Logged inside; chatd keeps serving either way.
+                    let _ = reloader.apply(loaded);
+                }
+                Err(e) => tracing::error!(error = %e, "configuration reload task failed"),
+            }
+        }
+    });
     server.run(shutdown).await.context("chatd failed")?;
     Ok(())
 }

@@ -45,6 +45,13 @@ pub fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.000_1, 2.0, 17)
 }
 
+/// The buckets of `chatd_catch_up_lag_events`: 1, 4, 16, … about a
+/// million events (11 buckets); a subscription already at the head counts
+/// in the first.
+pub fn lag_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(1.0, 4.0, 11)
+}
+
 /// One server's metrics. Created by [`crate::Server::start`]; the hooks in
 /// the request path are its public fields.
 #[derive(Debug)]
@@ -57,6 +64,12 @@ pub struct Metrics {
     pub send_ack_seconds: Histogram,
     /// Requests refused by a per-user rate limit.
     pub rate_limited: Counter,
+    /// Per room subscription, how many events behind the room's head it
+    /// started: the events its catch-up sent before `CaughtUp`.
+    pub catch_up_lag: Histogram,
+    search_lag: Gauge,
+    file_store_bytes: Gauge,
+    file_store_blobs: Gauge,
     // Mirrors of counters kept elsewhere, refreshed at each scrape.
     connections: Gauge,
     sessions: Gauge,
@@ -84,6 +97,10 @@ impl Metrics {
             requests: Family::default(),
             send_ack_seconds: Histogram::new(latency_buckets()),
             rate_limited: Counter::default(),
+            catch_up_lag: Histogram::new(lag_buckets()),
+            search_lag: Gauge::default(),
+            file_store_bytes: Gauge::default(),
+            file_store_blobs: Gauge::default(),
             connections: Gauge::default(),
             sessions: Gauge::default(),
             store_bytes: Gauge::default(),
@@ -177,6 +194,27 @@ impl Metrics {
             m.store_bytes.clone(),
         );
         r.register(
+            "catch_up_lag_events",
+            "Per room subscription, events behind the room's head when its catch-up started",
+            m.catch_up_lag.clone(),
+        );
+        r.register(
+            "search_index_lag_events",
+            "Stored events that searches cannot find yet (0 with search off)",
+            m.search_lag.clone(),
+        );
+        r.register_with_unit(
+            "file_store",
+            "Bytes of file contents in the blob store (each content once)",
+            Unit::Bytes,
+            m.file_store_bytes.clone(),
+        );
+        r.register(
+            "file_store_blobs",
+            "File contents in the blob store (each content once)",
+            m.file_store_blobs.clone(),
+        );
+        r.register(
             "store_ready",
             "1 while the store accepts writes, 0 while degraded",
             m.store_ready.clone(),
@@ -203,6 +241,30 @@ impl Metrics {
         self.send_ack_seconds.observe(elapsed.as_secs_f64());
     }
 
+    /// Reads what needs the store (the search index's lag: every room's
+    /// head, one read transaction on the blocking pool), then
+    /// [`Metrics::scrape`]s. A failed read leaves the lag as last set.
+    pub(crate) async fn scrape_fresh(&self, shared: &Shared) -> String {
+        if let Some(index) = shared.search.clone() {
+            let heads = shared
+                .store
+                .read(|txn| {
+                    let rooms = txn.open_table(crate::store::tables::ROOMS)?;
+                    crate::store::query::room_heads(&rooms)
+                })
+                .await;
+            match heads {
+                Ok(heads) => {
+                    let behind = index.events_behind(&heads);
+                    self.search_lag
+                        .set(i64::try_from(behind).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::debug!(error = %e, "metrics: cannot read room heads"),
+            }
+        }
+        self.scrape(shared)
+    }
+
     /// Refreshes the mirrored values from `shared` and renders everything
     /// as OpenMetrics text (the format Prometheus scrapes, ending `# EOF`).
     pub(crate) fn scrape(&self, shared: &Shared) -> String {
@@ -215,11 +277,14 @@ impl Metrics {
             shared.connections.load(Ordering::Relaxed),
         );
         gauge(&self.sessions, shared.sessions.load(Ordering::Relaxed));
-        let db = shared.config.data_dir.join(crate::DB_FILE);
+        let db = shared.config.current().data_dir.join(crate::DB_FILE);
         gauge(
             &self.store_bytes,
             std::fs::metadata(db).map(|m| m.len()).unwrap_or(0),
         );
+        let held = shared.files.blobs.held();
+        gauge(&self.file_store_bytes, held.bytes);
+        gauge(&self.file_store_blobs, held.blobs);
         let ready = shared.store.health() == crate::store::health::Health::Healthy;
         self.store_ready.set(i64::from(ready));
         let w = shared.store.writer().stats();

@@ -60,8 +60,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let response = route(&shared, req.method(), req.uri().path());
-                async move { Ok::<_, Infallible>(response) }
+                let shared = shared.clone();
+                async move {
+                    let response = route(&shared, req.method(), req.uri().path()).await;
+                    Ok::<_, Infallible>(response)
+                }
             });
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -76,7 +79,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-fn route(shared: &Shared, method: &Method, path: &str) -> Response<Full<Bytes>> {
+async fn route(shared: &Shared, method: &Method, path: &str) -> Response<Full<Bytes>> {
     if method != Method::GET {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -85,7 +88,7 @@ fn route(shared: &Shared, method: &Method, path: &str) -> Response<Full<Bytes>> 
     }
     match path {
         "/metrics" => {
-            let mut r = text(StatusCode::OK, shared.metrics.scrape(shared));
+            let mut r = text(StatusCode::OK, shared.metrics.scrape_fresh(shared).await);
             if let Ok(v) = hyper::header::HeaderValue::from_str(METRICS_CONTENT_TYPE) {
                 r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
             }

@@ -1,6 +1,5 @@
 //! State shared by every connection of one server.
 
-use crate::config::Config;
 use crate::fanout::Hub;
 use crate::handlers::rate::Limiter;
 use crate::store::Store;
@@ -15,8 +14,9 @@ pub struct Shared {
     pub store: Store,
     /// Fan-out.
     pub hub: Arc<Hub>,
-    /// Configuration.
-    pub config: Config,
+    /// The running configuration; [`crate::reload::LiveConfig::current`]
+    /// reads it, a SIGHUP reload swaps it.
+    pub config: crate::reload::LiveConfig,
     /// Per-user write budgets, one per rate class.
     pub limiter: Limiter,
     /// Open connections, counted from accept (handshakes included).
@@ -41,11 +41,13 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Files: blob store, partial uploads, limits.
     pub files: crate::files::Files,
+    /// Backups in progress (one at a time).
+    pub backups: crate::backup::serve::Backups,
 }
 
 impl Shared {
     /// The limits announced to clients in `Welcome`.
     pub fn wire_limits(&self) -> proto::Limits {
-        self.config.limits.to_wire()
+        self.config.current().limits.to_wire()
     }
 }

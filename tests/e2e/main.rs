@@ -2,6 +2,7 @@
 //! in `chat_e2e` (tests/lib.rs).
 
 mod accounts;
+mod backup;
 mod bad_input;
 mod bench;
 mod bins;
@@ -28,6 +29,7 @@ mod privacy;
 mod process;
 mod races;
 mod raw;
+mod reload;
 mod rights;
 mod room_names;
 mod rooms;

@@ -143,6 +143,77 @@ async fn a_send_moves_the_send_counter_and_the_ack_histogram() {
     assert_eq!(status, 404);
 }
 
+/// The sample `metric` with no labels, which must be exported.
+fn exported(s: &prometheus_parse::Scrape, metric: &str) -> f64 {
+    assert!(
+        s.samples.iter().any(|x| x.metric == metric),
+        "{metric} is not exported"
+    );
+    value(s, metric, &[])
+}
+
+/// issue 15's metrics that came with search and files: a subscription
+/// that catches up N events observes N in `chatd_catch_up_lag_events`;
+/// `chatd_file_store_bytes` and `_blobs` count an uploaded content once;
+/// `chatd_search_index_lag_events` is exported and 0 once searches find
+/// the last message.
+#[tokio::test]
+async fn catch_up_lag_search_lag_and_file_store_bytes_are_exported() {
+    let server = server_with_metrics(None).await;
+    let addr = server.metrics_addr.expect("metrics listener bound");
+    let admin = server.admin().await;
+    let room = public_room(&admin, "ops").await;
+    let before = scrape(addr).await;
+    assert_eq!(exported(&before, "chatd_file_store_bytes"), 0.0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("a.bin");
+    std::fs::write(&path, vec![9u8; 1000]).expect("write");
+    for name in ["a.bin", "a.bin"] {
+        let up = admin
+            .upload_path(room, &dir.path().join(name), None, |_, _| {})
+            .await
+            .expect("upload");
+        admin
+            .send_with_attachments(
+                room,
+                IdempotencyKey(ulid::Ulid::new().to_string()),
+                "file",
+                None,
+                vec![up.attachment.id],
+            )
+            .await
+            .expect("send");
+    }
+    for i in 0..10 {
+        admin
+            .send(room, IdempotencyKey(format!("m{i}")), "needle", None)
+            .await
+            .expect("send");
+    }
+    let mut stream = admin
+        .subscribe(room, chat_protocol::Seq(0))
+        .await
+        .expect("subscribe");
+    let (events, head) = chat_e2e::catch_up(&mut stream).await;
+    assert_eq!(events.len() as u64, head.0);
+    let found = admin
+        .search(chat_protocol::SearchQuery::new("needle", 20))
+        .await
+        .expect("search");
+    assert_eq!(found.hits.len(), 10);
+    let after = scrape(addr).await;
+    let moved = |metric: &str| exported(&after, metric) - value(&before, metric, &[]);
+    assert_eq!(moved("chatd_catch_up_lag_events_count"), 1.0);
+    assert_eq!(moved("chatd_catch_up_lag_events_sum"), head.0 as f64);
+    assert_eq!(
+        exported(&after, "chatd_file_store_bytes"),
+        1000.0,
+        "one content, stored once for two uploads"
+    );
+    assert_eq!(exported(&after, "chatd_file_store_blobs"), 1.0);
+    assert_eq!(exported(&after, "chatd_search_index_lag_events"), 0.0);
+}
+
 #[tokio::test]
 async fn readyz_is_503_while_the_store_is_degraded() {
     let fault = DiskFault::default();

@@ -13,6 +13,8 @@ pub struct Chatd {
     child: Child,
     /// The address it listens on, as it logged it (`127.0.0.1:PORT`).
     pub addr: String,
+    /// Every log line after the address line, in order.
+    lines: std::sync::Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Chatd {
@@ -44,12 +46,15 @@ impl Chatd {
             .expect("spawn chatd");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
         // Reads to the end, so chatd never blocks on a full pipe; the
         // sender drops at EOF, which ends the wait below if chatd exits.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = listen_addr(&line) {
                     let _ = tx.send(addr);
+                } else {
+                    let _ = line_tx.send(line);
                 }
             }
         });
@@ -64,7 +69,30 @@ impl Chatd {
                 panic!("chatd --listen {listen} did not log its address")
             }
         };
-        Chatd { child, addr }
+        Chatd {
+            child,
+            addr,
+            lines: std::sync::Mutex::new(line_rx),
+        }
+    }
+
+    /// Waits for the next log line containing `needle` (lines before it
+    /// are consumed) and returns it. Blocking: call it from
+    /// `tokio::task::block_in_place` in async tests.
+    ///
+    /// # Panics
+    /// If no such line comes within [`chat_e2e::WAIT`] or chatd exits.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let lines = self.lines.lock().expect("log lines");
+        let deadline = std::time::Instant::now() + chat_e2e::WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no log line with {needle:?}: {e}"),
+            }
+        }
     }
 
     /// The process id.

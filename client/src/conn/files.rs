@@ -55,12 +55,12 @@ pub struct Downloaded {
     pub bytes_received: u64,
 }
 
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClientError {
+pub(super) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClientError {
     let context = context.into();
     move |source| ClientError::Io { context, source }
 }
 
-fn stream_lost(e: impl std::fmt::Display) -> ClientError {
+pub(super) fn stream_lost(e: impl std::fmt::Display) -> ClientError {
     ClientError::ConnectionLost(format!("transfer stream: {e}"))
 }
 
@@ -153,7 +153,7 @@ pub fn safe_file_name(name: &str) -> String {
 }
 
 impl Connection {
-    async fn open_transfer(
+    pub(super) async fn open_transfer(
         &self,
         req: &TransferRequest,
     ) -> Result<(quinn::SendStream, quinn::RecvStream, TransferReply), ClientError> {
@@ -416,7 +416,7 @@ impl Connection {
     }
 }
 
-fn unexpected(reply: &TransferReply) -> ClientError {
+pub(super) fn unexpected(reply: &TransferReply) -> ClientError {
     ClientError::ProtocolViolation(format!("unexpected transfer reply {reply:?}"))
 }
 

@@ -20,6 +20,7 @@ macro_rules! expect {
 }
 
 mod api;
+mod backup;
 mod connect;
 mod files;
 mod io;
@@ -32,6 +33,7 @@ mod target;
 #[cfg(test)]
 mod tests;
 
+pub use backup::BackedUp;
 pub use connect::{connect, connect_with_hello};
 pub use files::{Downloaded, FileMeta, Uploaded, guess_media_type, safe_file_name};
 pub use stream::{RoomStream, StreamEnd, UserStream};

@@ -238,6 +238,7 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
             out.table(&["field", "value"], &rows)
         }
         ServerCmd::Health => health(target, out).await,
+        ServerCmd::Backup { file } => backup(target, out, &file).await,
         ServerCmd::Stats => {
             let (conn, _) = target.connect_authed().await?;
             let s = conn
@@ -319,6 +320,35 @@ pub async fn server(target: &Target, out: &Out, cmd: ServerCmd) -> Result<()> {
 /// it needs a server admin's token. A request refused `Unavailable` (the
 /// server answers so in the moments it reopens its database, even a
 /// login) is "not ready" too, not a failure of chatctl.
+/// `chatctl server backup FILE`: streams the server's backup archive into
+/// FILE and prints its size and contents.
+async fn backup(target: &Target, out: &Out, file: &std::path::Path) -> Result<()> {
+    let (conn, _) = target.connect_authed().await?;
+    let started = std::time::Instant::now();
+    let done = conn
+        .backup_to(file, super::files::progress(format!("{}", file.display())))
+        .await
+        .map_err(|e| CtlError::client("cannot take a backup", e))?;
+    let ms = started.elapsed().as_millis() as u64;
+    if out.json() {
+        return out.json_line(&json!({
+            "file": done.path.display().to_string(),
+            "bytes": done.bytes,
+            "events": done.events,
+            "files": done.blobs,
+            "ms": ms,
+        }));
+    }
+    out.line(&format!(
+        "backup written to {}: {} ({} events, {} files) in {ms} ms; restore with `chatd restore {} --data DIR`",
+        done.path.display(),
+        super::files::human(done.bytes),
+        done.events,
+        done.blobs,
+        done.path.display()
+    ))
+}
+
 async fn health(target: &Target, out: &Out) -> Result<()> {
     let unavailable = |e: &chat_client::ClientError| {
         (e.code() == Some(chat_protocol::ErrorCode::Unavailable)).then(|| match e {

@@ -17,7 +17,7 @@ const ATTEMPTS: u32 = 5;
 
 /// A progress reporter: a `\r`-rewritten line on stderr when stderr is a
 /// terminal, nothing otherwise (scripts get clean output).
-fn progress(label: String) -> impl FnMut(u64, u64) + Send {
+pub(crate) fn progress(label: String) -> impl FnMut(u64, u64) + Send {
     let tty = std::io::stderr().is_terminal();
     let mut last = u64::MAX;
     move |done, total| {

@@ -40,12 +40,27 @@ pub trait BlobStore: Send + Sync + 'static {
     /// # Errors
     /// I/O failures.
     fn remove(&self, hash: &str) -> io::Result<()>;
+
+    /// How many contents are stored and their bytes, for the
+    /// `chatd_file_store_*` metrics. Cheap: kept as contents come and go.
+    fn held(&self) -> Held;
+}
+
+/// What a blob store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Held {
+    /// Contents stored (each stored once, however many attachments name it).
+    pub blobs: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// Blobs as files under a directory of the data dir.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     root: PathBuf,
+    /// Counted at open by walking `root`, then kept by `put` and `remove`.
+    held: std::sync::Arc<std::sync::Mutex<Held>>,
 }
 
 /// Whether `hash` is 64 lowercase hex digits; anything else never becomes
@@ -62,8 +77,11 @@ impl FsBlobStore {
     /// I/O failures creating it.
     pub fn open(root: &Path) -> io::Result<FsBlobStore> {
         create_private_dir(root)?;
+        let mut held = Held::default();
+        walk(root, &mut held)?;
         Ok(FsBlobStore {
             root: root.to_path_buf(),
+            held: std::sync::Arc::new(std::sync::Mutex::new(held)),
         })
     }
 
@@ -100,7 +118,13 @@ impl BlobStore for FsBlobStore {
         }
         let dir = path.parent().unwrap_or(&self.root);
         create_private_dir(dir)?;
+        let bytes = fs::metadata(temp)?.len();
         fs::rename(temp, &path)?;
+        {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.blobs += 1;
+            held.bytes += bytes;
+        }
         File::open(dir)?.sync_all()
     }
 
@@ -109,11 +133,42 @@ impl BlobStore for FsBlobStore {
     }
 
     fn remove(&self, hash: &str) -> io::Result<()> {
-        match fs::remove_file(self.path_of(hash)?) {
+        let path = self.path_of(hash)?;
+        let bytes = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match fs::remove_file(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+            Err(e) => Err(e),
+            Ok(()) => {
+                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                held.blobs = held.blobs.saturating_sub(1);
+                held.bytes = held.bytes.saturating_sub(bytes);
+                Ok(())
+            }
         }
     }
+
+    fn held(&self) -> Held {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Adds the files under `dir` (the blob store's fan-out tree) to `held`.
+fn walk(dir: &Path, held: &mut Held) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&entry.path(), held)?;
+        } else if kind.is_file() {
+            held.blobs += 1;
+            held.bytes += entry.metadata()?.len();
+        }
+    }
+    Ok(())
 }
 
 /// Creates `dir` and its missing parents with mode 0700.
@@ -153,6 +208,13 @@ mod tests {
         store.put(&hash, &a).expect("put a");
         store.put(&hash, &b).expect("put b");
         assert!(!a.exists() && !b.exists(), "temps are consumed");
+        assert_eq!(store.held(), Held { blobs: 1, bytes: 5 });
+        let reopened = FsBlobStore::open(&dir.path().join("blobs")).expect("reopen");
+        assert_eq!(
+            reopened.held(),
+            Held { blobs: 1, bytes: 5 },
+            "counted at open"
+        );
         let path = store.path_of(&hash).expect("path");
         assert!(path.ends_with(format!("{}/{}/{hash}", &hash[..2], &hash[2..4])));
         let mut s = String::new();
@@ -172,7 +234,9 @@ mod tests {
             assert_eq!(dmode & 0o777, 0o700);
         }
         store.remove(&hash).expect("remove");
+        store.remove(&hash).expect("removing again is no error");
         assert!(!store.contains(&hash).expect("contains"));
+        assert_eq!(store.held(), Held::default());
     }
 
     #[test]

@@ -130,7 +130,8 @@ impl Files {
     /// Runs the configured scan command on `path` (see
     /// [`FilesConfig::scan_command`]).
     pub async fn scan(&self, path: &Path) -> Scan {
-        let Some((program, args)) = self.config.scan_command.split_first() else {
+        let config = self.config.load_full();
+        let Some((program, args)) = config.scan_command.split_first() else {
             return Scan::Clean;
         };
         let mut cmd = tokio::process::Command::new(program);
@@ -189,8 +190,12 @@ pub struct Files {
     pub blobs: Arc<dyn BlobStore>,
     /// `data/files/partial`.
     pub partial_dir: PathBuf,
-    /// Limits and collection settings.
-    pub config: FilesConfig,
+    /// Limits and collection settings; a configuration reload swaps them.
+    pub config: arc_swap::ArcSwap<FilesConfig>,
+    /// Held for reading by a running backup and for writing by each
+    /// collection pass, so no blob a backup's snapshot names is removed
+    /// before the backup has sent it.
+    pub collect_gate: tokio::sync::RwLock<()>,
     uploads: Uploads,
 }
 
@@ -207,7 +212,8 @@ impl Files {
         Ok(Files {
             blobs: Arc::new(blobs),
             partial_dir,
-            config,
+            config: arc_swap::ArcSwap::from_pointee(config),
+            collect_gate: tokio::sync::RwLock::new(()),
             uploads: Uploads::default(),
         })
     }
@@ -330,8 +336,9 @@ fn parse_upload_id(id: &str) -> Option<(u64, u64)> {
 /// `store::files::collect_garbage`) and removes blobs no record names, and
 /// a sweep of partial uploads abandoned for the grace period.
 pub(crate) async fn collect_garbage_forever(shared: Arc<crate::shared::Shared>) {
-    let every = Duration::from_millis(shared.files.config.gc_interval_ms.max(10));
     loop {
+        // Read each round, so a configuration reload applies to the next.
+        let every = Duration::from_millis(shared.files.config.load().gc_interval_ms.max(10));
         tokio::time::sleep(every).await;
         match collect_garbage(&shared).await {
             Ok(0) => {}
@@ -388,7 +395,8 @@ fn sweep_partials(files: &Files, grace_ms: u64) -> usize {
 pub(crate) async fn collect_garbage(
     shared: &crate::shared::Shared,
 ) -> Result<usize, crate::store::WriteError> {
-    let grace = shared.files.config.gc_grace_ms;
+    let grace = shared.files.config.load().gc_grace_ms;
+    let _no_backup = shared.files.collect_gate.write().await;
     let partials = sweep_partials(&shared.files, grace);
     if partials > 0 {
         tracing::info!(partials, "removed abandoned partial uploads");

@@ -39,7 +39,7 @@ pub fn grant_transfer_streams(conn: &quinn::Connection) {
 }
 
 async fn serve(session: Arc<Session>, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-    let body_ms = session.shared.config.deadlines.frame_body_ms;
+    let body_ms = session.shared.config.current().deadlines.frame_body_ms;
     let request = match crate::session::io::read_body(&mut recv, MAX_REQUEST_FRAME, body_ms).await {
         Ok(body) => proto::frame::decode_body::<TransferRequest>(&body),
         Err(e) => {
@@ -69,6 +69,7 @@ async fn serve(session: Arc<Session>, mut send: quinn::SendStream, mut recv: qui
             attachment,
             offset,
         }) => download(&session, room, attachment, offset, &mut send).await,
+        Ok(TransferRequest::Backup) => crate::backup::serve::serve(&session, &mut send).await,
         Err(e) => Err(ErrorBody::new(
             ErrorCode::BadRequest,
             format!("the first frame of a transfer stream must be a TransferRequest: {e}"),
@@ -103,7 +104,7 @@ fn bad(msg: impl Into<String>) -> ErrorBody {
 
 /// Checks an upload request against the rules and limits, before any byte.
 fn check_upload(session: &Session, up: &Upload) -> Result<(), ErrorBody> {
-    let cfg = &session.shared.files.config;
+    let cfg = session.shared.files.config.load_full();
     if up.name.is_empty() || up.name.len() > file::MAX_FILE_NAME_BYTES {
         return Err(bad(format!(
             "a file name must be 1 to {} bytes; rename the file",
@@ -169,7 +170,7 @@ async fn upload(
         })
         .await?;
     let files = &session.shared.files;
-    records::check_quotas(used_user, used_room, up.size, files.config.quotas())?;
+    records::check_quotas(used_user, used_room, up.size, files.config.load().quotas())?;
 
     let upload_id = format!("{}-{}-{}", me.user, up.hash, up.size);
     let path = files.partial_dir.join(format!("{upload_id}.part"));
@@ -269,7 +270,7 @@ async fn finish_upload(
         height: dims.map(|(_, h)| h),
     };
     let blobs = files.blobs.clone();
-    let quotas = files.config.quotas();
+    let quotas = files.config.load().quotas();
     let stored = rec.clone();
     let id = session
         .write(move |ctx| {

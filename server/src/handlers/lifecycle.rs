@@ -252,7 +252,12 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
             ),
         ));
     }
-    let max_reactions = session.shared.config.limits.max_reactions_per_message as usize;
+    let max_reactions = session
+        .shared
+        .config
+        .current()
+        .limits
+        .max_reactions_per_message as usize;
     session
         .write(move |ctx| {
             let mut room = load_room(ctx, room_id)?;

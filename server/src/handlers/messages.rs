@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 /// Checks a message text against the server's limits.
 pub(super) fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody> {
-    let max = session.shared.config.limits.max_message_bytes as usize;
+    let max = session.shared.config.current().limits.max_message_bytes as usize;
     if text.len() > max {
         return Err(refuse(
             ErrorCode::TooLarge,
@@ -33,7 +33,9 @@ pub(super) fn check_text(session: &Session, text: &str) -> Result<(), ErrorBody>
             "message is empty; type something to send",
         ));
     }
-    if let Some(word) = crate::content::banned_word(&session.shared.config.banned_words, text) {
+    if let Some(word) =
+        crate::content::banned_word(&session.shared.config.current().banned_words, text)
+    {
         return Err(refuse(
             ErrorCode::ContentRejected,
             format!("message contains the banned word {word:?}; rephrase it"),
@@ -364,7 +366,7 @@ pub(super) async fn import(
 ) -> Reply {
     let a = require_admin(session).await?;
     check_key(&key)?;
-    let max = session.shared.config.limits.max_message_bytes as usize;
+    let max = session.shared.config.current().limits.max_message_bytes as usize;
     if text.len() > max {
         return Err(refuse(
             ErrorCode::TooLarge,
@@ -413,7 +415,7 @@ pub(super) async fn history(
             .unwrap_or_else(|p| p.into_inner())
             .clone(),
     };
-    let max = session.shared.config.limits.max_history_page;
+    let max = session.shared.config.current().limits.max_history_page;
     if limit == 0 || limit > max {
         return Err(refuse(
             ErrorCode::BadRequest,

@@ -143,46 +143,71 @@ const MAX_TRACKED: usize = 100_000;
 /// Token buckets of all users for one class.
 #[derive(Debug)]
 struct Buckets {
+    inner: Mutex<BucketsInner>,
+}
+
+#[derive(Debug)]
+struct BucketsInner {
     burst: f64,
     /// Tokens added per ms.
     per_ms: f64,
-    map: Mutex<HashMap<u64, Bucket>>,
+    map: HashMap<u64, Bucket>,
 }
 
 impl Buckets {
     fn new(b: Budget) -> Buckets {
+        let (burst, per_ms) = Buckets::rates(b);
+        Buckets {
+            inner: Mutex::new(BucketsInner {
+                burst,
+                per_ms,
+                map: HashMap::new(),
+            }),
+        }
+    }
+
+    fn rates(b: Budget) -> (f64, f64) {
         let burst = f64::from(b.burst.max(1));
         let window_ms = (b.window.as_secs_f64() * 1000.0).max(1.0);
-        Buckets {
-            burst,
-            per_ms: burst / window_ms,
-            map: Mutex::default(),
+        (burst, burst / window_ms)
+    }
+
+    /// Gives the class a new budget (a configuration reload). Each user's
+    /// tokens carry over, capped at the new burst.
+    fn set(&self, b: Budget) {
+        let (burst, per_ms) = Buckets::rates(b);
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.burst = burst;
+        inner.per_ms = per_ms;
+        for bucket in inner.map.values_mut() {
+            bucket.tokens = bucket.tokens.min(burst);
         }
     }
 
     /// Takes a token for `user` at `now`, or says how long to wait, in ms
     /// (at least 1).
     fn take(&self, user: u64, now: Instant) -> Result<(), u64> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (per_ms, burst) = (inner.per_ms, inner.burst);
+        let map = &mut inner.map;
         if map.len() >= MAX_TRACKED && !map.contains_key(&user) {
-            let (per_ms, burst) = (self.per_ms, self.burst);
             map.retain(|_, b| {
                 b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * 1000.0 * per_ms
                     < burst
             });
         }
         let b = map.entry(user).or_insert(Bucket {
-            tokens: self.burst,
+            tokens: burst,
             at: now,
         });
         let elapsed_ms = now.saturating_duration_since(b.at).as_secs_f64() * 1000.0;
-        b.tokens = (b.tokens + elapsed_ms * self.per_ms).min(self.burst);
+        b.tokens = (b.tokens + elapsed_ms * per_ms).min(burst);
         b.at = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
             Ok(())
         } else {
-            let wait = ((1.0 - b.tokens) / self.per_ms).ceil();
+            let wait = ((1.0 - b.tokens) / per_ms).ceil();
             // A float to integer `as` saturates; the bucket's window bounds it anyway.
             Err((wait as u64).max(1))
         }
@@ -198,24 +223,39 @@ pub struct Limiter {
     rooms: Buckets,
 }
 
+/// The budgets of `limits`: send, write, signal, room creation.
+fn budgets(limits: &LimitsConfig) -> [Budget; 4] {
+    [
+        Budget::per_sec(limits.send_rate_per_sec, limits.send_burst),
+        Budget::per_sec(limits.write_rate_per_sec, limits.write_burst),
+        Budget::per_sec(limits.signal_rate_per_sec, limits.signal_burst),
+        Budget {
+            burst: limits.room_creations_per_day,
+            window: Duration::from_secs(24 * 60 * 60),
+        },
+    ]
+}
+
 impl Limiter {
     /// Buckets with the budgets of `limits`.
     pub fn new(limits: &LimitsConfig) -> Limiter {
+        let [send, write, signal, rooms] = budgets(limits);
         Limiter {
-            send: Buckets::new(Budget::per_sec(limits.send_rate_per_sec, limits.send_burst)),
-            write: Buckets::new(Budget::per_sec(
-                limits.write_rate_per_sec,
-                limits.write_burst,
-            )),
-            signal: Buckets::new(Budget::per_sec(
-                limits.signal_rate_per_sec,
-                limits.signal_burst,
-            )),
-            rooms: Buckets::new(Budget {
-                burst: limits.room_creations_per_day,
-                window: Duration::from_secs(24 * 60 * 60),
-            }),
+            send: Buckets::new(send),
+            write: Buckets::new(write),
+            signal: Buckets::new(signal),
+            rooms: Buckets::new(rooms),
         }
+    }
+
+    /// Takes the budgets of `limits` (a configuration reload); users keep
+    /// the tokens they have, up to the new bursts.
+    pub fn set_limits(&self, limits: &LimitsConfig) {
+        let [send, write, signal, rooms] = budgets(limits);
+        self.send.set(send);
+        self.write.set(write);
+        self.signal.set(signal);
+        self.rooms.set(rooms);
     }
 
     /// Takes one token of `class` for `user` at `now`.
@@ -284,6 +324,28 @@ mod tests {
         );
         l.check(RateClass::Send, 1, t0 + Duration::from_millis(100))
             .unwrap();
+    }
+
+    /// A configuration reload (`crate::reload`) gives new budgets at once:
+    /// a lower burst caps the tokens users hold, a higher one lets new
+    /// users burst further.
+    #[test]
+    fn new_limits_apply_to_existing_buckets() {
+        let l = Limiter::new(&limits());
+        let t0 = Instant::now();
+        l.check(RateClass::Send, 1, t0).unwrap();
+        let mut lower = limits();
+        lower.send_burst = 1;
+        l.set_limits(&lower);
+        l.check(RateClass::Send, 1, t0).unwrap();
+        assert!(l.check(RateClass::Send, 1, t0).is_err(), "capped at 1");
+        let mut higher = limits();
+        higher.send_burst = 10;
+        l.set_limits(&higher);
+        for _ in 0..10 {
+            l.check(RateClass::Send, 2, t0).unwrap();
+        }
+        assert!(l.check(RateClass::Send, 2, t0).is_err());
     }
 
     #[test]

@@ -225,7 +225,7 @@ pub(super) async fn create(
     let a = session.authed()?;
     names::validate_room_name(&name)?;
     names::validate_label("topic", &topic, MAX_TOPIC_LEN)?;
-    let limit = session.shared.config.limits.max_rooms_per_user;
+    let limit = session.shared.config.current().limits.max_rooms_per_user;
     let info = session
         .write(move |ctx| {
             let canon = names::canonical(&name);
@@ -474,7 +474,7 @@ pub(super) async fn directory_page(
 
 pub(super) async fn join(session: &Arc<Session>, room_id: u64) -> Reply {
     let a = session.authed()?;
-    let limit = session.shared.config.limits.max_rooms_per_user;
+    let limit = session.shared.config.current().limits.max_rooms_per_user;
     let info = session
         .write(move |ctx| {
             // A private room is not found for a non-member, as everywhere.
@@ -587,7 +587,7 @@ pub(crate) fn remove_member(
 
 pub(super) async fn add(session: &Arc<Session>, room_id: u64, username: String) -> Reply {
     let a = session.authed()?;
-    let limit = session.shared.config.limits.max_rooms_per_user;
+    let limit = session.shared.config.current().limits.max_rooms_per_user;
     session.write(move |ctx| {
             let (mut room, member) = member_room(ctx, room_id, a.user)?;
             if room.kind == RoomKindRecord::Direct {
@@ -699,7 +699,7 @@ pub(super) async fn members_page(
 
 pub(super) async fn open_direct(session: &Arc<Session>, username: String) -> Reply {
     let a = session.authed()?;
-    let limit = session.shared.config.limits.max_rooms_per_user;
+    let limit = session.shared.config.current().limits.max_rooms_per_user;
     let info = session
         .write(move |ctx| {
             let (id, room) = direct_room(ctx, a.user, &username, limit)?;

@@ -258,19 +258,7 @@ pub(super) async fn status(session: &Arc<Session>) -> Reply {
             rebuilding: None,
         }));
     };
-    let heads = session
-        .read(|r| {
-            let mut heads = Vec::new();
-            for entry in redb::ReadableTable::iter(&r.rooms)? {
-                let (k, v) = entry?;
-                let rec: crate::store::records::RoomRecord =
-                    crate::store::records::decode(v.value())?;
-                // A deleted room's documents are gone; it is not "behind".
-                heads.push((k.value(), if rec.deleted { 0 } else { rec.head }));
-            }
-            Ok(heads)
-        })
-        .await?;
+    let heads = session.read(|r| query::room_heads(&r.rooms)).await?;
     let status = tokio::task::spawn_blocking(move || index.status(&heads))
         .await
         .map_err(super::internal)?;

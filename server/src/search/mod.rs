@@ -276,14 +276,21 @@ impl SearchIndex {
         caught_up(self)
     }
 
+    /// Events searches cannot see yet: the sum over `heads` (every room's
+    /// head as the store has it now) of head minus the position searches
+    /// see.
+    pub fn events_behind(&self, heads: &[(u64, u64)]) -> u64 {
+        heads
+            .iter()
+            .map(|&(r, h)| h.saturating_sub(self.visible(r)))
+            .sum()
+    }
+
     /// The index's state for `SearchStatus`; `heads` are every room's head
     /// as the store has it now.
     pub fn status(&self, heads: &[(u64, u64)]) -> chat_protocol::SearchIndexStatus {
         let documents = self.inner.reader.searcher().num_docs();
-        let behind = heads
-            .iter()
-            .map(|&(r, h)| h.saturating_sub(self.visible(r)))
-            .sum();
+        let behind = self.events_behind(heads);
         let rebuilding = self.inner.rebuilding.load(Ordering::SeqCst).then(|| {
             (
                 self.inner.rebuild_done.load(Ordering::SeqCst),

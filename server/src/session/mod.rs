@@ -242,7 +242,12 @@ impl Session {
         room: u64,
         since: u64,
     ) -> Result<(), ErrorBody> {
-        let limit = self.shared.config.limits.max_streams_per_connection as usize;
+        let limit = self
+            .shared
+            .config
+            .current()
+            .limits
+            .max_streams_per_connection as usize;
         let (cancel, cancelled) = oneshot::channel();
         {
             let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
@@ -413,7 +418,7 @@ pub async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
 }
 
 async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
-    let body_ms = shared.config.deadlines.frame_body_ms;
+    let body_ms = shared.config.current().deadlines.frame_body_ms;
     let accepted = tokio::time::timeout(
         Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
         conn.accept_bi(),
@@ -612,7 +617,7 @@ async fn read_client_frame(
 /// Closes the connection once it has gone `deadlines.login_ms` without a
 /// login (after `Welcome`, or after a logout).
 async fn login_deadline(session: Arc<Session>) {
-    let ms = session.shared.config.deadlines.login_ms;
+    let ms = session.shared.config.current().deadlines.login_ms;
     let limit = Duration::from_millis(ms);
     loop {
         if session.is_authed() {

@@ -133,6 +133,12 @@ impl RoomStream {
                 break;
             }
         }
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        self.session
+            .shared
+            .metrics
+            .catch_up_lag
+            .observe(last.saturating_sub(self.since) as f64);
         let caught_up = proto::RoomFrame::CaughtUp {
             head: proto::Seq(last),
         };

@@ -17,6 +17,7 @@ pub mod health;
 mod open;
 pub mod query;
 pub mod records;
+pub mod snapshot;
 pub mod sweep;
 pub mod tables;
 pub mod writer;

@@ -148,6 +148,21 @@ pub fn members(
     Ok(out)
 }
 
+/// Every room with its head sequence number, a deleted room's as 0 (its
+/// search documents are gone, so it is never behind).
+///
+/// # Errors
+/// A redb error or a record that does not decode.
+pub fn room_heads(t: &impl ReadableTable<u64, Blob>) -> Result<Vec<(u64, u64)>, StoreError> {
+    let mut heads = Vec::new();
+    for entry in t.iter()? {
+        let (k, v) = entry?;
+        let rec: RoomRecord = super::records::decode(v.value())?;
+        heads.push((k.value(), if rec.deleted { 0 } else { rec.head }));
+    }
+    Ok(heads)
+}
+
 /// The ids of the rooms `user` belongs to.
 ///
 /// # Errors

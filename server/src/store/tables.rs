@@ -89,6 +89,39 @@ pub const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_ref
 /// Value: bytes.
 pub const FILE_USAGE: TableDefinition<(u8, u64), u64> = TableDefinition::new("file_usage");
 
+/// Calls the macro `$m` with the name of every table above, so code that
+/// must visit each table (the backup, `store::snapshot`) is written once.
+/// A table added above but not here is caught by
+/// `store::snapshot::tests::every_table_is_in_the_backup`.
+macro_rules! all_tables {
+    ($m:ident) => {
+        $m!(
+            META,
+            USERS,
+            USERNAMES,
+            TOKENS,
+            ROOMS,
+            ROOM_NAMES,
+            MEMBERS,
+            USER_ROOMS,
+            EVENTS,
+            IDEMPOTENCY,
+            VERSIONS,
+            BANS,
+            BLOCKS,
+            CONTACTS,
+            CONTACT_OF,
+            NOTIFICATIONS,
+            MODLOG,
+            ATTACHMENTS,
+            ROOM_FILES,
+            BLOB_REFS,
+            FILE_USAGE
+        )
+    };
+}
+pub(crate) use all_tables;
+
 /// Names of the counters in [`META`].
 pub mod meta {
     /// Storage layout version; bumped by incompatible changes.
