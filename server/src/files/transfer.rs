@@ -174,7 +174,7 @@ async fn upload(
 
     let upload_id = format!("{}-{}-{}", me.user, up.hash, up.size);
     let path = files.partial_dir.join(format!("{upload_id}.part"));
-    let per_user = files.config.user_quota_bytes;
+    let per_user = files.config.load().user_quota_bytes;
     let (_guard, mut cancelled, generation) = files
         .begin_upload(&upload_id, me.user, |count, pending| {
             check_unfinished(count, pending, used_user, up.size, per_user)
