@@ -41,6 +41,8 @@ pub struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Files: blob store, partial uploads, limits.
     pub files: crate::files::Files,
+    /// The key that signs the audit log's tree heads.
+    pub audit_key: crate::audit_key::AuditKey,
 }
 
 impl Shared {
