@@ -20,6 +20,7 @@ macro_rules! expect {
 }
 
 mod api;
+mod audit_api;
 mod connect;
 mod files;
 mod io;
