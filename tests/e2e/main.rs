@@ -2,6 +2,7 @@
 //! in `chat_e2e` (tests/lib.rs).
 
 mod accounts;
+mod audit_log;
 mod bad_input;
 mod bench;
 mod bins;

@@ -172,6 +172,15 @@ struct Bad {
     what: String,
 }
 
+/// What is wrong with one record.
+enum Problem {
+    /// Missing, unreadable or out of place: the record itself is bad.
+    Record(String),
+    /// Its inclusion proof fails: the record, or the server's stored tree
+    /// state it is proved with, was altered.
+    Inclusion(String),
+}
+
 /// `audit verify --head FILE [--key FILE]`.
 ///
 /// # Errors
@@ -242,6 +251,8 @@ pub async fn verify(target: &Target, out: &Out, head: &Path, key: Option<&Path>)
     }
     let mut first_bad: Option<Bad> = None;
     let mut bad_count = 0u64;
+    // Whether every problem found is a failed inclusion proof.
+    let mut only_inclusion = true;
     let mut acc = RootAccumulator::default();
     let mut saved_root_ok = saved.tree_size == 0 && saved.root_hash == acc.root().to_vec();
     let mut index = 0u64;
@@ -266,31 +277,44 @@ pub async fn verify(target: &Target, out: &Out, head: &Path, key: Option<&Path>)
             let problem = match &e.record {
                 None => {
                     acc.push(&[]);
-                    Some(e.problem.clone().unwrap_or_else(|| "missing".into()))
+                    Some(Problem::Record(
+                        e.problem.clone().unwrap_or_else(|| "missing".into()),
+                    ))
                 }
                 Some(rec) => {
                     let leaf = leaf_bytes(rec);
                     acc.push(&leaf);
                     let proof = InclusionProof::<Sha256>::try_from_bytes(e.proof.concat());
                     if rec.id != index + 1 {
-                        Some(format!("it carries id {} instead of {}", rec.id, index + 1))
+                        Some(Problem::Record(format!(
+                            "it carries id {} instead of {}",
+                            rec.id,
+                            index + 1
+                        )))
                     } else if proof
                         .ok()
                         .is_none_or(|p| current_root.verify_inclusion(&leaf, index, &p).is_err())
                     {
-                        Some(format!(
+                        Some(Problem::Inclusion(format!(
                             "{} by {} at {}: its contents do not match what the signed log \
                              committed to (the record, or the server's tree state, was altered)",
                             rec.action,
                             rec.actor.username,
                             rfc3339(rec.at)
-                        ))
+                        )))
                     } else {
                         None
                     }
                 }
             };
-            if let Some(what) = problem {
+            if let Some(problem) = problem {
+                let what = match problem {
+                    Problem::Record(w) => {
+                        only_inclusion = false;
+                        w
+                    }
+                    Problem::Inclusion(w) => w,
+                };
                 bad_count += 1;
                 if first_bad.is_none() {
                     first_bad = Some(Bad { index, what });
@@ -317,6 +341,23 @@ pub async fn verify(target: &Target, out: &Out, head: &Path, key: Option<&Path>)
              disagrees with its records)",
             current.tree_size
         ));
+    }
+    // Every record reproduces both signed roots, so the records are the
+    // ones the heads committed to: failed inclusion proofs then come from
+    // the server's stored tree state, not from the records.
+    if let Some(b) = first_bad
+        .as_ref()
+        .filter(|_| only_inclusion && failures.is_empty() && saved_root_ok && current_root_ok)
+    {
+        failures.push(format!(
+            "every record matches the signed roots, but the server's stored tree state is \
+             damaged: {bad_count} inclusion proofs fail, the first for record index {} (id \
+             {}); restore the database from a backup",
+            b.index,
+            b.index + 1
+        ));
+        first_bad = None;
+        bad_count = 0;
     }
     let ok = failures.is_empty() && first_bad.is_none();
     if out.json() {

@@ -1,0 +1,305 @@
+//! The tamper-evident audit log, end to end: a real chatd (in process) and
+//! the real `chatctl` binary. `chatctl audit verify` passes on an intact
+//! log and fails, naming the first bad record, after the test alters one
+//! stored audit record (or the stored tree state) directly in the redb
+//! file while chatd is stopped; `chatctl export --reason` and reads of
+//! deleted text are recorded in the log.
+//!
+//! The test opens chatd's database itself, as an attacker with disk access
+//! would; nothing else outside `chatd::store` ever does.
+// Tests may unwrap (house style).
+#![allow(clippy::unwrap_used)]
+
+use super::ctl_support::{Ctl, args, expect, json_lines, ok};
+use chat_e2e::{TestServer, public_room, spawn_server};
+use chat_protocol::{HistoryAnchor, IdempotencyKey, ModAction, ModerationRecord};
+use chatd::store::records::{ModRecord, decode, encode};
+use chatd::store::tables::{AUDIT_NODES, MODLOG};
+use redb::ReadableTable;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Accounts, a room, a ban and a kick: nine audit records.
+async fn some_history(server: &TestServer) {
+    for name in ["nurse1", "nurse2", "nurse3", "nurse4"] {
+        server.user(name).await;
+    }
+    let (olivia, _) = server.user("olivia").await;
+    let (otto, _) = server.user("otto").await;
+    let (mia, _) = server.user("mia").await;
+    let room = public_room(&olivia, "ward").await;
+    otto.join_room(room).await.unwrap();
+    mia.join_room(room).await.unwrap();
+    let ban = |who: &str| ModAction::Ban {
+        username: who.into(),
+    };
+    olivia.moderate(room, ban("otto"), "spam").await.unwrap();
+    olivia
+        .moderate(
+            room,
+            ModAction::Kick {
+                username: "mia".into(),
+            },
+            "off topic",
+        )
+        .await
+        .unwrap();
+}
+
+fn db_path(server: &TestServer) -> PathBuf {
+    server.config.data_dir.join(chatd::DB_FILE)
+}
+
+fn audit_pub(server: &TestServer) -> PathBuf {
+    server
+        .config
+        .cert_dir
+        .join(chatd::audit_key::AUDIT_PUB_FILE)
+}
+
+/// `chatctl --json audit head`, saved to `name` in the temp home.
+async fn save_head(ctl: &Ctl, name: &str) -> (PathBuf, Value) {
+    let out = ok(args(ctl.admin(), &["--json", "audit", "head"])).await;
+    let path = ctl.home.path().join(name);
+    std::fs::write(&path, &out).unwrap();
+    let head = json_lines(&out).remove(0);
+    (path, head)
+}
+
+fn verify_args<'a>(head: &'a str, key: &'a str) -> Vec<&'a str> {
+    vec!["--json", "audit", "verify", "--head", head, "--key", key]
+}
+
+async fn verify(ctl: &Ctl, head: &PathBuf, key: &PathBuf, code: i32) -> Value {
+    let out = expect(
+        args(
+            ctl.admin(),
+            &verify_args(head.to_str().unwrap(), key.to_str().unwrap()),
+        ),
+        None,
+        code,
+    )
+    .await;
+    json_lines(&out).remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_on_an_intact_log_and_names_the_first_altered_record() {
+    let mut server = spawn_server().await;
+    some_history(&server).await;
+    let ctl = Ctl::new(&server);
+    let (head_file, head) = save_head(&ctl, "head.json").await;
+    let saved_size = head["tree_size"].as_u64().unwrap();
+    assert!(saved_size >= 6, "{head}");
+    // More records after the saved head: verify proves the log only grew.
+    server.user("later").await;
+    let key = audit_pub(&server);
+    let report = verify(&ctl, &head_file, &key, 0).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["records"].as_u64().unwrap() > saved_size, "{report}");
+
+    // Alter record id 3 (leaf 2), inside the saved head, as an attacker
+    // with the disk would: a plausible new reason, a valid record.
+    server.stop().await;
+    {
+        let db = redb::Database::open(db_path(&server)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(MODLOG).unwrap();
+            let mut rec: ModRecord = decode(t.get(3).unwrap().unwrap().value()).unwrap();
+            rec.reason = "routine check".into();
+            t.insert(3, encode(&rec).unwrap().as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    server.restart().await;
+    let ctl = Ctl::new(&server);
+    let report = verify(&ctl, &head_file, &key, 1).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["first_bad"]["index"], 2, "{report}");
+    assert_eq!(report["first_bad"]["id"], 3, "{report}");
+    assert_eq!(report["bad_records"], 1, "{report}");
+    // The text form names it too, and the exit code is 1.
+    let out = expect(
+        args(
+            ctl.admin(),
+            &[
+                "audit",
+                "verify",
+                "--head",
+                head_file.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        ),
+        None,
+        1,
+    )
+    .await;
+    assert!(out.contains("first bad record: index 2 (id 3)"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_the_stored_tree_state_fails_verification() {
+    let mut server = spawn_server().await;
+    some_history(&server).await;
+    let ctl = Ctl::new(&server);
+    let (head_file, _) = save_head(&ctl, "head.json").await;
+    let key = audit_pub(&server);
+    server.stop().await;
+    {
+        // Leaf 5's stored hash (node 10), records untouched.
+        let db = redb::Database::open(db_path(&server)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(AUDIT_NODES).unwrap();
+            assert!(t.get(10).unwrap().is_some());
+            t.insert(10, [0xAB_u8; 32].as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    server.restart().await;
+    let ctl = Ctl::new(&server);
+    let report = verify(&ctl, &head_file, &key, 1).await;
+    assert_eq!(report["ok"], false, "{report}");
+    // The records still reproduce the signed root, so none is blamed: the
+    // tree state is.
+    assert_eq!(report["first_bad"], Value::Null, "{report}");
+    assert!(
+        report["failures"][0]
+            .as_str()
+            .unwrap()
+            .contains("stored tree state is damaged"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_signed_by_another_key_is_refused() {
+    let server = spawn_server().await;
+    some_history(&server).await;
+    let ctl = Ctl::new(&server);
+    let (head_file, _) = save_head(&ctl, "head.json").await;
+    let other = ctl.home.path().join("other.pub");
+    std::fs::write(&other, format!("{}\n", "11".repeat(32))).unwrap();
+    let out = expect(
+        args(
+            ctl.admin(),
+            &verify_args(head_file.to_str().unwrap(), other.to_str().unwrap()),
+        ),
+        None,
+        1,
+    )
+    .await;
+    assert!(out.is_empty(), "{out}");
+    // A forged head (its size changed) fails its own signature.
+    let mut head: Value =
+        serde_json::from_str(&std::fs::read_to_string(&head_file).unwrap()).unwrap();
+    head["tree_size"] = Value::from(1);
+    let forged = ctl.home.path().join("forged.json");
+    std::fs::write(&forged, head.to_string()).unwrap();
+    expect(
+        args(
+            ctl.admin(),
+            &verify_args(
+                forged.to_str().unwrap(),
+                audit_pub(&server).to_str().unwrap(),
+            ),
+        ),
+        None,
+        1,
+    )
+    .await;
+}
+
+fn find<'a>(log: &'a [ModerationRecord], action: &str) -> &'a ModerationRecord {
+    log.iter()
+        .find(|r| r.action == action)
+        .unwrap_or_else(|| panic!("no {action} in {log:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_need_a_reason_and_reads_of_deleted_text_are_recorded() {
+    let server = spawn_server().await;
+    let admin = server.admin().await;
+    let (olivia, _) = server.user("olivia").await;
+    let room = public_room(&olivia, "ward").await;
+    let seq = olivia
+        .send(room, IdempotencyKey::random(), "wrong patient", None)
+        .await
+        .unwrap()
+        .seq;
+    olivia.delete(room, seq).await.unwrap();
+    let ctl = Ctl::new(&server);
+
+    // An audit export without a reason is a usage error, and reads nothing.
+    let before = admin.moderation_log(None, 1000).await.unwrap().len();
+    let out = super::ctl_support::run(args(ctl.admin(), &["export"]), None).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reason"));
+    assert_eq!(
+        admin.moderation_log(None, 1000).await.unwrap().len(),
+        before
+    );
+
+    ok(args(
+        ctl.admin(),
+        &["export", "--room", "ward", "--reason", "records request 17"],
+    ))
+    .await;
+    let log = admin.moderation_log(None, 1000).await.unwrap();
+    let access = find(&log, "access-export");
+    assert_eq!(access.reason, "records request 17");
+    assert_eq!(access.room, Some(room));
+    assert_eq!(access.actor.username, "admin");
+    let read = find(&log, "read-deleted");
+    assert_eq!(read.room, Some(room));
+    assert!(
+        read.reason.contains(&format!(
+            "seq {}; declared export: records request 17",
+            seq.0
+        )),
+        "{read:?}"
+    );
+
+    // Without a declared access, an audit read is still recorded, as such.
+    let fresh = server.admin().await;
+    fresh
+        .history_audit(room, HistoryAnchor::Latest, 50)
+        .await
+        .unwrap();
+    fresh.message_audit(room, seq).await.unwrap();
+    let log = admin.moderation_log(None, 1000).await.unwrap();
+    let undeclared: Vec<_> = log
+        .iter()
+        .filter(|r| r.action == "read-deleted" && r.reason.ends_with("no access declared"))
+        .collect();
+    assert_eq!(undeclared.len(), 2, "{log:#?}");
+    // A member's history reveals nothing and records nothing.
+    olivia
+        .history(room, HistoryAnchor::Latest, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        admin.moderation_log(None, 1000).await.unwrap().len(),
+        log.len()
+    );
+
+    // A non-admin cannot declare an access.
+    let err = olivia
+        .declare_access(None, "export", "curious")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(chat_protocol::ErrorCode::Forbidden));
+    // A blank reason is refused by the server as well.
+    let err = admin
+        .declare_access(None, "export", "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(chat_protocol::ErrorCode::BadRequest));
+
+    // And the log with all these records verifies.
+    let (head_file, _) = save_head(&ctl, "head.json").await;
+    let report = verify(&ctl, &head_file, &audit_pub(&server), 0).await;
+    assert_eq!(report["ok"], true, "{report}");
+}
