@@ -542,6 +542,14 @@ pub enum RequestBody {
         /// blank.
         reason: String,
     },
+    /// The signed tree heads chatd stored (one per tree size, signed at
+    /// intervals and on `AuditHead`), smallest size first (server
+    /// admins). The cursor is the last tree size returned. Answer:
+    /// [`ResponseBody::AuditHeads`].
+    AuditHeads {
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
 }
 
 /// Most usernames one `GetPresence` may ask about, so its answer stays
@@ -765,6 +773,9 @@ pub enum ResponseBody {
     AuditConsistency(Vec<Vec<u8>>),
     /// Audit records with inclusion proofs, oldest first (`AuditEntries`).
     AuditEntries(Vec<crate::audit::AuditEntry>),
+    /// A page of stored signed tree heads, smallest size first
+    /// (`AuditHeads`).
+    AuditHeads(Page<crate::audit::SignedTreeHead>),
 }
 
 impl RequestBody {
@@ -799,6 +810,7 @@ impl RequestBody {
                 | RequestBody::ListFiles { .. }
                 | RequestBody::AuditConsistency { .. }
                 | RequestBody::AuditEntries { .. }
+                | RequestBody::AuditHeads { .. }
         )
     }
 

@@ -11,13 +11,15 @@
 #![allow(clippy::unwrap_used)]
 
 use super::ctl_support::{Ctl, args, expect, json_lines, ok};
-use chat_e2e::{TestServer, public_room, spawn_server};
+use chat_e2e::{TestServer, WAIT, public_room, spawn_server, spawn_server_with};
 use chat_protocol::{HistoryAnchor, IdempotencyKey, ModAction, ModerationRecord};
+use chatd::store::audit_tree::HeadRecord;
 use chatd::store::records::{ModRecord, decode, encode};
-use chatd::store::tables::{AUDIT_NODES, MODLOG};
+use chatd::store::tables::{AUDIT_HEADS, AUDIT_NODES, MODLOG};
 use redb::ReadableTable;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Accounts, a room, a ban and a kick: nine audit records.
 async fn some_history(server: &TestServer) {
@@ -302,4 +304,88 @@ async fn exports_need_a_reason_and_reads_of_deleted_text_are_recorded() {
     let (head_file, _) = save_head(&ctl, "head.json").await;
     let report = verify(&ctl, &head_file, &audit_pub(&server), 0).await;
     assert_eq!(report["ok"], true, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_signed_at_intervals_are_checked_and_a_forged_one_is_caught() {
+    let mut server = spawn_server_with(|c| c.audit_head_interval_ms = 50).await;
+    some_history(&server).await;
+    let admin = server.admin().await;
+    let size = admin.audit_head().await.unwrap().tree_size;
+    // `AuditHead` stores its head too; a new record then needs the timer.
+    server.user("late").await;
+    let deadline = Instant::now() + WAIT;
+    while !admin
+        .audit_heads_all()
+        .await
+        .unwrap()
+        .iter()
+        .any(|h| h.tree_size == size + 1)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no head was signed for {} records",
+            size + 1
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ctl = Ctl::new(&server);
+    let (head_file, _) = save_head(&ctl, "head.json").await;
+    let key = audit_pub(&server);
+    let report = verify(&ctl, &head_file, &key, 0).await;
+    assert!(report["stored_heads"].as_u64().unwrap() >= 2, "{report}");
+
+    // A stored head whose root was changed without the key is caught.
+    server.stop().await;
+    {
+        let db = redb::Database::open(db_path(&server)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(AUDIT_HEADS).unwrap();
+            let mut rec: HeadRecord = decode(t.get(size).unwrap().unwrap().value()).unwrap();
+            rec.root = vec![0; 32];
+            t.insert(size, encode(&rec).unwrap().as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    server.restart().await;
+    let ctl = Ctl::new(&server);
+    let report = verify(&ctl, &head_file, &key, 1).await;
+    let failures = report["failures"].to_string();
+    assert!(
+        failures.contains(&format!("the stored head of size {size}")),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_or_garbled_record_is_named() {
+    let mut server = spawn_server().await;
+    some_history(&server).await;
+    let ctl = Ctl::new(&server);
+    let (head_file, _) = save_head(&ctl, "head.json").await;
+    let key = audit_pub(&server);
+    server.stop().await;
+    {
+        let db = redb::Database::open(db_path(&server)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(MODLOG).unwrap();
+            t.insert(4, [0xFF_u8, 0x00].as_slice()).unwrap();
+            t.remove(7).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    server.restart().await;
+    let ctl = Ctl::new(&server);
+    let report = verify(&ctl, &head_file, &key, 1).await;
+    assert_eq!(report["first_bad"]["id"], 4, "{report}");
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{report}"
+    );
+    assert_eq!(report["bad_records"], 2, "{report}");
 }

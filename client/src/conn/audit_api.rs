@@ -6,7 +6,7 @@
 use super::{Connection, unexpected};
 use crate::ClientError;
 use chat_protocol::audit::{AuditEntry, SignedTreeHead};
-use chat_protocol::{RequestBody, ResponseBody, RoomId};
+use chat_protocol::{Page, PageRequest, RequestBody, ResponseBody, RoomId};
 
 impl Connection {
     /// The audit log's current head, signed by the server now.
@@ -52,6 +52,29 @@ impl Connection {
             limit,
         };
         expect!(self.request(body).await?, ResponseBody::AuditEntries(e) => e, "AuditEntries")
+    }
+
+    /// One page of the heads the server stored, smallest size first.
+    ///
+    /// # Errors
+    /// `Forbidden` unless a server admin.
+    pub async fn audit_heads_page(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<SignedTreeHead>, ClientError> {
+        let body = RequestBody::AuditHeads { page };
+        expect!(self.request(body).await?, ResponseBody::AuditHeads(p) => p, "AuditHeads")
+    }
+
+    /// Every head the server stored, smallest size first, page by page.
+    ///
+    /// # Errors
+    /// As [`Connection::audit_heads_page`]; `ProtocolViolation` for a
+    /// cursor that does not move.
+    pub async fn audit_heads_all(&self) -> Result<Vec<SignedTreeHead>, ClientError> {
+        Ok(super::pages::read_all(|p| self.audit_heads_page(p))
+            .await?
+            .unwrap_or_default())
     }
 
     /// Declares an access (e.g. `export`) and its reason before making it;

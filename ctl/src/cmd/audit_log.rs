@@ -249,6 +249,40 @@ pub async fn verify(target: &Target, out: &Out, head: &Path, key: Option<&Path>)
             ));
         }
     }
+    // The heads chatd signed at intervals: each is one more root the
+    // records must reproduce at its size.
+    let mut checkpoints = std::collections::BTreeMap::new();
+    let stored = if current.public_key == saved.public_key {
+        conn.audit_heads_all()
+            .await
+            .map_err(|e| CtlError::client("cannot read the stored tree heads", e))?
+    } else {
+        Vec::new()
+    };
+    for h in &stored {
+        let problem = if h.public_key != saved.public_key {
+            Some("is signed by another key".to_owned())
+        } else if let Err(why) = check_signature(h) {
+            Some(format!("is not genuine: {why}"))
+        } else if h.tree_size > current.tree_size {
+            Some(format!("is larger than the log ({})", current.tree_size))
+        } else if h.tree_size == 0 && h.root_hash != RootAccumulator::default().root().to_vec() {
+            Some("has a wrong empty root".to_owned())
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => failures.push(format!(
+                "the stored head of size {} signed at {} {p}",
+                h.tree_size,
+                rfc3339(h.at)
+            )),
+            None => {
+                checkpoints.insert(h.tree_size, h);
+            }
+        }
+    }
+    let mut stored_mismatch: Option<&SignedTreeHead> = None;
     let mut first_bad: Option<Bad> = None;
     let mut bad_count = 0u64;
     // Whether every problem found is a failed inclusion proof.
@@ -324,11 +358,23 @@ pub async fn verify(target: &Target, out: &Out, head: &Path, key: Option<&Path>)
             if index == saved.tree_size {
                 saved_root_ok = acc.root().to_vec() == saved.root_hash;
             }
+            if let Some(h) = checkpoints.get(&index) {
+                if stored_mismatch.is_none() && acc.root().to_vec() != h.root_hash {
+                    stored_mismatch = Some(h);
+                }
+            }
             progress.inc(1);
         }
     }
     progress.finish_and_clear();
     let current_root_ok = acc.root().to_vec() == current.root_hash;
+    if let Some(h) = stored_mismatch {
+        failures.push(format!(
+            "the first {} records do not hash to the head chatd signed at {}",
+            h.tree_size,
+            rfc3339(h.at)
+        ));
+    }
     if !saved_root_ok && current.tree_size >= saved.tree_size {
         failures.push(format!(
             "the first {} records do not hash to the saved head's root",
@@ -366,6 +412,7 @@ pub async fn verify(target: &Target, out: &Out, head: &Path, key: Option<&Path>)
             "ok": ok,
             "records": current.tree_size,
             "saved_tree_size": saved.tree_size,
+            "stored_heads": checkpoints.len(),
             "current": head_json(&current),
             "bad_records": bad_count,
             "first_bad": first_bad.as_ref().map(|b| json!({

@@ -14,9 +14,10 @@ use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody, RoomId, T
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often chatd signs and stores a head when the log has grown: 60 s.
-/// `AuditHead` signs one on demand as well.
-pub const HEAD_INTERVAL: Duration = Duration::from_secs(60);
+/// Default of `Config::audit_head_interval_ms`: chatd signs and stores a
+/// head every 60 s when the log has grown. `AuditHead` signs one on
+/// demand as well.
+pub const HEAD_INTERVAL_MS: u64 = 60_000;
 
 /// Longest `purpose` of a `DeclareAccess`, in bytes.
 pub const MAX_PURPOSE_BYTES: usize = 32;
@@ -56,9 +57,11 @@ async fn sign_and_store(
         .await
 }
 
-/// Signs and stores a head every [`HEAD_INTERVAL`] when the log grew.
+/// Signs and stores a head every `audit_head_interval_ms` when the log
+/// grew.
 pub(crate) async fn sign_heads_forever(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(HEAD_INTERVAL);
+    let every = Duration::from_millis(shared.config.audit_head_interval_ms.max(1));
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -68,6 +71,28 @@ pub(crate) async fn sign_heads_forever(shared: Arc<Shared>) {
             Err(e) => tracing::warn!(error = %e, "could not sign an audit tree head; will retry"),
         }
     }
+}
+
+/// `AuditHeads`: stored heads, smallest tree size first.
+pub(super) async fn heads(session: &Arc<Session>, page: proto::PageRequest) -> Reply {
+    super::page::check(&page)?;
+    require_admin(session).await?;
+    let out = session
+        .shared
+        .store
+        .read(move |txn| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |a| a.saturating_add(1));
+            for head in audit_tree::stored_heads(txn, from)? {
+                let head = head?;
+                if !out.offer(head.tree_size, head) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::AuditHeads(out))
 }
 
 /// `AuditConsistency`.

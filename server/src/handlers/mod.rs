@@ -297,6 +297,7 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             purpose,
             reason,
         } => audit_log::declare_access(session, room, purpose, reason).await,
+        RequestBody::AuditHeads { page } => audit_log::heads(session, page).await,
     }
 }
 

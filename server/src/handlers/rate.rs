@@ -69,7 +69,9 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         // The tamper-evident audit log: a head is signed and stored, an
         // access is recorded; proofs and entries are reads.
         RequestBody::AuditHead | RequestBody::DeclareAccess { .. } => Write,
-        RequestBody::AuditConsistency { .. } | RequestBody::AuditEntries { .. } => Unlimited,
+        RequestBody::AuditConsistency { .. }
+        | RequestBody::AuditEntries { .. }
+        | RequestBody::AuditHeads { .. } => Unlimited,
         RequestBody::Typing { .. }
         | RequestBody::MarkRead { .. }
         | RequestBody::MarkDelivered { .. }

@@ -337,6 +337,36 @@ pub fn store_head(ctx: &WriteCtx<'_>, head: &SignedTreeHead) -> Result<(), Store
     Ok(())
 }
 
+/// Stored heads from tree size `from` on, smallest first.
+///
+/// # Errors
+/// A redb error; each item, a redb error or an undecodable record.
+pub fn stored_heads(
+    txn: &ReadTransaction,
+    from: u64,
+) -> Result<impl Iterator<Item = Result<SignedTreeHead, StoreError>>, StoreError> {
+    let table = match txn.open_table(AUDIT_HEADS) {
+        Ok(t) => Some(t),
+        Err(TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let range = match &table {
+        Some(t) => Some(t.range(from..)?),
+        None => None,
+    };
+    Ok(range.into_iter().flatten().map(|entry| {
+        let (k, v) = entry?;
+        let rec: HeadRecord = decode(v.value())?;
+        Ok(SignedTreeHead {
+            tree_size: k.value(),
+            root_hash: rec.root,
+            at: Timestamp(rec.at),
+            public_key: rec.public_key,
+            signature: rec.signature,
+        })
+    }))
+}
+
 /// Read access to the tree inside a read transaction.
 pub struct TreeReader {
     nodes: Option<redb::ReadOnlyTable<u64, &'static [u8]>>,
