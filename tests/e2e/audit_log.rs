@@ -389,3 +389,42 @@ async fn a_removed_or_garbled_record_is_named() {
     );
     assert_eq!(report["bad_records"], 2, "{report}");
 }
+
+/// Figures for README ("Audit log"): `cargo test -p chat-e2e --test e2e
+/// audit_log::verify_figures -- --ignored --nocapture`. Writes 20,000
+/// audit records (topic changes) and times `chatctl audit verify`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn verify_figures() {
+    let server = spawn_server().await;
+    let admin = server.admin().await;
+    let room = public_room(&admin, "ward").await;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..8 {
+        let c = admin.clone();
+        tasks.spawn(async move {
+            for i in 0..2_500 {
+                let action = ModAction::SetTopic {
+                    topic: format!("topic {t}-{i}"),
+                };
+                c.moderate(room, action, "figures").await.unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let wrote = started.elapsed();
+    let ctl = Ctl::new(&server);
+    let (head_file, head) = save_head(&ctl, "head.json").await;
+    let started = Instant::now();
+    let report = verify(&ctl, &head_file, &audit_pub(&server), 0).await;
+    let verified = started.elapsed();
+    eprintln!(
+        "FIGURES records={} write={wrote:?} verify={verified:?} db_bytes={}",
+        head["tree_size"],
+        std::fs::metadata(db_path(&server)).unwrap().len()
+    );
+    assert_eq!(report["ok"], true);
+}
