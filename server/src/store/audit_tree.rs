@@ -571,6 +571,50 @@ mod tests {
         }
     }
 
+    /// `cargo test -p chatd --release --lib append_cost -- --ignored
+    /// --nocapture`: appends to a redb-backed tree in one transaction
+    /// (the cost an audit record adds to its write job) and inclusion
+    /// proofs from it.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn append_cost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = redb::Database::create(dir.path().join("t.redb")).expect("db");
+        let n = 100_000u64;
+        let txn = db.begin_write().expect("txn");
+        let started = std::time::Instant::now();
+        {
+            let mut t = txn.open_table(AUDIT_NODES).expect("table");
+            for i in 0..n {
+                let cell = RefCell::new(&mut t);
+                let get = |k: u64| -> Result<Option<Hash>, StoreError> {
+                    Ok(cell.borrow().get(k)?.map(|v| to_hash(v.value(), k)).transpose()?)
+                };
+                let mut put = |k: u64, h: Hash| -> Result<(), StoreError> {
+                    cell.borrow_mut().insert(k, h.as_slice())?;
+                    Ok(())
+                };
+                append(&get, &mut put, i, leaf_hash(&i.to_be_bytes())).expect("append");
+            }
+        }
+        let appended = started.elapsed();
+        txn.commit().expect("commit");
+        let read = redb::ReadableDatabase::begin_read(&db).expect("read");
+        let t = read.open_table(AUDIT_NODES).expect("table");
+        let get = |k: u64| -> Result<Option<Hash>, StoreError> {
+            Ok(t.get(k)?.map(|v| to_hash(v.value(), k)).transpose()?)
+        };
+        let started = std::time::Instant::now();
+        for i in (0..n).step_by(97) {
+            inclusion_proof(&get, n, i).expect("proof");
+        }
+        let proofs = started.elapsed() / (n / 97) as u32;
+        eprintln!(
+            "APPEND {n} leaves: {:?} per append; inclusion proof in a tree of {n}: {proofs:?}",
+            appended / n as u32
+        );
+    }
+
     #[test]
     fn out_of_range_requests_are_errors_not_panics() {
         let map = stored(3);
