@@ -18,7 +18,7 @@ use chatd::store::records::{ModRecord, decode, encode};
 use chatd::store::tables::{AUDIT_HEADS, AUDIT_NODES, MODLOG};
 use redb::ReadableTable;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Accounts, a room, a ban and a kick: nine audit records.
@@ -72,7 +72,7 @@ fn verify_args<'a>(head: &'a str, key: &'a str) -> Vec<&'a str> {
     vec!["--json", "audit", "verify", "--head", head, "--key", key]
 }
 
-async fn verify(ctl: &Ctl, head: &PathBuf, key: &PathBuf, code: i32) -> Value {
+async fn verify(ctl: &Ctl, head: &Path, key: &Path, code: i32) -> Value {
     let out = expect(
         args(
             ctl.admin(),

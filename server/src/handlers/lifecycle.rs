@@ -383,10 +383,10 @@ pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64
         .await?
         .ok_or_else(|| no_message(seq))?;
     // Recorded before the answer leaves: no deleted text is read unrecorded.
-    if let proto::RoomEventKind::Message(m) = &audit.event.kind {
-        if m.deleted.is_some() {
-            super::audit_log::record_deleted_read(session, &a, room_id, &[seq]).await?;
-        }
+    if let proto::RoomEventKind::Message(m) = &audit.event.kind
+        && m.deleted.is_some()
+    {
+        super::audit_log::record_deleted_read(session, &a, room_id, &[seq]).await?;
     }
     Ok(ResponseBody::Audit(audit))
 }

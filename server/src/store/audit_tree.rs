@@ -137,7 +137,7 @@ where
     put(2 * size, leaf)?;
     let done = size + 1;
     let mut k = 1;
-    while k < 63 && done % (1u64 << k) == 0 {
+    while k < 63 && done.is_multiple_of(1u64 << k) {
         let start = done - (1u64 << k);
         let left = node_index(start, k - 1);
         let right = node_index(start + (1u64 << (k - 1)), k - 1);
@@ -244,7 +244,6 @@ fn push(ctx: &mut WriteCtx<'_>, size: u64, leaf: Hash) -> Result<(), StoreError>
         Ok(())
     };
     append(&get, &mut put, size, leaf)?;
-    drop(cell);
     drop(nodes);
     ctx.meta.insert(meta::AUDIT_TREE_SIZE, size + 1)?;
     Ok(())
@@ -588,7 +587,10 @@ mod tests {
             for i in 0..n {
                 let cell = RefCell::new(&mut t);
                 let get = |k: u64| -> Result<Option<Hash>, StoreError> {
-                    Ok(cell.borrow().get(k)?.map(|v| to_hash(v.value(), k)).transpose()?)
+                    cell.borrow()
+                        .get(k)?
+                        .map(|v| to_hash(v.value(), k))
+                        .transpose()
                 };
                 let mut put = |k: u64, h: Hash| -> Result<(), StoreError> {
                     cell.borrow_mut().insert(k, h.as_slice())?;
@@ -602,7 +604,7 @@ mod tests {
         let read = redb::ReadableDatabase::begin_read(&db).expect("read");
         let t = read.open_table(AUDIT_NODES).expect("table");
         let get = |k: u64| -> Result<Option<Hash>, StoreError> {
-            Ok(t.get(k)?.map(|v| to_hash(v.value(), k)).transpose()?)
+            t.get(k)?.map(|v| to_hash(v.value(), k)).transpose()
         };
         let started = std::time::Instant::now();
         for i in (0..n).step_by(97) {
