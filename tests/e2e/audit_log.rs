@@ -287,6 +287,46 @@ async fn exports_need_a_reason_and_reads_of_deleted_text_are_recorded() {
         log.len()
     );
 
+    // Downloading a deleted message's file is a read of deleted content.
+    admin.join_room(room).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("note.txt");
+    std::fs::write(&path, b"wrong patient's note").unwrap();
+    let up = olivia
+        .upload_path(room, &path, None, |_, _| {})
+        .await
+        .unwrap();
+    let with_file = olivia
+        .send_with_attachments(
+            room,
+            IdempotencyKey::random(),
+            "the note",
+            None,
+            vec![up.attachment.id],
+        )
+        .await
+        .unwrap()
+        .seq;
+    olivia.delete(room, with_file).await.unwrap();
+    admin
+        .declare_access(Some(room), "download", "chart review")
+        .await
+        .unwrap();
+    admin
+        .download_to(room, &up.attachment, &dir.path().join("got.txt"), |_, _| {})
+        .await
+        .unwrap();
+    let log = admin.moderation_log(None, 1000).await.unwrap();
+    let file_read = format!(
+        "file {} of seq {}; declared download: chart review",
+        up.attachment.id.0, with_file.0
+    );
+    assert!(
+        log.iter()
+            .any(|r| r.action == "read-deleted" && r.reason == file_read),
+        "{log:#?}"
+    );
+
     // A non-admin cannot declare an access.
     let err = olivia
         .declare_access(None, "export", "curious")

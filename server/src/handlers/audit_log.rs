@@ -244,15 +244,39 @@ pub(super) async fn record_deleted_read(
     if seqs.is_empty() {
         return Ok(());
     }
+    let list: Vec<String> = seqs.iter().map(u64::to_string).collect();
+    record_read(session, a, room, format!("seq {}", list.join(","))).await
+}
+
+/// Records that a server admin downloaded a file of a deleted message
+/// (`read-deleted`, "file ID of seq N"), as [`record_deleted_read`].
+///
+/// # Errors
+/// The write failed; the download must then not start.
+pub(crate) async fn record_deleted_file_read(
+    session: &Arc<Session>,
+    a: &Authed,
+    room: u64,
+    attachment: u64,
+    seq: Option<u64>,
+) -> Result<(), ErrorBody> {
+    let of = seq.map_or(String::new(), |s| format!(" of seq {s}"));
+    record_read(session, a, room, format!("file {attachment}{of}")).await
+}
+
+async fn record_read(
+    session: &Arc<Session>,
+    a: &Authed,
+    room: u64,
+    what: String,
+) -> Result<(), ErrorBody> {
     let declared = session
         .declared_access
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let list: Vec<String> = seqs.iter().map(u64::to_string).collect();
     let reason = format!(
-        "seq {}; {}",
-        list.join(","),
+        "{what}; {}",
         match declared {
             Some(d) => format!("declared {d}"),
             None => "no access declared".into(),
