@@ -609,6 +609,11 @@ pub struct HistoryArgs {
     /// Include every edit version (server admins).
     #[arg(long)]
     pub include_edits: bool,
+    /// Why deleted text or edit versions are read: declared to the
+    /// server first and quoted in the audit log's records of these reads
+    /// (without it they are recorded as "no access declared").
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
     /// Comma-separated values with a header row.
     #[arg(long)]
     pub csv: bool,

@@ -287,6 +287,30 @@ async fn exports_need_a_reason_and_reads_of_deleted_text_are_recorded() {
         log.len()
     );
 
+    // chatctl history --include-deleted --reason declares before reading.
+    ok(args(
+        ctl.admin(),
+        &[
+            "history",
+            "ward",
+            "--include-deleted",
+            "--reason",
+            "incident 4",
+        ],
+    ))
+    .await;
+    let log = admin.moderation_log(None, 1000).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|r| r.action == "access-history" && r.reason == "incident 4"),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|r| r.action == "read-deleted"
+            && r.reason == format!("seq {}; declared history: incident 4", seq.0)),
+        "{log:#?}"
+    );
+
     // Downloading a deleted message's file is a read of deleted content.
     admin.join_room(room).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
