@@ -14,6 +14,8 @@
 //! - [`fanout`]: the hub that hands committed events to subscribers.
 //! - [`metrics`]: Prometheus metrics, one registry per server;
 //!   [`ops_http`]: the `/metrics`, `/healthz`, `/readyz` listener.
+//! - [`audit_key`]: the key that signs the audit log's tree heads; the
+//!   tree is `store::audit_tree`, its requests `handlers::audit_log`.
 
 pub mod audit_key;
 pub mod auth;
