@@ -492,3 +492,43 @@ async fn verify_figures() {
     );
     assert_eq!(report["ok"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_requests_are_for_admins_and_check_their_ranges() {
+    use chat_protocol::ErrorCode::{BadRequest, Forbidden};
+    let server = spawn_server().await;
+    some_history(&server).await;
+    let admin = server.admin().await;
+    let (olivia, _) = server.login("olivia").await;
+    let code = |e: chat_client::ClientError| e.code();
+    assert_eq!(
+        code(olivia.audit_head().await.unwrap_err()),
+        Some(Forbidden)
+    );
+    assert_eq!(
+        code(olivia.audit_entries(1, 0, 1).await.unwrap_err()),
+        Some(Forbidden)
+    );
+    assert_eq!(
+        code(olivia.audit_consistency(1, 1).await.unwrap_err()),
+        Some(Forbidden)
+    );
+    assert_eq!(
+        code(olivia.audit_heads_all().await.unwrap_err()),
+        Some(Forbidden)
+    );
+    let n = admin.audit_head().await.unwrap().tree_size;
+    for (from, to) in [(0, n), (n, n + 1), (2, 1), (1, u64::MAX)] {
+        let e = admin.audit_consistency(from, to).await.unwrap_err();
+        assert_eq!(code(e), Some(BadRequest), "{from}..{to}");
+    }
+    for (size, from, limit) in [(0, 0, 1), (n + 1, 0, 1), (n, n, 1), (n, 0, 0), (n, 0, 257)] {
+        let e = admin.audit_entries(size, from, limit).await.unwrap_err();
+        assert_eq!(code(e), Some(BadRequest), "{size} {from} {limit}");
+    }
+    // A page near the end stops at the tree's size; proofs are 32-byte hashes.
+    let page = admin.audit_entries(n, n - 2, 256).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(page.iter().all(|e| e.proof.iter().all(|h| h.len() == 32)));
+    assert_eq!(page[1].record.as_ref().unwrap().id, n);
+}
