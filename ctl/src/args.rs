@@ -188,7 +188,16 @@ pub enum Command {
         /// Only this room.
         #[arg(long, value_name = "ROOM")]
         room: Option<String>,
+        /// Why the records are downloaded; required for a server admin's
+        /// (audit) export, and kept with who, when and which rooms in the
+        /// audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
+    /// The tamper-evident audit log (server admins): print its signed
+    /// head, or verify the whole log against a head saved earlier.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Import history from other systems (server admins).
     #[command(subcommand)]
     Import(ImportCmd),
@@ -477,6 +486,27 @@ pub enum VisibilityArg {
     Private,
 }
 
+/// `chatctl audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Print the audit log's current signed tree head; with --json, the
+    /// object to save elsewhere for `audit verify --head`.
+    Head,
+    /// Check every audit record against a saved head: its signature,
+    /// a consistency proof to the current head, each record's inclusion
+    /// proof and the root recomputed from all records. Exits 1 naming the
+    /// first bad record.
+    Verify {
+        /// A head saved with `chatctl --json audit head > FILE`.
+        #[arg(long, value_name = "FILE")]
+        head: PathBuf,
+        /// chatd's public key (`audit.pub` in its cert directory); the
+        /// saved head must be signed with it.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+}
+
 /// `chatctl server ...`
 #[derive(Debug, Subcommand)]
 pub enum ServerCmd {
@@ -587,6 +617,11 @@ pub struct HistoryArgs {
     /// Include every edit version (server admins).
     #[arg(long)]
     pub include_edits: bool,
+    /// Why deleted text or edit versions are read: declared to the
+    /// server first and quoted in the audit log's records of these reads
+    /// (without it they are recorded as "no access declared").
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
     /// Comma-separated values with a header row.
     #[arg(long)]
     pub csv: bool,

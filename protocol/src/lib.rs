@@ -45,6 +45,7 @@
 //!
 //! Every [`Timestamp`] is UTC milliseconds since the Unix epoch.
 
+pub mod audit;
 pub mod error;
 pub mod event;
 pub mod file;

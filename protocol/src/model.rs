@@ -365,7 +365,9 @@ pub struct ModerationRecord {
     pub room: Option<RoomId>,
     /// The user acted upon, if any.
     pub target: Option<Author>,
-    /// What was done, e.g. `ban`, `kick`, `mute`, `archive`, `delete-message`.
+    /// What was done, e.g. `ban`, `kick`, `mute`, `archive`, `delete-message`,
+    /// `search-audit`, `access-export` (a declared access) or
+    /// `read-deleted` (a server admin read deleted content).
     pub action: String,
     /// Why, as given (may be empty).
     pub reason: String,

@@ -500,6 +500,56 @@ pub enum RequestBody {
         /// The room.
         room: RoomId,
     },
+    // ----- tamper-evident audit log (appended) -----
+    /// The audit log's current signed tree head, signed now (server
+    /// admins). Answer: [`ResponseBody::AuditHead`].
+    AuditHead,
+    /// A consistency proof (RFC 9162 §2.1.4) from the tree of `from_size`
+    /// records to the tree of `to_size` (server admins); `1 <= from_size
+    /// <= to_size <=` the current size. Answer:
+    /// [`ResponseBody::AuditConsistency`].
+    AuditConsistency {
+        /// The older size, e.g. a saved head's.
+        from_size: u64,
+        /// The newer size.
+        to_size: u64,
+    },
+    /// Audit records by leaf index, oldest first, each with its inclusion
+    /// proof in the tree of `tree_size` records (server admins). Answer:
+    /// [`ResponseBody::AuditEntries`] with the records from `from` up to
+    /// `limit` ([`crate::audit::MAX_AUDIT_ENTRIES`] at most), fewer when
+    /// the page reaches [`MAX_PAGE_BYTES`] or `tree_size`.
+    AuditEntries {
+        /// The tree the proofs are for, at most the current size.
+        tree_size: u64,
+        /// The first leaf index wanted (record id minus one).
+        from: u64,
+        /// Most entries wanted, 1 to [`crate::audit::MAX_AUDIT_ENTRIES`].
+        limit: u32,
+    },
+    /// Declares an access before making it, e.g. an audit export, with
+    /// its reason (server admins); recorded in the audit log as
+    /// `access-<purpose>` and quoted in the records of the reads of
+    /// deleted text this connection makes afterwards. Answer:
+    /// [`ResponseBody::Ok`].
+    DeclareAccess {
+        /// The room concerned; `None` for every room.
+        room: Option<RoomId>,
+        /// What the access is, e.g. `export`: ASCII letters, digits and
+        /// `-`, 1 to 32 bytes.
+        purpose: String,
+        /// Why, 1 to [`crate::audit::MAX_ACCESS_REASON_BYTES`] bytes; not
+        /// blank.
+        reason: String,
+    },
+    /// The signed tree heads chatd stored (one per tree size, signed at
+    /// intervals and on `AuditHead`), smallest size first (server
+    /// admins). The cursor is the last tree size returned. Answer:
+    /// [`ResponseBody::AuditHeads`].
+    AuditHeads {
+        /// Where to go on; see [`PageRequest`].
+        page: PageRequest,
+    },
 }
 
 /// Most usernames one `GetPresence` may ask about, so its answer stays
@@ -716,6 +766,16 @@ pub enum ResponseBody {
     SearchStatus(crate::search::SearchIndexStatus),
     /// A room's files.
     Files(Vec<crate::file::FileEntry>),
+    /// The audit log's current signed tree head (`AuditHead`).
+    AuditHead(crate::audit::SignedTreeHead),
+    /// A consistency proof: node hashes, each
+    /// [`crate::audit::HASH_LEN`] bytes (`AuditConsistency`).
+    AuditConsistency(Vec<Vec<u8>>),
+    /// Audit records with inclusion proofs, oldest first (`AuditEntries`).
+    AuditEntries(Vec<crate::audit::AuditEntry>),
+    /// A page of stored signed tree heads, smallest size first
+    /// (`AuditHeads`).
+    AuditHeads(Page<crate::audit::SignedTreeHead>),
 }
 
 impl RequestBody {
@@ -748,6 +808,9 @@ impl RequestBody {
                 | RequestBody::ModerationLogPage { .. }
                 | RequestBody::Search(_)
                 | RequestBody::ListFiles { .. }
+                | RequestBody::AuditConsistency { .. }
+                | RequestBody::AuditEntries { .. }
+                | RequestBody::AuditHeads { .. }
         )
     }
 

@@ -67,6 +67,10 @@ pub struct Config {
     /// File limits and collection (`[files]` in the file; see
     /// [`crate::files::FilesConfig`]).
     pub files: crate::files::FilesConfig,
+    /// How often chatd signs and stores an audit tree head when the log
+    /// has grown, in ms. Default 60,000. Not settable from flags or
+    /// files; tests shorten it.
+    pub audit_head_interval_ms: u64,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -207,6 +211,7 @@ impl Default for Config {
             fanout_join_delay: None,
             search: true,
             files: crate::files::FilesConfig::default(),
+            audit_head_interval_ms: crate::handlers::audit_log::HEAD_INTERVAL_MS,
         }
     }
 }
@@ -651,6 +656,7 @@ impl Config {
             fanout_join_delay: None,
             search: pick(args.search, file.search, d.search),
             files: file.files.clone(),
+            audit_head_interval_ms: crate::handlers::audit_log::HEAD_INTERVAL_MS,
         };
         config.validate()?;
         Ok(config)

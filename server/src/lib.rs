@@ -16,7 +16,10 @@
 //!   `chatd restore`.
 //! - [`metrics`]: Prometheus metrics, one registry per server;
 //!   [`ops_http`]: the `/metrics`, `/healthz`, `/readyz` listener.
+//! - [`audit_key`]: the key that signs the audit log's tree heads; the
+//!   tree is `store::audit_tree`, its requests `handlers::audit_log`.
 
+pub mod audit_key;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
@@ -102,6 +105,9 @@ pub enum ServerError {
         /// Why.
         cause: std::io::Error,
     },
+    /// The audit log's signing key could not be loaded or generated.
+    #[error(transparent)]
+    AuditKey(#[from] audit_key::AuditKeyError),
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(String),
@@ -163,10 +169,11 @@ impl Server {
             },
         )?;
         backup::serve::remove_leftovers(&data_dir);
-        let (tls, store) = {
+        let (tls, store, audit_key) = {
             let config = config.clone();
             tokio::task::spawn_blocking(move || {
                 let tls = tls::load_or_generate(&config)?;
+                let audit_key = audit_key::AuditKey::load_or_generate(&config.cert_dir)?;
                 let store = store::Store::open_with(
                     &config.data_dir.join(DB_FILE),
                     store::StoreOptions {
@@ -174,11 +181,20 @@ impl Server {
                         ..Default::default()
                     },
                 )?;
-                Ok::<_, ServerError>((tls, store))
+                Ok::<_, ServerError>((tls, store, audit_key))
             })
             .await
             .map_err(|e| ServerError::Task(e.to_string()))??
         };
+        // Records written before the audit log had its tree join it now.
+        let audit_size = store
+            .writer()
+            .write(|ctx| Ok(store::audit_tree::catch_up(ctx)?))
+            .await
+            .map_err(|e| {
+                ServerError::Task(format!("cannot bring the audit log's tree up to date: {e}"))
+            })?;
+        tracing::debug!(audit_size, "audit log tree ready");
         if let Some(path) = bootstrap::ensure_admin(&store, &data_dir).await? {
             tracing::info!(path = %path.display(), "created the admin account; its API token is in this file");
         }
@@ -263,6 +279,7 @@ impl Server {
             logins: login::Throttle::default(),
             search,
             backups: backup::serve::Backups::default(),
+            audit_key,
         });
         Ok(Server {
             endpoint,
@@ -331,6 +348,7 @@ impl Server {
             self.shared.store.clone(),
             self.shared.config.current().sweep,
         ));
+        let heads = tokio::spawn(handlers::audit_log::sign_heads_forever(self.shared.clone()));
         let ops = self
             .metrics_listener
             .take()
@@ -343,6 +361,7 @@ impl Server {
         self.endpoint.set_server_config(None);
         collector.abort();
         sweep.abort();
+        heads.abort();
         if let Some(ops) = ops {
             ops.abort();
         }

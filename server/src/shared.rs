@@ -43,6 +43,8 @@ pub struct Shared {
     pub files: crate::files::Files,
     /// Backups in progress (one at a time).
     pub backups: crate::backup::serve::Backups,
+    /// The key that signs the audit log's tree heads.
+    pub audit_key: crate::audit_key::AuditKey,
 }
 
 impl Shared {

@@ -118,7 +118,7 @@ async fn admin_history_with_edits_and_full_export() {
     assert!(versions[0].ends_with(",version,dose 5 mg"), "{csv}");
 
     // export: everything.
-    let out = ok(args(ctl.admin(), &["--json", "export"])).await;
+    let out = ok(args(ctl.admin(), &["--json", "export", "--reason", "test"])).await;
     let lines = json_lines(&out);
     for name in ["audit-room", "secret", "gone"] {
         find(
@@ -190,7 +190,11 @@ async fn admin_history_with_edits_and_full_export() {
     assert!(lines[first_mod..].iter().all(|v| v["type"] == "moderation"));
 
     // export --room: that room only, its moderation records only.
-    let out = ok(args(ctl.admin(), &["--json", "export", "--room", "secret"])).await;
+    let out = ok(args(
+        ctl.admin(),
+        &["--json", "export", "--room", "secret", "--reason", "test"],
+    ))
+    .await;
     let lines = json_lines(&out);
     assert!(lines.iter().all(|v| v["room"] == "secret"), "{lines:#?}");
     find(

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod backup;
+mod audit_log;
 mod bad_input;
 mod bench;
 mod bins;

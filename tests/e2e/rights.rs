@@ -341,7 +341,11 @@ async fn account_actions_are_audited_and_exported() {
         assert_eq!(rec.room, None::<RoomId>);
     }
 
-    let export = crate::ctl_support::ok(crate::ctl_support::args(ctl.admin(), &["export"])).await;
+    let export = crate::ctl_support::ok(crate::ctl_support::args(
+        ctl.admin(),
+        &["export", "--reason", "test"],
+    ))
+    .await;
     for (action, _) in expected {
         assert!(
             export

@@ -21,6 +21,7 @@ macro_rules! expect {
 
 mod api;
 mod backup;
+mod audit_api;
 mod connect;
 mod files;
 mod io;

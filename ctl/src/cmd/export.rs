@@ -30,8 +30,21 @@ use std::collections::BTreeMap;
 /// # Errors
 /// Request failures; [`CtlError::Client`] with exit 3 for an unknown
 /// `--room`.
-pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()> {
+pub async fn run(
+    target: &Target,
+    out: &Out,
+    room: Option<String>,
+    reason: Option<String>,
+) -> Result<()> {
     let (conn, me) = target.connect_authed().await?;
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    if me.is_admin() && reason.is_none() {
+        return Err(CtlError::Usage(
+            "an audit export (as a server admin) needs --reason TEXT: why the records are \
+             downloaded; it is kept in the audit log with who, when and which rooms"
+                .to_owned(),
+        ));
+    }
     let (rooms, admin) = match &room {
         Some(name) => (
             vec![one_room(&conn, name, me.is_admin()).await?],
@@ -39,6 +52,15 @@ pub async fn run(target: &Target, out: &Out, room: Option<String>) -> Result<()>
         ),
         None => every_room(&conn).await?,
     };
+    if admin {
+        // Declared before any record is read, so the reads of deleted text
+        // that follow are recorded with this reason.
+        let scope = room.as_ref().and_then(|_| rooms.first().map(|r| r.id));
+        let why = reason.as_deref().unwrap_or_default();
+        conn.declare_access(scope, "export", why)
+            .await
+            .map_err(|e| CtlError::client("cannot record the export in the audit log", e))?;
+    }
     let names: BTreeMap<RoomId, String> = rooms.iter().map(|r| (r.id, r.name.clone())).collect();
     let mut missing_versions = false;
     let progress = crate::progress::bar(rooms.iter().map(|r| r.head.0).sum(), "exporting");

@@ -265,6 +265,11 @@ pub async fn run(target: &Target, out: &Out, a: HistoryArgs) -> Result<()> {
         )));
     }
     let room = room_by_name(&conn, &a.room).await?;
+    if let Some(reason) = a.reason.as_deref().filter(|_| me.is_admin()) {
+        conn.declare_access(Some(room.id), "history", reason)
+            .await
+            .map_err(|e| CtlError::client("cannot record the reason in the audit log", e))?;
+    }
     let after = a.after.unwrap_or(0);
     let audit = a.include_deleted;
     let printer = Printer {

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_log;
 pub mod export;
 pub mod files;
 pub mod history;
@@ -162,7 +163,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Tail(a) => tail::run(&target()?, &out, a).await,
         Command::Search(a) => search::run(&target()?, &out, a).await,
         Command::History(a) => history::run(&target()?, &out, a).await,
-        Command::Export { room } => export::run(&target()?, &out, room).await,
+        Command::Export { room, reason } => export::run(&target()?, &out, room, reason).await,
+        Command::Audit(crate::args::AuditCmd::Head) => audit_log::head(&target()?, &out).await,
+        Command::Audit(crate::args::AuditCmd::Verify { head, key }) => {
+            audit_log::verify(&target()?, &out, &head, key.as_deref()).await
+        }
         Command::Import(c) => import::run(&target()?, &out, c).await,
     }
 }

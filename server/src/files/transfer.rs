@@ -459,6 +459,11 @@ async fn download(
     if !visible {
         return Err(not_found());
     }
+    if deleted {
+        // Only server admins get here: recorded before a byte is sent.
+        crate::handlers::audit_log::record_deleted_file_read(session, &me, room.0, id, rec.message)
+            .await?;
+    }
     if offset > rec.size {
         return Err(bad(format!(
             "offset {offset} is past the file's end ({} bytes)",

@@ -333,7 +333,7 @@ pub(super) async fn react(session: &Arc<Session>, room_id: u64, seq: u64, emoji:
 }
 
 pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64) -> Reply {
-    require_admin(session).await?;
+    let a = require_admin(session).await?;
     let audit = session
         .read(move |r| {
             let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {
@@ -387,6 +387,12 @@ pub(super) async fn message_audit(session: &Arc<Session>, room_id: u64, seq: u64
         })
         .await?
         .ok_or_else(|| no_message(seq))?;
+    // Recorded before the answer leaves: no deleted text is read unrecorded.
+    if let proto::RoomEventKind::Message(m) = &audit.event.kind
+        && m.deleted.is_some()
+    {
+        super::audit_log::record_deleted_read(session, &a, room_id, &[seq]).await?;
+    }
     Ok(ResponseBody::Audit(audit))
 }
 

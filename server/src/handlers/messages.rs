@@ -459,6 +459,8 @@ pub(super) async fn history(
             // while `has_more`. The first event always fits.
             let mut events = Vec::with_capacity(evs.len());
             let mut bytes = 0usize;
+            // Events whose deleted text this page reveals (audit reads).
+            let mut revealed = Vec::new();
             for (seq, ev) in evs {
                 let wire = ev.to_wire_for(room_id, seq, &view)?;
                 let len = proto::frame::encoded_len(&wire);
@@ -468,19 +470,38 @@ pub(super) async fn history(
                 }
                 bytes = bytes.saturating_add(len);
                 events.push(wire);
+                if view.reveal_deleted && reveals_deleted_text(&ev.kind) {
+                    revealed.push(seq);
+                }
             }
+            revealed.sort_unstable();
             if backward {
                 events.reverse();
             }
-            Ok(Ok(proto::HistoryPage {
-                room: RoomId(room_id),
-                events,
-                head: Seq(head),
-                has_more,
-            }))
+            Ok(Ok((
+                proto::HistoryPage {
+                    room: RoomId(room_id),
+                    events,
+                    head: Seq(head),
+                    has_more,
+                },
+                revealed,
+            )))
         })
         .await??;
-    Ok(ResponseBody::History(page))
+    // Recorded before the answer leaves: no deleted text is read unrecorded.
+    super::audit_log::record_deleted_read(session, &a, room_id, &page.1).await?;
+    Ok(ResponseBody::History(page.0))
+}
+
+/// Whether a server admin's audit view of this event shows text members
+/// cannot see: a deleted message, or an edit of one.
+fn reveals_deleted_text(kind: &EventKindRecord) -> bool {
+    match kind {
+        EventKindRecord::Message { deleted, .. } => deleted.is_some(),
+        EventKindRecord::Edited { redacted, .. } => *redacted,
+        _ => false,
+    }
 }
 
 fn no_room() -> ErrorBody {

@@ -7,6 +7,7 @@
 
 mod access;
 mod account;
+pub(crate) mod audit_log;
 mod files;
 mod lifecycle;
 mod messages;
@@ -282,6 +283,21 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             "send was routed to the wrong handler; report this bug",
         )),
         RequestBody::ListFiles { room } => files::list(session, room.0).await,
+        RequestBody::AuditHead => audit_log::head(session).await,
+        RequestBody::AuditConsistency { from_size, to_size } => {
+            audit_log::consistency(session, from_size, to_size).await
+        }
+        RequestBody::AuditEntries {
+            tree_size,
+            from,
+            limit,
+        } => audit_log::entries(session, tree_size, from, limit).await,
+        RequestBody::DeclareAccess {
+            room,
+            purpose,
+            reason,
+        } => audit_log::declare_access(session, room, purpose, reason).await,
+        RequestBody::AuditHeads { page } => audit_log::heads(session, page).await,
     }
 }
 

@@ -65,7 +65,8 @@ pub(crate) fn notify(
     Ok(())
 }
 
-/// Records a moderation action in the audit trail.
+/// Records a moderation, account or admin action in the audit trail and
+/// appends it to the audit log's Merkle tree (`store::audit_tree`).
 pub(crate) fn audit(
     ctx: &mut WriteCtx<'_>,
     actor: &AuthorRecord,
@@ -84,5 +85,7 @@ pub(crate) fn audit(
         reason: reason.into(),
     };
     ctx.modlog.insert(id, encode(&rec)?.as_slice())?;
+    // The tree commits to the record in the same transaction.
+    crate::store::audit_tree::append_record(ctx, id, &rec)?;
     Ok(())
 }

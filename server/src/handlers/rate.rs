@@ -66,6 +66,12 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         | RequestBody::ChangePassword { .. }
         | RequestBody::SetDisplayName { .. }
         | RequestBody::Reindex => Write,
+        // The tamper-evident audit log: a head is signed and stored, an
+        // access is recorded; proofs and entries are reads.
+        RequestBody::AuditHead | RequestBody::DeclareAccess { .. } => Write,
+        RequestBody::AuditConsistency { .. }
+        | RequestBody::AuditEntries { .. }
+        | RequestBody::AuditHeads { .. } => Unlimited,
         RequestBody::Typing { .. }
         | RequestBody::MarkRead { .. }
         | RequestBody::MarkDelivered { .. }

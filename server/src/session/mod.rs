@@ -96,6 +96,10 @@ pub struct Session {
     /// Users this session's user blocks: their messages, edits and
     /// reactions reach this session as `Hidden`.
     pub blocked: Arc<std::sync::RwLock<std::collections::HashSet<u64>>>,
+    /// The last access this connection declared (`DeclareAccess`), as
+    /// "purpose: reason", quoted in the audit records of its reads of
+    /// deleted text.
+    pub declared_access: Mutex<Option<String>>,
 }
 
 impl Session {
@@ -513,6 +517,7 @@ async fn serve_conn(shared: Arc<Shared>, conn: quinn::Connection) -> String {
         auth_changed: tokio::sync::Notify::new(),
         user_stream: Mutex::new(None),
         blocked: Arc::default(),
+        declared_access: Mutex::new(None),
     });
     let deadline = tokio::spawn(login_deadline(session.clone()).in_current_span());
     let transfers =

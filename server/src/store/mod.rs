@@ -9,6 +9,7 @@
 //! refills when it reopens the file after a disk fault (`open.rs`,
 //! [`health`]).
 
+pub mod audit_tree;
 mod batch;
 mod ctx;
 pub mod fault;

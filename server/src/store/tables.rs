@@ -89,6 +89,16 @@ pub const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_ref
 /// Value: bytes.
 pub const FILE_USAGE: TableDefinition<(u8, u64), u64> = TableDefinition::new("file_usage");
 
+/// The audit log's Merkle tree: hashes of its complete subtrees. Key: the
+/// node's index in the array layout (leaf `i` at `2i`; a node of level `k`
+/// over leaves `[s, s + 2^k)` at `2s + 2^k - 1`). Value: 32-byte SHA-256.
+/// Written by `store::audit_tree` only, in the transaction of the record.
+pub const AUDIT_NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_nodes");
+
+/// Signed tree heads of the audit log. Key: tree size. Value:
+/// [`super::audit_tree::HeadRecord`].
+pub const AUDIT_HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_heads");
+
 /// Calls the macro `$m` with the name of every table above, so code that
 /// must visit each table (the backup, `store::snapshot`) is written once.
 /// A table added above but not here is caught by
@@ -116,7 +126,9 @@ macro_rules! all_tables {
             ATTACHMENTS,
             ROOM_FILES,
             BLOB_REFS,
-            FILE_USAGE
+            FILE_USAGE,
+            AUDIT_NODES,
+            AUDIT_HEADS
         )
     };
 }
@@ -138,6 +150,8 @@ pub mod meta {
     pub const NEXT_MODLOG: &str = "next_modlog";
     /// Next attachment id.
     pub const NEXT_ATTACHMENT: &str = "next_attachment";
+    /// Records in the audit log's Merkle tree (`AUDIT_NODES`).
+    pub const AUDIT_TREE_SIZE: &str = "audit_tree_size";
 }
 
 /// The storage layout version this build writes.

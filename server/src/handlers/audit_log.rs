@@ -1,0 +1,294 @@
+//! The tamper-evident audit log's requests (server admins only): the
+//! signed tree head, consistency proofs, records with inclusion proofs,
+//! declared accesses; the record of reads of deleted text; and the task
+//! that signs a head at intervals. The tree itself is `store::audit_tree`.
+
+use super::access::{admin_actor, require_admin};
+use super::{Reply, refuse};
+use crate::session::{Authed, Session};
+use crate::shared::Shared;
+use crate::store::audit_tree::{self, TreeReader};
+use crate::store::records::AuthorRecord;
+use chat_protocol::audit::{AuditEntry, MAX_ACCESS_REASON_BYTES, MAX_AUDIT_ENTRIES};
+use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody, RoomId, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default of `Config::audit_head_interval_ms`: chatd signs and stores a
+/// head every 60 s when the log has grown. `AuditHead` signs one on
+/// demand as well.
+pub const HEAD_INTERVAL_MS: u64 = 60_000;
+
+/// Longest `purpose` of a `DeclareAccess`, in bytes.
+pub const MAX_PURPOSE_BYTES: usize = 32;
+
+/// `AuditHead`: signs the current head, stores it and returns it.
+pub(super) async fn head(session: &Arc<Session>) -> Reply {
+    require_admin(session).await?;
+    let head = sign_and_store(&session.shared, true).await?;
+    head.map(ResponseBody::AuditHead).ok_or_else(|| {
+        ErrorBody::new(
+            ErrorCode::Internal,
+            "no tree head was signed; report this bug",
+        )
+    })
+}
+
+/// Signs the current head in a writer job and stores it; with `always`
+/// false, only when no head of this size is stored yet.
+async fn sign_and_store(
+    shared: &Arc<Shared>,
+    always: bool,
+) -> Result<Option<proto::audit::SignedTreeHead>, crate::store::WriteError> {
+    let at = Timestamp::now();
+    let shared2 = shared.clone();
+    shared
+        .store
+        .writer()
+        .write(move |ctx| {
+            let (size, root) = audit_tree::current(ctx)?;
+            if !always && (size == 0 || audit_tree::has_head(ctx, size)?) {
+                return Ok(None);
+            }
+            let head = shared2.audit_key.sign(size, &root, at);
+            audit_tree::store_head(ctx, &head)?;
+            Ok(Some(head))
+        })
+        .await
+}
+
+/// Signs and stores a head every `audit_head_interval_ms` when the log
+/// grew.
+pub(crate) async fn sign_heads_forever(shared: Arc<Shared>) {
+    let every = Duration::from_millis(shared.config.current().audit_head_interval_ms.max(1));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match sign_and_store(&shared, false).await {
+            Ok(Some(h)) => tracing::debug!(tree_size = h.tree_size, "signed an audit tree head"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not sign an audit tree head; will retry"),
+        }
+    }
+}
+
+/// `AuditHeads`: stored heads, smallest tree size first.
+pub(super) async fn heads(session: &Arc<Session>, page: proto::PageRequest) -> Reply {
+    super::page::check(&page)?;
+    require_admin(session).await?;
+    let out = session
+        .shared
+        .store
+        .read(move |txn| {
+            let mut out = super::page::PageBuilder::new(page.limit);
+            let from = page.after.map_or(0, |a| a.saturating_add(1));
+            for head in audit_tree::stored_heads(txn, from)? {
+                let head = head?;
+                if !out.offer(head.tree_size, head) {
+                    break;
+                }
+            }
+            Ok(out.finish())
+        })
+        .await?;
+    Ok(ResponseBody::AuditHeads(out))
+}
+
+/// `AuditConsistency`.
+pub(super) async fn consistency(session: &Arc<Session>, from: u64, to: u64) -> Reply {
+    require_admin(session).await?;
+    let proof = session
+        .shared
+        .store
+        .read(move |txn| {
+            let t = TreeReader::open(txn)?;
+            if from == 0 || from > to || to > t.size {
+                return Ok(Err(refuse(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "a consistency proof needs 1 <= from_size <= to_size <= {} (the log's \
+                         size now); got {from} and {to}",
+                        t.size
+                    ),
+                )));
+            }
+            Ok(Ok(t.consistency_proof(from, to)?))
+        })
+        .await??;
+    Ok(ResponseBody::AuditConsistency(
+        proof.into_iter().map(|h| h.to_vec()).collect(),
+    ))
+}
+
+/// `AuditEntries`.
+pub(super) async fn entries(
+    session: &Arc<Session>,
+    tree_size: u64,
+    from: u64,
+    limit: u32,
+) -> Reply {
+    require_admin(session).await?;
+    if !(1..=MAX_AUDIT_ENTRIES).contains(&limit) {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!("limit must be 1 to {MAX_AUDIT_ENTRIES}"),
+        ));
+    }
+    let out = session
+        .shared
+        .store
+        .read(move |txn| {
+            let t = TreeReader::open(txn)?;
+            if tree_size == 0 || tree_size > t.size || from >= tree_size {
+                return Ok(Err(refuse(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "entries need 1 <= tree_size <= {} (the log's size now) and from < \
+                         tree_size; got tree_size {tree_size}, from {from}",
+                        t.size
+                    ),
+                )));
+            }
+            let end = tree_size.min(from.saturating_add(u64::from(limit)));
+            let mut out = Vec::new();
+            let mut bytes = 0usize;
+            for index in from..end {
+                let (record, problem) = match t.record(index)? {
+                    Ok(r) => (Some(r), None),
+                    Err(p) => (None, Some(p)),
+                };
+                let entry = AuditEntry {
+                    index,
+                    record,
+                    problem,
+                    proof: t
+                        .inclusion_proof(tree_size, index)?
+                        .into_iter()
+                        .map(|h| h.to_vec())
+                        .collect(),
+                };
+                let len = proto::frame::encoded_len(&entry);
+                if !out.is_empty() && bytes.saturating_add(len) > proto::MAX_PAGE_BYTES {
+                    break;
+                }
+                bytes = bytes.saturating_add(len);
+                out.push(entry);
+            }
+            Ok(Ok(out))
+        })
+        .await??;
+    Ok(ResponseBody::AuditEntries(out))
+}
+
+/// `DeclareAccess`: records `access-<purpose>` with the reason and keeps
+/// the declaration on the session for the reads that follow.
+pub(super) async fn declare_access(
+    session: &Arc<Session>,
+    room: Option<RoomId>,
+    purpose: String,
+    reason: String,
+) -> Reply {
+    let a = require_admin(session).await?;
+    if purpose.is_empty()
+        || purpose.len() > MAX_PURPOSE_BYTES
+        || !purpose
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!(
+                "the purpose must be 1 to {MAX_PURPOSE_BYTES} ASCII letters, digits or '-', \
+                 e.g. export"
+            ),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            "an access needs a reason; say why (e.g. --reason \"records request 2024-17\")",
+        ));
+    }
+    if reason.len() > MAX_ACCESS_REASON_BYTES {
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!("the reason is over {MAX_ACCESS_REASON_BYTES} bytes; shorten it"),
+        ));
+    }
+    let action = format!("access-{purpose}");
+    let (r, why) = (room.map(|r| r.0), reason.clone());
+    session
+        .write(move |ctx| {
+            let me = AuthorRecord::of(a.user, &admin_actor(ctx, &a)?);
+            super::notify::audit(ctx, &me, r, None, &action, &why)?;
+            Ok(())
+        })
+        .await?;
+    *session
+        .declared_access
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(format!("{purpose}: {reason}"));
+    Ok(ResponseBody::Ok)
+}
+
+/// Records that a server admin read deleted text: action `read-deleted`,
+/// the room, the sequence numbers revealed and the access this connection
+/// declared (or that it declared none).
+pub(super) async fn record_deleted_read(
+    session: &Arc<Session>,
+    a: &Authed,
+    room: u64,
+    seqs: &[u64],
+) -> Result<(), ErrorBody> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = seqs.iter().map(u64::to_string).collect();
+    record_read(session, a, room, format!("seq {}", list.join(","))).await
+}
+
+/// Records that a server admin downloaded a file of a deleted message
+/// (`read-deleted`, "file ID of seq N"), as [`record_deleted_read`].
+///
+/// # Errors
+/// The write failed; the download must then not start.
+pub(crate) async fn record_deleted_file_read(
+    session: &Arc<Session>,
+    a: &Authed,
+    room: u64,
+    attachment: u64,
+    seq: Option<u64>,
+) -> Result<(), ErrorBody> {
+    let of = seq.map_or(String::new(), |s| format!(" of seq {s}"));
+    record_read(session, a, room, format!("file {attachment}{of}")).await
+}
+
+async fn record_read(
+    session: &Arc<Session>,
+    a: &Authed,
+    room: u64,
+    what: String,
+) -> Result<(), ErrorBody> {
+    let declared = session
+        .declared_access
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let reason = format!(
+        "{what}; {}",
+        match declared {
+            Some(d) => format!("declared {d}"),
+            None => "no access declared".into(),
+        }
+    );
+    let a = a.clone();
+    session
+        .write(move |ctx| {
+            let me = AuthorRecord::of(a.user, &admin_actor(ctx, &a)?);
+            super::notify::audit(ctx, &me, Some(room), None, "read-deleted", &reason)?;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
