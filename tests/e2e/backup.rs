@@ -152,6 +152,12 @@ async fn a_backup_taken_while_sending_restores_history_up_to_the_backup_point() 
         during > before.len(),
         "the client kept sending while the backup ran"
     );
+    let log = admin.moderation_log(None, 50).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|r| r.action == "backup" && r.actor.username == "admin"),
+        "the backup is in the audit log: {log:?}"
+    );
 
     let data = out.path().join("restored");
     let (restored_ok, text) = chatd_restore(&archive, &data).await;

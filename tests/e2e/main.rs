@@ -2,8 +2,8 @@
 //! in `chat_e2e` (tests/lib.rs).
 
 mod accounts;
-mod backup;
 mod audit_log;
+mod backup;
 mod bad_input;
 mod bench;
 mod bins;

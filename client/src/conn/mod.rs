@@ -20,8 +20,8 @@ macro_rules! expect {
 }
 
 mod api;
-mod backup;
 mod audit_api;
+mod backup;
 mod connect;
 mod files;
 mod io;

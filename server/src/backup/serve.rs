@@ -81,6 +81,19 @@ pub(crate) async fn serve(
             "another backup is running; wait for it to finish and try again",
         ));
     };
+    // A backup copies every room's history: it is recorded in the audit
+    // log (as an export is) before any byte leaves the server.
+    {
+        let a = me.clone();
+        session
+            .write(move |ctx| {
+                let actor = crate::handlers::admin_actor(ctx, &a)?;
+                let who = crate::store::records::AuthorRecord::of(a.user, &actor);
+                crate::handlers::audit(ctx, &who, None, None, "backup", "whole server")
+            })
+            .await
+            .map_err(ErrorBody::from)?;
+    }
     let _no_collection = shared.files.collect_gate.read().await;
     let started = std::time::Instant::now();
     let data_dir = shared.config.current().data_dir.clone();

@@ -26,8 +26,9 @@ pub use messages::{send_job, send_job_with};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
-pub(crate) use access::{Rights, session_rights};
+pub(crate) use access::{Rights, admin_actor, session_rights};
 pub(crate) use account::{insert_user, mint_token};
+pub(crate) use notify::audit;
 
 use crate::session::Session;
 use crate::store::{StoreError, WriteError};
