@@ -61,6 +61,13 @@ pub struct Config {
     /// File limits and collection (`[files]` in the file; see
     /// [`crate::files::FilesConfig`]).
     pub files: crate::files::FilesConfig,
+    /// Pacing of the retention purge job (`[retention]` in the file; see
+    /// [`crate::retention::RetentionConfig`]).
+    pub retention: crate::retention::RetentionConfig,
+    /// Test hook: an offset added to the purge job's clock
+    /// ([`crate::retention::RetentionClock`]). Not settable from flags or
+    /// files; `None` in service.
+    pub retention_clock: Option<crate::retention::RetentionClock>,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -200,6 +207,8 @@ impl Default for Config {
             disk_fault: None,
             search: true,
             files: crate::files::FilesConfig::default(),
+            retention: crate::retention::RetentionConfig::default(),
+            retention_clock: None,
         }
     }
 }
@@ -360,6 +369,9 @@ pub struct FileConfig {
     /// The `[files]` table.
     #[serde(default)]
     pub files: crate::files::FilesConfig,
+    /// The `[retention]` table.
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
 }
 
 /// The `[limits]` table of [`FileConfig`]; fields as in [`LimitsConfig`].
@@ -404,6 +416,12 @@ pub struct FileLimits {
 /// setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A `[retention]` setting is out of range (the message names it).
+    #[error("{message}")]
+    Retention {
+        /// What is wrong and the allowed range.
+        message: String,
+    },
     /// The file named by `--config` could not be read.
     #[error(
         "cannot read config file {}: {cause}; check --config / CHATD_CONFIG",
@@ -621,6 +639,8 @@ impl Config {
             disk_fault: None,
             search: pick(args.search, file.search, d.search),
             files: file.files.clone(),
+            retention: file.retention,
+            retention_clock: None,
         };
         config.validate()?;
         Ok(config)
@@ -721,6 +741,9 @@ impl Config {
                 max: MAX_MESSAGE_BYTES_CEILING,
             });
         }
+        self.retention
+            .check()
+            .map_err(|message| ConfigError::Retention { message })?;
         if l.keep_alive_ms >= l.idle_timeout_ms {
             return Err(ConfigError::KeepAliveTooLong {
                 keep_alive_ms: l.keep_alive_ms,

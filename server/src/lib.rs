@@ -26,6 +26,7 @@ pub mod login;
 pub mod metrics;
 pub mod ops_http;
 pub mod presence;
+pub mod retention;
 pub mod search;
 mod session;
 mod shared;
@@ -312,6 +313,7 @@ impl Server {
                 }
             }
         };
+        let purge = tokio::spawn(retention::purge_forever(self.shared.clone()));
         let sweep = tokio::spawn(store::sweep::run(
             self.shared.store.clone(),
             self.shared.config.sweep,
@@ -327,6 +329,7 @@ impl Server {
         tracing::info!("shutting down: no new connections, no new writes");
         self.endpoint.set_server_config(None);
         collector.abort();
+        purge.abort();
         sweep.abort();
         if let Some(ops) = ops {
             ops.abort();

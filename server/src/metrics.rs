@@ -57,6 +57,8 @@ pub struct Metrics {
     pub send_ack_seconds: Histogram,
     /// Requests refused by a per-user rate limit.
     pub rate_limited: Counter,
+    /// Messages purged by the retention policy (`handlers::retention`).
+    pub retention_purged: Counter,
     // Mirrors of counters kept elsewhere, refreshed at each scrape.
     connections: Gauge,
     sessions: Gauge,
@@ -84,6 +86,7 @@ impl Metrics {
             requests: Family::default(),
             send_ack_seconds: Histogram::new(latency_buckets()),
             rate_limited: Counter::default(),
+            retention_purged: Counter::default(),
             connections: Gauge::default(),
             sessions: Gauge::default(),
             store_bytes: Gauge::default(),
@@ -106,6 +109,11 @@ impl Metrics {
             m.connections.clone(),
         );
         r.register("sessions", "Logged-in sessions", m.sessions.clone());
+        r.register(
+            "retention_purged_messages",
+            "Messages purged by the retention policy (left as stubs with their seq)",
+            m.retention_purged.clone(),
+        );
         r.register(
             "requests",
             "Requests answered, by kind and result (ok or the error code)",

@@ -14,6 +14,7 @@ mod moderation;
 mod notify;
 mod page;
 pub(crate) mod rate;
+mod retention;
 mod rooms;
 mod search;
 mod self_service;
@@ -22,6 +23,7 @@ mod social;
 
 pub(crate) use files::{member_check, require_member};
 pub use messages::{send_job, send_job_with};
+pub(crate) use retention::{purge_pass, retention_actor};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
@@ -282,6 +284,17 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             "send was routed to the wrong handler; report this bug",
         )),
         RequestBody::ListFiles { room } => files::list(session, room.0).await,
+        RequestBody::SetRetention { scope, keep } => {
+            retention::set_retention(session, scope, keep).await
+        }
+        RequestBody::SetLegalHold {
+            scope,
+            hold,
+            reason,
+        } => retention::set_legal_hold(session, scope, hold, reason).await,
+        RequestBody::GetRetention { scope } => retention::get_retention(session, scope).await,
+        RequestBody::ListRetention => retention::list_retention(session).await,
+        RequestBody::PurgeNow => retention::purge_now(session).await,
     }
 }
 

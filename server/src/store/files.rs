@@ -392,6 +392,37 @@ pub fn collect_garbage(
             }
         }
     }
+    remove_records(ctx, doomed)
+}
+
+/// Removes the attachment records `ids` (their room index, quota usage and
+/// blob references) for the retention purge, whatever message carries
+/// them. Returns how many records it removed and the content hashes no
+/// record names any more; the caller removes those blobs inside the same
+/// job, as the collector does.
+///
+/// # Errors
+/// Storage failures.
+pub fn release(ctx: &mut WriteCtx<'_>, ids: &[u64]) -> Result<(u64, Vec<String>), WriteError> {
+    let mut doomed = Vec::with_capacity(ids.len());
+    {
+        let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+        for &id in ids {
+            if let Some(v) = records.get(id)? {
+                doomed.push((id, decode::<AttachmentRecord>(v.value())?));
+            }
+        }
+    }
+    let n = doomed.len() as u64;
+    Ok((n, remove_records(ctx, doomed)?))
+}
+
+/// Removes `doomed` records with their index entries, usage and blob
+/// references; returns the hashes whose last reference went.
+fn remove_records(
+    ctx: &mut WriteCtx<'_>,
+    doomed: Vec<(u64, AttachmentRecord)>,
+) -> Result<Vec<String>, WriteError> {
     let mut gone = Vec::new();
     let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
     let mut index = ctx.txn.open_table(ROOM_FILES).map_err(table_err)?;

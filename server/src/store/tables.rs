@@ -89,6 +89,15 @@ pub const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_ref
 /// Value: bytes.
 pub const FILE_USAGE: TableDefinition<(u8, u64), u64> = TableDefinition::new("file_usage");
 
+/// Retention settings of rooms. Key: room id. Value:
+/// [`super::retention::RetentionRecord`]. Written by `store::retention` only.
+pub const ROOM_RETENTION: TableDefinition<u64, &[u8]> = TableDefinition::new("room_retention");
+
+/// Retention settings of organisations. Key: the organisation name
+/// trimmed, NFKC, lower case ([`super::retention::org_key`]). Value:
+/// [`super::retention::RetentionRecord`]. Written by `store::retention` only.
+pub const ORG_RETENTION: TableDefinition<&str, &[u8]> = TableDefinition::new("org_retention");
+
 /// Names of the counters in [`META`].
 pub mod meta {
     /// Storage layout version; bumped by incompatible changes.
