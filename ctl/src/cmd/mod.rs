@@ -16,6 +16,7 @@ pub mod login;
 pub mod man;
 pub mod msg;
 pub mod profiles;
+pub mod retention;
 pub mod room;
 pub mod search;
 pub mod tail;
@@ -164,6 +165,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History(a) => history::run(&target()?, &out, a).await,
         Command::Export { room } => export::run(&target()?, &out, room).await,
         Command::Import(c) => import::run(&target()?, &out, c).await,
+        Command::Retention(c) => retention::run(&target()?, &out, c).await,
     }
 }
 
