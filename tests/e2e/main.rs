@@ -28,6 +28,7 @@ mod privacy;
 mod process;
 mod races;
 mod raw;
+mod retention;
 mod rights;
 mod room_names;
 mod rooms;
