@@ -559,7 +559,8 @@ impl Config {
     /// # Errors
     /// [`ConfigError::CertWithoutKey`] / [`ConfigError::KeyWithoutCert`] for
     /// half a pair, [`ConfigError::ZeroLimit`] for a zero limit,
-    /// [`ConfigError::MessageTooLarge`] and [`ConfigError::KeepAliveTooLong`].
+    /// [`ConfigError::MessageTooLarge`] and [`ConfigError::KeepAliveTooLong`],
+    /// [`ConfigError::Retention`] for a `[retention]` value out of range.
     pub fn merge(args: &Args, file: Option<&FileConfig>) -> Result<Config, ConfigError> {
         let empty = FileConfig::default();
         let file = file.unwrap_or(&empty);

@@ -129,3 +129,43 @@ pub(crate) async fn purge_forever(shared: Arc<crate::shared::Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
+mod tests {
+    use super::*;
+    use crate::config::{Args, Config, ConfigError, FileConfig};
+
+    fn merged(text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).unwrap();
+        Config::merge(&Args::default(), Some(&file))
+    }
+
+    #[test]
+    fn the_retention_table_is_read_defaulted_and_checked() {
+        let c = merged("[retention]\ninterval_ms = 60000\n").unwrap();
+        assert_eq!(c.retention.interval_ms, 60_000);
+        assert_eq!(c.retention.batch, DEFAULT_BATCH);
+        assert_eq!(merged("").unwrap().retention, RetentionConfig::default());
+        let e = merged("[retention]\ninterval_ms = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retention.interval_ms = 5"), "{e}");
+        let e = merged("[retention]\nbatch = 0\n").unwrap_err().to_string();
+        assert!(e.contains("retention.batch = 0"), "{e}");
+        assert!(
+            toml::from_str::<FileConfig>("[retention]\nkeep_days = 5\n").is_err(),
+            "policies are data set with chatctl, not config: an unknown key is refused"
+        );
+    }
+
+    #[test]
+    fn the_clock_hook_moves_now_ahead_by_whole_days() {
+        let clock = RetentionClock::default();
+        let before = now(Some(&clock));
+        clock.advance_days(2);
+        assert!(now(Some(&clock)) >= before + 2 * crate::store::retention::DAY_MS);
+        assert_eq!(clock, clock.clone(), "clones share the offset");
+        assert_ne!(clock, RetentionClock::default());
+    }
+}
