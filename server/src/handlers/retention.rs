@@ -365,7 +365,10 @@ pub(crate) async fn purge_pass(
 ) -> Result<PurgeReport, WriteError> {
     let now = crate::retention::now(shared.config.retention_clock.as_ref());
     let max = shared.config.retention.batch;
-    let rooms = shared.store.read(|txn| policy::rooms_to_purge(txn)).await?;
+    let rooms = shared
+        .store
+        .read(move |txn| policy::rooms_to_purge(txn, now))
+        .await?;
     let mut report = PurgeReport {
         now: Timestamp(now),
         rooms: Vec::new(),

@@ -311,13 +311,20 @@ pub fn list(
     Ok((rooms, orgs))
 }
 
-/// The rooms a purge pass must visit: those whose effective policy is a
-/// keep period with no hold. Empty at once when no setting names a keep
-/// period in days (the default, keep forever, purges nothing).
+/// Events a pass reads past a room's `purged_below` looking for its
+/// oldest unpurged message before it leaves the decision to the writer job.
+const PEEK_EVENTS: usize = 256;
+
+/// The rooms a purge pass must visit at time `now` (ms): those whose
+/// effective policy is a keep period with no hold and whose oldest
+/// unpurged message is past it (or not found within [`PEEK_EVENTS`]
+/// events), so a pass submits no writer job for a room with nothing to
+/// purge. Empty at once when no setting names a keep period in days (the
+/// default, keep forever, purges nothing).
 ///
 /// # Errors
 /// A redb error or a corrupt record.
-pub fn rooms_to_purge(txn: &ReadTransaction) -> Result<Vec<u64>, StoreError> {
+pub fn rooms_to_purge(txn: &ReadTransaction, now: u64) -> Result<Vec<u64>, StoreError> {
     let (rooms, orgs) = list(txn)?;
     let any_days = rooms
         .iter()
@@ -332,10 +339,28 @@ pub fn rooms_to_purge(txn: &ReadTransaction) -> Result<Vec<u64>, StoreError> {
     let events = txn.open_table(EVENTS)?;
     let mut out = Vec::new();
     for entry in txn.open_table(ROOMS)?.iter()? {
-        let room = entry?.0.value();
-        let v = room_view(&settings, &org_settings, &events, room)?;
-        if v.policy.purge_days().is_some() {
-            out.push(room);
+        let (k, v) = entry?;
+        let room = k.value();
+        let Some(days) = room_view(&settings, &org_settings, &events, room)?
+            .policy
+            .purge_days()
+        else {
+            continue;
+        };
+        let record: super::records::RoomRecord = decode(v.value())?;
+        let cutoff = now.saturating_sub(u64::from(days).saturating_mul(DAY_MS));
+        let from = record.purged_below.max(1);
+        if from > record.head {
+            continue;
+        }
+        let peek = query::events(&events, room, from, record.head, PEEK_EVENTS)?;
+        let oldest = peek
+            .iter()
+            .find(|(_, e)| matches!(e.kind, EventKindRecord::Message { .. }));
+        match oldest {
+            Some((_, e)) if e.ts >= cutoff => {}
+            None if peek.len() < PEEK_EVENTS => {}
+            _ => out.push(room),
         }
     }
     Ok(out)
