@@ -305,7 +305,7 @@ pub(super) async fn get_retention(session: &Arc<Session>, scope: RetentionScope)
 /// `ListRetention`: every stored setting, rooms then organisations.
 pub(super) async fn list_retention(session: &Arc<Session>) -> Reply {
     require_admin(session).await?;
-    let (rooms, orgs) = session.shared.store.read(|txn| policy::list(txn)).await?;
+    let (rooms, orgs) = session.shared.store.read(policy::list).await?;
     let mut out: Vec<RetentionSetting> = rooms
         .iter()
         .map(|(id, r)| setting_wire(RetentionScope::Room(RoomId(*id)), Some(r)))
