@@ -736,3 +736,70 @@ async fn chatctl_sets_holds_shows_and_purges() {
     )
     .await;
 }
+
+/// Figures, not a check (ignored by default): 20,000 messages purged by
+/// one pass in batches of 500 while another member sends to another
+/// room; prints the pass's time and the sends' latencies. Run with
+/// `cargo test --release -p chat-e2e --test e2e retention_purge_figures -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn retention_purge_figures() {
+    use std::time::{Duration, Instant};
+    let (server, _clock) = server_40_days_ahead().await;
+    let admin = server.admin().await;
+    let (ana, _) = server.user("ana").await;
+    let room = public_room(&ana, "big").await;
+    let n = 20_000u64;
+    let start = Instant::now();
+    let mut importers = Vec::new();
+    for w in 0..8u64 {
+        let admin = admin.clone();
+        importers.push(tokio::spawn(async move {
+            for i in 0..n / 8 {
+                let ts = Timestamp(1_000 + w * n + i);
+                admin
+                    .import(room, "ana", ts, key(), "an old message to purge")
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in importers {
+        t.await.unwrap();
+    }
+    eprintln!("imported {n} messages in {:?}", start.elapsed());
+    admin
+        .set_retention(RetentionScope::Room(room), Some(Keep::Days(30)))
+        .await
+        .unwrap();
+    let live = public_room(&ana, "live").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (stop, ana) = (stop.clone(), ana.clone());
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let t = Instant::now();
+                ana.send(live, key(), "live", None).await.unwrap();
+                lat.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            lat
+        })
+    };
+    let start = Instant::now();
+    let report = admin.purge_now().await.unwrap();
+    let took = start.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut lat = sender.await.unwrap();
+    lat.sort();
+    assert_eq!(report.messages(), n);
+    eprintln!(
+        "purged {} messages in {took:?} ({:.0}/s); {} sends meanwhile: p50 {:?}, max {:?}",
+        report.messages(),
+        report.messages() as f64 / took.as_secs_f64(),
+        lat.len(),
+        lat[lat.len() / 2],
+        lat[lat.len() - 1],
+    );
+}
