@@ -803,3 +803,60 @@ async fn retention_purge_figures() {
         lat[lat.len() - 1],
     );
 }
+
+/// A legal hold also keeps a deleted message's files: the file collector
+/// removes them after its grace everywhere else, but not in a held room,
+/// until the hold is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legal_hold_keeps_deleted_messages_files_from_the_collector() {
+    // The grace also covers an upload not yet sent: 2 s is far more than
+    // an upload-then-send takes here.
+    let server = spawn_server_with(|cfg| {
+        cfg.files.gc_grace_ms = 2_000;
+        cfg.files.gc_interval_ms = 50;
+    })
+    .await;
+    let admin = server.admin().await;
+    let (ana, _) = server.user("ana").await;
+    let held = public_room(&ana, "evidence").await;
+    let other = public_room(&ana, "scratch").await;
+    admin
+        .set_legal_hold(RetentionScope::Room(held), true, "case 77")
+        .await
+        .unwrap();
+    let kept = send_with_file(&ana, held, "evidence bytes", "the scan").await;
+    let gone = send_with_file(&ana, other, "scratch bytes", "a draft").await;
+    ana.delete(held, kept).await.unwrap();
+    ana.delete(other, gone).await.unwrap();
+    let data = server.config.data_dir.clone();
+    let held_blob = blake3::hash(b"evidence bytes").to_hex().to_string();
+    let wait_blobs = |want: usize| {
+        let data = data.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let now = blobs(&data);
+                if now.len() == want {
+                    return now;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{} blobs, not {want}: {now:?}",
+                    now.len()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // The collector ran past both deletions: the unheld file went.
+    let left = wait_blobs(1).await;
+    assert!(
+        left[0].ends_with(&held_blob),
+        "the held room's file stays: {left:?}"
+    );
+    admin
+        .set_legal_hold(RetentionScope::Room(held), false, "case closed")
+        .await
+        .unwrap();
+    wait_blobs(0).await;
+}
