@@ -390,7 +390,7 @@ pub fn collect_garbage(
                     None => Some(rec.ts),
                 },
             };
-            if !since.is_some_and(|t| t.saturating_add(grace_ms) <= now) {
+            if since.is_none_or(|t| t.saturating_add(grace_ms) > now) {
                 continue;
             }
             if rec.message.is_some() {
