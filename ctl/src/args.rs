@@ -229,6 +229,12 @@ pub enum Command {
         /// Room name.
         room: String,
     },
+    /// Retention (server admins): how long messages are kept per room and
+    /// per organisation, legal holds, and a purge pass on demand. A hold
+    /// wins, then the room's period, then the organisation's, then the
+    /// default, keep forever.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
 }
 
 /// `chatctl profile ...`
@@ -530,6 +536,80 @@ pub enum ServerCmd {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
+}
+
+/// `chatctl retention ...`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCmd {
+    /// Show the settings of a room (with the policy in force) or of an
+    /// organisation; without --room or --org, every stored setting.
+    Show {
+        /// The room's settings (`@user` for a direct room).
+        #[arg(long, value_name = "ROOM", conflicts_with = "org")]
+        room: Option<String>,
+        /// The organisation's settings.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
+    /// Set how long messages are kept: --days N, --forever, or --clear to
+    /// let the next level decide. Recorded in the audit trail.
+    Set {
+        /// The room or organisation.
+        #[command(flatten)]
+        scope: RetentionScopeArgs,
+        /// The keep period.
+        #[command(flatten)]
+        keep: KeepArgs,
+    },
+    /// Put a legal hold on a room or organisation: nothing in it is
+    /// purged until released. Recorded with the reason.
+    Hold {
+        /// The room or organisation.
+        #[command(flatten)]
+        scope: RetentionScopeArgs,
+        /// Why (a case or matter reference); required.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Lift a legal hold. Recorded in the audit trail.
+    Release {
+        /// The room or organisation.
+        #[command(flatten)]
+        scope: RetentionScopeArgs,
+        /// Why it is lifted.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reason: String,
+    },
+    /// Run one purge pass now and print what it removed (the server also
+    /// runs one every `[retention] interval_ms`).
+    Purge,
+}
+
+/// The scope of a retention setting: exactly one of --room and --org.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct RetentionScopeArgs {
+    /// A room (`@user` for a direct room).
+    #[arg(long, value_name = "ROOM")]
+    pub room: Option<String>,
+    /// An organisation (as users have it; case and width are ignored).
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+}
+
+/// A keep period: exactly one of --days, --forever and --clear.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct KeepArgs {
+    /// Purge messages older than N days (1 to 36500).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Never purge (overrides an organisation's period for a room).
+    #[arg(long)]
+    pub forever: bool,
+    /// Remove the period set here.
+    #[arg(long)]
+    pub clear: bool,
 }
 
 /// `chatctl search ...`

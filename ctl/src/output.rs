@@ -242,7 +242,9 @@ fn flatten_authors(v: Value) -> Value {
 /// messages add `id`, `text`, and when they apply `reply_to`, `edited_at`,
 /// and for a deleted message `deleted_by` and `deleted_at` (the one
 /// representation of a deletion; `text` is then empty unless an admin
-/// asked for it); other events add their own fields (`user`, `role`,
+/// asked for it); a message removed by retention is `type: purged` with
+/// `purged_at` (and `edit_of` for a purged edit of one); other events add
+/// their own fields (`user`, `role`,
 /// `topic`, `visibility`, `target`, ...). Enum values (`role`,
 /// `visibility`, `kind`) are lower-case.
 pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
@@ -267,6 +269,13 @@ pub fn event_json(room: &str, ev: &RoomEvent) -> Value {
             if let Some(t) = &msg.deleted {
                 m.insert("deleted_by".into(), json!(t.by.username));
                 m.insert("deleted_at".into(), json!(rfc3339(t.at)));
+            }
+        }
+        RoomEventKind::Purged { edit_of, purged_at } => {
+            m.insert("type".into(), json!("purged"));
+            m.insert("purged_at".into(), json!(rfc3339(*purged_at)));
+            if let Some(t) = edit_of {
+                m.insert("edit_of".into(), json!(t.0));
             }
         }
         other => match serde_json::to_value(other) {
@@ -365,6 +374,12 @@ pub fn event_row(ev: &RoomEvent) -> Vec<String> {
             format!("* made {} {}", user.username, role_name(*role))
         }
         RoomEventKind::Archived => "* archived the room".to_owned(),
+        RoomEventKind::Purged { edit_of: None, .. } => {
+            "(message purged by the retention policy)".to_owned()
+        }
+        RoomEventKind::Purged {
+            edit_of: Some(t), ..
+        } => format!("* edit of message {t} (purged by the retention policy)"),
         _ => {
             let v = event_json("", ev);
             let ty = v.get("type").and_then(Value::as_str).unwrap_or("event");

@@ -174,6 +174,17 @@ pub enum RoomEventKind {
     /// An event from a user the reader has blocked. Only its sequence
     /// number matters: clients count it as seen and show nothing.
     Hidden,
+    /// A message (or an edit of one) removed by the room's retention
+    /// policy (see [`crate::retention`]). The stub keeps the seq, time
+    /// and sender; the text, versions, reactions and files are gone for
+    /// everyone, server admins included.
+    Purged {
+        /// `None` in place of the message itself; for an edit, the seq of
+        /// the message it edited (clients show nothing for these).
+        edit_of: Option<Seq>,
+        /// When the purge ran, UTC ms.
+        purged_at: Timestamp,
+    },
 }
 
 /// A message's content and its current state.

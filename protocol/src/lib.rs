@@ -55,6 +55,7 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod request;
+pub mod retention;
 pub mod search;
 pub mod text;
 
@@ -72,6 +73,10 @@ pub use request::{
     ClientFrame, ClientFrameEnvelope, MAX_PAGE_BYTES, MAX_PAGE_ITEMS, MAX_PRESENCE_QUERY,
     ModAction, Page, PageRequest, Request, RequestBody, RequestEnvelope, Response, ResponseBody,
     ServerFrame, UserChange,
+};
+pub use retention::{
+    EffectiveRetention, Keep, LegalHold, PolicySource, PurgeReport, RetentionInfo, RetentionScope,
+    RetentionSetting, RoomPurge,
 };
 pub use search::{SearchHit, SearchIndexStatus, SearchOrder, SearchPage, SearchQuery};
 

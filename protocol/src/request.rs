@@ -550,6 +550,40 @@ pub enum RequestBody {
         /// Where to go on; see [`PageRequest`].
         page: PageRequest,
     },
+    // ----- retention (appended) -----
+    /// Set (`Some`) or clear (`None`) the keep period of a room or an
+    /// organisation (server admins); recorded in the audit trail. Answer:
+    /// [`ResponseBody::Retention`] for the scope.
+    SetRetention {
+        /// The room or organisation.
+        scope: crate::retention::RetentionScope,
+        /// The keep period; `None` lets the next level decide.
+        keep: Option<crate::retention::Keep>,
+    },
+    /// Put a legal hold on (`hold: true`) or lift it from a room or an
+    /// organisation (server admins); recorded in the audit trail with the
+    /// reason. Answer: [`ResponseBody::Retention`] for the scope.
+    SetLegalHold {
+        /// The room or organisation.
+        scope: crate::retention::RetentionScope,
+        /// Set or lift.
+        hold: bool,
+        /// Why (required to set, at most
+        /// [`crate::retention::MAX_HOLD_REASON_BYTES`]).
+        reason: String,
+    },
+    /// A scope's retention settings and, for a room, the policy in force
+    /// (server admins). Answer: [`ResponseBody::Retention`].
+    GetRetention {
+        /// The room or organisation.
+        scope: crate::retention::RetentionScope,
+    },
+    /// Every stored retention setting, rooms then organisations (server
+    /// admins). Answer: [`ResponseBody::RetentionList`].
+    ListRetention,
+    /// Run one purge pass now and wait for it (server admins). Answer:
+    /// [`ResponseBody::Purged`].
+    PurgeNow,
 }
 
 /// Most usernames one `GetPresence` may ask about, so its answer stays
@@ -776,6 +810,14 @@ pub enum ResponseBody {
     /// A page of stored signed tree heads, smallest size first
     /// (`AuditHeads`).
     AuditHeads(Page<crate::audit::SignedTreeHead>),
+    // ----- retention (appended) -----
+    /// One scope's retention settings (`SetRetention`, `SetLegalHold`,
+    /// `GetRetention`).
+    Retention(crate::retention::RetentionInfo),
+    /// Every stored retention setting (`ListRetention`).
+    RetentionList(Vec<crate::retention::RetentionSetting>),
+    /// What a purge pass removed (`PurgeNow`).
+    Purged(crate::retention::PurgeReport),
 }
 
 impl RequestBody {

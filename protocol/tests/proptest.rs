@@ -207,6 +207,8 @@ fn room_event_kind() -> impl Strategy<Value = RoomEventKind> {
         author().prop_map(|user| RoomEventKind::Left { user }),
         text().prop_map(|topic| RoomEventKind::TopicChanged { topic }),
         visibility().prop_map(|visibility| RoomEventKind::VisibilityChanged { visibility }),
+        (proptest::option::of(seq()), ts())
+            .prop_map(|(edit_of, purged_at)| RoomEventKind::Purged { edit_of, purged_at }),
     ]
 }
 

@@ -71,6 +71,13 @@ pub struct Config {
     /// has grown, in ms. Default 60,000. Not settable from flags or
     /// files; tests shorten it.
     pub audit_head_interval_ms: u64,
+    /// Pacing of the retention purge job (`[retention]` in the file; see
+    /// [`crate::retention::RetentionConfig`]).
+    pub retention: crate::retention::RetentionConfig,
+    /// Test hook: an offset added to the purge job's clock
+    /// ([`crate::retention::RetentionClock`]). Not settable from flags or
+    /// files; `None` in service.
+    pub retention_clock: Option<crate::retention::RetentionClock>,
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -212,6 +219,8 @@ impl Default for Config {
             search: true,
             files: crate::files::FilesConfig::default(),
             audit_head_interval_ms: crate::handlers::audit_log::HEAD_INTERVAL_MS,
+            retention: crate::retention::RetentionConfig::default(),
+            retention_clock: None,
         }
     }
 }
@@ -394,6 +403,9 @@ pub struct FileConfig {
     /// The `[files]` table.
     #[serde(default)]
     pub files: crate::files::FilesConfig,
+    /// The `[retention]` table.
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
 }
 
 /// The `[limits]` table of [`FileConfig`]; fields as in [`LimitsConfig`].
@@ -438,6 +450,12 @@ pub struct FileLimits {
 /// setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A `[retention]` setting is out of range (the message names it).
+    #[error("{message}")]
+    Retention {
+        /// What is wrong and the allowed range.
+        message: String,
+    },
     /// The file named by `--config` could not be read.
     #[error(
         "cannot read config file {}: {cause}; check --config / CHATD_CONFIG",
@@ -575,7 +593,8 @@ impl Config {
     /// # Errors
     /// [`ConfigError::CertWithoutKey`] / [`ConfigError::KeyWithoutCert`] for
     /// half a pair, [`ConfigError::ZeroLimit`] for a zero limit,
-    /// [`ConfigError::MessageTooLarge`] and [`ConfigError::KeepAliveTooLong`].
+    /// [`ConfigError::MessageTooLarge`] and [`ConfigError::KeepAliveTooLong`],
+    /// [`ConfigError::Retention`] for a `[retention]` value out of range.
     pub fn merge(args: &Args, file: Option<&FileConfig>) -> Result<Config, ConfigError> {
         let empty = FileConfig::default();
         let file = file.unwrap_or(&empty);
@@ -657,6 +676,8 @@ impl Config {
             search: pick(args.search, file.search, d.search),
             files: file.files.clone(),
             audit_head_interval_ms: crate::handlers::audit_log::HEAD_INTERVAL_MS,
+            retention: file.retention,
+            retention_clock: None,
         };
         config.validate()?;
         Ok(config)
@@ -757,6 +778,9 @@ impl Config {
                 max: MAX_MESSAGE_BYTES_CEILING,
             });
         }
+        self.retention
+            .check()
+            .map_err(|message| ConfigError::Retention { message })?;
         if l.keep_alive_ms >= l.idle_timeout_ms {
             return Err(ConfigError::KeepAliveTooLong {
                 keep_alive_ms: l.keep_alive_ms,

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod ops_http;
 pub mod presence;
 pub mod reload;
+pub mod retention;
 pub mod search;
 mod session;
 mod shared;
@@ -344,6 +345,7 @@ impl Server {
                 }
             }
         };
+        let purge = tokio::spawn(retention::purge_forever(self.shared.clone()));
         let sweep = tokio::spawn(store::sweep::run(
             self.shared.store.clone(),
             self.shared.config.current().sweep,
@@ -360,6 +362,7 @@ impl Server {
         tracing::info!("shutting down: no new connections, no new writes");
         self.endpoint.set_server_config(None);
         collector.abort();
+        purge.abort();
         sweep.abort();
         heads.abort();
         if let Some(ops) = ops {

@@ -70,6 +70,8 @@ pub struct Metrics {
     search_lag: Gauge,
     file_store_bytes: Gauge,
     file_store_blobs: Gauge,
+    /// Messages purged by the retention policy (`handlers::retention`).
+    pub retention_purged: Counter,
     // Mirrors of counters kept elsewhere, refreshed at each scrape.
     connections: Gauge,
     sessions: Gauge,
@@ -101,6 +103,7 @@ impl Metrics {
             search_lag: Gauge::default(),
             file_store_bytes: Gauge::default(),
             file_store_blobs: Gauge::default(),
+            retention_purged: Counter::default(),
             connections: Gauge::default(),
             sessions: Gauge::default(),
             store_bytes: Gauge::default(),
@@ -123,6 +126,11 @@ impl Metrics {
             m.connections.clone(),
         );
         r.register("sessions", "Logged-in sessions", m.sessions.clone());
+        r.register(
+            "retention_purged_messages",
+            "Messages purged by the retention policy (left as stubs with their seq)",
+            m.retention_purged.clone(),
+        );
         r.register(
             "requests",
             "Requests answered, by kind and result (ok or the error code)",

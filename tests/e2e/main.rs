@@ -31,6 +31,7 @@ mod process;
 mod races;
 mod raw;
 mod reload;
+mod retention;
 mod rights;
 mod room_names;
 mod rooms;

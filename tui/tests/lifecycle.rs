@@ -222,3 +222,23 @@ fn notices_and_tombstones_read_as_sentences_on_screen() {
     assert!(s.contains("message deleted by Bob"), "{s}");
     assert!(s.contains("Alice banned Bob: spam"), "{s}");
 }
+
+#[test]
+fn a_purged_message_shows_a_stub_and_its_purged_edit_nothing() {
+    let purged = |edit_of: Option<u64>| RoomEventKind::Purged {
+        edit_of: edit_of.map(Seq),
+        purged_at: Timestamp(T0 + 40 * 24 * 60 * MIN),
+    };
+    let t = timeline([
+        ev(1, &bob(), purged(None)),
+        ev(2, &bob(), purged(Some(1))),
+        msg(1, 3, T0 + 3 * MIN, &bob(), "still here"),
+    ]);
+    assert_eq!(
+        t.get(Seq(1)).unwrap().kind,
+        ItemKind::Notice(Notice::Purged)
+    );
+    assert!(matches!(t.get(Seq(2)).unwrap().kind, ItemKind::Hidden));
+    assert!(t.missing_ranges().is_empty(), "the stubs keep their seqs");
+    assert_eq!(t.visible().count(), 2);
+}

@@ -29,6 +29,7 @@ mod lifecycle_api;
 #[cfg(test)]
 mod liveness_tests;
 mod pages;
+mod retention_api;
 mod stream;
 mod target;
 #[cfg(test)]

@@ -217,7 +217,11 @@ struct Filter {
 
 impl Filter {
     fn keep(&self, ev: &RoomEvent) -> bool {
-        let is_message = matches!(ev.kind, RoomEventKind::Message(_));
+        // A purged message's stub stands in its place, so seqs show no gap.
+        let is_message = matches!(
+            ev.kind,
+            RoomEventKind::Message(_) | RoomEventKind::Purged { edit_of: None, .. }
+        );
         (self.all_events || is_message)
             && self.from.is_none_or(|f| ev.ts.0 >= f)
             && self.to.is_none_or(|t| ev.ts.0 < t)

@@ -17,6 +17,7 @@ pub mod login;
 pub mod man;
 pub mod msg;
 pub mod profiles;
+pub mod retention;
 pub mod room;
 pub mod search;
 pub mod tail;
@@ -169,6 +170,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             audit_log::verify(&target()?, &out, &head, key.as_deref()).await
         }
         Command::Import(c) => import::run(&target()?, &out, c).await,
+        Command::Retention(c) => retention::run(&target()?, &out, c).await,
     }
 }
 

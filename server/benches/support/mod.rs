@@ -106,6 +106,7 @@ fn add_group_room(
         pair: None,
         message_count: 0,
         deleted: false,
+        purged_below: 0,
     };
     ctx.put_room(id, &room);
     for &(user, role) in members {

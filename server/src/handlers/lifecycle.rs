@@ -34,6 +34,17 @@ fn load_message(ctx: &WriteCtx<'_>, room: u64, seq: u64) -> Result<EventRecord, 
         .pop()
         .map(|(_, e)| e)
         .ok_or_else(|| no_message(seq))?;
+    if let EventKindRecord::Purged { at, .. } = ev.kind {
+        return Err(refuse(
+            ErrorCode::NotFound,
+            format!(
+                "the message at seq {seq} was purged by the room's retention policy at {}; its \
+                 text, versions and files are gone",
+                Timestamp(at)
+            ),
+        )
+        .into());
+    }
     if !ev.is_message() {
         return Err(refuse(
             ErrorCode::BadRequest,

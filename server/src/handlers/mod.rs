@@ -15,6 +15,7 @@ mod moderation;
 mod notify;
 mod page;
 pub(crate) mod rate;
+mod retention;
 mod rooms;
 mod search;
 mod self_service;
@@ -23,6 +24,7 @@ mod social;
 
 pub(crate) use files::{member_check, require_member};
 pub use messages::{send_job, send_job_with};
+pub(crate) use retention::{purge_pass, retention_actor};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
@@ -299,6 +301,17 @@ async fn handle(session: &Arc<Session>, id: RequestId, body: RequestBody) -> Rep
             reason,
         } => audit_log::declare_access(session, room, purpose, reason).await,
         RequestBody::AuditHeads { page } => audit_log::heads(session, page).await,
+        RequestBody::SetRetention { scope, keep } => {
+            retention::set_retention(session, scope, keep).await
+        }
+        RequestBody::SetLegalHold {
+            scope,
+            hold,
+            reason,
+        } => retention::set_legal_hold(session, scope, hold, reason).await,
+        RequestBody::GetRetention { scope } => retention::get_retention(session, scope).await,
+        RequestBody::ListRetention => retention::list_retention(session).await,
+        RequestBody::PurgeNow => retention::purge_now(session).await,
     }
 }
 

@@ -72,6 +72,12 @@ pub fn class_of(body: &RequestBody) -> RateClass {
         RequestBody::AuditConsistency { .. }
         | RequestBody::AuditEntries { .. }
         | RequestBody::AuditHeads { .. } => Unlimited,
+        // Retention (server admins, who are never rate limited; classified
+        // for completeness): settings are writes, a purge pass too.
+        RequestBody::SetRetention { .. }
+        | RequestBody::SetLegalHold { .. }
+        | RequestBody::PurgeNow => Write,
+        RequestBody::GetRetention { .. } | RequestBody::ListRetention => Unlimited,
         RequestBody::Typing { .. }
         | RequestBody::MarkRead { .. }
         | RequestBody::MarkDelivered { .. }

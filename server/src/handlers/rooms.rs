@@ -254,6 +254,7 @@ pub(super) async fn create(
                 pair: None,
                 message_count: 0,
                 deleted: false,
+                purged_below: 0,
             };
             ctx.room_names.insert(canon.as_str(), id)?;
             query::append(
@@ -755,6 +756,7 @@ pub(crate) fn direct_room(
         pair: Some((me.min(peer), me.max(peer))),
         message_count: 0,
         deleted: false,
+        purged_below: 0,
     };
     ctx.room_names.insert(key.as_str(), id)?;
     query::append(

@@ -56,6 +56,9 @@ struct Indexer<'a> {
     writer: IndexWriter<TantivyDocument>,
     /// Positions including uncommitted work.
     positions: HashMap<u64, u64>,
+    /// Per room, the retention floor whose documents were deleted since
+    /// start: every message below it is purged (`store::retention`).
+    purged: HashMap<u64, u64>,
     /// Changes since the last commit.
     pending: usize,
     last_commit: Instant,
@@ -73,6 +76,7 @@ pub(super) fn run(
         inner,
         writer,
         positions,
+        purged: HashMap::new(),
         pending: 0,
         last_commit: Instant::now(),
         store,
@@ -141,6 +145,7 @@ pub(super) fn run(
             // commit's positions, so the index never skips events.
             let _ = ix.writer.rollback();
             ix.pending = 0;
+            ix.purged.clear();
             match load_positions(&inner.index) {
                 Ok(p) => ix.positions = p,
                 Err(e) => tracing::error!(error = %e, "cannot reload the search positions"),
@@ -182,6 +187,7 @@ impl Indexer<'_> {
     fn start_rebuild(&mut self) -> Result<(), SearchError> {
         self.writer.delete_all_documents()?;
         self.positions.clear();
+        self.purged.clear();
         self.inner.rebuild_done.store(0, Ordering::SeqCst);
         self.pending += 1;
         Ok(())
@@ -218,7 +224,7 @@ impl Indexer<'_> {
                         _ => changes.push(Change::Skip(seq)),
                     }
                 }
-                Ok::<_, StoreError>(Step::Apply(changes, room.head))
+                Ok::<_, StoreError>(Step::Apply(changes, room.head, room.purged_below))
             })?;
             match step {
                 Step::Gone => return Ok(()),
@@ -239,7 +245,8 @@ impl Indexer<'_> {
                     self.positions.insert(room_id, 0);
                     self.pending += 1;
                 }
-                Step::Apply(changes, head) => {
+                Step::Apply(changes, head, purged_below) => {
+                    self.forget_purged(room_id, purged_below)?;
                     let n = changes.len();
                     let mut last = from;
                     for change in changes {
@@ -260,6 +267,30 @@ impl Indexer<'_> {
                 }
             }
         }
+    }
+
+    /// Deletes the documents of `room`'s messages below `purged_below`
+    /// (all purged by retention) once per floor since start. One range
+    /// delete, idempotent, so a crash before the commit only repeats it.
+    fn forget_purged(&mut self, room: u64, purged_below: u64) -> Result<(), SearchError> {
+        if purged_below <= 1 || self.purged.get(&room).is_some_and(|f| *f >= purged_below) {
+            return Ok(());
+        }
+        let f = *self.fields();
+        let query = tantivy::query::BooleanQuery::intersection(vec![
+            Box::new(tantivy::query::TermQuery::new(
+                Term::from_field_u64(f.room, room),
+                tantivy::schema::IndexRecordOption::Basic,
+            )),
+            Box::new(tantivy::query::RangeQuery::new(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Excluded(Term::from_field_u64(f.seq, purged_below)),
+            )),
+        ]);
+        self.writer.delete_query(Box::new(query))?;
+        self.purged.insert(room, purged_below);
+        self.pending += 1;
+        Ok(())
     }
 
     /// Applies one change; returns the seq of the event it came from.
@@ -338,7 +369,8 @@ enum Step {
     Gone,
     Deleted(u64),
     Restart,
-    Apply(Vec<Change>, u64),
+    /// New changes, the room's head and its retention floor.
+    Apply(Vec<Change>, u64, u64),
 }
 
 enum Change {

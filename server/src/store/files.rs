@@ -358,8 +358,10 @@ pub fn link(ctx: &mut WriteCtx<'_>, refs: &[AttachmentRef], seq: u64) -> Result<
 
 /// Removes attachments that no live message needs: never sent and older
 /// than `grace_ms`, or carried by a message deleted more than `grace_ms`
-/// ago. Returns the content hashes no record names any more; the caller
-/// removes those blobs inside the same job.
+/// ago, except in a room under a legal hold (`store::retention`), where
+/// a deleted message's files are kept with its body. Returns the content
+/// hashes no record names any more; the caller removes those blobs inside
+/// the same job.
 ///
 /// # Errors
 /// Storage failures.
@@ -369,6 +371,7 @@ pub fn collect_garbage(
     grace_ms: u64,
 ) -> Result<Vec<String>, WriteError> {
     let mut doomed = Vec::new();
+    let mut held: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
     {
         let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
         for entry in records.iter()? {
@@ -387,11 +390,56 @@ pub fn collect_garbage(
                     None => Some(rec.ts),
                 },
             };
-            if since.is_some_and(|t| t.saturating_add(grace_ms) <= now) {
-                doomed.push((k.value(), rec));
+            if since.is_none_or(|t| t.saturating_add(grace_ms) > now) {
+                continue;
+            }
+            if rec.message.is_some() {
+                let is_held = match held.get(&rec.room) {
+                    Some(h) => *h,
+                    None => {
+                        let h = super::retention::view_in(ctx, rec.room)?.policy.held;
+                        held.insert(rec.room, h);
+                        h
+                    }
+                };
+                if is_held {
+                    continue;
+                }
+            }
+            doomed.push((k.value(), rec));
+        }
+    }
+    remove_records(ctx, doomed)
+}
+
+/// Removes the attachment records `ids` (their room index, quota usage and
+/// blob references) for the retention purge, whatever message carries
+/// them. Returns how many records it removed and the content hashes no
+/// record names any more; the caller removes those blobs inside the same
+/// job, as the collector does.
+///
+/// # Errors
+/// Storage failures.
+pub fn release(ctx: &mut WriteCtx<'_>, ids: &[u64]) -> Result<(u64, Vec<String>), WriteError> {
+    let mut doomed = Vec::with_capacity(ids.len());
+    {
+        let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+        for &id in ids {
+            if let Some(v) = records.get(id)? {
+                doomed.push((id, decode::<AttachmentRecord>(v.value())?));
             }
         }
     }
+    let n = doomed.len() as u64;
+    Ok((n, remove_records(ctx, doomed)?))
+}
+
+/// Removes `doomed` records with their index entries, usage and blob
+/// references; returns the hashes whose last reference went.
+fn remove_records(
+    ctx: &mut WriteCtx<'_>,
+    doomed: Vec<(u64, AttachmentRecord)>,
+) -> Result<Vec<String>, WriteError> {
     let mut gone = Vec::new();
     let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
     let mut index = ctx.txn.open_table(ROOM_FILES).map_err(table_err)?;

@@ -18,6 +18,7 @@ pub mod health;
 mod open;
 pub mod query;
 pub mod records;
+pub mod retention;
 pub mod snapshot;
 pub mod sweep;
 pub mod tables;
@@ -197,6 +198,7 @@ impl Store {
         let db = Arc::new(db);
         writer::init_tables(&db)?;
         files::create_tables(&db)?;
+        retention::create_tables(&db)?;
         let slot = Arc::new(DbSlot {
             path: path.to_path_buf(),
             disk_fault: options.disk_fault.clone(),

@@ -85,6 +85,10 @@ pub struct RoomRecord {
     /// history stays for audit.
     #[serde(default)]
     pub deleted: bool,
+    /// Retention: every message with a seq below this one is purged
+    /// (`store::retention`); 0 when none is. Only moves forward.
+    #[serde(default)]
+    pub purged_below: u64,
 }
 
 /// Member roles as stored.
@@ -254,6 +258,20 @@ pub enum EventKindRecord {
     Left {
         /// Who.
         user: AuthorRecord,
+    },
+    /// Retention stub: a message (`edit_of: None`) or an edit of one
+    /// (`edit_of: Some(message seq)`) whose content the retention policy
+    /// removed (`store::retention`). The event's time and sender stay.
+    Purged {
+        /// For a purged edit, the seq of the message it edited.
+        edit_of: Option<u64>,
+        /// When the purge ran, ms.
+        at: u64,
+        /// The purged message's id (ULID string; empty for an edit), kept
+        /// so a retried send with the same idempotency key is still
+        /// answered with its original ack.
+        #[serde(default)]
+        id: String,
     },
 }
 
@@ -573,6 +591,10 @@ impl EventRecord {
                     },
                 },
                 EventKindRecord::Archived => K::Archived,
+                EventKindRecord::Purged { edit_of, at, .. } => K::Purged {
+                    edit_of: edit_of.map(proto::Seq),
+                    purged_at: proto::Timestamp(*at),
+                },
             }
         };
         Ok(proto::RoomEvent {

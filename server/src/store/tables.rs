@@ -99,6 +99,15 @@ pub const AUDIT_NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("audit
 /// [`super::audit_tree::HeadRecord`].
 pub const AUDIT_HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_heads");
 
+/// Retention settings of rooms. Key: room id. Value:
+/// [`super::retention::RetentionRecord`]. Written by `store::retention` only.
+pub const ROOM_RETENTION: TableDefinition<u64, &[u8]> = TableDefinition::new("room_retention");
+
+/// Retention settings of organisations. Key: the organisation name
+/// trimmed, NFKC, lower case ([`super::retention::org_key`]). Value:
+/// [`super::retention::RetentionRecord`]. Written by `store::retention` only.
+pub const ORG_RETENTION: TableDefinition<&str, &[u8]> = TableDefinition::new("org_retention");
+
 /// Calls the macro `$m` with the name of every table above, so code that
 /// must visit each table (the backup, `store::snapshot`) is written once.
 /// A table added above but not here is caught by
@@ -128,7 +137,9 @@ macro_rules! all_tables {
             BLOB_REFS,
             FILE_USAGE,
             AUDIT_NODES,
-            AUDIT_HEADS
+            AUDIT_HEADS,
+            ROOM_RETENTION,
+            ORG_RETENTION
         )
     };
 }

@@ -115,6 +115,9 @@ pub enum Notice {
     RoleChanged(Author, Role),
     /// The room was archived (read-only from now on).
     Archived,
+    /// A message by `Item::actor` was removed by the room's retention
+    /// policy; only its seq, time and sender remain.
+    Purged,
 }
 
 /// What one sequence number of the timeline holds.
@@ -246,6 +249,12 @@ impl Timeline {
             }
             RoomEventKind::Archived => ItemKind::Notice(Notice::Archived),
             RoomEventKind::Hidden => ItemKind::Hidden,
+            RoomEventKind::Purged { edit_of: None, .. } => ItemKind::Notice(Notice::Purged),
+            // A purged edit changes nothing on screen: its message is a
+            // purged stub too.
+            RoomEventKind::Purged {
+                edit_of: Some(_), ..
+            } => ItemKind::Hidden,
         };
         self.items.insert(
             event.seq,

@@ -117,6 +117,9 @@ pub fn item_lines(
                     format!("{who} made {} {role}", name(u))
                 }
                 Notice::Archived => format!("{who} archived the room; it is read-only now"),
+                Notice::Purged => {
+                    format!("✗ a message by {who} was removed by the retention policy")
+                }
             };
             let rows = wrap(
                 &text,
