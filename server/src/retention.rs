@@ -108,14 +108,29 @@ pub fn now(clock: Option<&RetentionClock>) -> u64 {
     wall.saturating_add(clock.map_or(0, RetentionClock::offset_ms))
 }
 
+/// Longest the purge job sleeps before looking at the running
+/// configuration again, in ms: a reload (SIGHUP) that shortens
+/// `interval_ms` applies within this long, not after the old interval.
+pub const RELOAD_CHECK_MS: u64 = 1_000;
+
 /// Runs a purge pass every `interval_ms` until the store stops. A pass
 /// that fails (a disk fault) is logged and retried at the next interval.
-/// The interval is read again before each wait, so a reload (SIGHUP)
-/// applies from the next pass.
+/// The interval is read from the running configuration at least every
+/// [`RELOAD_CHECK_MS`], so a reload applies without waiting out the old
+/// interval (test:
+/// `e2e::reload::sighup_applies_a_new_retention_interval_to_the_purge_job`).
 pub(crate) async fn purge_forever(shared: Arc<crate::shared::Shared>) {
+    let mut last = tokio::time::Instant::now();
     loop {
         let every = Duration::from_millis(shared.config.current().retention.interval_ms.max(10));
-        tokio::time::sleep(every).await;
+        let due = last + every;
+        let now = tokio::time::Instant::now();
+        if now < due {
+            let nap = (due - now).min(Duration::from_millis(RELOAD_CHECK_MS));
+            tokio::time::sleep(nap).await;
+            continue;
+        }
+        last = tokio::time::Instant::now();
         let actor = crate::handlers::retention_actor();
         match crate::handlers::purge_pass(&shared, &actor).await {
             Ok(report) if report.rooms.is_empty() => {}

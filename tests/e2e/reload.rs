@@ -122,3 +122,85 @@ async fn sighup_applies_banned_words_and_limits_and_a_broken_file_changes_nothin
     let again = chat_client::connect(&cfg).await.unwrap();
     assert_eq!(again.welcome().limits.max_message_bytes, 2000);
 }
+
+/// issue 15, "Config reload on SIGHUP … and retention": the purge job of
+/// a chatd started with `[retention] interval_ms` of one hour takes a
+/// reloaded interval of 100 ms at once (not after the old hour), and
+/// purges imported messages from 2020 in a room kept 1 day; the message
+/// sent now stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_a_new_retention_interval_to_the_purge_job() {
+    use chat_protocol::retention::{Keep, RetentionScope};
+    use chat_protocol::{HistoryAnchor, RoomEventKind, Seq, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chatd.toml");
+    write(&file, "[retention]\ninterval_ms = 3600000\n");
+    let chatd = Chatd::start_with(dir.path(), "127.0.0.1:0", &["--config", "chatd.toml"]);
+    let cfg = ClientConfig::new(
+        chatd.addr.clone(),
+        Trust::CaFile(ca_path(dir.path())),
+        "reload-test",
+    );
+    let token = chat_e2e::read_token(&dir.path().join("data"));
+    let admin = chat_client::connect(&cfg).await.unwrap();
+    admin.authenticate(&token).await.unwrap();
+    let room = admin
+        .create_room("archive", "", Visibility::Public)
+        .await
+        .unwrap()
+        .id;
+    // 2020-01-01T00:00:00Z onwards, one minute apart.
+    for i in 0..3u64 {
+        admin
+            .import(
+                room,
+                "admin",
+                Timestamp(1_577_836_800_000 + i * 60_000),
+                IdempotencyKey(format!("old-{i}")),
+                &format!("from 2020 #{i}"),
+            )
+            .await
+            .unwrap();
+    }
+    send(&admin, room, "from today").await.unwrap();
+    admin
+        .set_retention(RetentionScope::Room(room), Some(Keep::Days(1)))
+        .await
+        .unwrap();
+
+    write(&file, "[retention]\ninterval_ms = 100\n");
+    hangup(&chatd);
+    let line = log(&chatd, "configuration reloaded");
+    assert!(line.contains("retention.interval_ms"), "{line}");
+
+    let purged = |page: &chat_protocol::HistoryPage| {
+        page.events
+            .iter()
+            .filter(|e| matches!(e.kind, RoomEventKind::Purged { .. }))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + chat_e2e::WAIT;
+    let page = loop {
+        let page = admin
+            .history(room, HistoryAnchor::After(Seq(0)), 100)
+            .await
+            .unwrap();
+        if purged(&page) == 3 || std::time::Instant::now() > deadline {
+            break page;
+        }
+        // Polling the history is how an outside client sees the job run.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        purged(&page),
+        3,
+        "the job ran on the reloaded interval and purged the 2020 messages: {:?}",
+        page.events
+    );
+    assert!(
+        page.events
+            .iter()
+            .any(|e| matches!(&e.kind, RoomEventKind::Message(m) if m.text == "from today")),
+        "the message sent today stays"
+    );
+}

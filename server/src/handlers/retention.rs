@@ -363,9 +363,13 @@ pub(crate) async fn purge_pass(
     shared: &Arc<Shared>,
     actor: &AuthorRecord,
 ) -> Result<PurgeReport, WriteError> {
-    let config = shared.config.current();
-    let now = crate::retention::now(config.retention_clock.as_ref());
-    let max = config.retention.batch;
+    let (now, max) = {
+        let config = shared.config.current();
+        (
+            crate::retention::now(config.retention_clock.as_ref()),
+            config.retention.batch,
+        )
+    };
     let rooms = shared
         .store
         .read(move |txn| policy::rooms_to_purge(txn, now))
