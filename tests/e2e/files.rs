@@ -90,6 +90,26 @@ fn stalled_upload(
     })
 }
 
+/// Uploads `bytes` whole, resuming from whatever the server already holds.
+async fn resume_upload(
+    conn: &Connection,
+    room: RoomId,
+    meta: &FileMeta,
+    bytes: Vec<u8>,
+) -> Result<Uploaded, ClientError> {
+    let stop = bytes.len();
+    conn.upload_from(
+        room,
+        meta,
+        move |offset| async move {
+            let pos = usize::try_from(offset).expect("offset");
+            Ok(StallAt { bytes, pos, stop })
+        },
+        |_, _| {},
+    )
+    .await
+}
+
 /// Waits until the only partial upload under `data` holds `len` bytes.
 async fn wait_partial(data: &Path, len: u64) {
     let dir = data.join("files/partial");
@@ -217,21 +237,7 @@ async fn an_upload_cut_at_half_resumes_without_resending_the_first_half() {
     let _ = cut.await;
 
     let (ana, _) = server.login("ana").await;
-    let data = bytes.clone();
-    let up = ana
-        .upload_from(
-            room,
-            &meta,
-            move |offset| async move {
-                let pos = usize::try_from(offset).expect("offset");
-                Ok(StallAt {
-                    bytes: data,
-                    pos,
-                    stop: size,
-                })
-            },
-            |_, _| {},
-        )
+    let up = resume_upload(&ana, room, &meta, bytes.clone())
         .await
         .expect("resumed upload");
     assert_eq!(
@@ -446,20 +452,7 @@ async fn unfinished_uploads_count_against_the_uploaders_quota() {
         body.message
     );
 
-    let up = ana
-        .upload_from(
-            room,
-            &meta,
-            move |offset| async move {
-                let pos = usize::try_from(offset).expect("offset");
-                Ok(StallAt {
-                    bytes,
-                    pos,
-                    stop: size,
-                })
-            },
-            |_, _| {},
-        )
+    let up = resume_upload(&ana, room, &meta, bytes)
         .await
         .expect("resuming the unfinished upload is admitted");
     assert_eq!(up.resumed_from, (size / 2) as u64);
@@ -606,20 +599,7 @@ async fn a_sigkill_during_an_upload_leaves_no_half_file_and_the_upload_resumes()
     let admin = chat_client::connect(&cfg).await.expect("reconnect");
     admin.authenticate(&token).await.expect("admin again");
     assert!(admin.list_files(room).await.expect("list").is_empty());
-    let up = admin
-        .upload_from(
-            room,
-            &meta,
-            move |offset| async move {
-                let pos = usize::try_from(offset).expect("offset");
-                Ok(StallAt {
-                    bytes,
-                    pos,
-                    stop: size,
-                })
-            },
-            |_, _| {},
-        )
+    let up = resume_upload(&admin, room, &meta, bytes)
         .await
         .expect("resume after restart");
     assert_eq!(up.resumed_from, half as u64);
