@@ -41,6 +41,22 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Starts the real chatd in `dir` with `dir/chatd.toml` holding `toml`,
+/// and logs in as its bootstrap admin.
+async fn start(dir: &Path, toml: &str) -> (Chatd, ClientConfig, Connection) {
+    write(&dir.join("chatd.toml"), toml);
+    let chatd = Chatd::start_with(dir, "127.0.0.1:0", &["--config", "chatd.toml"]);
+    let cfg = ClientConfig::new(
+        chatd.addr.clone(),
+        Trust::CaFile(ca_path(dir)),
+        "reload-test",
+    );
+    let token = chat_e2e::read_token(&dir.join("data"));
+    let admin = chat_client::connect(&cfg).await.unwrap();
+    admin.authenticate(&token).await.unwrap();
+    (chatd, cfg, admin)
+}
+
 /// issue 15, "Config reload on SIGHUP": the banned words and
 /// `max_message_bytes` change on SIGHUP, seen through the protocol (sends
 /// refused or accepted, the limits a new connection is told); a setting
@@ -51,19 +67,11 @@ fn write(path: &Path, text: &str) {
 async fn sighup_applies_banned_words_and_limits_and_a_broken_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("chatd.toml");
-    write(
-        &file,
+    let (chatd, cfg, admin) = start(
+        dir.path(),
         "banned_words = [\"alpha\"]\n[limits]\nmax_message_bytes = 1000\n",
-    );
-    let chatd = Chatd::start_with(dir.path(), "127.0.0.1:0", &["--config", "chatd.toml"]);
-    let cfg = ClientConfig::new(
-        chatd.addr.clone(),
-        Trust::CaFile(ca_path(dir.path())),
-        "reload-test",
-    );
-    let token = chat_e2e::read_token(&dir.path().join("data"));
-    let admin = chat_client::connect(&cfg).await.unwrap();
-    admin.authenticate(&token).await.unwrap();
+    )
+    .await;
     let room = admin
         .create_room("ward", "", Visibility::Public)
         .await
@@ -134,16 +142,7 @@ async fn sighup_applies_a_new_retention_interval_to_the_purge_job() {
     use chat_protocol::{HistoryAnchor, RoomEventKind, Seq, Timestamp};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("chatd.toml");
-    write(&file, "[retention]\ninterval_ms = 3600000\n");
-    let chatd = Chatd::start_with(dir.path(), "127.0.0.1:0", &["--config", "chatd.toml"]);
-    let cfg = ClientConfig::new(
-        chatd.addr.clone(),
-        Trust::CaFile(ca_path(dir.path())),
-        "reload-test",
-    );
-    let token = chat_e2e::read_token(&dir.path().join("data"));
-    let admin = chat_client::connect(&cfg).await.unwrap();
-    admin.authenticate(&token).await.unwrap();
+    let (chatd, _, admin) = start(dir.path(), "[retention]\ninterval_ms = 3600000\n").await;
     let room = admin
         .create_room("archive", "", Visibility::Public)
         .await
