@@ -205,6 +205,28 @@ impl PrivatePostgres {
         }
     }
 
+    /// Runs `sql` with `psql` on [`DATABASE`] and returns its output
+    /// (unaligned, tuples only): for tests that set up rows chatd would
+    /// never write.
+    ///
+    /// # Panics
+    /// If psql fails.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = self
+            .command("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", SUPERUSER, "-d", DATABASE, "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -363,12 +385,12 @@ fn failed(why: String) -> StartError {
     StartError::Failed(why)
 }
 
-/// The directory holding `initdb`, `postgres`, `pg_ctl`, `pg_isready` and
-/// `createdb`: Debian's newest `/usr/lib/postgresql/<version>/bin`, else
+/// The directory holding `initdb`, `postgres`, `pg_ctl`, `pg_isready`,
+/// `createdb` and `psql`: Debian's newest `/usr/lib/postgresql/<version>/bin`, else
 /// the directory of a `postgres` on `PATH`.
 pub fn find_bin() -> Option<PathBuf> {
     let complete = |dir: &Path| {
-        ["initdb", "postgres", "pg_ctl", "pg_isready", "createdb"]
+        ["initdb", "postgres", "pg_ctl", "pg_isready", "createdb", "psql"]
             .iter()
             .all(|b| dir.join(b).is_file())
     };

@@ -310,6 +310,41 @@ async fn group_commit_batches_concurrent_sends() {
     assert_eq!(single.writer().stats().commits.load(Ordering::Relaxed), 20);
 }
 
+/// A send that fails on its own (its key points at an event that is not
+/// there) is answered with its error; the rest of its batch commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_send_does_not_fail_its_batch() {
+    let pg = pg_or_skip!("pg_log::one_failing_send_does_not_fail_its_batch");
+    let a = node(&pg).await;
+    a.ensure_room(ROOM, 0).await.expect("room");
+    // A key no chatd would write: it names seq 99 of a room with none.
+    pg.psql(
+        "INSERT INTO idempotency (owner, key, room, seq, expires_at) \
+         VALUES (6, 'broken', 1, 99, 9000000000000000)",
+    );
+    let answers = a
+        .writer()
+        .append_batch(vec![
+            send(ROOM, 6, "fine-1", "6:0".into()),
+            send(ROOM, 6, "broken", "6:x".into()),
+            send(ROOM, 6, "fine-2", "6:1".into()),
+        ])
+        .await;
+    let seqs: Vec<u64> = [&answers[0], &answers[2]]
+        .iter()
+        .map(|a| a.as_ref().expect("the others commit").seq)
+        .collect();
+    assert_eq!(seqs, [1, 2]);
+    match &answers[1] {
+        Err(WriteError::Store(StoreError::Corrupt(why))) => {
+            assert!(why.contains("holds no event"), "{why}")
+        }
+        other => panic!("the broken send gets its own error: {other:?}"),
+    }
+    assert_eq!(a.writer().stats().failed_jobs.load(Ordering::Relaxed), 1);
+    assert_eq!(all_events(&a, ROOM).await.len(), 2);
+}
+
 /// What one send of the interrupted stream ended as.
 #[derive(Default)]
 struct StreamLog {
