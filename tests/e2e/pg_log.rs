@@ -448,3 +448,90 @@ async fn private_postgres_stops_on_drop() {
         "PostgreSQL still listens after drop"
     );
 }
+
+/// Acked msgs/s through the PostgreSQL log, 1 node vs 2 nodes (both in
+/// this process, each with its own pool and writer), one busy room and
+/// one room per sender; 64 senders, each awaiting its ack before its next
+/// send. Prints one line per run and the medians (BENCHMARKS.md):
+///
+/// `cargo test -p chat-e2e --test e2e measure_pg_log -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check; run it by name"]
+async fn measure_pg_log_throughput_one_vs_two_nodes() {
+    let pg = pg_or_skip!("pg_log::measure_pg_log_throughput_one_vs_two_nodes");
+    const SENDERS: u64 = 64;
+    const PER_SENDER: usize = 100;
+    const RUNS: usize = 5;
+    let nodes = [node(&pg).await, node(&pg).await];
+    let mut next_room = 1u64;
+    let mut results: HashMap<(usize, bool), Vec<(f64, f64)>> = HashMap::new();
+    for run in 0..RUNS {
+        for node_count in [1usize, 2] {
+            for one_room in [true, false] {
+                let rooms: Vec<u64> = if one_room {
+                    vec![next_room]
+                } else {
+                    (next_room..next_room + SENDERS).collect()
+                };
+                next_room += rooms.len() as u64;
+                for &room in &rooms {
+                    nodes[0].ensure_room(room, 0).await.expect("room");
+                }
+                let commits_before: u64 = nodes
+                    .iter()
+                    .map(|n| n.writer().stats().commits.load(Ordering::Relaxed))
+                    .sum();
+                let started = Instant::now();
+                let tasks: Vec<_> = (0..SENDERS)
+                    .map(|s| {
+                        let log = nodes[s as usize % node_count].clone();
+                        let room = rooms[s as usize % rooms.len()];
+                        tokio::spawn(async move {
+                            for n in 0..PER_SENDER {
+                                let key = format!("m{room}-{s}-{n}");
+                                let job = send(room, 1000 + s, &key, format!("{s}:{n}"));
+                                log.writer().append(job).await.expect("stored");
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("sender");
+                }
+                let secs = started.elapsed().as_secs_f64();
+                let commits: u64 = nodes
+                    .iter()
+                    .map(|n| n.writer().stats().commits.load(Ordering::Relaxed))
+                    .sum::<u64>()
+                    - commits_before;
+                let msgs = (SENDERS as usize * PER_SENDER) as f64;
+                let rate = msgs / secs;
+                let batch = msgs / commits as f64;
+                eprintln!(
+                    "run {run}: {node_count} node(s), {}: {rate:.0} acked msgs/s, \
+                     {batch:.1} sends per transaction",
+                    if one_room { "one room" } else { "64 rooms" }
+                );
+                results
+                    .entry((node_count, one_room))
+                    .or_default()
+                    .push((rate, batch));
+            }
+        }
+    }
+    let mut keys: Vec<_> = results.keys().copied().collect();
+    keys.sort();
+    for key in keys {
+        let mut rates: Vec<f64> = results[&key].iter().map(|r| r.0).collect();
+        let mut batches: Vec<f64> = results[&key].iter().map(|r| r.1).collect();
+        rates.sort_by(f64::total_cmp);
+        batches.sort_by(f64::total_cmp);
+        eprintln!(
+            "median of {RUNS}: {} node(s), {}: {:.0} acked msgs/s, {:.1} sends per transaction",
+            key.0,
+            if key.1 { "one room" } else { "64 rooms" },
+            rates[RUNS / 2],
+            batches[RUNS / 2]
+        );
+    }
+}

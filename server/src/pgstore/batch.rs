@@ -1,19 +1,22 @@
 //! One group-commit transaction: a batch of sends, their idempotency keys
 //! and their seqs, in a fixed order of statements.
 //!
-//! 1. Claim the batch's idempotency keys (sorted by owner, key) with one
+//! 1. Lock the batch's rooms in ascending id (`SELECT ... ORDER BY id FOR
+//!    UPDATE`); the locks are held to COMMIT, so another node's batch for
+//!    the same room waits, and a room's seqs commit in seq order on every
+//!    node: no gap, no duplicate.
+//! 2. Claim the batch's idempotency keys (sorted by owner, key) with one
 //!    `INSERT ... ON CONFLICT DO UPDATE ... WHERE expired RETURNING`. A key
 //!    another transaction inserted and has not committed makes this wait
 //!    for it; a key that is live afterwards is not returned.
-//! 2. Re-read the keys not claimed (a fresh snapshot: READ COMMITTED): the
+//! 3. Re-read the keys not claimed (a fresh snapshot: READ COMMITTED): the
 //!    original (room, seq) is the answer, and the send stores nothing.
-//! 3. Take each room's seqs, rooms in ascending id:
-//!    `UPDATE rooms SET last_seq = last_seq + n ... RETURNING last_seq`.
-//!    The row lock is held to COMMIT, so a room's seqs commit in order on
-//!    every node: no gap, no duplicate.
-//! 4. Insert the events, then write their seqs into the claimed keys.
+//! 4. Take the seqs: `UPDATE rooms SET last_seq = last_seq + n ...
+//!    RETURNING`, n the room's new events in this batch, numbered in job
+//!    order.
+//! 5. Insert the events, then write their seqs into the claimed keys.
 //!
-//! Locks are taken in one global order (keys sorted, then rooms sorted), so
+//! Locks are taken in one global order (rooms sorted, then keys sorted), so
 //! two nodes' batches cannot deadlock each other; PostgreSQL's deadlock
 //! detector remains the backstop and its error makes the writer re-run the
 //! batch.
@@ -163,14 +166,19 @@ pub(super) async fn attempt(
     let expires = i64::try_from(now.saturating_add(IDEMPOTENCY_TTL_MS)).unwrap_or(i64::MAX);
     let tx = sql!(client.transaction(), "beginning a transaction");
 
-    // Which rooms exist. Rooms are never deleted from the log, so a room
-    // seen here still exists at COMMIT.
+    // 1. Lock the batch's rooms, in ascending id (ORDER BY sorts below the
+    // row locking, so the locks are taken in that order), and learn which
+    // exist. The locks are held to COMMIT: another transaction taking seqs
+    // in these rooms waits, so a room's seqs commit in seq order.
     let mut room_ids: Vec<i64> = jobs.iter().map(|j| j.room as i64).collect();
     room_ids.sort_unstable();
     room_ids.dedup();
     let rows = sql!(
-        tx.query("SELECT id FROM rooms WHERE id = ANY($1)", &[&room_ids]),
-        "looking up rooms"
+        tx.query(
+            "SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&room_ids]
+        ),
+        "locking rooms"
     );
     let known: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
 
@@ -202,7 +210,7 @@ pub(super) async fn attempt(
         }
     }
 
-    // 1. Claim keys, in (owner, key) order.
+    // 2. Claim keys, in (owner, key) order.
     let mut keyed: Vec<(u64, &str, usize)> = first_with_key
         .iter()
         .map(|(&(owner, key), &i)| (owner, key, i))
@@ -234,7 +242,7 @@ pub(super) async fn attempt(
             .filter(|k| !claimed.contains(&(k.0 as i64, k.1.to_string())))
             .collect();
 
-        // 2. The keys a committed transaction holds: their originals.
+        // 3. The keys a committed transaction holds: their originals.
         if !unclaimed.is_empty() {
             let owners: Vec<i64> = unclaimed.iter().map(|k| k.0 as i64).collect();
             let keys: Vec<&str> = unclaimed.iter().map(|k| k.1).collect();
@@ -280,36 +288,48 @@ pub(super) async fn attempt(
         }
     }
 
-    // 3. Seqs, one UPDATE per room, rooms in ascending order.
+    // 4. Seqs: each room's last_seq moves by its count of new events.
     let mut by_room: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     for (i, slot) in slots.iter().enumerate() {
         if matches!(slot, Slot::New) {
             by_room.entry(jobs[i].room).or_default().push(i);
         }
     }
+    // The rows are locked already (above); one statement for all rooms.
+    let room_col: Vec<i64> = by_room.keys().map(|r| *r as i64).collect();
+    let counts: Vec<i64> = by_room.values().map(|m| m.len() as i64).collect();
     let mut seqs: Vec<u64> = vec![0; jobs.len()];
-    for (room, members) in &by_room {
-        let n = members.len() as i64;
-        let row = sql!(
-            tx.query_one(
-                "UPDATE rooms SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq",
-                &[&(*room as i64), &n],
+    if !room_col.is_empty() {
+        let rows = sql!(
+            tx.query(
+                "UPDATE rooms AS r SET last_seq = r.last_seq + u.n \
+                 FROM UNNEST($1::int8[], $2::int8[]) AS u(id, n) \
+                 WHERE r.id = u.id RETURNING r.id, r.last_seq",
+                &[&room_col, &counts],
             ),
-            "taking a room's seqs"
+            "taking the rooms' seqs"
         );
-        let last: i64 = row.get(0);
-        let first = last - n + 1;
-        if first < 1 {
-            return Attempt::Failed(PgError::Corrupt(format!(
-                "room {room} has a negative last_seq"
-            )));
-        }
-        for (k, &i) in members.iter().enumerate() {
-            seqs[i] = (first + k as i64) as u64;
+        let last: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        for (room, members) in &by_room {
+            let n = members.len() as i64;
+            let Some(&last) = last.get(&(*room as i64)) else {
+                return Attempt::Failed(PgError::Corrupt(format!(
+                    "room {room} vanished from the log inside a transaction"
+                )));
+            };
+            let first = last - n + 1;
+            if first < 1 {
+                return Attempt::Failed(PgError::Corrupt(format!(
+                    "room {room} has a negative last_seq"
+                )));
+            }
+            for (k, &i) in members.iter().enumerate() {
+                seqs[i] = (first + k as i64) as u64;
+            }
         }
     }
 
-    // 4. The events, then the keys' seqs.
+    // 5. The events, then the keys' seqs.
     let new: Vec<usize> = by_room.values().flatten().copied().collect();
     if !new.is_empty() {
         let rooms: Vec<i64> = new.iter().map(|&i| jobs[i].room as i64).collect();
