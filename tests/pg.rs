@@ -31,6 +31,11 @@ pub const DATABASE: &str = "chat";
 /// The superuser `initdb` creates (trust authentication, local only).
 pub const SUPERUSER: &str = "chat";
 
+/// Names the one directory to take the PostgreSQL binaries from, instead
+/// of searching (a build of its own, or a missing directory to see the
+/// skip line).
+pub const BIN_ENV: &str = "CHAT_E2E_PG_BIN";
+
 /// What to install when the binaries are missing.
 pub const INSTALL_HINT: &str = "apt-get install postgresql";
 
@@ -97,9 +102,13 @@ impl PrivatePostgres {
     /// [`StartError::Failed`] with the server's log tail otherwise.
     pub fn start() -> Result<PrivatePostgres, StartError> {
         let bin = find_bin().ok_or_else(|| {
+            let searched = match std::env::var(BIN_ENV) {
+                Ok(dir) => format!("{dir} (from {BIN_ENV})"),
+                Err(_) => "/usr/lib/postgresql/*/bin or on PATH".to_string(),
+            };
             StartError::Missing(format!(
                 "PostgreSQL server binaries (initdb, postgres, pg_ctl) not found in \
-                 /usr/lib/postgresql/*/bin or on PATH; install them with `{INSTALL_HINT}`"
+                 {searched}; install them with `{INSTALL_HINT}`"
             ))
         })?;
         let run_as = running_as_root().then(|| RUN_AS.to_string());
@@ -158,10 +167,7 @@ impl PrivatePostgres {
 
     /// The connection string: `postgres://chat@127.0.0.1:<port>/chat`.
     pub fn url(&self) -> String {
-        format!(
-            "postgres://{SUPERUSER}@127.0.0.1:{}/{DATABASE}",
-            self.port
-        )
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{DATABASE}", self.port)
     }
 
     /// The TCP port it listens on.
@@ -214,7 +220,17 @@ impl PrivatePostgres {
     pub fn psql(&self, sql: &str) -> String {
         let out = self
             .command("psql")
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+            ])
             .arg(self.port.to_string())
             .args(["-U", SUPERUSER, "-d", DATABASE, "-c", sql])
             .output()
@@ -250,7 +266,13 @@ impl PrivatePostgres {
             .command("initdb")
             .arg("-D")
             .arg(self.data_dir())
-            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ])
             // initdb's own files need no fsync: a crash of the test
             // machine discards them anyway. The server runs with fsync on.
             .arg("--no-sync")
@@ -386,14 +408,27 @@ fn failed(why: String) -> StartError {
 }
 
 /// The directory holding `initdb`, `postgres`, `pg_ctl`, `pg_isready`,
-/// `createdb` and `psql`: Debian's newest `/usr/lib/postgresql/<version>/bin`, else
-/// the directory of a `postgres` on `PATH`.
+/// `createdb` and `psql`: the directory named by [`BIN_ENV`] when it is
+/// set (and only it), else Debian's newest
+/// `/usr/lib/postgresql/<version>/bin`, else the directory of a `postgres`
+/// on `PATH`.
 pub fn find_bin() -> Option<PathBuf> {
     let complete = |dir: &Path| {
-        ["initdb", "postgres", "pg_ctl", "pg_isready", "createdb", "psql"]
-            .iter()
-            .all(|b| dir.join(b).is_file())
+        [
+            "initdb",
+            "postgres",
+            "pg_ctl",
+            "pg_isready",
+            "createdb",
+            "psql",
+        ]
+        .iter()
+        .all(|b| dir.join(b).is_file())
     };
+    if let Some(dir) = std::env::var_os(BIN_ENV) {
+        let dir = PathBuf::from(dir);
+        return complete(&dir).then_some(dir);
+    }
     let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

@@ -89,7 +89,12 @@ async fn sender(log: PgLog, sender: u64, count: usize, window: usize) -> Vec<App
     let mut acks = Vec::with_capacity(count);
     let mut in_flight = std::collections::VecDeque::new();
     for n in 0..count {
-        let job = send(ROOM, sender, &format!("{sender}-{n}"), format!("{sender}:{n}"));
+        let job = send(
+            ROOM,
+            sender,
+            &format!("{sender}-{n}"),
+            format!("{sender}:{n}"),
+        );
         in_flight.push_back(log.writer().submit(job));
         if in_flight.len() >= window
             && let Some(rx) = in_flight.pop_front()
@@ -110,7 +115,10 @@ async fn assert_gapless_in_order(log: &PgLog, total: usize, senders: &[u64], per
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     let expected: Vec<u64> = (1..=total as u64).collect();
     assert_eq!(seqs, expected, "seqs must be exactly 1..={total}");
-    assert_eq!(log.last_seq(ROOM).await.expect("last seq"), Some(total as u64));
+    assert_eq!(
+        log.last_seq(ROOM).await.expect("last seq"),
+        Some(total as u64)
+    );
     let mut next: HashMap<u64, usize> = senders.iter().map(|s| (*s, 0)).collect();
     for e in &events {
         let text = text_of(&e.event);
@@ -118,12 +126,19 @@ async fn assert_gapless_in_order(log: &PgLog, total: usize, senders: &[u64], per
         let who: u64 = who.parse().expect("sender");
         let n: usize = n.parse().expect("n");
         let want = next.get_mut(&who).expect("a known sender");
-        assert_eq!(n, *want, "sender {who}'s messages out of order at seq {}", e.seq);
+        assert_eq!(
+            n, *want,
+            "sender {who}'s messages out of order at seq {}",
+            e.seq
+        );
         assert_eq!(e.sender, who);
         *want += 1;
     }
     for (who, n) in next {
-        assert_eq!(n, per_sender, "sender {who} has {n} of {per_sender} messages");
+        assert_eq!(
+            n, per_sender,
+            "sender {who} has {n} of {per_sender} messages"
+        );
     }
 }
 
@@ -144,7 +159,10 @@ async fn two_nodes_four_senders_one_room_gapless_and_ordered() {
         .collect();
     let mut acked = HashSet::new();
     for task in tasks {
-        let acks = timeout(WAIT * 4, task).await.expect("senders finish").expect("sender");
+        let acks = timeout(WAIT * 4, task)
+            .await
+            .expect("senders finish")
+            .expect("sender");
         let seqs: Vec<u64> = acks.iter().map(|a| a.seq).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "a sender's acks rise");
         for ack in acks {
@@ -214,10 +232,14 @@ async fn concurrent_retries_from_both_nodes_store_one_copy() {
         let key = format!("race-{round}");
         // Queued on both nodes before either is awaited, with unrelated
         // traffic in the same batches.
-        let noise_a = a.writer().submit(send(ROOM, 1, &format!("a-{round}"), "a".into()));
+        let noise_a = a
+            .writer()
+            .submit(send(ROOM, 1, &format!("a-{round}"), "a".into()));
         let rx_a = a.writer().submit(send(ROOM, 5, &key, format!("r{round}")));
         let rx_b = b.writer().submit(send(ROOM, 5, &key, format!("r{round}")));
-        let noise_b = b.writer().submit(send(ROOM, 2, &format!("b-{round}"), "b".into()));
+        let noise_b = b
+            .writer()
+            .submit(send(ROOM, 2, &format!("b-{round}"), "b".into()));
         let (x, y) = (rx_a.await.expect("answered"), rx_b.await.expect("answered"));
         let (x, y) = (x.expect("stored"), y.expect("stored"));
         assert_eq!(x.seq, y.seq, "round {round}: both answered with one seq");
@@ -302,7 +324,11 @@ async fn group_commit_batches_concurrent_sends() {
     )
     .await;
     let rxs: Vec<_> = (0..20)
-        .map(|n| single.writer().submit(send(2, 3, &format!("one-{n}"), "3:x".into())))
+        .map(|n| {
+            single
+                .writer()
+                .submit(send(2, 3, &format!("one-{n}"), "3:x".into()))
+        })
         .collect();
     for rx in rxs {
         rx.await.expect("answered").expect("stored");
@@ -358,9 +384,8 @@ struct StreamLog {
 /// retries (same keys) succeed, and every acked message is there once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_stopped_mid_stream_fails_retryable_and_loses_nothing_acked() {
-    let mut pg = pg_or_skip!(
-        "pg_log::postgres_stopped_mid_stream_fails_retryable_and_loses_nothing_acked"
-    );
+    let mut pg =
+        pg_or_skip!("pg_log::postgres_stopped_mid_stream_fails_retryable_and_loses_nothing_acked");
     let a = node(&pg).await;
     a.ensure_room(ROOM, 0).await.expect("room");
     const TOTAL: usize = 600;
@@ -398,11 +423,14 @@ async fn postgres_stopped_mid_stream_fails_retryable_and_loses_nothing_acked() {
     let wait_for = |want: fn(&(usize, usize)) -> bool| {
         let mut rx = progress.clone();
         async move {
-            timeout(deadline.saturating_duration_since(Instant::now()), rx.wait_for(want))
-                .await
-                .expect("the stream got there in time")
-                .map(|v| *v)
-                .expect("stream alive")
+            timeout(
+                deadline.saturating_duration_since(Instant::now()),
+                rx.wait_for(want),
+            )
+            .await
+            .expect("the stream got there in time")
+            .map(|v| *v)
+            .expect("stream alive")
         }
     };
     wait_for(|p| p.0 >= 200).await;
@@ -419,17 +447,28 @@ async fn postgres_stopped_mid_stream_fails_retryable_and_loses_nothing_acked() {
     })
     .await
     .expect("restart");
-    let out = timeout(WAIT * 2, stream).await.expect("stream ends").expect("no panic");
+    let out = timeout(WAIT * 2, stream)
+        .await
+        .expect("stream ends")
+        .expect("no panic");
     assert!(out.unavailable >= 5);
     assert_eq!(out.acked.len(), TOTAL);
     // Every acked message is stored once, at its acked seq, and the room
     // has no gap.
     let events = all_events(&a, ROOM).await;
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=TOTAL as u64).collect::<Vec<_>>(), "no gap, no extra copy");
+    assert_eq!(
+        seqs,
+        (1..=TOTAL as u64).collect::<Vec<_>>(),
+        "no gap, no extra copy"
+    );
     for (n, seq) in &out.acked {
         let event = &events[(*seq - 1) as usize];
-        assert_eq!(text_of(&event.event), format!("4:{n}"), "acked send {n} at seq {seq}");
+        assert_eq!(
+            text_of(&event.event),
+            format!("4:{n}"),
+            "acked send {n} at seq {seq}"
+        );
     }
     // A fresh node after the restart sees the same.
     let c = node(&pg).await;

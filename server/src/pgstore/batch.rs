@@ -68,7 +68,11 @@ impl AppendJob {
     /// `i64::MAX`, and keys that are empty, too long or hold a NUL byte.
     pub(super) fn check(&self) -> Result<(), ErrorBody> {
         let bad = |what: &str| ErrorBody::new(ErrorCode::BadRequest, what.to_string());
-        for (v, what) in [(self.room, "room id"), (self.sender, "sender"), (self.ts, "ts")] {
+        for (v, what) in [
+            (self.room, "room id"),
+            (self.sender, "sender"),
+            (self.ts, "ts"),
+        ] {
             if i64::try_from(v).is_err() {
                 return Err(bad(&format!(
                     "{what} {v} is out of range: at most {}",
@@ -394,7 +398,7 @@ pub(super) async fn attempt(
     Attempt::Committed(answers)
 }
 
-fn key_of<'a>(job: &'a AppendJob) -> (i64, &'a str) {
+fn key_of(job: &AppendJob) -> (i64, &str) {
     match &job.key {
         Some((owner, key)) => (*owner as i64, key.0.as_str()),
         None => (0, ""),

@@ -244,7 +244,10 @@ impl PgLog {
             .execute(
                 "INSERT INTO rooms (id, last_seq, created_at) VALUES ($1, 0, $2) \
                  ON CONFLICT (id) DO NOTHING",
-                &[&to_i64(room, "room id")?, &to_i64(created_at, "created_at")?],
+                &[
+                    &to_i64(room, "room id")?,
+                    &to_i64(created_at, "created_at")?,
+                ],
             )
             .await
             .map_err(|e| PgError::from_pg(&e, "creating a room"))?;

@@ -12,7 +12,7 @@ refinery::embed_migrations!("migrations");
 
 /// The advisory lock key the migrations hold: "chatd" in ASCII, so other
 /// users of the database can see whose lock it is.
-const MIGRATION_LOCK: i64 = 0x63_68_61_74_64;
+const MIGRATION_LOCK: i64 = 0x0063_6861_7464;
 
 /// Applies the migrations not yet applied, on a connection of its own.
 ///
