@@ -371,6 +371,66 @@ async fn one_failing_send_does_not_fail_its_batch() {
     assert_eq!(all_events(&a, ROOM).await.len(), 2);
 }
 
+/// An expired key may be used again (a new message); the sweep forgets
+/// expired keys only. Catch-up reads return the asked range in seq order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_are_reusable_and_reads_page_by_seq() {
+    let pg = pg_or_skip!("pg_log::expired_keys_are_reusable_and_reads_page_by_seq");
+    let a = node(&pg).await;
+    a.ensure_room(ROOM, 0).await.expect("room");
+    let first = a
+        .writer()
+        .append(send(ROOM, 3, "old", "3:0".into()))
+        .await
+        .expect("sent");
+    let live = a
+        .writer()
+        .append(send(ROOM, 3, "live", "3:1".into()))
+        .await
+        .expect("sent");
+    // Age the first key past its expiry, as a week would.
+    pg.psql("UPDATE idempotency SET expires_at = 1 WHERE key = 'old'");
+    let again = a
+        .writer()
+        .append(send(ROOM, 3, "old", "3:2".into()))
+        .await
+        .expect("sent");
+    assert!(!again.duplicate, "an expired key stores a new message");
+    assert_eq!((first.seq, live.seq, again.seq), (1, 2, 3));
+    let retry = a
+        .writer()
+        .append(send(ROOM, 3, "old", "3:2".into()))
+        .await
+        .expect("sent");
+    assert_eq!((retry.seq, retry.duplicate), (3, true));
+    pg.psql("UPDATE idempotency SET expires_at = 1 WHERE key = 'live'");
+    let now = Timestamp::now().0;
+    assert_eq!(a.sweep_keys(now).await.expect("sweep"), 1);
+    assert_eq!(pg.psql("SELECT key FROM idempotency ORDER BY key"), "old");
+
+    for n in 4..=10 {
+        a.writer()
+            .append(send(ROOM, 3, &format!("k{n}"), format!("3:{n}")))
+            .await
+            .expect("sent");
+    }
+    let page = a.read_range(ROOM, 4, 3).await.expect("read");
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6]);
+    assert_eq!(text_of(&page[0].event), "3:4");
+    assert!(a.read_range(ROOM, 11, 10).await.expect("read").is_empty());
+    assert!(a.read_range(99, 1, 10).await.expect("read").is_empty());
+    assert_eq!(a.last_seq(99).await.expect("last"), None);
+    // An unknown room is refused, not created.
+    match a
+        .writer()
+        .append(send(99, 3, "nowhere", "3:x".into()))
+        .await
+    {
+        Err(WriteError::Rejected(e)) => assert_eq!(e.code, chat_protocol::ErrorCode::NotFound),
+        other => panic!("a send to an unknown room must be refused: {other:?}"),
+    }
+}
+
 /// What one send of the interrupted stream ended as.
 #[derive(Default)]
 struct StreamLog {

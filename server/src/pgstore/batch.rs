@@ -411,3 +411,37 @@ fn conflict() -> ErrorBody {
         "this idempotency key was already used for a message in another room; use a fresh key",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(room: u64, key: &str) -> AppendJob {
+        AppendJob {
+            room,
+            sender: 1,
+            ts: 1,
+            key: Some((1, IdempotencyKey(key.into()))),
+            event: vec![0x80],
+        }
+    }
+
+    #[test]
+    fn check_refuses_what_postgres_cannot_store() {
+        assert!(job(1, "k").check().is_ok());
+        let refusal = |j: AppendJob| j.check().expect_err("refused");
+        let e = refusal(job(u64::MAX, "k"));
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        assert!(e.message.contains("room id"), "{}", e.message);
+        assert!(refusal(job(1, "")).message.contains("1 to 128 bytes"));
+        assert!(
+            refusal(job(1, &"k".repeat(129)))
+                .message
+                .contains("1 to 128 bytes")
+        );
+        assert!(refusal(job(1, "a\0b")).message.contains("NUL"));
+        let mut owner = job(1, "k");
+        owner.key = Some((u64::MAX, IdempotencyKey("k".into())));
+        assert!(refusal(owner).message.contains("key owner"));
+    }
+}

@@ -204,6 +204,9 @@ impl PgLog {
         let mut config =
             tokio_postgres::Config::from_str(url).map_err(|e| PgError::Config(e.to_string()))?;
         config.connect_timeout(options.connect_timeout);
+        // Notice a peer that vanished without closing the connection.
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(10));
         config.application_name("chatd");
         schema::migrate(&config).await?;
         let manager = Manager::from_config(

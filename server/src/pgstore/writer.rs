@@ -12,6 +12,9 @@
 //!   every send of the batch gets the retryable `Unavailable` (nothing is
 //!   known to be stored; a retry with the same key is safe whether or not
 //!   the commit happened). The next batch tries a fresh connection.
+//! - A batch that takes longer than [`BATCH_TIMEOUT`] (a database that
+//!   stopped answering): as a lost connection, and the connection is
+//!   dropped rather than returned to the pool.
 //! - A deadlock or serialisation failure: the batch runs again, at most
 //!   [`MAX_RERUNS`] times, then `Unavailable`.
 //! - A statement fails for another reason (one send's data): the batch is
@@ -30,6 +33,13 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most times a batch is re-run after a deadlock or serialisation failure.
 pub const MAX_RERUNS: usize = 8;
+
+/// Longest one batch's transaction may take, COMMIT included, before its
+/// sends are answered `Unavailable` and its connection dropped: bounds how
+/// long a node hangs on a database that stopped answering without closing
+/// the connection (a network partition). Far above a healthy batch
+/// (milliseconds), so it only fires when something is wrong.
+pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a send submitted after [`Writer::close`] is told.
 const SHUTTING_DOWN: &str = "the server is shutting down; nothing of this request was stored; \
@@ -307,7 +317,20 @@ impl WriterTask {
                 Err(e) => return Attempt::Down(e),
             };
             let now = chat_protocol::Timestamp::now().0;
-            match batch::attempt(&mut client, &jobs, now).await {
+            let attempt =
+                tokio::time::timeout(BATCH_TIMEOUT, batch::attempt(&mut client, &jobs, now));
+            let Ok(outcome) = attempt.await else {
+                // The connection is mid-transaction in an unknown state:
+                // keep it out of the pool (dropping it closes it, and the
+                // server rolls back whatever did not commit).
+                drop(deadpool_postgres::Object::take(client));
+                tracing::warn!(
+                    jobs = jobs.len(),
+                    "a PostgreSQL batch took longer than {BATCH_TIMEOUT:?}"
+                );
+                return Attempt::Down(PgError::Unavailable(super::UNREACHABLE.into()));
+            };
+            match outcome {
                 Attempt::Retry(error) if reruns < MAX_RERUNS => {
                     tracing::info!(%error, "re-running a PostgreSQL batch");
                     self.stats.reruns.fetch_add(1, Ordering::Relaxed);
