@@ -22,6 +22,7 @@
 pub mod audit_key;
 pub mod auth;
 pub mod backup;
+pub mod bus;
 pub mod bootstrap;
 pub mod config;
 pub mod content;

@@ -1,0 +1,239 @@
+//! The receiving side: one task takes every bus message in arrival order
+//! and hands it to the local hub, room events through the gap rule
+//! ([`super::sequencer`]), missing ones read from storage ([`GapFill`]).
+//!
+//! A message can be missed without any later one showing it (the last
+//! event of a burst dropped, or everything published while this node was
+//! disconnected), so the relay also re-reads the heads of the rooms it has
+//! subscribers for: after every reconnect and slow-consumer report, and
+//! every `sweep_every`.
+
+use super::gap_fill::GapFill;
+use super::sequencer::{Sequencer, Step};
+use super::wire::BusMessage;
+use super::{BusStats, SYNC_SUBJECT};
+use crate::fanout::{Effect, Hub, Live};
+use crate::store::StoreError;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Why the relay re-reads room heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resync {
+    /// The connection to NATS was (re-)established: anything published
+    /// while it was down never arrives, and account changes may have been
+    /// missed too.
+    Reconnected,
+    /// The client dropped messages (a slow consumer).
+    Missed,
+}
+
+/// Longest the relay waits for nats-server to answer its round trip after
+/// a reconnect before reading heads anyway (the sweep covers the rest).
+const SYNC_WAIT: Duration = Duration::from_secs(2);
+
+pub(super) struct Relay<G> {
+    pub hub: Arc<Hub>,
+    pub fill: Arc<G>,
+    pub client: async_nats::Client,
+    pub stats: Arc<BusStats>,
+    pub seq: Sequencer,
+}
+
+impl<G: GapFill> Relay<G> {
+    /// Reads every room's head as the baseline: called after the
+    /// subscription is in place, so every later event either arrives or
+    /// shows up as a gap.
+    pub async fn baseline(&mut self) -> Result<(), StoreError> {
+        for (room, head) in self.fill.heads(None).await? {
+            self.seq.advance(room, head);
+        }
+        Ok(())
+    }
+
+    pub async fn run(
+        mut self,
+        mut sub: async_nats::Subscriber,
+        mut resync: mpsc::Receiver<Resync>,
+        sweep_every: Option<Duration>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut sweep = sweep_every.map(|every| {
+            let mut t = tokio::time::interval(every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        loop {
+            tokio::select! {
+                msg = sub.next() => match msg {
+                    Some(msg) => self.on_message(&msg.payload).await,
+                    None => return,
+                },
+                why = resync.recv() => match why {
+                    Some(why) => self.resync(why).await,
+                    None => return,
+                },
+                _ = async {
+                    match sweep.as_mut() {
+                        Some(t) => { t.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => self.catch_up(Some(self.hub.rooms())).await,
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    async fn on_message(&mut self, payload: &[u8]) {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        let message = match BusMessage::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.decode_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "ignoring a bus message that does not decode");
+                return;
+            }
+        };
+        match message {
+            BusMessage::Event { room, seq, .. } => {
+                let live = message.live();
+                self.on_event(room, seq, live).await;
+            }
+            BusMessage::Head { room, seq } => self.on_event(room, seq, None).await,
+            BusMessage::Ephemeral { room, frame } => self.hub.publish_ephemeral(room, frame),
+            BusMessage::User { user, frame } => self.hub.publish_user(user, frame),
+            BusMessage::Revoke { room, user } => self.hub.apply(vec![Effect::Revoke { room, user }]),
+            BusMessage::Account { user } => self.hub.account_changed(user),
+        }
+    }
+
+    /// The gap rule for event `seq` of `room`; `live` is `None` when the
+    /// event itself must be read from storage too.
+    async fn on_event(&mut self, room: u64, seq: u64, live: Option<Live>) {
+        let after = match self.seq.step(room, seq) {
+            Step::Duplicate => {
+                self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Step::Deliver => seq - 1,
+            Step::Gap { after } => after,
+        };
+        if !self.hub.has_room(room) {
+            // Nobody here follows the room: nothing to deliver or fill. A
+            // subscriber that joins later reads its catch-up from storage.
+            self.seq.advance(room, seq);
+            return;
+        }
+        let up_to = if live.is_some() { seq - 1 } else { seq };
+        if up_to > after
+            && let Err(e) = self.fill(room, up_to).await
+        {
+            // Not delivered and not advanced: the next event of the room,
+            // or the sweep, tries again.
+            self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, room, seq, "cannot fill a gap from storage");
+            return;
+        }
+        if let Some(live) = live {
+            self.hub.publish_live(room, live);
+            self.seq.advance(room, seq);
+            self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads and delivers `room`'s events after the last delivered one up
+    /// to `up_to`, page by page.
+    async fn fill(&mut self, room: u64, up_to: u64) -> Result<(), StoreError> {
+        while self.seq.last(room) < up_to {
+            let after = self.seq.last(room);
+            let page = self.fill.events(room, after, up_to).await?;
+            let Some(&(first, _)) = page.first() else {
+                return Err(StoreError::Corrupt(format!(
+                    "room {room}: events {}..={up_to} are not in storage",
+                    after + 1
+                )));
+            };
+            if first != after + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "room {room}: storage has no event {}",
+                    after + 1
+                )));
+            }
+            for (seq, event) in page {
+                if seq != self.seq.last(room) + 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "room {room}: storage skips from {} to {seq}",
+                        self.seq.last(room)
+                    )));
+                }
+                self.hub.apply(vec![Effect::Room {
+                    room,
+                    seq,
+                    event: Box::new(event),
+                }]);
+                self.seq.advance(room, seq);
+                self.stats.filled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn resync(&mut self, why: Resync) {
+        self.stats.resyncs.fetch_add(1, Ordering::Relaxed);
+        if why == Resync::Reconnected {
+            // The client re-sends its subscription before anything queued
+            // after the reconnect; a round trip through nats-server proves
+            // the server has it, so every event committed after the heads
+            // are read below arrives or shows up as a gap.
+            round_trip(&self.client).await;
+            // Account changes published while disconnected are lost: every
+            // session here checks its rights again.
+            self.hub.all_accounts_changed();
+        }
+        self.catch_up(None).await;
+    }
+
+    /// Compares rooms' heads in storage with what was delivered: rooms with
+    /// subscribers here are filled, the others just move on. `None` reads
+    /// every room.
+    async fn catch_up(&mut self, rooms: Option<Vec<u64>>) {
+        if rooms.as_ref().is_some_and(Vec::is_empty) {
+            return;
+        }
+        let heads = match self.fill.heads(rooms).await {
+            Ok(h) => h,
+            Err(e) => {
+                self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "cannot read room heads to catch up the bus");
+                return;
+            }
+        };
+        for (room, head) in heads {
+            if head <= self.seq.last(room) {
+                continue;
+            }
+            if !self.hub.has_room(room) {
+                self.seq.advance(room, head);
+            } else if let Err(e) = self.fill(room, head).await {
+                self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, room, head, "cannot fill a room from storage");
+            }
+        }
+    }
+}
+
+/// A request nobody answers: nats-server's "no responders" reply comes
+/// after it processed everything this client sent before, subscriptions
+/// included. Gives up after [`SYNC_WAIT`].
+pub(super) async fn round_trip(client: &async_nats::Client) {
+    let request = client.request(SYNC_SUBJECT, bytes::Bytes::new());
+    match tokio::time::timeout(SYNC_WAIT, request).await {
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "bus round trip failed"),
+        Err(_) => tracing::debug!("bus round trip timed out"),
+    }
+}
