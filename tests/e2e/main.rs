@@ -26,6 +26,7 @@ mod limits;
 mod messaging;
 mod metrics;
 mod moderation;
+mod nats_bus;
 mod privacy;
 mod process;
 mod races;

@@ -213,6 +213,7 @@ impl Bus {
     ) -> Result<Bus, BusError> {
         let (resync_tx, resync_rx) = mpsc::channel(16);
         let max_delay = options.max_reconnect_delay;
+        let connected_before = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let connect_options = async_nats::ConnectOptions::new()
             .name(&options.name)
             // A node never needs its own messages back: its hub has them.
@@ -224,9 +225,13 @@ impl Bus {
             })
             .event_callback(move |event| {
                 let tx = resync_tx.clone();
+                // The first connection is covered by the baseline read in
+                // `connect`; only later ones are reconnects.
+                let reconnect = matches!(event, async_nats::Event::Connected)
+                    && connected_before.swap(true, Ordering::Relaxed);
                 async move {
                     let why = match event {
-                        async_nats::Event::Connected => Some(Resync::Reconnected),
+                        async_nats::Event::Connected if reconnect => Some(Resync::Reconnected),
                         async_nats::Event::SlowConsumer(_) => Some(Resync::Missed),
                         _ => None,
                     };
