@@ -23,6 +23,7 @@
 //! the writer, not through the gap rule (enough while one node writes a
 //! room, as with redb).
 
+mod delivery;
 pub mod gap_fill;
 mod relay;
 pub mod sequencer;
@@ -32,7 +33,8 @@ pub use gap_fill::{GapFill, RedbGapFill};
 
 use crate::fanout::{Effect, Hub};
 use bytes::Bytes;
-use relay::{Relay, Resync};
+use delivery::{Delivery, Item, Offered};
+use relay::{Inputs, Relay, Resync};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -43,6 +45,10 @@ use wire::BusMessage;
 /// The subject of the relay's round trip to nats-server; nobody subscribes
 /// to it, so the server answers "no responders".
 pub const SYNC_SUBJECT: &str = "_chatd.bus.sync";
+
+/// This node's own events that met a gap and wait for the relay to fill
+/// it; past this the sweep fills them.
+const LOCAL_GAP_QUEUE: usize = 4_096;
 
 /// How to connect a node to the bus.
 #[derive(Debug, Clone)]
@@ -146,41 +152,70 @@ pub struct Publisher {
     prefix: Arc<str>,
     tx: mpsc::Sender<Outbound>,
     stats: Arc<BusStats>,
+    delivery: Arc<Delivery>,
+    local_gaps: mpsc::Sender<(u64, u64)>,
 }
 
 impl Publisher {
-    /// Queues `effects` for publishing, in order. Never blocks: when the
-    /// queue is full a message is dropped and counted (receivers fill room
-    /// events from storage).
+    /// Queues `effects` for the other nodes, in order. Never blocks: when
+    /// the queue is full a message is dropped and counted (receivers fill
+    /// room events from storage).
     pub fn publish(&self, effects: &[Effect]) {
         for effect in effects {
-            let (subject, message) = match BusMessage::of_effect(&self.prefix, effect) {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot encode an effect for the bus");
-                    self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            let event = match &message {
-                BusMessage::Event { room, seq, .. } => Some((*room, *seq)),
-                _ => None,
-            };
-            let payload = match message.encode() {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot encode a bus message");
-                    self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            let out = Outbound {
-                subject,
-                payload,
-                event,
-            };
-            if self.tx.try_send(out).is_err() {
+            self.publish_one(effect);
+        }
+    }
+
+    fn publish_one(&self, effect: &Effect) {
+        let (subject, message) = match BusMessage::of_effect(&self.prefix, effect) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode an effect for the bus");
                 self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let event = match &message {
+            BusMessage::Event { room, seq, .. } => Some((*room, *seq)),
+            _ => None,
+        };
+        let payload = match message.encode() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a bus message");
+                self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let out = Outbound {
+            subject,
+            payload,
+            event,
+        };
+        if self.tx.try_send(out).is_err() {
+            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// This node's committed `effects`: published for the other nodes,
+    /// then handed to the local hub, room events through the gap rule
+    /// (a seq the relay already filled from storage is not delivered
+    /// twice; one after a gap is filled by the relay). What the writer's
+    /// tap runs ([`Bus::tap`]).
+    pub fn commit(&self, effects: Vec<Effect>) {
+        self.publish(&effects);
+        let hub = &self.delivery.hub;
+        for effect in effects {
+            match effect {
+                Effect::Room { room, seq, event } => {
+                    if let Offered::Gap { .. } = self.delivery.offer(room, seq, Item::Record(event))
+                        && self.local_gaps.try_send((room, seq)).is_err()
+                    {
+                        // The sweep fills it.
+                        self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                other => hub.apply(vec![other]),
             }
         }
     }
@@ -258,23 +293,32 @@ impl Bus {
             })?;
         relay::round_trip(&client).await;
         let stats = Arc::new(BusStats::default());
+        let delivery = Arc::new(Delivery::new(hub, stats.clone()));
         let mut relay = Relay {
-            hub,
+            delivery: delivery.clone(),
             fill,
             client: client.clone(),
             stats: stats.clone(),
-            seq: sequencer::Sequencer::default(),
         };
         relay.baseline().await?;
         let (stop, stop_rx) = watch::channel(false);
         let (tx, rx) = mpsc::channel(options.outbound_queue.max(1));
-        let receiving = tokio::spawn(relay.run(sub, resync_rx, options.sweep_every, stop_rx));
+        let (gaps_tx, gaps_rx) = mpsc::channel(LOCAL_GAP_QUEUE);
+        let inputs = Inputs {
+            resync: resync_rx,
+            local_gaps: gaps_rx,
+            sweep_every: options.sweep_every,
+            stop: stop_rx,
+        };
+        let receiving = tokio::spawn(relay.run(sub, inputs));
         let publishing = tokio::spawn(publish_loop(client, rx, stats.clone()));
         Ok(Bus {
             publisher: Publisher {
                 prefix: options.prefix.into(),
                 tx,
                 stats: stats.clone(),
+                delivery,
+                local_gaps: gaps_tx,
             },
             stats,
             stop,
@@ -292,11 +336,12 @@ impl Bus {
         self.publisher.publish(effects);
     }
 
-    /// The writer's tap (`store::Writer::attach_tap`): every committed
-    /// batch's effects, published in commit order.
+    /// The writer's tap (`store::Writer::attach_tap`, in place of
+    /// `attach_hub`): every committed batch's effects, published in commit
+    /// order and handed to the local hub ([`Publisher::commit`]).
     pub fn tap(&self) -> crate::store::writer::Tap {
         let publisher = self.publisher();
-        Box::new(move |effects| publisher.publish(effects))
+        Box::new(move |effects| publisher.commit(effects))
     }
 
     /// This node's counters.

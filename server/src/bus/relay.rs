@@ -8,11 +8,11 @@
 //! subscribers for: after every reconnect and slow-consumer report, and
 //! every `sweep_every`.
 
+use super::delivery::{Delivery, Item, Offered};
 use super::gap_fill::GapFill;
-use super::sequencer::{Sequencer, Step};
 use super::wire::BusMessage;
 use super::{BusStats, SYNC_SUBJECT};
-use crate::fanout::{Effect, Hub, Live};
+use crate::fanout::Effect;
 use crate::store::StoreError;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 /// Why the relay re-reads room heads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Resync {
-    /// The connection to NATS was (re-)established: anything published
+    /// The connection to NATS was re-established: anything published
     /// while it was down never arrives, and account changes may have been
     /// missed too.
     Reconnected,
@@ -36,11 +36,24 @@ pub(super) enum Resync {
 const SYNC_WAIT: Duration = Duration::from_secs(2);
 
 pub(super) struct Relay<G> {
-    pub hub: Arc<Hub>,
+    pub delivery: Arc<Delivery>,
     pub fill: Arc<G>,
     pub client: async_nats::Client,
     pub stats: Arc<BusStats>,
-    pub seq: Sequencer,
+}
+
+/// The relay's inputs besides NATS.
+pub(super) struct Inputs {
+    /// Reconnects and slow-consumer reports.
+    pub resync: mpsc::Receiver<Resync>,
+    /// (room, seq) of this node's own events that found a gap before them
+    /// (another node's event not here yet): filled from storage up to and
+    /// including seq.
+    pub local_gaps: mpsc::Receiver<(u64, u64)>,
+    /// Period of the sweep, if any.
+    pub sweep_every: Option<Duration>,
+    /// Set to stop.
+    pub stop: watch::Receiver<bool>,
 }
 
 impl<G: GapFill> Relay<G> {
@@ -49,19 +62,13 @@ impl<G: GapFill> Relay<G> {
     /// shows up as a gap.
     pub async fn baseline(&mut self) -> Result<(), StoreError> {
         for (room, head) in self.fill.heads(None).await? {
-            self.seq.advance(room, head);
+            self.delivery.skip_to(room, head);
         }
         Ok(())
     }
 
-    pub async fn run(
-        mut self,
-        mut sub: async_nats::Subscriber,
-        mut resync: mpsc::Receiver<Resync>,
-        sweep_every: Option<Duration>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut sweep = sweep_every.map(|every| {
+    pub async fn run(mut self, mut sub: async_nats::Subscriber, mut inputs: Inputs) {
+        let mut sweep = inputs.sweep_every.map(|every| {
             let mut t = tokio::time::interval(every);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             t
@@ -72,8 +79,12 @@ impl<G: GapFill> Relay<G> {
                     Some(msg) => self.on_message(&msg.payload).await,
                     None => return,
                 },
-                why = resync.recv() => match why {
+                why = inputs.resync.recv() => match why {
                     Some(why) => self.resync(why).await,
+                    None => return,
+                },
+                gap = inputs.local_gaps.recv() => match gap {
+                    Some((room, seq)) => self.on_event(room, seq, None).await,
                     None => return,
                 },
                 _ = async {
@@ -81,8 +92,11 @@ impl<G: GapFill> Relay<G> {
                         Some(t) => { t.tick().await; }
                         None => std::future::pending::<()>().await,
                     }
-                } => self.catch_up(Some(self.hub.rooms())).await,
-                _ = stop.changed() => return,
+                } => {
+                    let rooms = self.delivery.hub.rooms();
+                    self.catch_up(Some(rooms)).await;
+                }
+                _ = inputs.stop.changed() => return,
             }
         }
     }
@@ -97,88 +111,83 @@ impl<G: GapFill> Relay<G> {
                 return;
             }
         };
+        let hub = &self.delivery.hub;
         match message {
             BusMessage::Event { room, seq, .. } => {
-                let live = message.live();
+                let live = message.live().map(Item::Live);
                 self.on_event(room, seq, live).await;
             }
             BusMessage::Head { room, seq } => self.on_event(room, seq, None).await,
-            BusMessage::Ephemeral { room, frame } => self.hub.publish_ephemeral(room, frame),
-            BusMessage::User { user, frame } => self.hub.publish_user(user, frame),
-            BusMessage::Revoke { room, user } => self.hub.apply(vec![Effect::Revoke { room, user }]),
-            BusMessage::Account { user } => self.hub.account_changed(user),
+            BusMessage::Ephemeral { room, frame } => hub.publish_ephemeral(room, frame),
+            BusMessage::User { user, frame } => hub.publish_user(user, frame),
+            BusMessage::Revoke { room, user } => hub.apply(vec![Effect::Revoke { room, user }]),
+            BusMessage::Account { user } => hub.account_changed(user),
         }
     }
 
-    /// The gap rule for event `seq` of `room`; `live` is `None` when the
-    /// event itself must be read from storage too.
-    async fn on_event(&mut self, room: u64, seq: u64, live: Option<Live>) {
-        let after = match self.seq.step(room, seq) {
-            Step::Duplicate => {
-                self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                return;
+    /// The gap rule for event `seq` of `room`; `item` is `None` when the
+    /// event itself must be read from storage too. After a gap the event
+    /// is read from storage with the missing ones (it is committed: it was
+    /// published after its commit).
+    async fn on_event(&mut self, room: u64, seq: u64, item: Option<Item>) {
+        if let Some(item) = item {
+            match self.delivery.offer(room, seq, item) {
+                Offered::Done => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Offered::Duplicate => return,
+                Offered::Gap { .. } => {}
             }
-            Step::Deliver => seq - 1,
-            Step::Gap { after } => after,
-        };
-        if !self.hub.has_room(room) {
-            // Nobody here follows the room: nothing to deliver or fill. A
-            // subscriber that joins later reads its catch-up from storage.
-            self.seq.advance(room, seq);
-            return;
         }
-        let up_to = if live.is_some() { seq - 1 } else { seq };
-        if up_to > after
-            && let Err(e) = self.fill(room, up_to).await
-        {
-            // Not delivered and not advanced: the next event of the room,
-            // or the sweep, tries again.
-            self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, room, seq, "cannot fill a gap from storage");
-            return;
-        }
-        if let Some(live) = live {
-            self.hub.publish_live(room, live);
-            self.seq.advance(room, seq);
-            self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        self.fill_logged(room, seq).await;
+    }
+
+    /// [`Relay::fill`], logging and counting a failure (the event is then
+    /// neither delivered nor passed over: the room's next event, or the
+    /// sweep, tries again). Whether the room is delivered through `up_to`.
+    async fn fill_logged(&mut self, room: u64, up_to: u64) -> bool {
+        match self.fill(room, up_to).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, room, up_to, "cannot fill a gap from storage");
+                false
+            }
         }
     }
 
     /// Reads and delivers `room`'s events after the last delivered one up
-    /// to `up_to`, page by page.
+    /// to `up_to`, page by page. Another path may deliver some meanwhile;
+    /// those are dropped as duplicates.
     async fn fill(&mut self, room: u64, up_to: u64) -> Result<(), StoreError> {
-        while self.seq.last(room) < up_to {
-            let after = self.seq.last(room);
+        loop {
+            let after = self.delivery.last(room);
+            if after >= up_to {
+                return Ok(());
+            }
             let page = self.fill.events(room, after, up_to).await?;
-            let Some(&(first, _)) = page.first() else {
+            if page.is_empty() {
                 return Err(StoreError::Corrupt(format!(
                     "room {room}: events {}..={up_to} are not in storage",
                     after + 1
                 )));
-            };
-            if first != after + 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "room {room}: storage has no event {}",
-                    after + 1
-                )));
             }
             for (seq, event) in page {
-                if seq != self.seq.last(room) + 1 {
-                    return Err(StoreError::Corrupt(format!(
-                        "room {room}: storage skips from {} to {seq}",
-                        self.seq.last(room)
-                    )));
+                match self.delivery.offer(room, seq, Item::Record(Box::new(event))) {
+                    Offered::Done => {
+                        self.stats.filled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Offered::Duplicate => {}
+                    Offered::Gap { after } => {
+                        return Err(StoreError::Corrupt(format!(
+                            "room {room}: storage has no event {}",
+                            after + 1
+                        )));
+                    }
                 }
-                self.hub.apply(vec![Effect::Room {
-                    room,
-                    seq,
-                    event: Box::new(event),
-                }]);
-                self.seq.advance(room, seq);
-                self.stats.filled.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Ok(())
     }
 
     async fn resync(&mut self, why: Resync) {
@@ -191,7 +200,7 @@ impl<G: GapFill> Relay<G> {
             round_trip(&self.client).await;
             // Account changes published while disconnected are lost: every
             // session here checks its rights again.
-            self.hub.all_accounts_changed();
+            self.delivery.hub.all_accounts_changed();
         }
         self.catch_up(None).await;
     }
@@ -212,14 +221,13 @@ impl<G: GapFill> Relay<G> {
             }
         };
         for (room, head) in heads {
-            if head <= self.seq.last(room) {
+            if head <= self.delivery.last(room) {
                 continue;
             }
-            if !self.hub.has_room(room) {
-                self.seq.advance(room, head);
-            } else if let Err(e) = self.fill(room, head).await {
-                self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, room, head, "cannot fill a room from storage");
+            if !self.delivery.hub.has_room(room) {
+                self.delivery.skip_to(room, head);
+            } else {
+                self.fill_logged(room, head).await;
             }
         }
     }

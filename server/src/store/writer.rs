@@ -201,10 +201,11 @@ pub struct Writer {
 /// indexer's feed). Must not block.
 pub type Follower = Box<dyn Fn(&mut dyn Iterator<Item = u64>) + Send + Sync>;
 
-/// Shown, on the publisher thread, each committed batch's effects in commit
-/// order just before the hub gets them: the cross-node bus's feed
-/// (`crate::bus::Bus::tap`). Must not block.
-pub type Tap = Box<dyn Fn(&[Effect]) + Send + Sync>;
+/// Given, on the publisher thread, each committed batch's effects in
+/// commit order *instead of* the hub: the cross-node bus
+/// (`crate::bus::Bus::tap`), which publishes them and hands them to the
+/// hub itself through its gap rule. Must not block.
+pub type Tap = Box<dyn Fn(Vec<Effect>) + Send + Sync>;
 
 /// One committed batch, on its way from the writer to the publisher.
 pub(super) struct Outcome {
@@ -270,8 +271,8 @@ impl Writer {
         let _ = self.follower.set(follower);
     }
 
-    /// Connects the tap shown each committed batch's effects (once; later
-    /// calls are ignored).
+    /// Connects the tap given each committed batch's effects in place of
+    /// the hub (once; later calls are ignored).
     pub fn attach_tap(&self, tap: Tap) {
         let _ = self.tap.set(tap);
     }
@@ -409,9 +410,8 @@ fn publish(
             None => Vec::new(),
         };
         if let Some(tap) = tap.get() {
-            tap(&outcome.effects);
-        }
-        if let Some(hub) = hub.get() {
+            tap(outcome.effects);
+        } else if let Some(hub) = hub.get() {
             hub.apply(outcome.effects);
         }
         if let Some(follow) = follower.get() {
