@@ -214,9 +214,9 @@ async fn every_event_committed_on_one_node_reaches_the_other_once_in_order() {
     nodes.send(1).await;
     let next = take_until(&mut on_b, total + SENDERS).await;
     assert_eq!(seqs(&next), (total + 1..=total + SENDERS).collect::<Vec<_>>());
-    let stats = nodes.bus_b.stats();
-    assert_eq!(stats.duplicates.load(Ordering::Relaxed), 0);
-    assert_eq!(stats.decode_errors.load(Ordering::Relaxed), 0);
+    // (The sweep may fill an event before its NATS copy arrives; the copy
+    // is then dropped as a duplicate, so that counter is not checked.)
+    assert_eq!(nodes.bus_b.stats().decode_errors.load(Ordering::Relaxed), 0);
 }
 
 /// nats-server killed and restarted mid-stream: what node A committed
@@ -282,7 +282,7 @@ async fn a_duplicate_publish_is_delivered_once() {
     nodes.send(1).await;
     let next = take_until(&mut on_b, 40 + SENDERS).await;
     assert_eq!(seqs(&next), (41..=40 + SENDERS).collect::<Vec<_>>());
-    assert_eq!(nodes.bus_b.stats().duplicates.load(Ordering::Relaxed), 4);
+    assert!(nodes.bus_b.stats().duplicates.load(Ordering::Relaxed) >= 4);
 }
 
 /// An account change committed on node A (a token revoked, a user
