@@ -190,7 +190,10 @@ impl NatsServer {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
-                return Err(format!("exited with {status}: {}", read_log(&self.log_path())));
+                return Err(format!(
+                    "exited with {status}: {}",
+                    read_log(&self.log_path())
+                ));
             }
             if accepts(self.addr()) {
                 return Ok(());

@@ -22,8 +22,8 @@
 pub mod audit_key;
 pub mod auth;
 pub mod backup;
-pub mod bus;
 pub mod bootstrap;
+pub mod bus;
 pub mod config;
 pub mod content;
 pub mod fanout;

@@ -35,13 +35,16 @@ struct Nodes {
     _dir: tempfile::TempDir,
 }
 
-fn options(nats: &NatsServer, name: &str, sweep: bool) -> BusOptions {
+/// Sweep period of the checks: often, so sweeps interleave with live
+/// events (each path must leave the hub the same sequence).
+const TEST_SWEEP: Option<Duration> = Some(Duration::from_millis(50));
+
+fn options(nats: &NatsServer, name: &str, sweep: Option<Duration>) -> BusOptions {
     let mut o = BusOptions::new(nats.url());
     o.name = name.into();
     o.max_reconnect_delay = Duration::from_millis(100);
-    // The sweep would hide a broken reconnect path; tests that need none
-    // turn it off.
-    o.sweep_every = sweep.then(|| Duration::from_millis(50));
+    // `None` where the sweep would hide a broken reconnect path.
+    o.sweep_every = sweep;
     o
 }
 
@@ -92,7 +95,11 @@ fn seed(ctx: &mut WriteCtx<'_>) -> Result<(), StoreError> {
 /// Opens the store, seeds [`ROOM`], connects node B then node A, and
 /// gives A's committed effects to `tap` (made from A's publisher) in place
 /// of A's hub, as a node on the bus runs.
-async fn nodes(nats: &NatsServer, sweep: bool, tap: impl FnOnce(Publisher) -> Tap) -> Nodes {
+async fn nodes(
+    nats: &NatsServer,
+    sweep: Option<Duration>,
+    tap: impl FnOnce(Publisher) -> Tap,
+) -> Nodes {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("chat.redb")).expect("open store");
     store
@@ -197,7 +204,7 @@ fn seqs(events: &[(u64, bytes::Bytes)]) -> Vec<u64> {
 #[tokio::test]
 async fn every_event_committed_on_one_node_reaches_the_other_once_in_order() {
     let nats = nats_or_skip!();
-    let nodes = nodes(&nats, true, plain_tap).await;
+    let nodes = nodes(&nats, TEST_SWEEP, plain_tap).await;
     let mut on_a = nodes.hub_a.subscribe(ROOM, 100);
     let mut on_b = nodes.hub_b.subscribe(ROOM, 100);
     nodes.send(100).await;
@@ -213,7 +220,10 @@ async fn every_event_committed_on_one_node_reaches_the_other_once_in_order() {
     // Nothing trails the last one: the next events are the next thing seen.
     nodes.send(1).await;
     let next = take_until(&mut on_b, total + SENDERS).await;
-    assert_eq!(seqs(&next), (total + 1..=total + SENDERS).collect::<Vec<_>>());
+    assert_eq!(
+        seqs(&next),
+        (total + 1..=total + SENDERS).collect::<Vec<_>>()
+    );
     // (The sweep may fill an event before its NATS copy arrives; the copy
     // is then dropped as a duplicate, so that counter is not checked.)
     assert_eq!(nodes.bus_b.stats().decode_errors.load(Ordering::Relaxed), 0);
@@ -226,7 +236,7 @@ async fn every_event_committed_on_one_node_reaches_the_other_once_in_order() {
 #[tokio::test]
 async fn a_nats_restart_mid_stream_leaves_no_gap_on_the_other_node() {
     let mut nats = nats_or_skip!();
-    let nodes = nodes(&nats, false, plain_tap).await;
+    let nodes = nodes(&nats, None, plain_tap).await;
     let mut on_b = nodes.hub_b.subscribe(ROOM, 100);
     nodes.send(25).await;
     let mut got = take_until(&mut on_b, 100).await;
@@ -254,7 +264,7 @@ async fn a_nats_restart_mid_stream_leaves_no_gap_on_the_other_node() {
 #[tokio::test]
 async fn a_duplicate_publish_is_delivered_once() {
     let nats = nats_or_skip!();
-    let nodes = nodes(&nats, true, plain_tap).await;
+    let nodes = nodes(&nats, TEST_SWEEP, plain_tap).await;
     let mut on_b = nodes.hub_b.subscribe(ROOM, 100);
     nodes.send(10).await;
     let got = take_until(&mut on_b, 40).await;
@@ -290,7 +300,7 @@ async fn a_duplicate_publish_is_delivered_once() {
 #[tokio::test]
 async fn an_account_change_on_one_node_wakes_sessions_on_the_other_within_2_s() {
     let nats = nats_or_skip!();
-    let nodes = nodes(&nats, true, plain_tap).await;
+    let nodes = nodes(&nats, TEST_SWEEP, plain_tap).await;
     let wake = Arc::new(tokio::sync::Notify::new());
     let session = nodes.hub_b.add_session(3, wake.clone());
     let started = Instant::now();
@@ -320,7 +330,9 @@ async fn measure_publish_to_remote_hub_latency() {
     let nats = nats_or_skip!();
     let sent: Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>> = Arc::default();
     let stamps = sent.clone();
-    let nodes = nodes(&nats, true, move |publisher| {
+    // The default sweep (5 s): what is measured is the NATS path.
+    let sweep = BusOptions::new("").sweep_every;
+    let nodes = nodes(&nats, sweep, move |publisher| {
         Box::new(move |effects: Vec<Effect>| {
             let now = Instant::now();
             {

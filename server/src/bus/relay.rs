@@ -174,7 +174,10 @@ impl<G: GapFill> Relay<G> {
                 )));
             }
             for (seq, event) in page {
-                match self.delivery.offer(room, seq, Item::Record(Box::new(event))) {
+                match self
+                    .delivery
+                    .offer(room, seq, Item::Record(Box::new(event)))
+                {
                     Offered::Done => {
                         self.stats.filled.fetch_add(1, Ordering::Relaxed);
                     }
