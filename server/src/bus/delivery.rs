@@ -93,3 +93,59 @@ impl Delivery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::{AuthorRecord, EventKindRecord};
+
+    fn record(seq: u64) -> Item {
+        Item::Record(Box::new(EventRecord {
+            ts: 1_700_000_000_000 + seq,
+            sender: AuthorRecord {
+                id: 7,
+                username: "ana".into(),
+                display_name: "Ana".into(),
+                org: String::new(),
+            },
+            kind: EventKindRecord::Message {
+                id: chat_protocol::MessageId::new_at(chat_protocol::Timestamp(1))
+                    .0
+                    .to_string(),
+                text: format!("message {seq}"),
+                reply_to: None,
+                mentions: Vec::new(),
+                edited_at: None,
+                deleted: None,
+                reactions: Vec::new(),
+                attachments: Vec::new(),
+            },
+        }))
+    }
+
+    #[test]
+    fn each_seq_reaches_the_hub_once_and_in_order_whichever_path_offers_it() {
+        let hub = Hub::new(16);
+        let delivery = Delivery::new(hub.clone(), Arc::default());
+        let mut sub = hub.subscribe(1, 10);
+        assert_eq!(delivery.offer(1, 1, record(1)), Offered::Done);
+        // Seq 3 before 2: nothing delivered until 2 is there.
+        assert_eq!(delivery.offer(1, 3, record(3)), Offered::Gap { after: 1 });
+        assert_eq!(delivery.offer(1, 2, record(2)), Offered::Done);
+        assert_eq!(delivery.offer(1, 3, record(3)), Offered::Done);
+        // A second path offering what was delivered changes nothing.
+        assert_eq!(delivery.offer(1, 2, record(2)), Offered::Duplicate);
+        let seqs: Vec<u64> = std::iter::from_fn(|| sub.rx.try_recv().ok().map(|l| l.seq)).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(delivery.stats.duplicates.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_room_nobody_here_follows_just_moves_on() {
+        let hub = Hub::new(16);
+        let delivery = Delivery::new(hub, Arc::default());
+        assert_eq!(delivery.offer(5, 9, record(9)), Offered::Done);
+        assert_eq!(delivery.last(5), 9);
+        assert_eq!(delivery.offer(5, 4, record(4)), Offered::Duplicate);
+    }
+}

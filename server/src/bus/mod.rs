@@ -11,17 +11,19 @@
 //! event) is found by re-reading room heads after a reconnect, after a
 //! slow-consumer report, and every [`BusOptions::sweep_every`].
 //!
-//! Outgoing: [`Bus::tap`] is the writer's tap (`store::Writer::attach_tap`),
-//! run on the publisher thread in commit order; it encodes and queues, and
-//! one task publishes. Publishing never waits on NATS: while disconnected,
-//! or when the queue is full, messages are dropped and counted (receivers
-//! fill from storage). Subjects and message shapes are in [`wire`].
+//! Outgoing: [`Bus::tap`] replaces the hub as the writer's consumer
+//! (`store::Writer::attach_tap`), on the publisher thread in commit order:
+//! it encodes and queues each effect for NATS, and one task publishes.
+//! Publishing never waits on NATS: while disconnected, or when the queue is
+//! full, messages are dropped and counted (receivers fill room events from
+//! storage). Then it hands the effects to the local hub, room events
+//! through the same gap rule as remote ones (`delivery.rs`), so the hub
+//! gets each seq once whichever path (own commit, NATS, storage) brought
+//! it first. Subjects and message shapes are in [`wire`].
 //!
-//! Not wired yet: `chatd` has no `--bus` flag; handlers publish ephemeral
-//! and user frames straight to the local hub (`Bus::publish` takes them
-//! once they are routed here); a node's own events reach its hub through
-//! the writer, not through the gap rule (enough while one node writes a
-//! room, as with redb).
+//! Not wired yet: `chatd` has no `--bus` flag (with redb, only one node can
+//! write, so a flag would pretend); handlers publish ephemeral and user
+//! frames straight to the local hub, not through [`Bus::publish`].
 
 mod delivery;
 pub mod gap_fill;
