@@ -72,10 +72,16 @@ pub fn skip() {
 /// Starts a private nats-server, or skips the calling test (returns from
 /// it) after printing one line naming the install command. Evaluates to
 /// the [`NatsServer`](crate::nats::NatsServer).
+///
+/// `nats_or_skip!(config)` starts it with `config`, lines of nats-server's
+/// configuration file (e.g. `"max_payload: 64\n"`).
 #[macro_export]
 macro_rules! nats_or_skip {
     () => {
-        match $crate::nats::NatsServer::start() {
+        $crate::nats_or_skip!("")
+    };
+    ($config:expr) => {
+        match $crate::nats::NatsServer::start_with($config) {
             Ok(server) => server,
             Err($crate::nats::NatsMissing) => {
                 $crate::nats::skip();
@@ -103,8 +109,22 @@ impl NatsServer {
     /// # Panics
     /// If it does not start (its log is in the message).
     pub fn start() -> Result<NatsServer, NatsMissing> {
+        NatsServer::start_with("")
+    }
+
+    /// As [`NatsServer::start`], with `config` (lines of nats-server's
+    /// configuration file; port, address and log come from the harness).
+    ///
+    /// # Errors
+    /// [`NatsMissing`] when the binary is not installed.
+    ///
+    /// # Panics
+    /// If it does not start.
+    pub fn start_with(config: &str) -> Result<NatsServer, NatsMissing> {
         let bin = find_binary().ok_or(NatsMissing)?;
         let dir = tempfile::tempdir().expect("temp dir for nats-server");
+        std::fs::write(dir.path().join("nats-server.conf"), config)
+            .expect("write nats-server.conf");
         let mut server = NatsServer {
             bin,
             port: 0,
@@ -172,6 +192,8 @@ impl NatsServer {
     /// before it accepts connections.
     fn spawn_and_wait(&mut self) -> Result<(), String> {
         let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(self.dir.path().join("nats-server.conf"))
             .args(["-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .arg("-l")

@@ -320,6 +320,65 @@ async fn an_account_change_on_one_node_wakes_sessions_on_the_other_within_2_s() 
     nodes.hub_b.remove_session(3, session);
 }
 
+/// Typing and receipts (ephemeral room frames), user-stream frames
+/// (presence, notifications) and the end of a removed member's streams
+/// published on node A reach node B's hub as they were sent.
+#[tokio::test]
+async fn ephemeral_user_and_revoke_messages_reach_the_other_hub() {
+    let nats = nats_or_skip!();
+    let nodes = nodes(&nats, TEST_SWEEP, plain_tap).await;
+    let mut member = nodes.hub_b.subscribe(ROOM, 2);
+    let (user_tx, mut user_rx) = tokio::sync::mpsc::channel(8);
+    nodes
+        .hub_b
+        .add_user_sink(3, user_tx, Arc::new(tokio::sync::Notify::new()));
+    let typing = bytes::Bytes::from_static(b"typing frame");
+    let presence = bytes::Bytes::from_static(b"presence frame");
+    nodes.bus_a.publish(&[
+        Effect::Ephemeral {
+            room: ROOM,
+            frame: typing.clone(),
+        },
+        Effect::User {
+            user: 3,
+            frame: presence.clone(),
+        },
+    ]);
+    let live = tokio::time::timeout(WAIT, member.rx.recv())
+        .await
+        .expect("the typing frame arrives")
+        .expect("subscription open");
+    assert_eq!((live.seq, live.frame), (0, typing));
+    let frame = tokio::time::timeout(WAIT, user_rx.recv())
+        .await
+        .expect("the user frame arrives")
+        .expect("sink open");
+    assert_eq!(frame, presence);
+    nodes.bus_a.publish(&[Effect::Revoke {
+        room: ROOM,
+        user: 2,
+    }]);
+    let end = tokio::time::timeout(WAIT, member.rx.recv())
+        .await
+        .expect("the subscription ends");
+    assert!(end.is_none());
+    assert_eq!(member.end(), chatd::fanout::End::Revoked);
+}
+
+/// An event too large for nats-server's `max_payload` travels as a `Head`
+/// notice, and the other node reads it from storage: here every event is
+/// (the server's limit is 64 bytes).
+#[tokio::test]
+async fn events_too_large_for_nats_are_read_from_storage() {
+    let nats = nats_or_skip!("max_payload: 64\n");
+    let nodes = nodes(&nats, None, plain_tap).await;
+    let mut on_b = nodes.hub_b.subscribe(ROOM, 100);
+    nodes.send(5).await;
+    let got = take_until(&mut on_b, 20).await;
+    assert_eq!(seqs(&got), (1..=20).collect::<Vec<_>>());
+    assert_eq!(nodes.bus_b.stats().filled.load(Ordering::Relaxed), 20);
+}
+
 /// Publish→remote-hub latency over loopback: 4 senders, 2,500 messages
 /// each; from the moment node A's tap hands a committed event to its bus to
 /// the moment node B's hub queues it. Run with
