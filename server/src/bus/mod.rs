@@ -378,7 +378,10 @@ async fn publish_loop(
             Some((room, seq)) if out.payload.len() > max => {
                 match (BusMessage::Head { room, seq }).encode() {
                     Ok(p) => p,
-                    Err(_) => continue,
+                    Err(_) => {
+                        stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                 }
             }
             _ => out.payload,
