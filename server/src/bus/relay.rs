@@ -201,10 +201,11 @@ impl<G: GapFill> Relay<G> {
             // the server has it, so every event committed after the heads
             // are read below arrives or shows up as a gap.
             round_trip(&self.client).await;
-            // Account changes published while disconnected are lost: every
-            // session here checks its rights again.
-            self.delivery.hub.all_accounts_changed();
         }
+        // Account changes may be among what was lost (while disconnected,
+        // or dropped as a slow consumer): every session here checks its
+        // rights again.
+        self.delivery.hub.all_accounts_changed();
         self.catch_up(None).await;
     }
 
