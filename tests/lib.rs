@@ -6,6 +6,7 @@
 //! synchronise and no port is fixed.
 
 pub mod pg;
+pub mod nats;
 
 use chat_client::{ClientConfig, Connection, Trust};
 use chat_protocol::{RoomEvent, RoomFrame, RoomId, Seq, UserInfo};

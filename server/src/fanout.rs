@@ -351,12 +351,8 @@ impl Hub {
     /// subscribers; a room nobody follows costs no encoding.
     fn publish_event(&self, room: u64, seq: u64, event: &EventRecord) {
         let Some(slot) = self.slot(room) else { return };
-        let frame = event.to_wire(room, seq).and_then(|wire| {
-            proto::frame::encode(&proto::RoomFrame::Event(wire))
-                .map_err(|e| crate::store::StoreError::Corrupt(format!("cannot encode event: {e}")))
-        });
-        let frame = match frame {
-            Ok(frame) => frame,
+        let live = match encode_event(room, seq, event) {
+            Ok(live) => live,
             Err(e) => {
                 // Cannot happen for a record the writer just built; if it
                 // does, make every subscriber resubscribe rather than skip
@@ -370,16 +366,37 @@ impl Hub {
                 return;
             }
         };
-        self.publish_to(
-            &slot,
-            Live {
-                seq,
-                sender: event.sender.id,
-                ts: event.ts,
-                hideable: event.hideable(),
-                frame,
-            },
-        );
+        self.publish_to(&slot, live);
+    }
+
+    /// Queues an event already encoded elsewhere (by another node, carried
+    /// by the bus: `crate::bus`) for the room's subscribers, exactly as
+    /// [`Hub::apply`] queues an [`Effect::Room`]. The caller keeps each
+    /// room's `live.seq` consecutive; the hub does not check it.
+    pub fn publish_live(&self, room: u64, live: Live) {
+        let Some(slot) = self.slot(room) else { return };
+        self.publish_to(&slot, live);
+    }
+
+    /// The rooms that have at least one subscriber now, in no order (the
+    /// bus checks these against storage after it reconnects).
+    pub fn rooms(&self) -> Vec<u64> {
+        self.rooms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Wakes every logged-in session to check its rights again, as
+    /// [`Hub::account_changed`] does for one user: for when account changes
+    /// may have been missed (the bus after a reconnect).
+    pub fn all_accounts_changed(&self) {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, wake) in sessions.values().flatten() {
+            wake.notify_one();
+        }
     }
 
     fn publish_to(&self, slot: &Mutex<Vec<Subscriber>>, live: Live) {
@@ -430,6 +447,31 @@ impl Hub {
             }
         });
     }
+}
+
+/// Encodes a stored event as the [`Live`] item the hub queues: a complete
+/// `RoomFrame::Event` frame (u32 big-endian length, then MessagePack) with
+/// the event's seq, sender, time (ms) and hideability. The one encoding of
+/// a room event, shared by the hub and the bus (`crate::bus`).
+///
+/// # Errors
+/// [`crate::store::StoreError::Corrupt`] if the record does not convert or
+/// encode (not expected for a record the writer built).
+pub fn encode_event(
+    room: u64,
+    seq: u64,
+    event: &EventRecord,
+) -> Result<Live, crate::store::StoreError> {
+    let wire = event.to_wire(room, seq)?;
+    let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
+        .map_err(|e| crate::store::StoreError::Corrupt(format!("cannot encode event: {e}")))?;
+    Ok(Live {
+        seq,
+        sender: event.sender.id,
+        ts: event.ts,
+        hideable: event.hideable(),
+        frame,
+    })
 }
 
 #[cfg(test)]

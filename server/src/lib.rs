@@ -23,6 +23,7 @@ pub mod audit_key;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
+pub mod bus;
 pub mod config;
 pub mod content;
 pub mod fanout;

@@ -27,6 +27,7 @@ mod messaging;
 mod metrics;
 mod moderation;
 mod pg_log;
+mod nats_bus;
 mod privacy;
 mod process;
 mod races;

@@ -192,6 +192,7 @@ pub struct Writer {
     closing: Arc<AtomicBool>,
     hub: Arc<std::sync::OnceLock<Arc<Hub>>>,
     follower: Arc<std::sync::OnceLock<Follower>>,
+    tap: Arc<std::sync::OnceLock<Tap>>,
     done: Arc<tokio::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
@@ -199,6 +200,12 @@ pub struct Writer {
 /// answered and published, which rooms the batch changed (the search
 /// indexer's feed). Must not block.
 pub type Follower = Box<dyn Fn(&mut dyn Iterator<Item = u64>) + Send + Sync>;
+
+/// Given, on the publisher thread, each committed batch's effects in
+/// commit order *instead of* the hub: the cross-node bus
+/// (`crate::bus::Bus::tap`), which publishes them and hands them to the
+/// hub itself through its gap rule. Must not block.
+pub type Tap = Box<dyn Fn(Vec<Effect>) + Send + Sync>;
 
 /// One committed batch, on its way from the writer to the publisher.
 pub(super) struct Outcome {
@@ -216,15 +223,17 @@ impl Writer {
         let health = Arc::new(HealthState::default());
         let hub: Arc<std::sync::OnceLock<Arc<Hub>>> = Arc::default();
         let follower: Arc<std::sync::OnceLock<Follower>> = Arc::default();
+        let tap: Arc<std::sync::OnceLock<Tap>> = Arc::default();
         let spawn_err = |e: std::io::Error| {
             StoreError::Redb(format!("cannot start the storage writer threads: {e}"))
         };
         let publisher = {
             let hub = hub.clone();
             let follower = follower.clone();
+            let tap = tap.clone();
             std::thread::Builder::new()
                 .name("chatd-publish".into())
-                .spawn(move || publish(&out_rx, &hub, &follower))
+                .spawn(move || publish(&out_rx, &hub, &follower, &tap))
                 .map_err(spawn_err)?
         };
         let mut thread = super::batch::WriterThread::new(
@@ -246,6 +255,7 @@ impl Writer {
             closing: Arc::default(),
             hub,
             follower,
+            tap,
             done: Arc::new(tokio::sync::Mutex::new(vec![writer, publisher])),
         })
     }
@@ -259,6 +269,12 @@ impl Writer {
     /// later calls are ignored).
     pub fn attach_follower(&self, follower: Follower) {
         let _ = self.follower.set(follower);
+    }
+
+    /// Connects the tap given each committed batch's effects in place of
+    /// the hub (once; later calls are ignored).
+    pub fn attach_tap(&self, tap: Tap) {
+        let _ = self.tap.set(tap);
     }
 
     /// The writer's counters.
@@ -374,6 +390,7 @@ fn publish(
     rx: &mpsc::Receiver<Outcome>,
     hub: &std::sync::OnceLock<Arc<Hub>>,
     follower: &std::sync::OnceLock<Follower>,
+    tap: &std::sync::OnceLock<Tap>,
 ) {
     while let Ok(outcome) = rx.recv() {
         for job in outcome.jobs {
@@ -392,7 +409,9 @@ fn publish(
                 .collect(),
             None => Vec::new(),
         };
-        if let Some(hub) = hub.get() {
+        if let Some(tap) = tap.get() {
+            tap(outcome.effects);
+        } else if let Some(hub) = hub.get() {
             hub.apply(outcome.effects);
         }
         if let Some(follow) = follower.get() {
