@@ -188,9 +188,7 @@ impl Server {
             .map_err(|e| ServerError::Task(e.to_string()))??
         };
         // Records written before the audit log had its tree join it now.
-        let audit_size = store
-            .writer()
-            .write(|ctx| Ok(store::audit_tree::catch_up(ctx)?))
+        let audit_size = store::boundary::AuditLog::audit_catch_up(&store)
             .await
             .map_err(|e| {
                 ServerError::Task(format!("cannot bring the audit log's tree up to date: {e}"))
@@ -266,6 +264,7 @@ impl Server {
             metrics,
             files,
             limiter: handlers::rate::Limiter::new(&config.limits),
+            storage: Arc::new(store.clone()),
             store,
             hub,
             config: reload::LiveConfig::new(config),

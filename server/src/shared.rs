@@ -10,8 +10,12 @@ use std::time::Instant;
 
 /// Everything a session needs from the server.
 pub struct Shared {
-    /// Storage.
+    /// Storage, for what is not yet behind [`Shared::storage`] (writer
+    /// stats, health, backups' snapshot copy).
     pub store: Store,
+    /// The storage boundary: every typed store operation
+    /// ([`crate::store::boundary`]). Handlers call this, not `store`.
+    pub storage: Arc<dyn crate::store::boundary::Boundary>,
     /// Fan-out.
     pub hub: Arc<Hub>,
     /// The running configuration; [`crate::reload::LiveConfig::current`]

@@ -360,12 +360,7 @@ async fn find_user(session: &Session, username: String) -> Result<(u64, UserReco
 }
 
 /// The error for an unknown username.
-pub(crate) fn no_such_user(username: &str) -> ErrorBody {
-    refuse(
-        ErrorCode::NotFound,
-        format!("no user named {username:?}; check the spelling or list users"),
-    )
-}
+pub(crate) use crate::store::ops::users::no_such_user;
 
 pub(super) async fn get_user(session: &Arc<Session>, username: String) -> Reply {
     let a = fresh(session).await?;

@@ -13,7 +13,7 @@ mod lifecycle;
 mod messages;
 mod moderation;
 mod notify;
-mod page;
+pub(crate) mod page;
 pub(crate) mod rate;
 mod retention;
 mod rooms;
@@ -28,9 +28,7 @@ pub(crate) use retention::{purge_pass, retention_actor};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
-pub(crate) use access::{Rights, admin_actor, session_rights};
 pub(crate) use account::{insert_user, mint_token};
-pub(crate) use notify::audit;
 
 use crate::session::Session;
 use crate::store::{StoreError, WriteError};

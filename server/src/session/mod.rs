@@ -60,6 +60,16 @@ pub struct Authed {
     pub token_id: u64,
 }
 
+impl Authed {
+    /// The caller of a store operation: this user with this token.
+    pub fn caller(&self) -> crate::store::ops::Caller {
+        crate::store::ops::Caller {
+            user: self.user,
+            token: self.token_id,
+        }
+    }
+}
+
 /// Whether the session is logged in, and whether its connection has ended.
 #[derive(Default)]
 struct AuthState {
