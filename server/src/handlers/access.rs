@@ -4,30 +4,10 @@
 //! them, so a right taken away is never used afterwards.
 
 use crate::session::{Authed, Session};
-use crate::store::records::UserRecord;
-use crate::store::{WriteCtx, WriteError};
 use chat_protocol::ErrorBody;
 
 use crate::store::ops::rights::ended;
 pub(crate) use crate::store::ops::rights::{Rights, not_admin};
-
-/// Inside a writer job: the acting session's account and whether it is a
-/// server admin ([`crate::store::ops::rights::actor`]).
-///
-/// # Errors
-/// [`ErrorCode::Unauthenticated`] when the session's rights are gone.
-pub(crate) fn actor(ctx: &WriteCtx<'_>, a: &Authed) -> Result<(UserRecord, bool), WriteError> {
-    crate::store::ops::rights::actor(ctx, a.caller())
-}
-
-/// Inside a writer job: refuses unless the acting session is a server
-/// admin now ([`crate::store::ops::rights::admin_actor`]).
-///
-/// # Errors
-/// [`ErrorCode::Unauthenticated`] or [`ErrorCode::Forbidden`].
-pub(crate) fn admin_actor(ctx: &WriteCtx<'_>, a: &Authed) -> Result<UserRecord, WriteError> {
-    crate::store::ops::rights::admin_actor(ctx, a.caller())
-}
 
 /// The session's identity with its rights read fresh from storage (the
 /// cached admin flag is updated too).

@@ -12,7 +12,6 @@ mod files;
 mod lifecycle;
 mod messages;
 mod moderation;
-mod notify;
 pub(crate) mod page;
 pub(crate) mod rate;
 mod retention;
@@ -22,7 +21,7 @@ mod self_service;
 mod server_info;
 mod social;
 
-pub(crate) use files::{member_check, require_member};
+pub(crate) use files::require_member;
 pub use messages::{send_job, send_job_with};
 pub(crate) use retention::{purge_pass, retention_actor};
 pub(crate) use social::{announce_presence, persist_last_seen};

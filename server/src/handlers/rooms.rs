@@ -8,9 +8,7 @@ use chat_protocol::names::{self, MAX_TOPIC_LEN};
 use chat_protocol::{self as proto, ResponseBody, Visibility};
 use std::sync::Arc;
 
-pub(crate) use crate::store::ops::rooms::{
-    direct_key, load_room, load_user, member_room, no_such_room, remove_member, room_for,
-};
+use crate::store::ops::rooms::no_such_room;
 
 pub(super) async fn create(
     session: &Arc<Session>,

@@ -315,39 +315,6 @@ impl Session {
         }
     }
 
-    /// Runs `f` over this server's tables in a read transaction on the
-    /// blocking pool (see [`crate::store::Store::read`]).
-    ///
-    /// # Errors
-    /// Whatever `f` returns, or a redb error opening the tables.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, crate::store::StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&crate::store::query::Reader) -> Result<T, crate::store::StoreError>
-            + Send
-            + 'static,
-    {
-        self.shared
-            .store
-            .read(move |txn| f(&crate::store::query::Reader::open(txn)?))
-            .await
-    }
-
-    /// Runs `f` as a job of the storage writer and waits for its commit
-    /// (see [`crate::store::Writer::write`]).
-    ///
-    /// # Errors
-    /// The job's refusal, or a storage failure.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, crate::store::WriteError>
-    where
-        T: Send + 'static,
-        F: for<'t> Fn(&mut crate::store::WriteCtx<'t>) -> Result<T, crate::store::WriteError>
-            + Send
-            + 'static,
-    {
-        self.shared.store.writer().write(f).await
-    }
-
     /// Whether the session is logged in now.
     pub fn is_authed(&self) -> bool {
         self.auth

@@ -36,7 +36,8 @@
 //! allow-list names.
 
 use super::ops::{self, Caller};
-use super::records::View;
+use super::records::{AuthorRecord, UserRecord, View};
+use super::retention::{Batch as RetentionBatch, KeepRecord, Scope as RetentionScopeRecord};
 use super::{Store, WriteError};
 use chat_protocol::audit::{AuditEntry, SignedTreeHead};
 use chat_protocol::{self as proto, Page, PageRequest};
@@ -48,7 +49,15 @@ use std::sync::Arc;
 /// object-safe) of the operation's typed result.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, WriteError>> + Send + 'a>>;
 
-/// Users and tokens: the rights a session holds now.
+/// Users and tokens ([`ops::users`], [`ops::rights`]): accounts,
+/// usernames (unique, compared in canonical case), login and API tokens.
+///
+/// Contract: admin-only writes check that the caller is a server admin
+/// now in the same transaction, and record an audit entry in it; writes
+/// that take a right away (disable, password reset, token revoke, logout)
+/// publish an account effect after the commit, so every session of the
+/// account re-reads its rights. Secrets are never stored: tokens as a
+/// digest, passwords as an argon2 hash computed by the caller.
 pub trait UsersAndTokens: Send + Sync {
     /// The rights of `caller`'s session as storage has them now (its
     /// token exists and belongs to it, its account exists and is enabled,
@@ -57,6 +66,128 @@ pub trait UsersAndTokens: Send + Sync {
     /// # Errors
     /// A storage failure.
     fn rights(&self, caller: Caller) -> StoreFuture<'_, ops::rights::Rights>;
+
+    /// An account by username (any case), with its id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn user_by_name(&self, username: String) -> StoreFuture<'_, Option<(u64, UserRecord)>>;
+
+    /// An account by id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn user_by_id(&self, id: u64) -> StoreFuture<'_, Option<UserRecord>>;
+
+    /// The account token `token_id` opens if `secret` matches it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn user_by_token(
+        &self,
+        token_id: u64,
+        secret: String,
+    ) -> StoreFuture<'_, Option<(u64, UserRecord)>>;
+
+    /// Stores a new token for `user`; returns its id and secret string.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn mint_token(&self, user: u64, label: String, api: bool) -> StoreFuture<'_, (u64, String)>;
+
+    /// Ends `caller`'s login session (an API token stays).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn logout(&self, caller: Caller) -> StoreFuture<'_, ()>;
+
+    /// A server admin creates an account; returns its id.
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Forbidden`, `Conflict`; a storage failure.
+    fn create_user(&self, caller: Caller, user: UserRecord) -> StoreFuture<'_, u64>;
+
+    /// Accounts matching `needle` (lower case), as `viewer` may see them.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn users(
+        &self,
+        viewer: u64,
+        viewer_admin: bool,
+        needle: Option<String>,
+    ) -> StoreFuture<'_, Vec<proto::UserInfo>>;
+
+    /// As [`UsersAndTokens::users`], one page in account-id order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn users_page(
+        &self,
+        viewer: u64,
+        viewer_admin: bool,
+        needle: Option<String>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<proto::UserInfo>>;
+
+    /// A server admin changes account `id` (`new_hash` for a password).
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Forbidden`, `NotFound`; a storage failure.
+    fn update_user(
+        &self,
+        caller: Caller,
+        id: u64,
+        change: proto::UserChange,
+        new_hash: Option<String>,
+    ) -> StoreFuture<'_, UserRecord>;
+
+    /// A server admin creates an API token for `target`.
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Forbidden`; a storage failure.
+    fn create_token(
+        &self,
+        caller: Caller,
+        target: AuthorRecord,
+        label: String,
+    ) -> StoreFuture<'_, (u64, String)>;
+
+    /// Tokens (of account `only`), without secrets.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn tokens(&self, only: Option<u64>) -> StoreFuture<'_, Vec<proto::TokenInfo>>;
+
+    /// As [`UsersAndTokens::tokens`], one page in token-id order.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn tokens_page(
+        &self,
+        only: Option<u64>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<proto::TokenInfo>>;
+
+    /// Revokes token `id` (its owner or a server admin).
+    ///
+    /// # Errors
+    /// `NotFound`, `Forbidden`, `Unauthenticated`; a storage failure.
+    fn revoke_token(&self, caller: Caller, id: u64) -> StoreFuture<'_, ()>;
+
+    /// The caller sets their own password hash; their other login
+    /// sessions end.
+    ///
+    /// # Errors
+    /// `Unauthenticated`; a storage failure.
+    fn change_password(&self, caller: Caller, new_hash: String) -> StoreFuture<'_, ()>;
+
+    /// The caller sets their own display name (empty: the username).
+    ///
+    /// # Errors
+    /// `Unauthenticated`; a storage failure.
+    fn set_display_name(&self, caller: Caller, display_name: String)
+    -> StoreFuture<'_, UserRecord>;
 }
 
 /// Audit: the append-only trail of moderation, account and admin actions,
@@ -351,13 +482,654 @@ pub trait RoomEvents: Send + Sync {
     fn member_head(&self, user: u64, room: u64) -> StoreFuture<'_, Option<u64>>;
 }
 
+/// Contacts, blocks and presence visibility ([`ops::social`]). Who may
+/// see whose presence is decided in storage, in one snapshot: a user sees
+/// their own; others only with a shared room or mutual contacts, and
+/// neither blocking the other.
+pub trait ContactsAndPresence: Send + Sync {
+    /// Who may see `user`'s presence, with `user`'s identity and stored
+    /// last-seen time; `None` for a missing account.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn presence_watchers(&self, user: u64) -> StoreFuture<'_, Option<ops::social::Watchers>>;
+
+    /// Records now as `user`'s last-seen time. Queued when called (as
+    /// [`RoomEvents::send_message`]), so a later write sees it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn record_last_seen(&self, user: u64) -> StoreFuture<'static, ()>;
+
+    /// Of `usernames`, those whose presence `viewer` may see.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn presence_of(
+        &self,
+        viewer: u64,
+        usernames: Vec<String>,
+    ) -> StoreFuture<'_, Vec<ops::social::Seen>>;
+
+    /// The wire identities of `ids`, in order (`None` for a missing one).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn authors(&self, ids: Vec<u64>) -> StoreFuture<'_, Vec<Option<proto::Author>>>;
+
+    /// `user` adds `username` as a contact (notifying them); idempotent.
+    ///
+    /// # Errors
+    /// `NotFound`, `BadRequest` (yourself); a storage failure.
+    fn add_contact(&self, user: u64, username: String) -> StoreFuture<'_, ()>;
+
+    /// `user` removes `username` from their contacts; idempotent.
+    ///
+    /// # Errors
+    /// `NotFound`, `BadRequest`; a storage failure.
+    fn remove_contact(&self, user: u64, username: String) -> StoreFuture<'_, ()>;
+
+    /// `user`'s contacts, each with whether `user` may see their presence.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn contacts(&self, user: u64) -> StoreFuture<'_, Vec<(ops::social::Seen, bool)>>;
+
+    /// `user` blocks or unblocks `username`; returns that user's id.
+    ///
+    /// # Errors
+    /// `NotFound`, `BadRequest`; a storage failure.
+    fn set_blocked(&self, user: u64, username: String, blocked: bool) -> StoreFuture<'_, u64>;
+
+    /// The ids of the users `user` blocks.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn blocked_ids(&self, user: u64) -> StoreFuture<'_, std::collections::HashSet<u64>>;
+
+    /// The accounts `user` blocks.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn blocked_users(&self, user: u64) -> StoreFuture<'_, Vec<proto::UserInfo>>;
+}
+
+/// Notifications ([`ops::notifications`], [`ops::social`]). Other
+/// domains' writes store a notification in their own transaction and push
+/// it to the user's sessions after the commit; a notification from a user
+/// the recipient blocks is not stored.
+pub trait Notifications: Send + Sync {
+    /// `user`'s notifications, newest first, and the unread count.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn notifications(
+        &self,
+        user: u64,
+        unread_only: bool,
+    ) -> StoreFuture<'_, (Vec<proto::Notification>, u64)>;
+
+    /// Marks `user`'s notifications up to id `up_to` read.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn mark_notifications_read(&self, user: u64, up_to: u64) -> StoreFuture<'_, ()>;
+}
+
+/// A message's life after it is sent, and receipts ([`ops::lifecycle`]).
+/// Each write checks membership, mute, archive and role in its own
+/// transaction and appends its room event (`Edited`, `Deleted`,
+/// `Reaction`) with the room's next seq, as every room event.
+pub trait MessageLifecycle: Send + Sync {
+    /// `caller` edits their message at `seq` to `text`; the prior text is
+    /// kept as a version.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotMember`, `Muted`, `Archived`, `Forbidden`,
+    /// `BadRequest`; a storage failure.
+    fn edit_message(
+        &self,
+        caller: Caller,
+        room: u64,
+        seq: u64,
+        text: String,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Deletes the message at `seq` (its sender, a room admin or owner, or
+    /// a server admin); audited when not the sender's own.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotMember`, `Forbidden`, `Archived`; a storage failure.
+    fn delete_message(&self, caller: Caller, room: u64, seq: u64) -> StoreFuture<'_, ()>;
+
+    /// Toggles `caller`'s reaction `emoji` on the message at `seq`.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotMember`, `Muted`, `Archived`, `BadRequest`,
+    /// `LimitExceeded` (over `max_reactions`); a storage failure.
+    fn react(
+        &self,
+        caller: Caller,
+        room: u64,
+        seq: u64,
+        emoji: String,
+        max_reactions: usize,
+    ) -> StoreFuture<'_, ()>;
+
+    /// The audit view of the message at `seq` (deleted text and versions).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn message_audit(&self, room: u64, seq: u64) -> StoreFuture<'_, Option<proto::MessageAudit>>;
+
+    /// Moves `caller`'s receipt marker forward to `seq` (never back) and
+    /// tells the room after the commit.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotMember`; a storage failure.
+    fn mark(
+        &self,
+        caller: Caller,
+        room: u64,
+        seq: proto::Seq,
+        marker: ops::lifecycle::Marker,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Who read and who received the message at `seq`, for a member or
+    /// `admin`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn read_by(
+        &self,
+        user: u64,
+        admin: bool,
+        room: u64,
+        seq: u64,
+    ) -> StoreFuture<'_, Option<proto::ReadReceipts>>;
+
+    /// `user`'s identity if they are a member of `room` now (typing).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn member_author(&self, user: u64, room: u64) -> StoreFuture<'_, Option<proto::Author>>;
+}
+
+impl MessageLifecycle for Store {
+    fn edit_message(
+        &self,
+        caller: Caller,
+        room: u64,
+        seq: u64,
+        text: String,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::lifecycle::edit(ctx, caller, room, seq, &text)),
+        )
+    }
+
+    fn delete_message(&self, caller: Caller, room: u64, seq: u64) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::lifecycle::delete(ctx, caller, room, seq)),
+        )
+    }
+
+    fn react(
+        &self,
+        caller: Caller,
+        room: u64,
+        seq: u64,
+        emoji: String,
+        max_reactions: usize,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer().write(move |ctx| {
+                ops::lifecycle::react(ctx, caller, room, seq, &emoji, max_reactions)
+            }),
+        )
+    }
+
+    fn message_audit(&self, room: u64, seq: u64) -> StoreFuture<'_, Option<proto::MessageAudit>> {
+        Box::pin(self.read_op(move |txn| ops::lifecycle::message_audit(txn, room, seq)))
+    }
+
+    fn mark(
+        &self,
+        caller: Caller,
+        room: u64,
+        seq: proto::Seq,
+        marker: ops::lifecycle::Marker,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::lifecycle::mark(ctx, caller, room, seq, marker)),
+        )
+    }
+
+    fn read_by(
+        &self,
+        user: u64,
+        admin: bool,
+        room: u64,
+        seq: u64,
+    ) -> StoreFuture<'_, Option<proto::ReadReceipts>> {
+        Box::pin(self.read_op(move |txn| ops::lifecycle::read_by(txn, user, admin, room, seq)))
+    }
+
+    fn member_author(&self, user: u64, room: u64) -> StoreFuture<'_, Option<proto::Author>> {
+        Box::pin(self.read_op(move |txn| ops::lifecycle::member_author(txn, user, room)))
+    }
+}
+
+/// Moderation ([`ops::moderation`]): actions on a room and its members,
+/// each checked against the actor's rank (room role, or server admin) in
+/// its own transaction and recorded in the audit trail there; and reading
+/// that trail (server admins everything, room admins their room's).
+pub trait Moderation: Send + Sync {
+    /// `caller` applies `action` to `room` with `reason`; returns whether
+    /// the caller lost access to the room.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotMember`, `Forbidden`, `Unauthenticated`; a storage
+    /// failure.
+    fn moderate(
+        &self,
+        caller: Caller,
+        room: u64,
+        action: proto::ModAction,
+        reason: String,
+    ) -> StoreFuture<'_, bool>;
+
+    /// The audit trail newest first, at most `limit`; `None` when `user`
+    /// may not read it.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn moderation_log(
+        &self,
+        user: u64,
+        admin: bool,
+        room: Option<proto::RoomId>,
+        limit: u32,
+    ) -> StoreFuture<'_, Option<Vec<proto::ModerationRecord>>>;
+
+    /// As [`Moderation::moderation_log`], one page at a time.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn moderation_log_page(
+        &self,
+        user: u64,
+        admin: bool,
+        room: Option<proto::RoomId>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Option<Page<proto::ModerationRecord>>>;
+}
+
+impl Moderation for Store {
+    fn moderate(
+        &self,
+        caller: Caller,
+        room: u64,
+        action: proto::ModAction,
+        reason: String,
+    ) -> StoreFuture<'_, bool> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::moderation::moderate(ctx, caller, room, &action, &reason)),
+        )
+    }
+
+    fn moderation_log(
+        &self,
+        user: u64,
+        admin: bool,
+        room: Option<proto::RoomId>,
+        limit: u32,
+    ) -> StoreFuture<'_, Option<Vec<proto::ModerationRecord>>> {
+        Box::pin(self.read_op(move |txn| ops::moderation::log(txn, user, admin, room, limit)))
+    }
+
+    fn moderation_log_page(
+        &self,
+        user: u64,
+        admin: bool,
+        room: Option<proto::RoomId>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Option<Page<proto::ModerationRecord>>> {
+        Box::pin(self.read_op(move |txn| ops::moderation::log_page(txn, user, admin, room, page)))
+    }
+}
+
+/// Retention ([`ops::retention`]): keep periods and legal holds, and
+/// purge batches. Contract: a setting change is checked (server admin
+/// now) and audited in its transaction; a purge batch removes at most
+/// `max` messages of one room, leaves gapless stubs (seqs never change),
+/// never touches a held room, and records its audit entry in the same
+/// transaction.
+pub trait Retention: Send + Sync {
+    /// Sets or clears the keep period of `scope`.
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Forbidden`, `NotFound`; a storage failure.
+    fn set_retention(
+        &self,
+        caller: Caller,
+        scope: RetentionScopeRecord,
+        keep: Option<KeepRecord>,
+    ) -> StoreFuture<'_, proto::RetentionInfo>;
+
+    /// Sets or lifts the legal hold of `scope`, with `reason`.
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Forbidden`, `NotFound`; a storage failure.
+    fn set_legal_hold(
+        &self,
+        caller: Caller,
+        scope: RetentionScopeRecord,
+        hold: bool,
+        reason: String,
+    ) -> StoreFuture<'_, proto::RetentionInfo>;
+
+    /// The settings of `scope`, and for a room the policy in force.
+    ///
+    /// # Errors
+    /// `NotFound`; a storage failure.
+    fn retention(&self, scope: RetentionScopeRecord) -> StoreFuture<'_, proto::RetentionInfo>;
+
+    /// Every stored setting, rooms then organisations.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn retention_settings(&self) -> StoreFuture<'_, Vec<proto::RetentionSetting>>;
+
+    /// The rooms with messages older than their keep period at `now`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn rooms_to_purge(&self, now: u64) -> StoreFuture<'_, Vec<u64>>;
+
+    /// Purges one batch of `room` (audited as `actor`); `gone` gets the
+    /// blobs left unreferenced, once nothing in the batch can fail.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn purge_batch(
+        &self,
+        actor: AuthorRecord,
+        room: u64,
+        now: u64,
+        max: u32,
+        gone: Arc<ops::retention::BlobsGone>,
+    ) -> StoreFuture<'_, RetentionBatch>;
+}
+
+impl Retention for Store {
+    fn set_retention(
+        &self,
+        caller: Caller,
+        scope: RetentionScopeRecord,
+        keep: Option<KeepRecord>,
+    ) -> StoreFuture<'_, proto::RetentionInfo> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::retention::set_keep(ctx, caller, &scope, keep)),
+        )
+    }
+
+    fn set_legal_hold(
+        &self,
+        caller: Caller,
+        scope: RetentionScopeRecord,
+        hold: bool,
+        reason: String,
+    ) -> StoreFuture<'_, proto::RetentionInfo> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::retention::set_hold(ctx, caller, &scope, hold, &reason)),
+        )
+    }
+
+    fn retention(&self, scope: RetentionScopeRecord) -> StoreFuture<'_, proto::RetentionInfo> {
+        Box::pin(self.read_op(move |txn| ops::retention::get(txn, &scope)))
+    }
+
+    fn retention_settings(&self) -> StoreFuture<'_, Vec<proto::RetentionSetting>> {
+        Box::pin(self.read_op(ops::retention::settings))
+    }
+
+    fn rooms_to_purge(&self, now: u64) -> StoreFuture<'_, Vec<u64>> {
+        Box::pin(self.read_op(move |txn| ops::retention::rooms_to_purge(txn, now)))
+    }
+
+    fn purge_batch(
+        &self,
+        actor: AuthorRecord,
+        room: u64,
+        now: u64,
+        max: u32,
+        gone: Arc<ops::retention::BlobsGone>,
+    ) -> StoreFuture<'_, RetentionBatch> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::retention::purge_batch(ctx, &actor, room, now, max, &*gone)),
+        )
+    }
+}
+
+/// Attachments ([`ops::attachments`]): file records, quotas, downloads and
+/// the file collector. Contract: an upload is recorded only while its
+/// uploader is a member of the room and within the quotas, in the same
+/// transaction; its bytes are placed in the blob store inside that write
+/// (a failure stores nothing); blobs are removed only after nothing
+/// refers to them.
+pub trait Attachments: Send + Sync {
+    /// Refuses `user` unless a member of `room` now (a private room or a
+    /// missing one answers `NotFound`, a public one `NotMember`).
+    ///
+    /// # Errors
+    /// As above; a storage failure.
+    fn require_member(&self, user: u64, room: u64) -> StoreFuture<'_, ()>;
+
+    /// The files of `room`'s live messages, newest first.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn files(&self, room: u64) -> StoreFuture<'_, Vec<proto::FileEntry>>;
+
+    /// Bytes stored by `user` and in `room`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn file_usage(&self, user: u64, room: u64) -> StoreFuture<'_, (u64, u64)>;
+
+    /// Records the upload `rec` and places its bytes with `place`; returns
+    /// the attachment id.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotMember`, `QuotaExceeded`; a storage failure.
+    fn store_upload(
+        &self,
+        rec: super::files::AttachmentRecord,
+        quotas: super::files::Quotas,
+        place: Arc<ops::attachments::PlaceBlob>,
+    ) -> StoreFuture<'_, u64>;
+
+    /// Attachment `id` and whether its message is deleted.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn attachment_for_download(
+        &self,
+        id: u64,
+    ) -> StoreFuture<'_, Option<(super::files::AttachmentRecord, bool)>>;
+
+    /// Runs the file collector with grace period `grace_ms`; `gone` gets
+    /// the blobs to remove. Returns how many blobs were released.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn collect_files(
+        &self,
+        grace_ms: u64,
+        gone: Arc<ops::attachments::BlobsGone>,
+    ) -> StoreFuture<'_, usize>;
+}
+
+impl Attachments for Store {
+    fn require_member(&self, user: u64, room: u64) -> StoreFuture<'_, ()> {
+        Box::pin(self.read_op(move |txn| ops::attachments::require_member(txn, user, room)))
+    }
+
+    fn files(&self, room: u64) -> StoreFuture<'_, Vec<proto::FileEntry>> {
+        Box::pin(self.read_op(move |txn| ops::attachments::list(txn, room)))
+    }
+
+    fn file_usage(&self, user: u64, room: u64) -> StoreFuture<'_, (u64, u64)> {
+        Box::pin(self.read_op(move |txn| ops::attachments::usage(txn, user, room)))
+    }
+
+    fn store_upload(
+        &self,
+        rec: super::files::AttachmentRecord,
+        quotas: super::files::Quotas,
+        place: Arc<ops::attachments::PlaceBlob>,
+    ) -> StoreFuture<'_, u64> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::attachments::store_upload(ctx, &rec, quotas, &*place)),
+        )
+    }
+
+    fn attachment_for_download(
+        &self,
+        id: u64,
+    ) -> StoreFuture<'_, Option<(super::files::AttachmentRecord, bool)>> {
+        Box::pin(self.read_op(move |txn| ops::attachments::for_download(txn, id)))
+    }
+
+    fn collect_files(
+        &self,
+        grace_ms: u64,
+        gone: Arc<ops::attachments::BlobsGone>,
+    ) -> StoreFuture<'_, usize> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::attachments::collect_garbage(ctx, grace_ms, &*gone)),
+        )
+    }
+}
+
 /// Every domain of the storage boundary.
 pub trait Boundary:
-    UsersAndTokens + AuditLog + SearchPosition + RoomsAndMembers + RoomEvents
+    UsersAndTokens
+    + AuditLog
+    + SearchPosition
+    + RoomsAndMembers
+    + RoomEvents
+    + ContactsAndPresence
+    + Notifications
+    + MessageLifecycle
+    + Moderation
+    + Retention
+    + Attachments
 {
 }
 
-impl<T: UsersAndTokens + AuditLog + SearchPosition + RoomsAndMembers + RoomEvents> Boundary for T {}
+impl<T> Boundary for T where
+    T: UsersAndTokens
+        + AuditLog
+        + SearchPosition
+        + RoomsAndMembers
+        + RoomEvents
+        + ContactsAndPresence
+        + Notifications
+        + MessageLifecycle
+        + Moderation
+        + Retention
+        + Attachments
+{
+}
+
+impl ContactsAndPresence for Store {
+    fn presence_watchers(&self, user: u64) -> StoreFuture<'_, Option<ops::social::Watchers>> {
+        Box::pin(self.read_op(move |txn| ops::social::watchers(txn, user)))
+    }
+
+    fn record_last_seen(&self, user: u64) -> StoreFuture<'static, ()> {
+        let rx = self
+            .writer()
+            .submit(move |ctx| ops::social::touch_last_seen(ctx, user));
+        Box::pin(async move {
+            rx.await
+                .unwrap_or(Err(WriteError::Store(super::StoreError::WriterGone)))
+        })
+    }
+
+    fn presence_of(
+        &self,
+        viewer: u64,
+        usernames: Vec<String>,
+    ) -> StoreFuture<'_, Vec<ops::social::Seen>> {
+        Box::pin(self.read_op(move |txn| ops::social::presence_of(txn, viewer, &usernames)))
+    }
+
+    fn authors(&self, ids: Vec<u64>) -> StoreFuture<'_, Vec<Option<proto::Author>>> {
+        Box::pin(self.read_op(move |txn| ops::social::authors(txn, &ids)))
+    }
+
+    fn add_contact(&self, user: u64, username: String) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::social::add_contact(ctx, user, &username)),
+        )
+    }
+
+    fn remove_contact(&self, user: u64, username: String) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::social::remove_contact(ctx, user, &username)),
+        )
+    }
+
+    fn contacts(&self, user: u64) -> StoreFuture<'_, Vec<(ops::social::Seen, bool)>> {
+        Box::pin(self.read_op(move |txn| ops::social::contacts(txn, user)))
+    }
+
+    fn set_blocked(&self, user: u64, username: String, blocked: bool) -> StoreFuture<'_, u64> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::social::set_blocked(ctx, user, &username, blocked)),
+        )
+    }
+
+    fn blocked_ids(&self, user: u64) -> StoreFuture<'_, std::collections::HashSet<u64>> {
+        Box::pin(self.read_op(move |txn| ops::social::blocked_ids(txn, user)))
+    }
+
+    fn blocked_users(&self, user: u64) -> StoreFuture<'_, Vec<proto::UserInfo>> {
+        Box::pin(self.read_op(move |txn| ops::social::blocked_users(txn, user)))
+    }
+}
+
+impl Notifications for Store {
+    fn notifications(
+        &self,
+        user: u64,
+        unread_only: bool,
+    ) -> StoreFuture<'_, (Vec<proto::Notification>, u64)> {
+        Box::pin(self.read_op(move |txn| ops::social::notifications(txn, user, unread_only)))
+    }
+
+    fn mark_notifications_read(&self, user: u64, up_to: u64) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::social::mark_notifications_read(ctx, user, up_to)),
+        )
+    }
+}
 
 impl RoomEvents for Store {
     fn send_message(
@@ -561,6 +1333,129 @@ impl Store {
 impl UsersAndTokens for Store {
     fn rights(&self, caller: Caller) -> StoreFuture<'_, ops::rights::Rights> {
         Box::pin(self.read_op(move |txn| ops::rights::rights(txn, caller)))
+    }
+
+    fn user_by_name(&self, username: String) -> StoreFuture<'_, Option<(u64, UserRecord)>> {
+        Box::pin(self.read_op(move |txn| ops::users::by_name(txn, &username)))
+    }
+
+    fn user_by_id(&self, id: u64) -> StoreFuture<'_, Option<UserRecord>> {
+        Box::pin(self.read_op(move |txn| ops::users::by_id(txn, id)))
+    }
+
+    fn user_by_token(
+        &self,
+        token_id: u64,
+        secret: String,
+    ) -> StoreFuture<'_, Option<(u64, UserRecord)>> {
+        Box::pin(self.read_op(move |txn| ops::users::by_token(txn, token_id, &secret)))
+    }
+
+    fn mint_token(&self, user: u64, label: String, api: bool) -> StoreFuture<'_, (u64, String)> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::mint_token(ctx, user, label.clone(), api)),
+        )
+    }
+
+    fn logout(&self, caller: Caller) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::logout(ctx, caller)),
+        )
+    }
+
+    fn create_user(&self, caller: Caller, user: UserRecord) -> StoreFuture<'_, u64> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::create(ctx, caller, &user)),
+        )
+    }
+
+    fn users(
+        &self,
+        viewer: u64,
+        viewer_admin: bool,
+        needle: Option<String>,
+    ) -> StoreFuture<'_, Vec<proto::UserInfo>> {
+        Box::pin(
+            self.read_op(move |txn| ops::users::list(txn, viewer, viewer_admin, needle.as_deref())),
+        )
+    }
+
+    fn users_page(
+        &self,
+        viewer: u64,
+        viewer_admin: bool,
+        needle: Option<String>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<proto::UserInfo>> {
+        Box::pin(self.read_op(move |txn| {
+            ops::users::list_page(txn, viewer, viewer_admin, needle.as_deref(), page)
+        }))
+    }
+
+    fn update_user(
+        &self,
+        caller: Caller,
+        id: u64,
+        change: proto::UserChange,
+        new_hash: Option<String>,
+    ) -> StoreFuture<'_, UserRecord> {
+        Box::pin(
+            self.writer().write(move |ctx| {
+                ops::users::update(ctx, caller, id, &change, new_hash.as_deref())
+            }),
+        )
+    }
+
+    fn create_token(
+        &self,
+        caller: Caller,
+        target: AuthorRecord,
+        label: String,
+    ) -> StoreFuture<'_, (u64, String)> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::create_token(ctx, caller, &target, &label)),
+        )
+    }
+
+    fn tokens(&self, only: Option<u64>) -> StoreFuture<'_, Vec<proto::TokenInfo>> {
+        Box::pin(self.read_op(move |txn| ops::users::tokens(txn, only)))
+    }
+
+    fn tokens_page(
+        &self,
+        only: Option<u64>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<proto::TokenInfo>> {
+        Box::pin(self.read_op(move |txn| ops::users::tokens_page(txn, only, page)))
+    }
+
+    fn revoke_token(&self, caller: Caller, id: u64) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::revoke_token(ctx, caller, id)),
+        )
+    }
+
+    fn change_password(&self, caller: Caller, new_hash: String) -> StoreFuture<'_, ()> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::change_password(ctx, caller, &new_hash)),
+        )
+    }
+
+    fn set_display_name(
+        &self,
+        caller: Caller,
+        display_name: String,
+    ) -> StoreFuture<'_, UserRecord> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::users::set_display_name(ctx, caller, &display_name)),
+        )
     }
 }
 

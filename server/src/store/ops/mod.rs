@@ -13,12 +13,17 @@
 //! functions on the writer (group commit kept) or on the read path, and
 //! which a PostgreSQL store will implement with the same contract.
 
+pub mod attachments;
 pub mod audit;
 pub mod events;
+pub mod lifecycle;
+pub mod moderation;
 pub mod notifications;
+pub mod retention;
 pub mod rights;
 pub mod rooms;
 pub mod search;
+pub mod social;
 pub mod users;
 
 /// Who acts: a session's user and the token it was opened or resumed
