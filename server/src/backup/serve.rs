@@ -102,14 +102,11 @@ pub(crate) async fn serve(
     .map_err(|e| failed("creating its temporary directory", e))?
     .map_err(|e| failed("creating its temporary directory", e))?;
     let db_path = temp.path().join(super::DATABASE);
-    let facts = {
-        let dest = db_path.clone();
-        shared
-            .store
-            .read(move |txn| snapshot::copy_to(txn, &dest))
-            .await
-            .map_err(|e| failed("copying the database", e))?
-    };
+    let facts = shared
+        .storage
+        .snapshot_to(db_path.clone())
+        .await
+        .map_err(|e| failed("copying the database", e))?;
     let blobs = shared.files.blobs.clone();
     let token_path = shared
         .config

@@ -91,8 +91,6 @@ pub(super) async fn hash_job<T: Send + 'static>(
     })
 }
 
-pub(crate) use crate::store::ops::users::{insert_user, mint_token};
-
 pub(super) async fn authenticate(session: &Arc<Session>, token: String) -> Reply {
     let Some((token_id, secret)) = auth::parse_token(&token) else {
         return Err(refuse(

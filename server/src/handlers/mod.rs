@@ -27,7 +27,6 @@ pub(crate) use retention::{purge_pass, retention_actor};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
-pub(crate) use account::{insert_user, mint_token};
 
 use crate::session::Session;
 use crate::store::{StoreError, WriteError};

@@ -480,6 +480,29 @@ pub trait RoomEvents: Send + Sync {
     /// # Errors
     /// A storage failure.
     fn member_head(&self, user: u64, room: u64) -> StoreFuture<'_, Option<u64>>;
+
+    /// Events `from..=to` of `room` (at most `limit`, ascending) as `view`
+    /// shows them, encoded as `RoomFrame::Event` frames: a subscription's
+    /// catch-up page. With the live stream registered first, catch-up plus
+    /// live has no gap (see `Session::subscribe`).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn catch_up(
+        &self,
+        room: u64,
+        from: u64,
+        to: u64,
+        limit: usize,
+        view: View,
+    ) -> StoreFuture<'_, Vec<(u64, bytes::Bytes)>>;
+
+    /// Every member's receipt markers as `RoomFrame::Receipt` frames, none
+    /// for a room of more than `max_members`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn room_receipts(&self, room: u64, max_members: usize) -> StoreFuture<'_, Vec<bytes::Bytes>>;
 }
 
 /// Contacts, blocks and presence visibility ([`ops::social`]). Who may
@@ -1022,6 +1045,109 @@ impl Attachments for Store {
     }
 }
 
+/// Server counters and start-up ([`ops::server`]).
+pub trait ServerState: Send + Sync {
+    /// The stored counts (rooms, accounts, events, idempotency keys).
+    ///
+    /// # Errors
+    /// A storage failure; `Unavailable` while the store recovers.
+    fn stored_counts(&self) -> StoreFuture<'_, ops::server::StoredCounts>;
+
+    /// Whether no account exists yet.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn no_users(&self) -> StoreFuture<'_, bool>;
+
+    /// Creates the first admin account `admin` with an API token labelled
+    /// `label`, or reissues that token for an admin never used; returns
+    /// the token's secret if one was minted. Atomic: the account and its
+    /// token are stored together.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn bootstrap_admin(&self, admin: UserRecord, label: String) -> StoreFuture<'_, Option<String>>;
+}
+
+impl ServerState for Store {
+    fn stored_counts(&self) -> StoreFuture<'_, ops::server::StoredCounts> {
+        Box::pin(self.read_op(ops::server::counts))
+    }
+
+    fn no_users(&self) -> StoreFuture<'_, bool> {
+        Box::pin(self.read_op(ops::server::no_users))
+    }
+
+    fn bootstrap_admin(&self, admin: UserRecord, label: String) -> StoreFuture<'_, Option<String>> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::server::bootstrap_admin(ctx, &admin, &label)),
+        )
+    }
+}
+
+/// The search indexer's feed from the room event log. Unlike the other
+/// domains these methods BLOCK: the indexer runs on its own thread, off
+/// the async workers. Each call reads one committed snapshot.
+pub trait SearchFeed: Send + Sync {
+    /// Every room id, and the sum of their heads.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn index_rooms(&self) -> Result<(Vec<u64>, u64), WriteError>;
+
+    /// The indexer's next step for `room` from position `from` (at most
+    /// `chunk` events).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn index_step(
+        &self,
+        room: u64,
+        from: u64,
+        chunk: usize,
+    ) -> Result<ops::search::IndexStep, WriteError>;
+}
+
+impl SearchFeed for Store {
+    fn index_rooms(&self) -> Result<(Vec<u64>, u64), WriteError> {
+        self.read_blocking(|txn| Ok(ops::search::index_rooms(txn)))?
+    }
+
+    fn index_step(
+        &self,
+        room: u64,
+        from: u64,
+        chunk: usize,
+    ) -> Result<ops::search::IndexStep, WriteError> {
+        self.read_blocking(|txn| Ok(ops::search::index_step(txn, room, from, chunk)))?
+    }
+}
+
+/// Backups: a consistent copy of everything stored. The copy's format
+/// is the backend's own (for redb, a redb file; a PostgreSQL backend
+/// will need its own format and restore path).
+pub trait Backup: Send + Sync {
+    /// Copies one committed snapshot of the whole store into a new file
+    /// at `dest`; returns what it holds.
+    ///
+    /// # Errors
+    /// A storage failure, or `dest` cannot be written.
+    fn snapshot_to(
+        &self,
+        dest: std::path::PathBuf,
+    ) -> StoreFuture<'_, super::snapshot::SnapshotFacts>;
+}
+
+impl Backup for Store {
+    fn snapshot_to(
+        &self,
+        dest: std::path::PathBuf,
+    ) -> StoreFuture<'_, super::snapshot::SnapshotFacts> {
+        Box::pin(self.read_op(move |txn| Ok(super::snapshot::copy_to(txn, &dest)?)))
+    }
+}
+
 /// Every domain of the storage boundary.
 pub trait Boundary:
     UsersAndTokens
@@ -1035,6 +1161,9 @@ pub trait Boundary:
     + Moderation
     + Retention
     + Attachments
+    + ServerState
+    + SearchFeed
+    + Backup
 {
 }
 
@@ -1050,6 +1179,9 @@ impl<T> Boundary for T where
         + Moderation
         + Retention
         + Attachments
+        + ServerState
+        + SearchFeed
+        + Backup
 {
 }
 
@@ -1183,6 +1315,21 @@ impl RoomEvents for Store {
 
     fn member_head(&self, user: u64, room: u64) -> StoreFuture<'_, Option<u64>> {
         Box::pin(self.read_op(move |txn| ops::events::member_head(txn, user, room)))
+    }
+
+    fn catch_up(
+        &self,
+        room: u64,
+        from: u64,
+        to: u64,
+        limit: usize,
+        view: View,
+    ) -> StoreFuture<'_, Vec<(u64, bytes::Bytes)>> {
+        Box::pin(self.read_op(move |txn| ops::events::catch_up(txn, room, from, to, limit, &view)))
+    }
+
+    fn room_receipts(&self, room: u64, max_members: usize) -> StoreFuture<'_, Vec<bytes::Bytes>> {
+        Box::pin(self.read_op(move |txn| ops::events::receipts(txn, room, max_members)))
     }
 }
 

@@ -421,3 +421,62 @@ pub fn member_head(
     };
     Ok(query::member(&r.members, room_id, user)?.map(|_| room.head))
 }
+
+/// Events `from..=to` of `room_id` (at most `limit`), as `view` shows
+/// them, each encoded as a `RoomFrame::Event` frame: a subscription's
+/// catch-up page.
+///
+/// # Errors
+/// A storage failure, or an event that does not encode.
+pub fn catch_up(
+    txn: &ReadTransaction,
+    room_id: u64,
+    from: u64,
+    to: u64,
+    limit: usize,
+    view: &View,
+) -> Result<Vec<(u64, bytes::Bytes)>, WriteError> {
+    let r = Reader::open(txn)?;
+    let page = query::events(&r.events, room_id, from, to, limit)?;
+    page.into_iter()
+        .map(|(seq, ev)| {
+            let wire = ev.to_wire_for(room_id, seq, view)?;
+            let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            Ok((seq, frame))
+        })
+        .collect()
+}
+
+/// Every member's receipt markers in `room_id` as `RoomFrame::Receipt`
+/// frames; none for a room of more than `max_members` members.
+///
+/// # Errors
+/// A storage failure, or a frame that does not encode.
+pub fn receipts(
+    txn: &ReadTransaction,
+    room_id: u64,
+    max_members: usize,
+) -> Result<Vec<bytes::Bytes>, WriteError> {
+    let r = Reader::open(txn)?;
+    let members = query::members(&r.members, room_id)?;
+    if members.len() > max_members {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (uid, m) in members {
+        let Some(u) = query::user(&r.users, uid)? else {
+            continue;
+        };
+        let frame = proto::RoomFrame::Receipt {
+            user: AuthorRecord::of(uid, &u).to_wire(),
+            delivered_seq: Seq(m.delivered_seq),
+            read_seq: Seq(m.read_seq),
+        };
+        out.push(
+            proto::frame::encode(&frame)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}

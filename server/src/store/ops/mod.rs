@@ -23,6 +23,7 @@ pub mod retention;
 pub mod rights;
 pub mod rooms;
 pub mod search;
+pub mod server;
 pub mod social;
 pub mod users;
 

@@ -5,7 +5,7 @@
 use super::refuse;
 use crate::store::WriteError;
 use crate::store::query::{self, Reader};
-use crate::store::records::{AuthorRecord, EventKindRecord, RoomRecord, decode};
+use crate::store::records::{AuthorRecord, EventKindRecord, EventRecord, RoomRecord, decode};
 use chat_protocol::ErrorCode;
 use redb::{ReadTransaction, ReadableTable};
 
@@ -145,4 +145,86 @@ pub fn messages_at(
         });
     }
     Ok(out)
+}
+
+/// Every room id, and the sum of their heads (the events a rebuild of the
+/// search index reads at most).
+///
+/// # Errors
+/// A storage failure.
+pub fn index_rooms(txn: &ReadTransaction) -> Result<(Vec<u64>, u64), WriteError> {
+    let r = Reader::open(txn)?;
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for entry in r.rooms.iter()? {
+        let (k, v) = entry?;
+        let room: RoomRecord = decode(v.value())?;
+        total += room.head;
+        out.push(k.value());
+    }
+    Ok((out, total))
+}
+
+/// What the search indexer does next for one room.
+#[derive(Debug)]
+pub enum IndexStep {
+    /// The room does not exist.
+    Gone,
+    /// The room was deleted at this head: drop its documents.
+    Deleted(u64),
+    /// The store is older than the index's position (a restored backup):
+    /// index the room again from the start.
+    Restart,
+    /// New changes, the room's head and its retention floor.
+    Apply(Vec<IndexChange>, u64, u64),
+}
+
+/// One room event as the search indexer sees it.
+#[derive(Debug)]
+pub enum IndexChange {
+    /// An event that is not a message change.
+    Skip(u64),
+    /// A new message at this seq, in its current state.
+    Add(u64, EventRecord),
+    /// The message at `.0` changed (edit or deletion at `.2`); `.1` is its
+    /// current state.
+    Replace(u64, Option<EventRecord>, u64),
+}
+
+/// The indexer's next step for `room_id` from position `from`: at most
+/// `chunk` events past it.
+///
+/// # Errors
+/// A storage failure.
+pub fn index_step(
+    txn: &ReadTransaction,
+    room_id: u64,
+    from: u64,
+    chunk: usize,
+) -> Result<IndexStep, WriteError> {
+    let r = Reader::open(txn)?;
+    let Some(room) = query::room(&r.rooms, room_id)? else {
+        return Ok(IndexStep::Gone);
+    };
+    if room.deleted {
+        return Ok(IndexStep::Deleted(room.head));
+    }
+    if from > room.head {
+        return Ok(IndexStep::Restart);
+    }
+    let events = query::events(&r.events, room_id, from + 1, room.head, chunk)?;
+    let mut changes = Vec::with_capacity(events.len());
+    for (seq, ev) in events {
+        match &ev.kind {
+            EventKindRecord::Message { .. } => changes.push(IndexChange::Add(seq, ev)),
+            EventKindRecord::Edited { target, .. } | EventKindRecord::Deleted { target } => {
+                let current = query::events(&r.events, room_id, *target, *target, 1)?
+                    .pop()
+                    .map(|(_, e)| e);
+                changes.push(IndexChange::Replace(*target, current, seq));
+            }
+            _ => changes.push(IndexChange::Skip(seq)),
+        }
+    }
+    Ok(IndexStep::Apply(changes, room.head, room.purged_below))
 }
