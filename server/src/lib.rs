@@ -31,6 +31,7 @@ mod handlers;
 pub mod login;
 pub mod metrics;
 pub mod ops_http;
+mod page;
 pub mod presence;
 pub mod reload;
 pub mod retention;

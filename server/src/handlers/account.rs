@@ -224,13 +224,13 @@ pub(super) async fn list_users(session: &Arc<Session>, filter: Option<String>) -
 }
 
 /// `ListUsersPage`: as [`list_users`], one page at a time in account-id
-/// order, capped by count and bytes (`handlers::page`).
+/// order, capped by count and bytes (`crate::page`).
 pub(super) async fn list_users_page(
     session: &Arc<Session>,
     filter: Option<String>,
     page: chat_protocol::PageRequest,
 ) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     let a = fresh(session).await?;
     let needle = filter.map(|q| q.to_lowercase());
     let users = session
@@ -333,7 +333,7 @@ pub(super) async fn list_tokens_page(
     username: Option<String>,
     page: chat_protocol::PageRequest,
 ) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     require_admin(session).await?;
     let only = match username {
         Some(u) => Some(find_user(session, u).await?.0),

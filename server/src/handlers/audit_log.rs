@@ -63,7 +63,7 @@ pub(crate) async fn sign_heads_forever(shared: Arc<Shared>) {
 
 /// `AuditHeads`: stored heads, smallest tree size first.
 pub(super) async fn heads(session: &Arc<Session>, page: proto::PageRequest) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     require_admin(session).await?;
     let from = page.after.map_or(0, |a| a.saturating_add(1));
     // One more than the page holds, so that the page knows there is more.
@@ -72,7 +72,7 @@ pub(super) async fn heads(session: &Arc<Session>, page: proto::PageRequest) -> R
         .storage
         .audit_heads(from, (page.limit as usize).saturating_add(1))
         .await?;
-    let mut out = super::page::PageBuilder::new(page.limit);
+    let mut out = crate::page::PageBuilder::new(page.limit);
     for head in heads {
         if !out.offer(head.tree_size, head) {
             break;

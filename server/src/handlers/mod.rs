@@ -12,7 +12,6 @@ mod files;
 mod lifecycle;
 mod messages;
 mod moderation;
-pub(crate) mod page;
 pub(crate) mod rate;
 mod retention;
 mod rooms;

@@ -65,7 +65,7 @@ pub(super) async fn log_page(
     room: Option<proto::RoomId>,
     page: proto::PageRequest,
 ) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     let a = super::access::fresh(session).await?;
     let records = session
         .shared

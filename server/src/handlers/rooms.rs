@@ -53,7 +53,7 @@ pub(super) async fn list_mine(session: &Arc<Session>) -> Reply {
 /// `ListMyRoomsPage`: the caller's rooms in room-id order, one page at a
 /// time (the client sorts the whole list).
 pub(super) async fn list_mine_page(session: &Arc<Session>, page: proto::PageRequest) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     let a = session.authed()?;
     let rooms = session.shared.storage.rooms_of_page(a.user, page).await?;
     Ok(ResponseBody::RoomsPage(rooms))
@@ -76,7 +76,7 @@ pub(super) async fn directory_page(
     all: bool,
     page: proto::PageRequest,
 ) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     let a = if all {
         super::require_admin(session).await?
     } else {
@@ -136,7 +136,7 @@ pub(super) async fn members_page(
     room_id: u64,
     page: proto::PageRequest,
 ) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     let a = super::access::fresh(session).await?;
     let list = session
         .shared

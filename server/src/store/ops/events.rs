@@ -292,7 +292,7 @@ pub fn import(
     key: &IdempotencyKey,
     text: &str,
 ) -> Result<MessageAck, WriteError> {
-    let uid = query::user_id(&ctx.usernames, &username)?.ok_or_else(|| no_such_user(&username))?;
+    let uid = query::user_id(&ctx.usernames, username)?.ok_or_else(|| no_such_user(username))?;
     let user = load_user(ctx, uid)?;
     let msg = NewMessage {
         author: AuthorRecord::of(uid, &user),
@@ -360,7 +360,7 @@ pub fn history(
     // Events whose deleted text this page reveals (audit reads).
     let mut revealed = Vec::new();
     for (seq, ev) in evs {
-        let wire = ev.to_wire_for(room_id, seq, &view)?;
+        let wire = ev.to_wire_for(room_id, seq, view)?;
         let len = proto::frame::encoded_len(&wire);
         if !events.is_empty() && bytes.saturating_add(len) > proto::MAX_PAGE_BYTES {
             has_more = true;

@@ -6,7 +6,7 @@
 use super::Caller;
 use super::rooms::{load_user, remove_member};
 use super::users::no_such_user;
-use crate::handlers::page::PageBuilder;
+use crate::page::PageBuilder;
 use crate::store::query::{self, Reader};
 use crate::store::records::*;
 use crate::store::{WriteCtx, WriteError};

@@ -4,7 +4,7 @@
 
 use super::users::no_such_user;
 use crate::fanout::Effect;
-use crate::handlers::page::PageBuilder;
+use crate::page::PageBuilder;
 use crate::store::query::{self, Blob, Reader};
 use crate::store::records::*;
 use crate::store::tables::meta;
@@ -258,7 +258,7 @@ pub fn create(
         kind: RoomKindRecord::Group,
         name: name.clone(),
         topic: topic.clone(),
-        public: public,
+        public,
         archived: false,
         created_at: now,
         head: 0,
@@ -306,7 +306,7 @@ pub fn get(
             Some(p) => direct_key(user, p),
             None => return Ok(None),
         },
-        None => names::canonical(&name),
+        None => names::canonical(name),
     };
     let Some(id) = r.room_names.get(key.as_str())?.map(|v| v.value()) else {
         return Ok(None);
@@ -534,13 +534,12 @@ pub fn add(
         )
         .into());
     }
-    let target =
-        query::user_id(&ctx.usernames, &username)?.ok_or_else(|| no_such_user(&username))?;
+    let target = query::user_id(&ctx.usernames, username)?.ok_or_else(|| no_such_user(username))?;
     if query::member(&ctx.members, room_id, target)?.is_some() {
         return Ok(());
     }
     check_not_banned(ctx, room_id, target, &format!("{username} is"))?;
-    check_room_limit(ctx, target, limit, &username)?;
+    check_room_limit(ctx, target, limit, username)?;
     let me = load_user(ctx, user)?;
     let now = Timestamp::now().0;
     add_member(
@@ -646,7 +645,7 @@ pub fn open_direct(
     username: &str,
     limit: u32,
 ) -> Result<proto::RoomInfo, WriteError> {
-    let (id, room) = direct_room(ctx, user, &username, limit)?;
+    let (id, room) = direct_room(ctx, user, username, limit)?;
     Ok(room_info(&ctx.users, id, &room, user)?)
 }
 

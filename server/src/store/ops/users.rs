@@ -7,7 +7,7 @@ use super::Caller;
 use super::rights::{actor, admin_actor};
 use crate::auth;
 use crate::fanout::Effect;
-use crate::handlers::page::PageBuilder;
+use crate::page::PageBuilder;
 use crate::store::query::{self, Reader};
 use crate::store::records::{AuthorRecord, TokenRecord, UserRecord, decode, encode};
 use crate::store::tables::meta;
