@@ -143,11 +143,11 @@ impl RoomsAndMembers for Store {
         admin: bool,
         name: String,
     ) -> StoreFuture<'_, Option<proto::RoomInfo>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::get(txn, user, admin, &name)))
+        Box::pin(self.read_op(move |txn| ops::room_lists::get(txn, user, admin, &name)))
     }
 
     fn rooms_of(&self, user: u64) -> StoreFuture<'_, Vec<proto::RoomSummary>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::list_mine(txn, user)))
+        Box::pin(self.read_op(move |txn| ops::room_lists::list_mine(txn, user)))
     }
 
     fn rooms_of_page(
@@ -155,11 +155,11 @@ impl RoomsAndMembers for Store {
         user: u64,
         page: PageRequest,
     ) -> StoreFuture<'_, Page<proto::RoomSummary>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::list_mine_page(txn, user, page)))
+        Box::pin(self.read_op(move |txn| ops::room_lists::list_mine_page(txn, user, page)))
     }
 
     fn directory(&self, user: u64, all: bool) -> StoreFuture<'_, Vec<proto::RoomInfo>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::directory(txn, user, all)))
+        Box::pin(self.read_op(move |txn| ops::room_lists::directory(txn, user, all)))
     }
 
     fn directory_page(
@@ -168,7 +168,7 @@ impl RoomsAndMembers for Store {
         all: bool,
         page: PageRequest,
     ) -> StoreFuture<'_, Page<proto::RoomInfo>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::directory_page(txn, user, all, page)))
+        Box::pin(self.read_op(move |txn| ops::room_lists::directory_page(txn, user, all, page)))
     }
 
     fn join_room(&self, user: u64, room: u64, limit: u32) -> StoreFuture<'_, proto::RoomInfo> {
@@ -204,7 +204,7 @@ impl RoomsAndMembers for Store {
         admin: bool,
         room: u64,
     ) -> StoreFuture<'_, Vec<proto::MemberInfo>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::members(txn, user, admin, room)))
+        Box::pin(self.read_op(move |txn| ops::room_lists::members(txn, user, admin, room)))
     }
 
     fn members_page(
@@ -214,7 +214,9 @@ impl RoomsAndMembers for Store {
         room: u64,
         page: PageRequest,
     ) -> StoreFuture<'_, Page<proto::MemberInfo>> {
-        Box::pin(self.read_op(move |txn| ops::rooms::members_page(txn, user, admin, room, page)))
+        Box::pin(
+            self.read_op(move |txn| ops::room_lists::members_page(txn, user, admin, room, page)),
+        )
     }
 
     fn open_direct(

@@ -21,6 +21,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod retention;
 pub mod rights;
+pub mod room_lists;
 pub mod rooms;
 pub mod search;
 pub mod server;
