@@ -3,7 +3,10 @@
 //!
 //! An operation takes the writer's [`WriteCtx`](super::WriteCtx) (a write
 //! job: it may run again if another job of its batch fails, so it must
-//! not have side effects outside the transaction and its `ctx.effects`) or
+//! not have side effects outside the transaction and its `ctx.effects`,
+//! except the blob-store callbacks that attachments and retention take
+//! over from the code they came from: placing a content-addressed blob
+//! again is harmless, and removals run last in their job) or
 //! a read transaction, plus typed arguments, and returns a typed result.
 //! Rights that must hold atomically with the action (membership, role,
 //! bans, the caller's token and account) are checked inside the operation.
