@@ -10,8 +10,9 @@ use std::time::Instant;
 
 /// Everything a session needs from the server.
 pub struct Shared {
-    /// Storage, for what is not yet behind [`Shared::storage`] (writer
-    /// stats, health, backups' snapshot copy).
+    /// The redb engine's handle, for what is not stored data: writer
+    /// statistics, health, closing and shutdown, the idempotency sweep.
+    /// Stored data is read and written through [`Shared::storage`].
     pub store: Store,
     /// The storage boundary: every typed store operation
     /// ([`crate::store::boundary`]). Handlers call this, not `store`.

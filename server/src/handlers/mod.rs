@@ -1,5 +1,7 @@
 //! Request handlers: one module per area, each turning a request into
-//! reads, writer jobs and a response. Handlers never see bytes or streams.
+//! calls of the storage boundary (`Shared::storage`, see
+//! `store::boundary`) and a response. Handlers never see bytes or
+//! streams, and never tables or transactions.
 //!
 //! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
 //! route it in [`handle`], give it a rate class in [`rate::class_of`], and
