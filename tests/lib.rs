@@ -5,8 +5,8 @@
 //! Tests wait on events with timeouts ([`WAIT`]); nothing sleeps to
 //! synchronise and no port is fixed.
 
-pub mod pg;
 pub mod nats;
+pub mod pg;
 
 use chat_client::{ClientConfig, Connection, Trust};
 use chat_protocol::{RoomEvent, RoomFrame, RoomId, Seq, UserInfo};

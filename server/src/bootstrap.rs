@@ -6,12 +6,10 @@
 //! default password anywhere. See [`ensure_admin`] for what happens when
 //! chatd dies between the two.
 
-use crate::handlers::{insert_user, mint_token};
-use crate::store::query::{self, Reader};
-use crate::store::records::{TokenRecord, UserRecord, decode};
-use crate::store::{Store, StoreError, WriteCtx, WriteError};
+use crate::store::boundary::Boundary;
+use crate::store::records::UserRecord;
+use crate::store::{StoreError, WriteError};
 use chat_protocol::Timestamp;
-use redb::{ReadableTable, ReadableTableMetadata};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -56,43 +54,29 @@ pub enum BootstrapError {
 /// # Errors
 /// [`BootstrapError`] if storage or the token file fails.
 pub async fn ensure_admin(
-    store: &Store,
+    store: &dyn Boundary,
     data_dir: &Path,
 ) -> Result<Option<PathBuf>, BootstrapError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     let file_missing = !path.exists();
-    let empty = store
-        .read(|txn| Ok(Reader::open(txn)?.users.len()? == 0))
-        .await?;
+    let empty = store.no_users().await.map_err(store_error)?;
     if !empty && !file_missing {
         return Ok(None);
     }
+    let admin = UserRecord {
+        username: ADMIN_USERNAME.into(),
+        display_name: "Server admin".into(),
+        org: String::new(),
+        admin: true,
+        disabled: false,
+        password_hash: None,
+        created_at: Timestamp::now().0,
+        last_seen: None,
+    };
     let token = store
-        .writer()
-        .write(move |ctx| {
-            if ctx.users.len()? > 0 {
-                return reissue(ctx);
-            }
-            let id = insert_user(
-                ctx,
-                UserRecord {
-                    username: ADMIN_USERNAME.into(),
-                    display_name: "Server admin".into(),
-                    org: String::new(),
-                    admin: true,
-                    disabled: false,
-                    password_hash: None,
-                    created_at: Timestamp::now().0,
-                    last_seen: None,
-                },
-            )?;
-            Ok(Some(mint_token(ctx, id, BOOTSTRAP_LABEL.into(), true)?.1))
-        })
+        .bootstrap_admin(admin, BOOTSTRAP_LABEL.into())
         .await
-        .map_err(|e| match e {
-            WriteError::Store(s) => s,
-            WriteError::Rejected(r) => StoreError::Corrupt(r.message),
-        })?;
+        .map_err(store_error)?;
     let Some(token) = token else {
         return Ok(None);
     };
@@ -106,34 +90,11 @@ pub async fn ensure_admin(
 /// Label of the bootstrap admin token.
 const BOOTSTRAP_LABEL: &str = "bootstrap admin token";
 
-/// A new token for an admin that was never used, whose token file is
-/// missing (a crash before the file was written); `None` otherwise.
-fn reissue(ctx: &mut WriteCtx<'_>) -> Result<Option<String>, WriteError> {
-    let Some(id) = query::user_id(&ctx.usernames, ADMIN_USERNAME)? else {
-        return Ok(None);
-    };
-    let Some(user) = query::user(&ctx.users, id)? else {
-        return Ok(None);
-    };
-    if !user.admin || user.password_hash.is_some() || user.last_seen.is_some() {
-        return Ok(None);
+fn store_error(e: WriteError) -> StoreError {
+    match e {
+        WriteError::Store(s) => s,
+        WriteError::Rejected(r) => StoreError::Corrupt(r.message),
     }
-    let mut old = Vec::new();
-    for entry in ctx.tokens.iter()? {
-        let (tid, rec) = entry?;
-        let rec: TokenRecord = decode(rec.value())?;
-        if rec.user == id {
-            old.push(tid.value());
-        }
-    }
-    for tid in old {
-        ctx.tokens.remove(tid)?;
-    }
-    tracing::warn!(
-        "the admin token file is missing and the admin account was never used \
-        (an interrupted first start?); issuing a new admin token"
-    );
-    Ok(Some(mint_token(ctx, id, BOOTSTRAP_LABEL.into(), true)?.1))
 }
 
 /// Writes `secret` to `path` with mode 0600, atomically: a crash leaves

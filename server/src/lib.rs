@@ -32,6 +32,7 @@ mod handlers;
 pub mod login;
 pub mod metrics;
 pub mod ops_http;
+mod page;
 pub mod pgstore;
 pub mod presence;
 pub mod reload;
@@ -190,9 +191,7 @@ impl Server {
             .map_err(|e| ServerError::Task(e.to_string()))??
         };
         // Records written before the audit log had its tree join it now.
-        let audit_size = store
-            .writer()
-            .write(|ctx| Ok(store::audit_tree::catch_up(ctx)?))
+        let audit_size = store::boundary::AuditLog::audit_catch_up(&store)
             .await
             .map_err(|e| {
                 ServerError::Task(format!("cannot bring the audit log's tree up to date: {e}"))
@@ -268,6 +267,7 @@ impl Server {
             metrics,
             files,
             limiter: handlers::rate::Limiter::new(&config.limits),
+            storage: Arc::new(store.clone()),
             store,
             hub,
             config: reload::LiveConfig::new(config),

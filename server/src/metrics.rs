@@ -254,13 +254,7 @@ impl Metrics {
     /// [`Metrics::scrape`]s. A failed read leaves the lag as last set.
     pub(crate) async fn scrape_fresh(&self, shared: &Shared) -> String {
         if let Some(index) = shared.search.clone() {
-            let heads = shared
-                .store
-                .read(|txn| {
-                    let rooms = txn.open_table(crate::store::tables::ROOMS)?;
-                    crate::store::query::room_heads(&rooms)
-                })
-                .await;
+            let heads = shared.storage.room_heads().await;
             match heads {
                 Ok(heads) => {
                     let behind = index.events_behind(&heads);

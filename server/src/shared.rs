@@ -10,8 +10,13 @@ use std::time::Instant;
 
 /// Everything a session needs from the server.
 pub struct Shared {
-    /// Storage.
+    /// The redb engine's handle, for what is not stored data: writer
+    /// statistics, health, closing and shutdown, the idempotency sweep.
+    /// Stored data is read and written through [`Shared::storage`].
     pub store: Store,
+    /// The storage boundary: every typed store operation
+    /// ([`crate::store::boundary`]). Handlers call this, not `store`.
+    pub storage: Arc<dyn crate::store::boundary::Boundary>,
     /// Fan-out.
     pub hub: Arc<Hub>,
     /// The running configuration; [`crate::reload::LiveConfig::current`]

@@ -84,13 +84,9 @@ pub(crate) async fn serve(
     // A backup copies every room's history: it is recorded in the audit
     // log (as an export is) before any byte leaves the server.
     {
-        let a = me.clone();
-        session
-            .write(move |ctx| {
-                let actor = crate::handlers::admin_actor(ctx, &a)?;
-                let who = crate::store::records::AuthorRecord::of(a.user, &actor);
-                crate::handlers::audit(ctx, &who, None, None, "backup", "whole server")
-            })
+        shared
+            .storage
+            .audit_by_admin(me.caller(), None, "backup".into(), "whole server".into())
             .await
             .map_err(ErrorBody::from)?;
     }
@@ -106,14 +102,11 @@ pub(crate) async fn serve(
     .map_err(|e| failed("creating its temporary directory", e))?
     .map_err(|e| failed("creating its temporary directory", e))?;
     let db_path = temp.path().join(super::DATABASE);
-    let facts = {
-        let dest = db_path.clone();
-        shared
-            .store
-            .read(move |txn| snapshot::copy_to(txn, &dest))
-            .await
-            .map_err(|e| failed("copying the database", e))?
-    };
+    let facts = shared
+        .storage
+        .snapshot_to(db_path.clone())
+        .await
+        .map_err(|e| failed("copying the database", e))?;
     let blobs = shared.files.blobs.clone();
     let token_path = shared
         .config

@@ -4,8 +4,9 @@
 //! [`GapFill`] is the boundary; [`RedbGapFill`] reads chatd's redb file.
 //! The PostgreSQL store implements the same two reads (issue 16).
 
+use crate::store::boundary::RoomEvents;
 use crate::store::records::EventRecord;
-use crate::store::{Store, StoreError, query, tables};
+use crate::store::{Store, StoreError, WriteError};
 use std::future::Future;
 
 /// Most events one [`GapFill::events`] call returns; callers page.
@@ -58,34 +59,23 @@ impl GapFill for RedbGapFill {
         after: u64,
         up_to: u64,
     ) -> Result<Vec<(u64, EventRecord)>, StoreError> {
-        if after >= up_to {
-            return Ok(Vec::new());
-        }
-        self.store
-            .read(move |txn| {
-                let events = txn.open_table(tables::EVENTS)?;
-                query::events(&events, room, after + 1, up_to, FILL_PAGE)
-            })
+        RoomEvents::stored_events(&self.store, room, after, up_to, FILL_PAGE)
             .await
+            .map_err(store_error)
     }
 
     async fn heads(&self, rooms: Option<Vec<u64>>) -> Result<Vec<(u64, u64)>, StoreError> {
-        self.store
-            .read(move |txn| {
-                let table = txn.open_table(tables::ROOMS)?;
-                match rooms {
-                    None => query::room_heads(&table),
-                    Some(ids) => {
-                        let mut heads = Vec::with_capacity(ids.len());
-                        for id in ids {
-                            if let Some(room) = query::room(&table, id)? {
-                                heads.push((id, if room.deleted { 0 } else { room.head }));
-                            }
-                        }
-                        Ok(heads)
-                    }
-                }
-            })
+        RoomEvents::heads_of(&self.store, rooms)
             .await
+            .map_err(store_error)
+    }
+}
+
+/// A read has no refusal: anything but a storage failure is a bug, kept
+/// as a storage error with its message.
+fn store_error(e: WriteError) -> StoreError {
+    match e {
+        WriteError::Store(e) => e,
+        WriteError::Rejected(body) => StoreError::Corrupt(body.message),
     }
 }

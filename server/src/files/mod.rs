@@ -402,20 +402,14 @@ pub(crate) async fn collect_garbage(
         tracing::info!(partials, "removed abandoned partial uploads");
     }
     let blobs = shared.files.blobs.clone();
-    shared
-        .store
-        .writer()
-        .write(move |ctx| {
-            let now = chat_protocol::Timestamp::now().0;
-            let gone = records::collect_garbage(ctx, now, grace)?;
-            for hash in &gone {
-                if let Err(e) = blobs.remove(hash) {
-                    tracing::warn!(error = %e, hash, "cannot remove a collected blob");
-                }
+    let gone: Arc<crate::store::ops::attachments::BlobsGone> = Arc::new(move |hashes| {
+        for hash in hashes {
+            if let Err(e) = blobs.remove(hash) {
+                tracing::warn!(error = %e, hash, "cannot remove a collected blob");
             }
-            Ok(gone.len())
-        })
-        .await
+        }
+    });
+    shared.storage.collect_files(grace, gone).await
 }
 
 /// Width and height in pixels of an image file, read from its header only

@@ -159,16 +159,7 @@ async fn upload(
     check_upload(session, &up)?;
     crate::handlers::require_member(session, me.user, up.room.0).await?;
     let (user, room) = (me.user, up.room.0);
-    let (used_user, used_room) = session
-        .shared
-        .store
-        .read(move |txn| {
-            Ok((
-                records::usage(txn, records::USAGE_USER, user)?,
-                records::usage(txn, records::USAGE_ROOM, room)?,
-            ))
-        })
-        .await?;
+    let (used_user, used_room) = session.shared.storage.file_usage(user, room).await?;
     let files = &session.shared.files;
     records::check_quotas(used_user, used_room, up.size, files.config.load().quotas())?;
 
@@ -271,16 +262,13 @@ async fn finish_upload(
     };
     let blobs = files.blobs.clone();
     let quotas = files.config.load().quotas();
-    let stored = rec.clone();
+    let hash = rec.hash.clone();
+    let place: Arc<crate::store::ops::attachments::PlaceBlob> =
+        Arc::new(move || blobs.put(&hash, &temp).map_err(|e| e.to_string()));
     let id = session
-        .write(move |ctx| {
-            crate::handlers::member_check(ctx, stored.room, stored.uploader)?;
-            let id = records::insert(ctx, &stored, quotas)?;
-            blobs
-                .put(&stored.hash, &temp)
-                .map_err(|e| crate::store::StoreError::Redb(format!("blob store: {e}")))?;
-            Ok(id)
-        })
+        .shared
+        .storage
+        .store_upload(rec.clone(), quotas, place)
         .await
         .map_err(ErrorBody::from)?;
     tracing::info!(id, size = up.size, "file stored");
@@ -425,22 +413,7 @@ async fn download(
     let me = session.authed()?;
     crate::handlers::require_member(session, me.user, room.0).await?;
     let id = attachment.0;
-    let found = session
-        .shared
-        .store
-        .read(move |txn| {
-            let Some(rec) = records::attachment(txn, id)? else {
-                return Ok(None);
-            };
-            let deleted = match rec.message {
-                Some(seq) => records::message_event(txn, rec.room, seq)?
-                    .map(|ev| records::is_deleted(&ev))
-                    .unwrap_or(true),
-                None => false,
-            };
-            Ok(Some((rec, deleted)))
-        })
-        .await?;
+    let found = session.shared.storage.attachment_for_download(id).await?;
     let not_found = || {
         ErrorBody::new(
             ErrorCode::NotFound,

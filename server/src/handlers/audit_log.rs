@@ -3,13 +3,11 @@
 //! declared accesses; the record of reads of deleted text; and the task
 //! that signs a head at intervals. The tree itself is `store::audit_tree`.
 
-use super::access::{admin_actor, require_admin};
+use super::access::require_admin;
 use super::{Reply, refuse};
 use crate::session::{Authed, Session};
 use crate::shared::Shared;
-use crate::store::audit_tree::{self, TreeReader};
-use crate::store::records::AuthorRecord;
-use chat_protocol::audit::{AuditEntry, MAX_ACCESS_REASON_BYTES, MAX_AUDIT_ENTRIES};
+use chat_protocol::audit::{MAX_ACCESS_REASON_BYTES, MAX_AUDIT_ENTRIES};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody, RoomId, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,27 +32,17 @@ pub(super) async fn head(session: &Arc<Session>) -> Reply {
     })
 }
 
-/// Signs the current head in a writer job and stores it; with `always`
-/// false, only when no head of this size is stored yet.
+/// Signs the current head and stores it; with `always` false, only when
+/// no head of this size is stored yet.
 async fn sign_and_store(
     shared: &Arc<Shared>,
     always: bool,
 ) -> Result<Option<proto::audit::SignedTreeHead>, crate::store::WriteError> {
     let at = Timestamp::now();
-    let shared2 = shared.clone();
-    shared
-        .store
-        .writer()
-        .write(move |ctx| {
-            let (size, root) = audit_tree::current(ctx)?;
-            if !always && (size == 0 || audit_tree::has_head(ctx, size)?) {
-                return Ok(None);
-            }
-            let head = shared2.audit_key.sign(size, &root, at);
-            audit_tree::store_head(ctx, &head)?;
-            Ok(Some(head))
-        })
-        .await
+    let key = shared.clone();
+    let signer: Arc<crate::store::ops::audit::Signer> =
+        Arc::new(move |size, root| key.audit_key.sign(size, root, at));
+    shared.storage.audit_sign_head(always, signer).await
 }
 
 /// Signs and stores a head every `audit_head_interval_ms` when the log
@@ -75,47 +63,29 @@ pub(crate) async fn sign_heads_forever(shared: Arc<Shared>) {
 
 /// `AuditHeads`: stored heads, smallest tree size first.
 pub(super) async fn heads(session: &Arc<Session>, page: proto::PageRequest) -> Reply {
-    super::page::check(&page)?;
+    crate::page::check(&page)?;
     require_admin(session).await?;
-    let out = session
+    let from = page.after.map_or(0, |a| a.saturating_add(1));
+    // One more than the page holds, so that the page knows there is more.
+    let heads = session
         .shared
-        .store
-        .read(move |txn| {
-            let mut out = super::page::PageBuilder::new(page.limit);
-            let from = page.after.map_or(0, |a| a.saturating_add(1));
-            for head in audit_tree::stored_heads(txn, from)? {
-                let head = head?;
-                if !out.offer(head.tree_size, head) {
-                    break;
-                }
-            }
-            Ok(out.finish())
-        })
+        .storage
+        .audit_heads(from, (page.limit as usize).saturating_add(1))
         .await?;
+    let mut out = crate::page::PageBuilder::new(page.limit);
+    for head in heads {
+        if !out.offer(head.tree_size, head) {
+            break;
+        }
+    }
+    let out = out.finish();
     Ok(ResponseBody::AuditHeads(out))
 }
 
 /// `AuditConsistency`.
 pub(super) async fn consistency(session: &Arc<Session>, from: u64, to: u64) -> Reply {
     require_admin(session).await?;
-    let proof = session
-        .shared
-        .store
-        .read(move |txn| {
-            let t = TreeReader::open(txn)?;
-            if from == 0 || from > to || to > t.size {
-                return Ok(Err(refuse(
-                    ErrorCode::BadRequest,
-                    format!(
-                        "a consistency proof needs 1 <= from_size <= to_size <= {} (the log's \
-                         size now); got {from} and {to}",
-                        t.size
-                    ),
-                )));
-            }
-            Ok(Ok(t.consistency_proof(from, to)?))
-        })
-        .await??;
+    let proof = session.shared.storage.audit_consistency(from, to).await?;
     Ok(ResponseBody::AuditConsistency(
         proof.into_iter().map(|h| h.to_vec()).collect(),
     ))
@@ -137,47 +107,9 @@ pub(super) async fn entries(
     }
     let out = session
         .shared
-        .store
-        .read(move |txn| {
-            let t = TreeReader::open(txn)?;
-            if tree_size == 0 || tree_size > t.size || from >= tree_size {
-                return Ok(Err(refuse(
-                    ErrorCode::BadRequest,
-                    format!(
-                        "entries need 1 <= tree_size <= {} (the log's size now) and from < \
-                         tree_size; got tree_size {tree_size}, from {from}",
-                        t.size
-                    ),
-                )));
-            }
-            let end = tree_size.min(from.saturating_add(u64::from(limit)));
-            let mut out = Vec::new();
-            let mut bytes = 0usize;
-            for index in from..end {
-                let (record, problem) = match t.record(index)? {
-                    Ok(r) => (Some(r), None),
-                    Err(p) => (None, Some(p)),
-                };
-                let entry = AuditEntry {
-                    index,
-                    record,
-                    problem,
-                    proof: t
-                        .inclusion_proof(tree_size, index)?
-                        .into_iter()
-                        .map(|h| h.to_vec())
-                        .collect(),
-                };
-                let len = proto::frame::encoded_len(&entry);
-                if !out.is_empty() && bytes.saturating_add(len) > proto::MAX_PAGE_BYTES {
-                    break;
-                }
-                bytes = bytes.saturating_add(len);
-                out.push(entry);
-            }
-            Ok(Ok(out))
-        })
-        .await??;
+        .storage
+        .audit_entries(tree_size, from, limit)
+        .await?;
     Ok(ResponseBody::AuditEntries(out))
 }
 
@@ -219,11 +151,9 @@ pub(super) async fn declare_access(
     let action = format!("access-{purpose}");
     let (r, why) = (room.map(|r| r.0), reason.clone());
     session
-        .write(move |ctx| {
-            let me = AuthorRecord::of(a.user, &admin_actor(ctx, &a)?);
-            super::notify::audit(ctx, &me, r, None, &action, &why)?;
-            Ok(())
-        })
+        .shared
+        .storage
+        .audit_by_admin(a.caller(), r, action, why)
         .await?;
     *session
         .declared_access
@@ -282,13 +212,10 @@ async fn record_read(
             None => "no access declared".into(),
         }
     );
-    let a = a.clone();
     session
-        .write(move |ctx| {
-            let me = AuthorRecord::of(a.user, &admin_actor(ctx, &a)?);
-            super::notify::audit(ctx, &me, Some(room), None, "read-deleted", &reason)?;
-            Ok(())
-        })
+        .shared
+        .storage
+        .audit_by_admin(a.caller(), Some(room), "read-deleted".into(), reason)
         .await?;
     Ok(())
 }

@@ -5,22 +5,11 @@
 
 use super::Reply;
 use crate::session::Session;
-use crate::store::{WriteCtx, WriteError, files as records, query};
-use chat_protocol::{self as proto, ErrorBody, ErrorCode, ResponseBody};
+use chat_protocol::{ErrorBody, ResponseBody};
 use std::sync::Arc;
 
-/// Refuses inside a writer job when `user` is not a member of `room`.
-///
-/// # Errors
-/// [`ErrorCode::NotMember`] or [`ErrorCode::NotFound`] (see `rooms::member_room`).
-pub(crate) fn member_check(ctx: &WriteCtx<'_>, room: u64, user: u64) -> Result<(), WriteError> {
-    super::rooms::member_room(ctx, room, user).map(|_| ())
-}
-
-/// Refuses, in a read, a caller who is not a member of `room` now: a
-/// missing or deleted room, and a private room the caller is not in, answer
-/// exactly as a missing room does ([`super::rooms::no_such_room`]); a
-/// non-member of a public room gets [`ErrorCode::NotMember`].
+/// Refuses, in a read, a caller who is not a member of `room` now
+/// ([`crate::store::ops::attachments::require_member`]).
 ///
 /// # Errors
 /// As above; storage failures.
@@ -29,42 +18,13 @@ pub(crate) async fn require_member(
     user: u64,
     room: u64,
 ) -> Result<(), ErrorBody> {
-    let (found, member) = session
-        .read(move |r| {
-            Ok((
-                query::room(&r.rooms, room)?.filter(|x| !x.deleted),
-                query::member(&r.members, room, user)?,
-            ))
-        })
-        .await?;
-    match (found, member) {
-        (Some(_), Some(_)) => Ok(()),
-        (Some(r), None) if r.public => Err(super::refuse(
-            ErrorCode::NotMember,
-            "you are not a member of this room; join it first",
-        )),
-        _ => Err(super::rooms::no_such_room()),
-    }
+    Ok(session.shared.storage.require_member(user, room).await?)
 }
 
 /// `ListFiles`: the files of a room's live messages, newest first.
 pub(super) async fn list(session: &Arc<Session>, room: u64) -> Reply {
     let me = session.authed()?;
     require_member(session, me.user, room).await?;
-    let files = session
-        .shared
-        .store
-        .read(move |txn| records::list_room(txn, room))
-        .await?;
-    Ok(ResponseBody::Files(
-        files
-            .into_iter()
-            .map(|(id, rec)| proto::FileEntry {
-                attachment: rec.to_wire(id),
-                seq: proto::Seq(rec.message.unwrap_or(0)),
-                uploader: proto::UserId(rec.uploader),
-                ts: proto::Timestamp(rec.ts),
-            })
-            .collect(),
-    ))
+    let files = session.shared.storage.files(room).await?;
+    Ok(ResponseBody::Files(files))
 }

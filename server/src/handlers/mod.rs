@@ -1,5 +1,7 @@
 //! Request handlers: one module per area, each turning a request into
-//! reads, writer jobs and a response. Handlers never see bytes or streams.
+//! calls of the storage boundary (`Shared::storage`, see
+//! `store::boundary`) and a response. Handlers never see bytes or
+//! streams, and never tables or transactions.
 //!
 //! To add a request: add its variant in `chat-protocol`'s `RequestBody`,
 //! route it in [`handle`], give it a rate class in [`rate::class_of`], and
@@ -12,8 +14,6 @@ mod files;
 mod lifecycle;
 mod messages;
 mod moderation;
-mod notify;
-mod page;
 pub(crate) mod rate;
 mod retention;
 mod rooms;
@@ -22,15 +22,12 @@ mod self_service;
 mod server_info;
 mod social;
 
-pub(crate) use files::{member_check, require_member};
+pub(crate) use files::require_member;
 pub use messages::{send_job, send_job_with};
 pub(crate) use retention::{purge_pass, retention_actor};
 pub(crate) use social::{announce_presence, persist_last_seen};
 
 pub use access::require_admin;
-pub(crate) use access::{Rights, admin_actor, session_rights};
-pub(crate) use account::{insert_user, mint_token};
-pub(crate) use notify::audit;
 
 use crate::session::Session;
 use crate::store::{StoreError, WriteError};

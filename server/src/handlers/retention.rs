@@ -4,22 +4,16 @@
 //! (`crate::retention::purge_forever`): one writer job per batch, each
 //! batch audited in its own transaction.
 
-use super::access::admin_actor;
-use super::notify::audit;
 use super::{Reply, refuse, require_admin};
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::store::WriteCtx;
 use crate::store::WriteError;
-use crate::store::query;
+use crate::store::ops::retention::BlobsGone;
 use crate::store::records::AuthorRecord;
-use crate::store::retention::{
-    self as policy, Batch, HoldRecord, KeepRecord, RetentionRecord, RoomView, Scope, Source,
-};
+use crate::store::retention::{KeepRecord, Scope};
 use chat_protocol::retention::{MAX_HOLD_REASON_BYTES, MAX_KEEP_DAYS};
 use chat_protocol::{
-    EffectiveRetention, ErrorBody, ErrorCode, Keep, LegalHold, PolicySource, PurgeReport,
-    ResponseBody, RetentionInfo, RetentionScope, RetentionSetting, RoomId, RoomPurge, Seq,
+    ErrorBody, ErrorCode, Keep, PurgeReport, ResponseBody, RetentionScope, RoomId, RoomPurge, Seq,
     Timestamp,
 };
 use std::sync::Arc;
@@ -35,67 +29,6 @@ pub(crate) fn retention_actor() -> AuthorRecord {
         username: "chatd".into(),
         display_name: "retention policy".into(),
         org: String::new(),
-    }
-}
-
-fn keep_wire(k: KeepRecord) -> Keep {
-    match k {
-        KeepRecord::Forever => Keep::Forever,
-        KeepRecord::Days(d) => Keep::Days(d),
-    }
-}
-
-fn source_wire(s: Source) -> PolicySource {
-    match s {
-        Source::RoomHold => PolicySource::RoomHold,
-        Source::OrgHold => PolicySource::OrgHold,
-        Source::Room => PolicySource::Room,
-        Source::Org => PolicySource::Org,
-        Source::Default => PolicySource::Default,
-    }
-}
-
-fn describe_keep(k: Option<KeepRecord>) -> String {
-    match k {
-        None => "no keep period (the next level decides)".into(),
-        Some(KeepRecord::Forever) => "keep forever".into(),
-        Some(KeepRecord::Days(d)) => format!("keep {d} days"),
-    }
-}
-
-fn setting_wire(scope: RetentionScope, rec: Option<&RetentionRecord>) -> RetentionSetting {
-    let scope = match (scope, rec) {
-        (RetentionScope::Org(_), Some(r)) if !r.name.is_empty() => {
-            RetentionScope::Org(r.name.clone())
-        }
-        (s, _) => s,
-    };
-    RetentionSetting {
-        scope,
-        keep: rec.and_then(|r| r.keep).map(keep_wire),
-        hold: rec.and_then(|r| r.hold.as_ref()).map(|h| LegalHold {
-            reason: h.reason.clone(),
-            by: h.by.to_wire(),
-            at: Timestamp(h.at),
-        }),
-    }
-}
-
-fn room_info(room: u64, view: RoomView, purged_below: u64) -> RetentionInfo {
-    RetentionInfo {
-        setting: setting_wire(RetentionScope::Room(RoomId(room)), view.room.as_ref()),
-        org: Some(setting_wire(
-            RetentionScope::Org(view.org.clone()),
-            view.org_setting.as_ref(),
-        )),
-        effective: Some(EffectiveRetention {
-            room: RoomId(room),
-            org: view.org,
-            keep: keep_wire(view.policy.keep),
-            held: view.policy.held,
-            source: source_wire(view.policy.source),
-            purged_below: Seq(purged_below),
-        }),
     }
 }
 
@@ -122,43 +55,6 @@ fn scope_of(scope: &RetentionScope) -> Result<Scope, ErrorBody> {
     }
 }
 
-fn no_room(room: u64) -> ErrorBody {
-    refuse(
-        ErrorCode::NotFound,
-        format!("there is no room with id {room}; check the name with `chatctl room list --all`"),
-    )
-}
-
-/// The settings of `scope` as this transaction sees them; a room must exist.
-fn info_in(ctx: &WriteCtx<'_>, scope: &Scope) -> Result<RetentionInfo, WriteError> {
-    match scope {
-        Scope::Room(room) => {
-            let rec = ctx.room(*room)?.ok_or_else(|| no_room(*room))?;
-            Ok(room_info(
-                *room,
-                policy::view_in(ctx, *room)?,
-                rec.purged_below,
-            ))
-        }
-        Scope::Org(name) => {
-            let rec = policy::org_setting_in(ctx, name)?;
-            Ok(RetentionInfo {
-                setting: setting_wire(RetentionScope::Org(name.clone()), rec.as_ref()),
-                org: None,
-                effective: None,
-            })
-        }
-    }
-}
-
-/// Where an audit record of `scope` goes, and the prefix of its reason.
-fn audit_target(scope: &Scope) -> (Option<u64>, String) {
-    match scope {
-        Scope::Room(r) => (Some(*r), String::new()),
-        Scope::Org(name) => (None, format!("organisation {name:?}: ")),
-    }
-}
-
 /// `SetRetention`: sets or clears a keep period; audited.
 pub(super) async fn set_retention(
     session: &Arc<Session>,
@@ -182,29 +78,9 @@ pub(super) async fn set_retention(
     };
     let scope = scope_of(&scope)?;
     let info = session
-        .write(move |ctx| {
-            let actor = admin_actor(ctx, &a)?;
-            let actor = AuthorRecord::of(a.user, &actor);
-            if let Scope::Room(room) = &scope {
-                ctx.room(*room)?.ok_or_else(|| no_room(*room))?;
-            }
-            policy::update(ctx, &scope, |r| r.keep = keep)?;
-            let (room, prefix) = audit_target(&scope);
-            let action = if keep.is_some() {
-                "retention-set"
-            } else {
-                "retention-clear"
-            };
-            audit(
-                ctx,
-                &actor,
-                room,
-                None,
-                action,
-                &format!("{prefix}{}", describe_keep(keep)),
-            )?;
-            info_in(ctx, &scope)
-        })
+        .shared
+        .storage
+        .set_retention(a.caller(), scope, keep)
         .await?;
     Ok(ResponseBody::Retention(info))
 }
@@ -232,38 +108,9 @@ pub(super) async fn set_legal_hold(
     }
     let scope = scope_of(&scope)?;
     let info = session
-        .write(move |ctx| {
-            let actor = admin_actor(ctx, &a)?;
-            let actor = AuthorRecord::of(a.user, &actor);
-            if let Scope::Room(room) = &scope {
-                ctx.room(*room)?.ok_or_else(|| no_room(*room))?;
-            }
-            let now = Timestamp::now().0;
-            let by = actor.clone();
-            let why = reason.clone();
-            policy::update(ctx, &scope, move |r| {
-                r.hold = hold.then_some(HoldRecord {
-                    reason: why,
-                    by,
-                    at: now,
-                });
-            })?;
-            let (room, prefix) = audit_target(&scope);
-            let action = if hold {
-                "legal-hold"
-            } else {
-                "legal-hold-release"
-            };
-            audit(
-                ctx,
-                &actor,
-                room,
-                None,
-                action,
-                &format!("{prefix}{reason}"),
-            )?;
-            info_in(ctx, &scope)
-        })
+        .shared
+        .storage
+        .set_legal_hold(a.caller(), scope, hold, reason)
         .await?;
     Ok(ResponseBody::Retention(info))
 }
@@ -272,48 +119,14 @@ pub(super) async fn set_legal_hold(
 pub(super) async fn get_retention(session: &Arc<Session>, scope: RetentionScope) -> Reply {
     require_admin(session).await?;
     let scope = scope_of(&scope)?;
-    let info = session
-        .shared
-        .store
-        .read(move |txn| {
-            Ok(match &scope {
-                Scope::Room(room) => {
-                    let r = crate::store::query::Reader::open(txn)?;
-                    match query::room(&r.rooms, *room)? {
-                        Some(rec) => Ok(room_info(
-                            *room,
-                            policy::view(txn, *room)?,
-                            rec.purged_below,
-                        )),
-                        None => Err(no_room(*room)),
-                    }
-                }
-                Scope::Org(name) => {
-                    let rec = policy::org_setting(txn, name)?;
-                    Ok(RetentionInfo {
-                        setting: setting_wire(RetentionScope::Org(name.clone()), rec.as_ref()),
-                        org: None,
-                        effective: None,
-                    })
-                }
-            })
-        })
-        .await??;
+    let info = session.shared.storage.retention(scope).await?;
     Ok(ResponseBody::Retention(info))
 }
 
 /// `ListRetention`: every stored setting, rooms then organisations.
 pub(super) async fn list_retention(session: &Arc<Session>) -> Reply {
     require_admin(session).await?;
-    let (rooms, orgs) = session.shared.store.read(policy::list).await?;
-    let mut out: Vec<RetentionSetting> = rooms
-        .iter()
-        .map(|(id, r)| setting_wire(RetentionScope::Room(RoomId(*id)), Some(r)))
-        .collect();
-    out.extend(
-        orgs.iter()
-            .map(|r| setting_wire(RetentionScope::Org(r.name.clone()), Some(r))),
-    );
+    let out = session.shared.storage.retention_settings().await?;
     Ok(ResponseBody::RetentionList(out))
 }
 
@@ -322,7 +135,9 @@ pub(super) async fn purge_now(session: &Arc<Session>) -> Reply {
     let a = require_admin(session).await?;
     let user = a.user;
     let actor = session
-        .read(move |r| query::user(&r.users, user))
+        .shared
+        .storage
+        .user_by_id(user)
         .await?
         .map(|u| AuthorRecord::of(user, &u))
         .ok_or_else(|| {
@@ -333,21 +148,6 @@ pub(super) async fn purge_now(session: &Arc<Session>) -> Reply {
         })?;
     let report = purge_pass(&session.shared, &actor).await?;
     Ok(ResponseBody::Purged(report))
-}
-
-fn audit_reason(b: &Batch) -> String {
-    let source = b.source.map_or("policy", Source::name);
-    format!(
-        "purged {} messages, seq {}..={} (older than {} by the {source} of {} days); {} edit \
-         versions and {} files removed",
-        b.messages,
-        b.first,
-        b.last,
-        Timestamp(b.cutoff),
-        b.days,
-        b.versions,
-        b.files
-    )
 }
 
 /// One purge pass over every room whose policy is a keep period: a
@@ -370,10 +170,7 @@ pub(crate) async fn purge_pass(
             config.retention.batch,
         )
     };
-    let rooms = shared
-        .store
-        .read(move |txn| policy::rooms_to_purge(txn, now))
-        .await?;
+    let rooms = shared.storage.rooms_to_purge(now).await?;
     let mut report = PurgeReport {
         now: Timestamp(now),
         rooms: Vec::new(),
@@ -382,31 +179,16 @@ pub(crate) async fn purge_pass(
         let mut total: Option<RoomPurge> = None;
         loop {
             let blobs = shared.files.blobs.clone();
-            let actor = actor.clone();
-            let b = shared
-                .store
-                .writer()
-                .write(move |ctx| {
-                    let b = policy::purge_batch(ctx, room, now, max)?;
-                    if b.messages > 0 {
-                        audit(
-                            ctx,
-                            &actor,
-                            Some(room),
-                            None,
-                            "retention-purge",
-                            &audit_reason(&b),
-                        )?;
-                        // Last, once nothing in this job can fail: as the
-                        // file collector does, so no upload races the removal.
-                        for hash in &b.blobs_gone {
-                            if let Err(e) = blobs.remove(hash) {
-                                tracing::warn!(error = %e, hash, "cannot remove a purged blob");
-                            }
-                        }
+            let gone: Arc<BlobsGone> = Arc::new(move |hashes: &[String]| {
+                for hash in hashes {
+                    if let Err(e) = blobs.remove(hash) {
+                        tracing::warn!(error = %e, hash, "cannot remove a purged blob");
                     }
-                    Ok(b)
-                })
+                }
+            });
+            let b = shared
+                .storage
+                .purge_batch(actor.clone(), room, now, max, gone)
                 .await?;
             if b.messages > 0 {
                 shared.metrics.retention_purged.inc_by(b.messages);

@@ -14,8 +14,6 @@ use super::{Reply, refuse};
 use crate::search::query::{self as sq, Cursor, Filters};
 use crate::search::{SearchIndex, org_term};
 use crate::session::Session;
-use crate::store::query;
-use crate::store::records::EventKindRecord;
 use chat_protocol::search::{MAX_QUERY_BYTES, MAX_SEARCH_LIMIT};
 use chat_protocol::{
     self as proto, ErrorBody, ErrorCode, ResponseBody, RoomId, SearchHit, SearchPage, SearchQuery,
@@ -36,13 +34,6 @@ fn index(session: &Session) -> Result<SearchIndex, ErrorBody> {
             "this server keeps no search index; ask its admin to start chatd with --search true",
         )
     })
-}
-
-/// What the store says about a search before the index is asked.
-struct Scope {
-    rooms: Option<Vec<u64>>,
-    heads: Vec<(u64, u64)>,
-    sender: Option<u64>,
 }
 
 pub(super) async fn search(session: &Arc<Session>, q: SearchQuery) -> Reply {
@@ -85,59 +76,12 @@ pub(super) async fn search(session: &Arc<Session>, q: SearchQuery) -> Reply {
         .transpose()
         .map_err(|m| refuse(ErrorCode::BadRequest, m))?;
 
-    let (user, audit, room, sender) = (a.user, q.audit, q.room, q.sender.clone());
+    let audit = q.audit;
     let scope = session
-        .read(move |r| {
-            let sender = match &sender {
-                Some(name) => match query::user_id(&r.usernames, name)? {
-                    Some(id) => Some(id),
-                    None => return Ok(Err(super::account::no_such_user(name))),
-                },
-                None => None,
-            };
-            let mut rooms = Vec::new();
-            let mut heads = Vec::new();
-            let candidates = match room {
-                Some(id) => vec![id.0],
-                None if audit => Vec::new(),
-                None => query::rooms_of(&r.user_rooms, user)?,
-            };
-            for id in candidates {
-                let visible = query::room(&r.rooms, id)?.filter(|room| !room.deleted);
-                let member = audit || query::member(&r.members, id, user)?.is_some();
-                match visible {
-                    Some(rec) if member => {
-                        rooms.push(id);
-                        heads.push((id, rec.head));
-                    }
-                    // A room the caller cannot read answers as a missing
-                    // one, as everywhere else.
-                    _ if room.is_some() => {
-                        return Ok(Err(refuse(
-                            ErrorCode::NotFound,
-                            "no such room, or you are not a member; check the room, or join it first",
-                        )));
-                    }
-                    _ => {}
-                }
-            }
-            if audit && room.is_none() {
-                for entry in redb::ReadableTable::iter(&r.rooms)? {
-                    let (k, v) = entry?;
-                    let rec: crate::store::records::RoomRecord =
-                        crate::store::records::decode(v.value())?;
-                    // A deleted room counts too: waiting for its head
-                    // waits for its documents to be dropped.
-                    heads.push((k.value(), rec.head));
-                }
-            }
-            Ok(Ok(Scope {
-                rooms: (!audit || room.is_some()).then_some(rooms),
-                heads,
-                sender,
-            }))
-        })
-        .await??;
+        .shared
+        .storage
+        .search_scope(a.user, audit, q.room.map(|r| r.0), q.sender.clone())
+        .await?;
 
     if audit {
         record_audit(session, &a, &q).await?;
@@ -163,50 +107,39 @@ pub(super) async fn search(session: &Arc<Session>, q: SearchQuery) -> Reply {
     };
     let hidden = filters.hidden.clone();
     let (order, limit) = (q.order, q.limit as usize);
-    let page = session
-        .read(move |r| {
-            let (found, hl) = index
-                .with_searcher(|searcher, fields| {
-                    let (tq, hl) = sq::build(fields, &parts, &filters);
-                    sq::run(searcher, fields, tq.as_ref(), order, limit, cursor).map(|f| (f, hl))
-                })
-                .map_err(|e| crate::store::StoreError::Redb(format!("search index: {e}")))?;
-            let mut hits = Vec::with_capacity(found.hits.len());
-            for (room_id, seq) in found.hits {
-                let Some((_, ev)) = query::events(&r.events, room_id, seq, seq, 1)?.pop() else {
-                    continue;
-                };
-                let EventKindRecord::Message { text, deleted, .. } = &ev.kind else {
-                    continue;
-                };
-                if deleted.is_some() || hidden.contains(&ev.sender.id) {
-                    continue;
-                }
-                // The index may not yet have dropped a deleted room.
-                let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
-                    continue;
-                };
-                let room_name = room.name;
-                let (snippet, highlights) = sq::snippet(text, &hl);
-                hits.push(SearchHit {
-                    room: RoomId(room_id),
-                    room_name,
-                    seq: Seq(seq),
-                    ts: Timestamp(ev.ts),
-                    sender: ev.sender.to_wire(),
-                    text: text.clone(),
-                    snippet,
-                    highlights,
-                });
-            }
-            Ok(SearchPage {
-                hits,
-                next: found.next.map(|c| c.encode()),
-                total: found.total,
-                behind: !caught_up,
-            })
+    let (found, hl) = tokio::task::spawn_blocking(move || {
+        index.with_searcher(|searcher, fields| {
+            let (tq, hl) = sq::build(fields, &parts, &filters);
+            sq::run(searcher, fields, tq.as_ref(), order, limit, cursor).map(|f| (f, hl))
         })
-        .await?;
+    })
+    .await
+    .map_err(super::internal)?
+    .map_err(|e| ErrorBody::from(crate::store::StoreError::Redb(format!("search index: {e}"))))?;
+    let messages = session.shared.storage.messages_at(found.hits).await?;
+    let hits = messages
+        .into_iter()
+        .filter(|m| !hidden.contains(&m.sender.id))
+        .map(|m| {
+            let (snippet, highlights) = sq::snippet(&m.text, &hl);
+            SearchHit {
+                room: RoomId(m.room),
+                room_name: m.room_name,
+                seq: Seq(m.seq),
+                ts: Timestamp(m.ts),
+                sender: m.sender.to_wire(),
+                text: m.text,
+                snippet,
+                highlights,
+            }
+        })
+        .collect();
+    let page = SearchPage {
+        hits,
+        next: found.next.map(|c| c.encode()),
+        total: found.total,
+        behind: !caught_up,
+    };
     Ok(ResponseBody::SearchResults(page))
 }
 
@@ -233,15 +166,10 @@ async fn record_audit(
     if let Some(t) = q.to {
         what.push_str(&format!(" to {}", t.0));
     }
-    let a = a.clone();
-    let room = q.room.map(|r| r.0);
     session
-        .write(move |ctx| {
-            let actor = super::access::admin_actor(ctx, &a)?;
-            let me = crate::store::records::AuthorRecord::of(a.user, &actor);
-            super::notify::audit(ctx, &me, room, None, "search-audit", &what)?;
-            Ok(())
-        })
+        .shared
+        .storage
+        .audit_by_admin(a.caller(), q.room.map(|r| r.0), "search-audit".into(), what)
         .await?;
     Ok(())
 }
@@ -258,7 +186,7 @@ pub(super) async fn status(session: &Arc<Session>) -> Reply {
             rebuilding: None,
         }));
     };
-    let heads = session.read(|r| query::room_heads(&r.rooms)).await?;
+    let heads = session.shared.storage.room_heads().await?;
     let status = tokio::task::spawn_blocking(move || index.status(&heads))
         .await
         .map_err(super::internal)?;
@@ -269,12 +197,9 @@ pub(super) async fn reindex(session: &Arc<Session>) -> Reply {
     let a = require_admin(session).await?;
     let index = index(session)?;
     session
-        .write(move |ctx| {
-            let actor = super::access::admin_actor(ctx, &a)?;
-            let me = crate::store::records::AuthorRecord::of(a.user, &actor);
-            super::notify::audit(ctx, &me, None, None, "search-reindex", "")?;
-            Ok(())
-        })
+        .shared
+        .storage
+        .audit_by_admin(a.caller(), None, "search-reindex".into(), String::new())
         .await?;
     index.rebuild();
     Ok(ResponseBody::Ok)

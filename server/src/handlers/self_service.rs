@@ -1,14 +1,11 @@
 //! What users change on their own account: password and display name.
 //! Admin changes to any account are in `account.rs` (`UpdateUser`).
 
-use super::access::{actor, fresh};
-use super::account::{account_audit, auth_failed, hash_job, remove_login_sessions};
+use super::access::fresh;
+use super::account::{auth_failed, hash_job};
 use super::{Reply, refuse};
 use crate::auth;
-use crate::fanout::Effect;
 use crate::session::Session;
-use crate::store::query;
-use crate::store::records::{AuthorRecord, encode};
 use chat_protocol::names::{self, MAX_LABEL_LEN};
 use chat_protocol::{ErrorBody, ErrorCode, ResponseBody};
 use std::sync::Arc;
@@ -38,9 +35,10 @@ pub(super) async fn change_password(session: &Arc<Session>, old: String, new: St
             ),
             retry_after_ms: Some(wait_ms),
         })?;
-    let user = a.user;
     let stored = session
-        .read(move |r| query::user(&r.users, user))
+        .shared
+        .storage
+        .user_by_id(a.user)
         .await?
         .ok_or_else(|| refuse(ErrorCode::NotFound, "your account no longer exists"))?;
     let Some(hash) = stored.password_hash.clone() else {
@@ -61,25 +59,9 @@ pub(super) async fn change_password(session: &Arc<Session>, old: String, new: St
         .await?
         .map_err(super::internal)?;
     session
-        .write(move |ctx| {
-            let (mut me, _) = actor(ctx, &a)?;
-            me.password_hash = Some(new_hash.clone());
-            remove_login_sessions(ctx, a.user, Some(a.token_id))?;
-            ctx.users.insert(a.user, encode(&me)?.as_slice())?;
-            let target = AuthorRecord::of(a.user, &me);
-            account_audit(
-                ctx,
-                a.user,
-                &me,
-                target,
-                "user-password-change",
-                "password changed by its owner; other login sessions ended",
-            )?;
-            // Wakes the guards of the user's other sessions, whose tokens
-            // are gone now (see session::guard).
-            ctx.effects.push(Effect::Account { user: a.user });
-            Ok(())
-        })
+        .shared
+        .storage
+        .change_password(a.caller(), new_hash)
         .await?;
     tracing::info!(user = %stored.username, "password changed by its owner");
     Ok(ResponseBody::Ok)
@@ -92,20 +74,9 @@ pub(super) async fn set_display_name(session: &Arc<Session>, display_name: Strin
     names::validate_label("display name", &display_name, MAX_LABEL_LEN)?;
     let id = a.user;
     let updated = session
-        .write(move |ctx| {
-            let (mut me, _) = actor(ctx, &a)?;
-            let new = if display_name.is_empty() {
-                me.username.clone()
-            } else {
-                display_name.clone()
-            };
-            let was = std::mem::replace(&mut me.display_name, new.clone());
-            ctx.users.insert(a.user, encode(&me)?.as_slice())?;
-            let target = AuthorRecord::of(a.user, &me);
-            let detail = format!("display name: {was:?} -> {new:?} (by its owner)");
-            account_audit(ctx, a.user, &me, target, "user-display-name", &detail)?;
-            Ok(me)
-        })
+        .shared
+        .storage
+        .set_display_name(a.caller(), display_name)
         .await?;
     Ok(ResponseBody::User(updated.to_wire(id)))
 }

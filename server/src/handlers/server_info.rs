@@ -2,10 +2,9 @@
 
 use super::{Reply, require_admin};
 use crate::session::Session;
-use crate::store::query::Reader;
-use crate::store::tables::{IDEMPOTENCY, meta};
+use crate::store::ops::server::StoredCounts;
+use crate::store::{StoreError, WriteError};
 use chat_protocol::{self as proto, ResponseBody};
-use redb::ReadableTableMetadata;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -21,22 +20,9 @@ pub(super) fn info(session: &Arc<Session>) -> ResponseBody {
 /// stored counts are then 0), since that is when an admin looks.
 pub(super) async fn stats(session: &Arc<Session>) -> Reply {
     require_admin(session).await?;
-    let counts = session
-        .shared
-        .store
-        .read(|txn| {
-            let r = Reader::open(txn)?;
-            Ok((
-                r.rooms.len()?,
-                r.users.len()?,
-                r.counter(meta::EVENT_COUNT)?,
-                txn.open_table(IDEMPOTENCY)?.len()?,
-            ))
-        })
-        .await;
-    let (rooms, users, events, idempotency_keys) = match counts {
+    let counts = match session.shared.storage.stored_counts().await {
         Ok(c) => c,
-        Err(crate::store::StoreError::Unavailable(_)) => (0, 0, 0, 0),
+        Err(WriteError::Store(StoreError::Unavailable(_))) => StoredCounts::default(),
         Err(e) => return Err(e.into()),
     };
     let shared = &session.shared;
@@ -44,9 +30,9 @@ pub(super) async fn stats(session: &Arc<Session>) -> Reply {
     Ok(ResponseBody::ServerStats(proto::ServerStats {
         connections: shared.connections.load(Ordering::Relaxed),
         sessions: shared.sessions.load(Ordering::Relaxed),
-        rooms,
-        users,
-        events,
+        rooms: counts.rooms,
+        users: counts.users,
+        events: counts.events,
         commits: w.commits.load(Ordering::Relaxed),
         writes: w.writes.load(Ordering::Relaxed),
         uptime_secs: shared.started.elapsed().as_secs(),
@@ -54,7 +40,7 @@ pub(super) async fn stats(session: &Arc<Session>) -> Reply {
         throttled_logins: shared.logins.throttled.load(Ordering::Relaxed),
         refused_connections: shared.refused.load(Ordering::Relaxed),
         storage: shared.store.health().describe(),
-        idempotency_keys,
+        idempotency_keys: counts.idempotency_keys,
         failed_writes: w.failed_jobs.load(Ordering::Relaxed),
     }))
 }

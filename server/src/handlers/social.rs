@@ -9,56 +9,17 @@
 //! ([`announce_presence`]), who `GetPresence` answers about, and what
 //! `ListContacts` shows (tests: `e2e::security::presence_*`).
 
-use super::account::no_such_user;
 use super::{Reply, refuse};
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::store::query::{self, Reader};
-use crate::store::records::*;
-use crate::store::{StoreError, WriteError};
-use chat_protocol::{self as proto, ErrorCode, Presence, ResponseBody, Timestamp};
-use redb::ReadableTable;
-use std::collections::BTreeSet;
+use chat_protocol::{self as proto, ErrorCode, Presence, ResponseBody};
 use std::sync::Arc;
 
 /// Tells everyone who may see `user` that their presence is now `state`.
 /// Runs in the background; a failure is logged, not reported.
 pub(crate) fn announce_presence(shared: Arc<Shared>, user: u64, state: Presence) {
     tokio::spawn(async move {
-        let found = shared
-            .store
-            .read(move |txn| {
-                let r = Reader::open(txn)?;
-                let Some(u) = query::user(&r.users, user)? else {
-                    return Ok(None);
-                };
-                let mut watchers = BTreeSet::new();
-                for room in query::rooms_of(&r.user_rooms, user)? {
-                    for (member, _) in query::members(&r.members, room)? {
-                        watchers.insert(member);
-                    }
-                }
-                for entry in r.contact_of.range((user, 0)..=(user, u64::MAX))? {
-                    let owner = entry?.0.value().1;
-                    if r.contacts.get((user, owner))?.is_some() {
-                        watchers.insert(owner);
-                    }
-                }
-                let blocked = query::blocked_by(&r.blocks, user)?;
-                let mut visible = BTreeSet::new();
-                for w in watchers {
-                    if !blocked.contains(&w) && !query::blocks(&r.blocks, w, user)? {
-                        visible.insert(w);
-                    }
-                }
-                let watchers = visible;
-                Ok(Some((
-                    AuthorRecord::of(user, &u).to_wire(),
-                    u.last_seen,
-                    watchers,
-                )))
-            })
-            .await;
+        let found = shared.storage.presence_watchers(user).await;
         let (author, stored, watchers) = match found {
             Ok(Some(f)) => f,
             Ok(None) => return,
@@ -84,15 +45,10 @@ pub(crate) fn announce_presence(shared: Arc<Shared>, user: u64, state: Presence)
 
 /// Records `user`'s last-seen time on their account, in the background.
 pub(crate) fn persist_last_seen(shared: &Arc<Shared>, user: u64) {
-    let rx = shared.store.writer().submit(move |ctx| {
-        if let Some(mut u) = query::user(&ctx.users, user)? {
-            u.last_seen = Some(Timestamp::now().0);
-            ctx.users.insert(user, encode(&u)?.as_slice())?;
-        }
-        Ok(())
-    });
+    // Queued now, in the order of the calls (see `RoomEvents::send_message`).
+    let done = shared.storage.record_last_seen(user);
     tokio::spawn(async move {
-        if let Ok(Err(e)) = rx.await {
+        if let Err(e) = done.await {
             tracing::debug!(error = %e, "cannot record last-seen");
         }
     });
@@ -104,29 +60,6 @@ pub(super) async fn set_away(session: &Arc<Session>, away: bool) -> Reply {
         announce_presence(session.shared.clone(), a.user, state);
     }
     Ok(ResponseBody::Ok)
-}
-
-/// Whether `viewer` may see `user`'s presence and last-seen time (the rule
-/// in the module doc).
-///
-/// # Errors
-/// A redb error.
-pub(crate) fn may_see_presence(r: &Reader, viewer: u64, user: u64) -> Result<bool, StoreError> {
-    if viewer == user {
-        return Ok(true);
-    }
-    if query::blocks(&r.blocks, viewer, user)? || query::blocks(&r.blocks, user, viewer)? {
-        return Ok(false);
-    }
-    if r.contacts.get((viewer, user))?.is_some() && r.contacts.get((user, viewer))?.is_some() {
-        return Ok(true);
-    }
-    for room in query::rooms_of(&r.user_rooms, viewer)? {
-        if query::member(&r.members, room, user)?.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Answers only about users whose presence the caller may see; the others
@@ -144,18 +77,9 @@ pub(super) async fn get_presence(session: &Arc<Session>, usernames: Vec<String>)
         ));
     }
     let users = session
-        .read(move |r| {
-            let mut out = Vec::new();
-            for name in usernames {
-                if let Some(id) = query::user_id(&r.usernames, &name)?
-                    && may_see_presence(r, a.user, id)?
-                    && let Some(u) = query::user(&r.users, id)?
-                {
-                    out.push((id, AuthorRecord::of(id, &u).to_wire(), u.last_seen));
-                }
-            }
-            Ok(out)
-        })
+        .shared
+        .storage
+        .presence_of(a.user, usernames)
         .await?;
     let list = users
         .into_iter()
@@ -171,73 +95,28 @@ pub(super) async fn get_presence(session: &Arc<Session>, usernames: Vec<String>)
     Ok(ResponseBody::Presence(list))
 }
 
-/// Resolves a username inside a writer job, refusing the caller themself.
-fn other_user(
-    ctx: &crate::store::WriteCtx<'_>,
-    me: u64,
-    username: &str,
-) -> Result<u64, WriteError> {
-    let id = query::user_id(&ctx.usernames, username)?.ok_or_else(|| no_such_user(username))?;
-    if id == me {
-        return Err(refuse(ErrorCode::BadRequest, "that is you; name another user").into());
-    }
-    Ok(id)
-}
-
 pub(super) async fn add_contact(session: &Arc<Session>, username: String) -> Reply {
     let a = session.authed()?;
-    session
-        .write(move |ctx| {
-            let id = other_user(ctx, a.user, &username)?;
-            if ctx.contacts.get((a.user, id))?.is_some() {
-                return Ok(());
-            }
-            ctx.contacts.insert((a.user, id), Timestamp::now().0)?;
-            ctx.contact_of.insert((id, a.user), ())?;
-            let me = super::rooms::load_user(ctx, a.user)?;
-            super::notify::notify(
-                ctx,
-                id,
-                &AuthorRecord::of(a.user, &me),
-                NotificationKindRecord::ContactAdded,
-            )?;
-            Ok(())
-        })
-        .await?;
+    session.shared.storage.add_contact(a.user, username).await?;
     Ok(ResponseBody::Ok)
 }
 
 pub(super) async fn remove_contact(session: &Arc<Session>, username: String) -> Reply {
     let a = session.authed()?;
     session
-        .write(move |ctx| {
-            let id = other_user(ctx, a.user, &username)?;
-            ctx.contacts.remove((a.user, id))?;
-            ctx.contact_of.remove((id, a.user))?;
-            Ok(())
-        })
+        .shared
+        .storage
+        .remove_contact(a.user, username)
         .await?;
     Ok(ResponseBody::Ok)
 }
 
 pub(super) async fn list_contacts(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
-    let found = session
-        .read(move |r| {
-            let mut out = Vec::new();
-            for entry in r.contacts.range((a.user, 0)..=(a.user, u64::MAX))? {
-                let id = entry?.0.value().1;
-                if let Some(u) = query::user(&r.users, id)? {
-                    let visible = may_see_presence(r, a.user, id)?;
-                    out.push((id, AuthorRecord::of(id, &u).to_wire(), u.last_seen, visible));
-                }
-            }
-            Ok(out)
-        })
-        .await?;
+    let found = session.shared.storage.contacts(a.user).await?;
     let contacts = found
         .into_iter()
-        .map(|(id, user, stored, visible)| {
+        .map(|((id, user, stored), visible)| {
             // A contact who has not added the caller back (or a block)
             // shows as offline with no last-seen time.
             let (presence, last_seen) = if visible {
@@ -258,15 +137,9 @@ pub(super) async fn list_contacts(session: &Arc<Session>) -> Reply {
 pub(super) async fn set_blocked(session: &Arc<Session>, username: String, blocked: bool) -> Reply {
     let a = session.authed()?;
     let id = session
-        .write(move |ctx| {
-            let id = other_user(ctx, a.user, &username)?;
-            if blocked {
-                ctx.blocks.insert((a.user, id), ())?;
-            } else {
-                ctx.blocks.remove((a.user, id))?;
-            }
-            Ok(id)
-        })
+        .shared
+        .storage
+        .set_blocked(a.user, username, blocked)
         .await?;
     // This session hides the user at once; the user's other sessions pick
     // the change up when they next authenticate.
@@ -294,42 +167,16 @@ pub(super) async fn set_blocked(session: &Arc<Session>, username: String, blocke
 
 pub(super) async fn list_blocked(session: &Arc<Session>) -> Reply {
     let a = session.authed()?;
-    let users = session
-        .read(move |r| {
-            let mut out = Vec::new();
-            for id in query::blocked_by(&r.blocks, a.user)? {
-                if let Some(u) = query::user(&r.users, id)? {
-                    out.push(u.to_wire(id));
-                }
-            }
-            Ok(out)
-        })
-        .await?;
+    let users = session.shared.storage.blocked_users(a.user).await?;
     Ok(ResponseBody::Users(users))
 }
 
 pub(super) async fn list_notifications(session: &Arc<Session>, unread_only: bool) -> Reply {
     let a = session.authed()?;
     let (items, unread) = session
-        .read(move |r| {
-            let mut items = Vec::new();
-            let mut unread = 0;
-            for entry in r
-                .notifications
-                .range((a.user, 0)..=(a.user, u64::MAX))?
-                .rev()
-            {
-                let (k, v) = entry?;
-                let n: NotificationRecord = decode(v.value())?;
-                if !n.read {
-                    unread += 1;
-                }
-                if (!unread_only || !n.read) && items.len() < 500 {
-                    items.push(super::notify::to_wire(k.value().1, &n));
-                }
-            }
-            Ok::<_, StoreError>((items, unread))
-        })
+        .shared
+        .storage
+        .notifications(a.user, unread_only)
         .await?;
     Ok(ResponseBody::Notifications { items, unread })
 }
@@ -337,22 +184,9 @@ pub(super) async fn list_notifications(session: &Arc<Session>, unread_only: bool
 pub(super) async fn mark_notifications_read(session: &Arc<Session>, up_to: u64) -> Reply {
     let a = session.authed()?;
     session
-        .write(move |ctx| {
-            let mut changed = Vec::new();
-            for entry in ctx.notifications.range((a.user, 0)..=(a.user, up_to))? {
-                let (k, v) = entry?;
-                let mut n: NotificationRecord = decode(v.value())?;
-                if !n.read {
-                    n.read = true;
-                    changed.push((k.value().1, n));
-                }
-            }
-            for (id, n) in changed {
-                ctx.notifications
-                    .insert((a.user, id), encode(&n)?.as_slice())?;
-            }
-            Ok(())
-        })
+        .shared
+        .storage
+        .mark_notifications_read(a.user, up_to)
         .await?;
     Ok(ResponseBody::Ok)
 }
@@ -360,19 +194,13 @@ pub(super) async fn mark_notifications_read(session: &Arc<Session>, up_to: u64) 
 /// Tells `a`'s sessions that `b` is offline, and `b`'s that `a` is, with no
 /// last-seen time (after a block, neither may see the other's presence).
 async fn hide_presence(shared: &Arc<Shared>, a: u64, b: u64) {
-    let found = shared
-        .store
-        .read(move |txn| {
-            let r = Reader::open(txn)?;
-            Ok((query::user(&r.users, a)?, query::user(&r.users, b)?))
-        })
-        .await;
-    let Ok((Some(ua), Some(ub))) = found else {
-        return;
+    let (ua, ub) = match shared.storage.authors(vec![a, b]).await.as_deref() {
+        Ok([Some(ua), Some(ub)]) => (ua.clone(), ub.clone()),
+        _ => return,
     };
-    for (to, about, rec) in [(a, b, &ub), (b, a, &ua)] {
+    for (to, rec) in [(a, &ub), (b, &ua)] {
         let event = proto::UserEvent::Presence(proto::PresenceInfo {
-            user: AuthorRecord::of(about, rec).to_wire(),
+            user: rec.clone(),
             presence: Presence::Offline,
             last_seen: None,
         });

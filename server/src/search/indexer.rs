@@ -2,9 +2,10 @@
 //! them to the tantivy index, committing with its per-room positions.
 
 use super::{Fields, Inner, SearchError, doc_key, org_term};
-use crate::store::query::{self, Reader};
+use crate::store::boundary::SearchFeed as _;
+use crate::store::ops::search::{IndexChange as Change, IndexStep as Step};
 use crate::store::records::{EventKindRecord, EventRecord};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -168,20 +169,9 @@ impl Indexer<'_> {
     }
 
     fn all_rooms(&self) -> Result<Vec<u64>, SearchError> {
-        Ok(self.store.read_blocking(|txn| {
-            let r = Reader::open(txn)?;
-            let mut out = Vec::new();
-            let mut total = 0u64;
-            for entry in redb::ReadableTable::iter(&r.rooms)? {
-                let (k, v) = entry?;
-                let room: crate::store::records::RoomRecord =
-                    crate::store::records::decode(v.value())?;
-                total += room.head;
-                out.push(k.value());
-            }
-            self.inner.rebuild_total.store(total, Ordering::SeqCst);
-            Ok::<_, StoreError>(out)
-        })?)
+        let (rooms, total) = self.store.index_rooms().map_err(store_error)?;
+        self.inner.rebuild_total.store(total, Ordering::SeqCst);
+        Ok(rooms)
     }
 
     fn start_rebuild(&mut self) -> Result<(), SearchError> {
@@ -198,34 +188,10 @@ impl Indexer<'_> {
     fn catch_up(&mut self, room_id: u64) -> Result<(), SearchError> {
         loop {
             let from = self.positions.get(&room_id).copied().unwrap_or(0);
-            let step = self.store.read_blocking(|txn| {
-                let r = Reader::open(txn)?;
-                let Some(room) = query::room(&r.rooms, room_id)? else {
-                    return Ok(Step::Gone);
-                };
-                if room.deleted {
-                    return Ok(Step::Deleted(room.head));
-                }
-                if from > room.head {
-                    return Ok(Step::Restart);
-                }
-                let events = query::events(&r.events, room_id, from + 1, room.head, CHUNK)?;
-                let mut changes = Vec::with_capacity(events.len());
-                for (seq, ev) in events {
-                    match &ev.kind {
-                        EventKindRecord::Message { .. } => changes.push(Change::Add(seq, ev)),
-                        EventKindRecord::Edited { target, .. }
-                        | EventKindRecord::Deleted { target } => {
-                            let current = query::events(&r.events, room_id, *target, *target, 1)?
-                                .pop()
-                                .map(|(_, e)| e);
-                            changes.push(Change::Replace(*target, current, seq));
-                        }
-                        _ => changes.push(Change::Skip(seq)),
-                    }
-                }
-                Ok::<_, StoreError>(Step::Apply(changes, room.head, room.purged_below))
-            })?;
+            let step = self
+                .store
+                .index_step(room_id, from, CHUNK)
+                .map_err(store_error)?;
             match step {
                 Step::Gone => return Ok(()),
                 Step::Deleted(head) => {
@@ -365,20 +331,11 @@ impl Indexer<'_> {
     }
 }
 
-enum Step {
-    Gone,
-    Deleted(u64),
-    Restart,
-    /// New changes, the room's head and its retention floor.
-    Apply(Vec<Change>, u64, u64),
-}
-
-enum Change {
-    /// An event that is not a message change.
-    Skip(u64),
-    /// A new message at this seq, in its current state.
-    Add(u64, EventRecord),
-    /// The message at `.0` changed (edit or deletion at `.2`); `.1` is its
-    /// current state.
-    Replace(u64, Option<EventRecord>, u64),
+/// A storage failure while feeding the index (a refusal cannot happen
+/// in these reads).
+fn store_error(e: WriteError) -> StoreError {
+    match e {
+        WriteError::Store(s) => s,
+        WriteError::Rejected(r) => StoreError::Corrupt(r.message),
+    }
 }

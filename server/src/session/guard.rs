@@ -13,7 +13,7 @@
 //! after the registration; a later change wakes it).
 
 use super::{Authed, Session};
-use crate::handlers::{Rights, session_rights};
+use crate::store::ops::rights::Rights;
 use std::sync::Arc;
 use tokio::sync::{Notify, oneshot};
 
@@ -30,15 +30,8 @@ pub(super) async fn run(session: Arc<Session>, authed: Authed, mut stop: oneshot
             _ = &mut stop => break,
             _ = wake.notified() => {}
         }
-        let (user, token) = (authed.user, authed.token_id);
-        let rights = session
-            .shared
-            .store
-            .read(move |txn| {
-                let r = crate::store::query::Reader::open(txn)?;
-                session_rights(&r.tokens, &r.users, user, token)
-            })
-            .await;
+        let user = authed.user;
+        let rights = session.shared.storage.rights(authed.caller()).await;
         match rights {
             Ok(Rights::Valid { admin, .. }) => session.refresh_admin(user, admin),
             Ok(Rights::Ended(reason)) => {

@@ -60,6 +60,16 @@ pub struct Authed {
     pub token_id: u64,
 }
 
+impl Authed {
+    /// The caller of a store operation: this user with this token.
+    pub fn caller(&self) -> crate::store::ops::Caller {
+        crate::store::ops::Caller {
+            user: self.user,
+            token: self.token_id,
+        }
+    }
+}
+
 /// Whether the session is logged in, and whether its connection has ended.
 #[derive(Default)]
 struct AuthState {
@@ -303,39 +313,6 @@ impl Session {
         if subs.get(&room).is_some_and(|s| s.request == request) {
             subs.remove(&room);
         }
-    }
-
-    /// Runs `f` over this server's tables in a read transaction on the
-    /// blocking pool (see [`crate::store::Store::read`]).
-    ///
-    /// # Errors
-    /// Whatever `f` returns, or a redb error opening the tables.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, crate::store::StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&crate::store::query::Reader) -> Result<T, crate::store::StoreError>
-            + Send
-            + 'static,
-    {
-        self.shared
-            .store
-            .read(move |txn| f(&crate::store::query::Reader::open(txn)?))
-            .await
-    }
-
-    /// Runs `f` as a job of the storage writer and waits for its commit
-    /// (see [`crate::store::Writer::write`]).
-    ///
-    /// # Errors
-    /// The job's refusal, or a storage failure.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, crate::store::WriteError>
-    where
-        T: Send + 'static,
-        F: for<'t> Fn(&mut crate::store::WriteCtx<'t>) -> Result<T, crate::store::WriteError>
-            + Send
-            + 'static,
-    {
-        self.shared.store.writer().write(f).await
     }
 
     /// Whether the session is logged in now.

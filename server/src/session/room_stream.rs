@@ -9,7 +9,7 @@
 
 use super::Session;
 use crate::fanout::{End, Subscription};
-use crate::store::{StoreError, query, tables};
+use crate::store::WriteError;
 use bytes::Bytes;
 use chat_protocol::{self as proto, RequestId, codes};
 use std::sync::Arc;
@@ -268,41 +268,17 @@ impl RoomStream {
     /// Every member's receipt markers as `RoomFrame::Receipt` frames, for
     /// rooms of at most [`RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS`] members (larger
     /// rooms show no "seen by" lists, and this keeps a subscribe cheap).
-    async fn current_receipts(&self) -> Result<Vec<Bytes>, StoreError> {
-        let room = self.room;
+    async fn current_receipts(&self) -> Result<Vec<Bytes>, WriteError> {
         self.session
             .shared
-            .store
-            .read(move |txn| {
-                let r = crate::store::query::Reader::open(txn)?;
-                let members = query::members(&r.members, room)?;
-                if members.len() > RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS {
-                    return Ok(Vec::new());
-                }
-                let mut out = Vec::new();
-                for (uid, m) in members {
-                    let Some(u) = query::user(&r.users, uid)? else {
-                        continue;
-                    };
-                    let frame = proto::RoomFrame::Receipt {
-                        user: crate::store::records::AuthorRecord::of(uid, &u).to_wire(),
-                        delivered_seq: proto::Seq(m.delivered_seq),
-                        read_seq: proto::Seq(m.read_seq),
-                    };
-                    out.push(
-                        proto::frame::encode(&frame)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    );
-                }
-                Ok(out)
-            })
+            .storage
+            .room_receipts(self.room, RECEIPTS_ON_SUBSCRIBE_MAX_MEMBERS)
             .await
     }
 
     /// Reads events `from..=to` (at most a page), encoded as frames, on the
     /// blocking pool.
-    async fn read_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Bytes)>, StoreError> {
-        let room = self.room;
+    async fn read_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Bytes)>, WriteError> {
         let view = crate::store::records::View {
             reveal_deleted: false,
             hidden: self
@@ -314,19 +290,8 @@ impl RoomStream {
         };
         self.session
             .shared
-            .store
-            .read(move |txn| {
-                let events = txn.open_table(tables::EVENTS)?;
-                let page = query::events(&events, room, from, to, CATCHUP_PAGE)?;
-                page.into_iter()
-                    .map(|(seq, ev)| {
-                        let wire = ev.to_wire_for(room, seq, &view)?;
-                        let frame = proto::frame::encode(&proto::RoomFrame::Event(wire))
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        Ok((seq, frame))
-                    })
-                    .collect()
-            })
+            .storage
+            .catch_up(self.room, from, to, CATCHUP_PAGE, view)
             .await
     }
 }

@@ -11,11 +11,15 @@
 
 pub mod audit_tree;
 mod batch;
+pub mod boundary;
+#[cfg(test)]
+mod boundary_guard;
 mod ctx;
 pub mod fault;
 pub mod files;
 pub mod health;
 mod open;
+pub mod ops;
 pub mod query;
 pub mod records;
 pub mod retention;

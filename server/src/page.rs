@@ -1,7 +1,6 @@
 //! Pages of lists and history, capped by count and by bytes
 //! ([`chat_protocol::MAX_PAGE_BYTES`]), so no answer outgrows a frame.
 
-use super::refuse;
 use chat_protocol::{ErrorBody, ErrorCode, MAX_PAGE_BYTES, MAX_PAGE_ITEMS, Page, PageRequest};
 use serde::Serialize;
 
@@ -11,7 +10,7 @@ use serde::Serialize;
 /// [`ErrorCode::BadRequest`] for a limit of 0 or above [`MAX_PAGE_ITEMS`].
 pub(crate) fn check(page: &PageRequest) -> Result<(), ErrorBody> {
     if page.limit == 0 || page.limit > MAX_PAGE_ITEMS {
-        return Err(refuse(
+        return Err(ErrorBody::new(
             ErrorCode::BadRequest,
             format!(
                 "a page limit must be 1 to {MAX_PAGE_ITEMS}, not {}; ask for a smaller page",

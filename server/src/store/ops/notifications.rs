@@ -8,7 +8,7 @@ use chat_protocol::{self as proto, Timestamp};
 use redb::ReadableTable;
 
 /// The wire view of a stored notification.
-pub(crate) fn to_wire(id: u64, n: &NotificationRecord) -> proto::Notification {
+pub fn to_wire(id: u64, n: &NotificationRecord) -> proto::Notification {
     use NotificationKindRecord as K;
     let kind = match &n.kind {
         K::Mention { room, seq } => proto::NotificationKind::Mention {
@@ -36,7 +36,7 @@ pub(crate) fn to_wire(id: u64, n: &NotificationRecord) -> proto::Notification {
 
 /// Stores a notification for `user` and queues it for their sessions.
 /// Skipped when `user` blocks the sender.
-pub(crate) fn notify(
+pub fn notify(
     ctx: &mut WriteCtx<'_>,
     user: u64,
     from: &AuthorRecord,
@@ -62,30 +62,5 @@ pub(crate) fn notify(
     let frame = proto::frame::encode(&proto::UserEvent::Notification(to_wire(id, &rec)))
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     ctx.effects.push(Effect::User { user, frame });
-    Ok(())
-}
-
-/// Records a moderation, account or admin action in the audit trail and
-/// appends it to the audit log's Merkle tree (`store::audit_tree`).
-pub(crate) fn audit(
-    ctx: &mut WriteCtx<'_>,
-    actor: &AuthorRecord,
-    room: Option<u64>,
-    target: Option<AuthorRecord>,
-    action: &str,
-    reason: &str,
-) -> Result<(), WriteError> {
-    let id = ctx.next_id(crate::store::tables::meta::NEXT_MODLOG)?;
-    let rec = ModRecord {
-        at: Timestamp::now().0,
-        actor: actor.clone(),
-        room,
-        target,
-        action: action.into(),
-        reason: reason.into(),
-    };
-    ctx.modlog.insert(id, encode(&rec)?.as_slice())?;
-    // The tree commits to the record in the same transaction.
-    crate::store::audit_tree::append_record(ctx, id, &rec)?;
     Ok(())
 }
