@@ -860,3 +860,64 @@ async fn a_legal_hold_keeps_deleted_messages_files_from_the_collector() {
         .unwrap();
     wait_blobs(0).await;
 }
+
+/// A purge batch whose commit fails (every database write failing, as on
+/// a failing disk) removes no file: the attachment record it would have
+/// dropped is still there after the rollback, and so is its blob. Files
+/// leave the blob store only in a later writer job, after the purge
+/// committed. (Before, the purge job removed the blob before its commit,
+/// and a failed commit left a record naming a file that was gone.)
+#[tokio::test]
+async fn a_purge_whose_commit_fails_removes_no_file() {
+    let clock = RetentionClock::default();
+    clock.advance_days(40);
+    let fault = chatd::store::fault::DiskFault::default();
+    let (c, f) = (clock.clone(), fault.clone());
+    let server = spawn_server_with(move |cfg| {
+        cfg.retention_clock = Some(c);
+        cfg.disk_fault = Some(f);
+    })
+    .await;
+    let data = server.config.data_dir.clone();
+    let admin = server.admin().await;
+    let room = public_room(&admin, "scans").await;
+    send_with_file(&admin, room, "scan bytes", "the scan").await;
+    admin
+        .set_retention(RetentionScope::Room(room), Some(Keep::Days(30)))
+        .await
+        .unwrap();
+    assert_eq!(blobs(&data).len(), 1);
+
+    fault.set_failing(true);
+    let err = admin
+        .purge_now()
+        .await
+        .expect_err("the purge cannot commit");
+    assert_eq!(err.code(), Some(ErrorCode::Unavailable), "{err}");
+    assert_eq!(
+        blobs(&data).len(),
+        1,
+        "a purge that did not commit removed the file its record still names"
+    );
+
+    fault.set_failing(false);
+    let deadline = std::time::Instant::now() + WAIT;
+    let report = loop {
+        match admin.purge_now().await {
+            Ok(r) => break r,
+            Err(e)
+                if e.code() == Some(ErrorCode::Unavailable)
+                    && std::time::Instant::now() < deadline =>
+            {
+                // The store reopens itself with backoff; ask again shortly.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the purge never worked again: {e}"),
+        }
+    };
+    assert_eq!(report.messages(), 1, "{report:?}");
+    assert!(
+        blobs(&data).is_empty(),
+        "once the purge committed, its file is removed"
+    );
+}

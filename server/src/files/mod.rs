@@ -386,9 +386,12 @@ fn sweep_partials(files: &Files, grace_ms: u64) -> usize {
     removed
 }
 
-/// One collection pass; returns how many blobs were removed. Blobs are
-/// removed inside the writer job, so no upload can claim a blob between
-/// its last reference going and the file going.
+/// One collection pass; returns how many blobs were removed. The pass
+/// commits first (records dropped, blobs noted), and only a later writer
+/// job removes the noted blobs nothing refers to, so a pass whose commit
+/// fails never removes a file a record still names, and no upload can
+/// claim a blob between the check and the removal (test:
+/// `e2e::retention::a_purge_whose_commit_fails_removes_no_file`).
 ///
 /// # Errors
 /// Storage failures.
@@ -401,15 +404,44 @@ pub(crate) async fn collect_garbage(
     if partials > 0 {
         tracing::info!(partials, "removed abandoned partial uploads");
     }
+    shared.storage.collect_files(grace).await?;
+    remove_doomed(shared).await
+}
+
+/// Removes the blobs that collection and retention noted and nothing
+/// refers to any more, in writer jobs of at most
+/// `store::files::REMOVE_DOOMED_BATCH`, until none is left; waits while a
+/// backup runs, as collection does (a backup streams the blobs its
+/// snapshot names). Returns how many it removed.
+///
+/// # Errors
+/// Storage failures.
+pub(crate) async fn remove_unreferenced_blobs(
+    shared: &crate::shared::Shared,
+) -> Result<usize, crate::store::WriteError> {
+    let _no_backup = shared.files.collect_gate.write().await;
+    remove_doomed(shared).await
+}
+
+/// [`remove_unreferenced_blobs`] for a caller already holding the
+/// collection gate.
+async fn remove_doomed(shared: &crate::shared::Shared) -> Result<usize, crate::store::WriteError> {
     let blobs = shared.files.blobs.clone();
-    let gone: Arc<crate::store::ops::attachments::BlobsGone> = Arc::new(move |hashes| {
+    let remove: Arc<crate::store::ops::attachments::BlobsGone> = Arc::new(move |hashes| {
         for hash in hashes {
             if let Err(e) = blobs.remove(hash) {
-                tracing::warn!(error = %e, hash, "cannot remove a collected blob");
+                tracing::warn!(error = %e, hash, "cannot remove an unreferenced blob");
             }
         }
     });
-    shared.storage.collect_files(grace, gone).await
+    let mut total = 0;
+    loop {
+        let n = shared.storage.remove_doomed_blobs(remove.clone()).await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+    }
 }
 
 /// Width and height in pixels of an image file, read from its header only

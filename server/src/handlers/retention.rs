@@ -8,7 +8,6 @@ use super::{Reply, refuse, require_admin};
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::store::WriteError;
-use crate::store::ops::retention::BlobsGone;
 use crate::store::records::AuthorRecord;
 use crate::store::retention::{KeepRecord, Scope};
 use chat_protocol::retention::{MAX_HOLD_REASON_BYTES, MAX_KEEP_DAYS};
@@ -178,17 +177,9 @@ pub(crate) async fn purge_pass(
     for room in rooms {
         let mut total: Option<RoomPurge> = None;
         loop {
-            let blobs = shared.files.blobs.clone();
-            let gone: Arc<BlobsGone> = Arc::new(move |hashes: &[String]| {
-                for hash in hashes {
-                    if let Err(e) = blobs.remove(hash) {
-                        tracing::warn!(error = %e, hash, "cannot remove a purged blob");
-                    }
-                }
-            });
             let b = shared
                 .storage
-                .purge_batch(actor.clone(), room, now, max, gone)
+                .purge_batch(actor.clone(), room, now, max)
                 .await?;
             if b.messages > 0 {
                 shared.metrics.retention_purged.inc_by(b.messages);
@@ -214,5 +205,8 @@ pub(crate) async fn purge_pass(
         }
         report.rooms.extend(total);
     }
+    // The purged files leave the blob store only now that their batches
+    // committed.
+    crate::files::remove_unreferenced_blobs(shared).await?;
     Ok(report)
 }

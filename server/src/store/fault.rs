@@ -14,9 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// would grow the database file, and the recovery probe, fails as a full
 /// disk does; writes into space the file already holds succeed, as they do
 /// on a full tmpfs or ext4 (so the file can be reopened while the disk is
-/// still full). Clones share the switch.
+/// still full). A second switch, [`DiskFault::set_failing`], fails every
+/// write wherever it lands, as a failing disk does, so a commit fails
+/// whatever free space the file holds. Clones share the switches.
 #[derive(Debug, Clone, Default)]
-pub struct DiskFault(Arc<AtomicBool>);
+pub struct DiskFault(Arc<AtomicBool>, Arc<AtomicBool>);
 
 impl DiskFault {
     /// Turns the fault on (`true`) or off.
@@ -26,7 +28,19 @@ impl DiskFault {
 
     /// Whether writes fail now.
     pub fn is_full(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst) || self.is_failing()
+    }
+
+    /// Makes every write fail (`true`), not only those that grow the
+    /// file, or stops that (test:
+    /// `e2e::retention::a_purge_whose_commit_fails_removes_no_file`).
+    pub fn set_failing(&self, failing: bool) {
+        self.1.store(failing, Ordering::SeqCst);
+    }
+
+    /// Whether every write fails now.
+    pub fn is_failing(&self) -> bool {
+        self.1.load(Ordering::SeqCst)
     }
 
     /// The error writes get while the switch is on.
@@ -76,7 +90,7 @@ impl StorageBackend for FaultyBackend {
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
         let end = offset.saturating_add(data.len() as u64);
-        if end > self.inner.len()? {
+        if end > self.inner.len()? || self.fault.is_failing() {
             self.fault.check()?;
         }
         self.inner.write(offset, data)

@@ -8,7 +8,7 @@
 //! transaction; none of them is held across jobs.
 
 use super::records::{EventKindRecord, EventRecord, decode, encode};
-use super::tables::{ATTACHMENTS, BLOB_REFS, EVENTS, FILE_USAGE, ROOM_FILES, meta};
+use super::tables::{ATTACHMENTS, BLOB_REFS, DOOMED_BLOBS, EVENTS, FILE_USAGE, ROOM_FILES, meta};
 use super::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode};
 use redb::{ReadTransaction, ReadableTable, TableError};
@@ -461,6 +461,53 @@ fn remove_records(
         }
     }
     Ok(gone)
+}
+
+/// Notes `hashes` (blobs whose last reference this transaction dropped)
+/// for removal after it commits; see [`DOOMED_BLOBS`].
+///
+/// # Errors
+/// Storage failures.
+pub fn doom(ctx: &mut WriteCtx<'_>, hashes: &[String]) -> Result<(), WriteError> {
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let now = chat_protocol::Timestamp::now().0;
+    let mut doomed = ctx.txn.open_table(DOOMED_BLOBS).map_err(table_err)?;
+    for hash in hashes {
+        doomed.insert(hash.as_str(), now)?;
+    }
+    Ok(())
+}
+
+/// Most doomed blobs one [`remove_doomed`] job looks at, so it never holds
+/// the writer for long; the rest wait for the next call.
+pub const REMOVE_DOOMED_BATCH: usize = 1_000;
+
+/// Takes up to [`REMOVE_DOOMED_BATCH`] entries off [`DOOMED_BLOBS`] and
+/// returns the hashes no attachment refers to any more, for the caller to
+/// remove from the blob store inside the same writer job (after which an
+/// upload of that content stores it again). A hash referred to again is
+/// only taken off the list.
+///
+/// # Errors
+/// Storage failures.
+pub fn remove_doomed(ctx: &mut WriteCtx<'_>) -> Result<Vec<String>, WriteError> {
+    let mut doomed = ctx.txn.open_table(DOOMED_BLOBS).map_err(table_err)?;
+    let refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    let mut taken = Vec::new();
+    for entry in doomed.iter()?.take(REMOVE_DOOMED_BATCH) {
+        let (k, _) = entry?;
+        taken.push(k.value().to_owned());
+    }
+    let mut unreferenced = Vec::with_capacity(taken.len());
+    for hash in taken {
+        doomed.remove(hash.as_str())?;
+        if refs.get(hash.as_str())?.map_or(0, |v| v.value()) == 0 {
+            unreferenced.push(hash);
+        }
+    }
+    Ok(unreferenced)
 }
 
 /// How many attachment records name `hash`.

@@ -108,6 +108,14 @@ pub const ROOM_RETENTION: TableDefinition<u64, &[u8]> = TableDefinition::new("ro
 /// [`super::retention::RetentionRecord`]. Written by `store::retention` only.
 pub const ORG_RETENTION: TableDefinition<&str, &[u8]> = TableDefinition::new("org_retention");
 
+/// Blobs whose last reference went, waiting to be removed from the blob
+/// store. Key: BLAKE3 hex. Value: when, ms. Written in the transaction
+/// that dropped the last reference; the file is removed only by a later
+/// writer job, after that transaction committed, and only if nothing
+/// refers to the hash again (`store::files::remove_doomed`), so a
+/// rolled-back transaction can never leave a record without its file.
+pub const DOOMED_BLOBS: TableDefinition<&str, u64> = TableDefinition::new("doomed_blobs");
+
 /// Calls the macro `$m` with the name of every table above, so code that
 /// must visit each table (the backup, `store::snapshot`) is written once.
 /// A table added above but not here is caught by
@@ -139,7 +147,8 @@ macro_rules! all_tables {
             AUDIT_NODES,
             AUDIT_HEADS,
             ROOM_RETENTION,
-            ORG_RETENTION
+            ORG_RETENTION,
+            DOOMED_BLOBS
         )
     };
 }

@@ -49,15 +49,28 @@ pub trait Attachments: Send + Sync {
         id: u64,
     ) -> StoreFuture<'_, Option<(crate::store::files::AttachmentRecord, bool)>>;
 
-    /// Runs the file collector with grace period `grace_ms`; `gone` gets
-    /// the blobs to remove. Returns how many blobs were released.
+    /// Runs the file collector with grace period `grace_ms`: drops the
+    /// records no live message needs and notes the blobs nothing refers to
+    /// any more. Returns how many blobs it noted; they leave the blob store
+    /// only through [`Attachments::remove_doomed_blobs`].
     ///
     /// # Errors
     /// A storage failure.
-    fn collect_files(
+    fn collect_files(&self, grace_ms: u64) -> StoreFuture<'_, usize>;
+
+    /// Removes, through `remove`, noted blobs that nothing refers to any
+    /// more (at most `store::files::REMOVE_DOOMED_BATCH` per call), after
+    /// the transaction that noted them committed. Contract on any
+    /// backend: a blob file is removed only when no committed attachment
+    /// refers to its hash, and an upload of that content afterwards stores
+    /// it again; a crash before this call leaves the note, and the next
+    /// call removes the file. Returns how many it removed.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn remove_doomed_blobs(
         &self,
-        grace_ms: u64,
-        gone: Arc<ops::attachments::BlobsGone>,
+        remove: Arc<ops::attachments::BlobsGone>,
     ) -> StoreFuture<'_, usize>;
 }
 
@@ -93,14 +106,20 @@ impl Attachments for Store {
         Box::pin(self.read_op(move |txn| ops::attachments::for_download(txn, id)))
     }
 
-    fn collect_files(
+    fn collect_files(&self, grace_ms: u64) -> StoreFuture<'_, usize> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::attachments::collect_garbage(ctx, grace_ms)),
+        )
+    }
+
+    fn remove_doomed_blobs(
         &self,
-        grace_ms: u64,
-        gone: Arc<ops::attachments::BlobsGone>,
+        remove: Arc<ops::attachments::BlobsGone>,
     ) -> StoreFuture<'_, usize> {
         Box::pin(
             self.writer()
-                .write(move |ctx| ops::attachments::collect_garbage(ctx, grace_ms, &*gone)),
+                .write(move |ctx| ops::attachments::remove_doomed_blobs(ctx, &*remove)),
         )
     }
 }

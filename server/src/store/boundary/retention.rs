@@ -50,8 +50,9 @@ pub trait Retention: Send + Sync {
     /// A storage failure.
     fn rooms_to_purge(&self, now: u64) -> StoreFuture<'_, Vec<u64>>;
 
-    /// Purges one batch of `room` (audited as `actor`); `gone` gets the
-    /// blobs left unreferenced, once nothing in the batch can fail.
+    /// Purges one batch of `room` (audited as `actor`); the blobs it left
+    /// unreferenced are noted for [`super::Attachments::remove_doomed_blobs`],
+    /// which the caller runs after this returns.
     ///
     /// # Errors
     /// A storage failure.
@@ -61,7 +62,6 @@ pub trait Retention: Send + Sync {
         room: u64,
         now: u64,
         max: u32,
-        gone: Arc<ops::retention::BlobsGone>,
     ) -> StoreFuture<'_, RetentionBatch>;
 }
 
@@ -109,11 +109,10 @@ impl Retention for Store {
         room: u64,
         now: u64,
         max: u32,
-        gone: Arc<ops::retention::BlobsGone>,
     ) -> StoreFuture<'_, RetentionBatch> {
         Box::pin(
             self.writer()
-                .write(move |ctx| ops::retention::purge_batch(ctx, &actor, room, now, max, &*gone)),
+                .write(move |ctx| ops::retention::purge_batch(ctx, &actor, room, now, max)),
         )
     }
 }

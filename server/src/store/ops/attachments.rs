@@ -13,7 +13,8 @@ use redb::ReadTransaction;
 /// records it, so a failure stores nothing. The text says what failed.
 pub type PlaceBlob = dyn Fn() -> Result<(), String> + Send + Sync;
 
-/// Called with blob hashes no attachment refers to any more.
+/// Removes blobs (by hash) from the blob store; called inside the writer
+/// job of [`remove_doomed_blobs`].
 pub type BlobsGone = dyn Fn(&[String]) + Send + Sync;
 
 /// Refuses a caller who is not a member of `room` now: a missing or
@@ -106,18 +107,31 @@ pub fn for_download(
 }
 
 /// Drops the records of files no live message carries (unsent uploads
-/// older than `grace_ms`, files of deleted messages); `gone` is called,
-/// last, with the blobs nothing refers to any more. Returns how many.
+/// older than `grace_ms`, files of deleted messages) and notes the blobs
+/// nothing refers to any more for [`remove_doomed_blobs`]. Returns how
+/// many blobs it noted.
 ///
 /// # Errors
 /// A storage failure.
-pub fn collect_garbage(
-    ctx: &mut WriteCtx<'_>,
-    grace_ms: u64,
-    gone: &BlobsGone,
-) -> Result<usize, WriteError> {
+pub fn collect_garbage(ctx: &mut WriteCtx<'_>, grace_ms: u64) -> Result<usize, WriteError> {
     let now = chat_protocol::Timestamp::now().0;
     let hashes = records::collect_garbage(ctx, now, grace_ms)?;
-    gone(&hashes);
+    records::doom(ctx, &hashes)?;
+    Ok(hashes.len())
+}
+
+/// Removes, through `remove`, the noted blobs that nothing refers to any
+/// more, and takes them off the list ([`records::remove_doomed`]).
+/// Returns how many it removed. Runs as its own writer job after the job
+/// that noted them committed, so a rolled-back job never loses a file.
+///
+/// # Errors
+/// A storage failure.
+pub fn remove_doomed_blobs(
+    ctx: &mut WriteCtx<'_>,
+    remove: &BlobsGone,
+) -> Result<usize, WriteError> {
+    let hashes = records::remove_doomed(ctx)?;
+    remove(&hashes);
     Ok(hashes.len())
 }

@@ -21,9 +21,6 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
 }
 
-/// Called with the blob hashes a purge batch left unreferenced.
-pub type BlobsGone = dyn Fn(&[String]) + Send + Sync;
-
 fn keep_wire(k: KeepRecord) -> Keep {
     match k {
         KeepRecord::Forever => Keep::Forever,
@@ -271,8 +268,9 @@ pub fn rooms_to_purge(txn: &ReadTransaction, now: u64) -> Result<Vec<u64>, Write
 
 /// Purges one batch of at most `max` messages of `room` older than its
 /// keep period at `now`, recording one audit record by `actor` in the same
-/// transaction; `gone` is called, last, with the blobs no message refers
-/// to any more, for the caller to remove.
+/// transaction; the blobs no message refers to any more are noted for
+/// `ops::attachments::remove_doomed_blobs`, which the caller runs after
+/// this job committed.
 ///
 /// # Errors
 /// A storage failure.
@@ -282,7 +280,6 @@ pub fn purge_batch(
     room: u64,
     now: u64,
     max: u32,
-    gone: &BlobsGone,
 ) -> Result<Batch, WriteError> {
     let b = policy::purge_batch(ctx, room, now, max)?;
     if b.messages > 0 {
@@ -294,9 +291,9 @@ pub fn purge_batch(
             "retention-purge",
             &audit_reason(&b),
         )?;
-        // Last, once nothing in this job can fail: as the file collector
-        // does, so no upload races the removal.
-        gone(&b.blobs_gone);
+        // Removed from the blob store only after this job committed
+        // (`ops::attachments::remove_doomed_blobs`).
+        crate::store::files::doom(ctx, &b.blobs_gone)?;
     }
     Ok(b)
 }
