@@ -522,6 +522,50 @@ async fn an_upload_no_message_references_is_collected_after_its_grace() {
     assert!(gone.is_ok(), "the unreferenced blob was never collected");
 }
 
+/// A blob file that no record names (what a crash between a blob's
+/// placement and its record's commit leaves) is removed by the collector
+/// once older than the grace period, while a file a message carries stays.
+/// Before, the collector only looked at reference counts, so such a file
+/// held its disk for good.
+#[tokio::test]
+async fn a_blob_no_record_names_is_removed_after_its_grace() {
+    let server = spawn_server_with(|c| {
+        c.files.gc_grace_ms = 0;
+        c.files.gc_interval_ms = 50;
+    })
+    .await;
+    let (ana, _) = server.user("ana").await;
+    let room = public_room(&ana, "orphans").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let kept = write_file(dir.path(), "kept.bin", &noise(4096, 31));
+    let up = ana
+        .upload_path(room, &kept, None, |_, _| {})
+        .await
+        .expect("upload");
+    send_file(&ana, room, &up, "kept").await;
+    let data = server.config.data_dir.clone();
+    assert_eq!(blobs(&data).len(), 1);
+
+    let orphan = noise(2048, 32);
+    let h = hash(&orphan);
+    let place = data.join("files/blobs").join(&h[0..2]).join(&h[2..4]);
+    std::fs::create_dir_all(&place).expect("blob dir");
+    std::fs::write(place.join(&h), &orphan).expect("orphan");
+    assert_eq!(blobs(&data).len(), 2);
+
+    let gone = tokio::time::timeout(WAIT, async {
+        while blobs(&data).len() != 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the blob no record names was never removed");
+    assert!(
+        blobs(&data)[0].ends_with(hash(&noise(4096, 31))),
+        "the file a message carries stays"
+    );
+}
+
 #[tokio::test]
 async fn duplicate_content_is_stored_once() {
     let server = spawn_server().await;

@@ -44,6 +44,15 @@ pub trait BlobStore: Send + Sync + 'static {
     /// How many contents are stored and their bytes, for the
     /// `chatd_file_store_*` metrics. Cheap: kept as contents come and go.
     fn held(&self) -> Held;
+
+    /// The hashes of contents stored at least `age` ago (by the file's
+    /// modification time), for the collector's sweep of blobs no record
+    /// names (left by a crash between a blob's placement and its record's
+    /// commit). Blocking: walks the whole store.
+    ///
+    /// # Errors
+    /// I/O failures.
+    fn older_than(&self, age: std::time::Duration) -> io::Result<Vec<String>>;
 }
 
 /// What a blob store holds.
@@ -153,6 +162,35 @@ impl BlobStore for FsBlobStore {
 
     fn held(&self) -> Held {
         *self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn older_than(&self, age: std::time::Duration) -> io::Result<Vec<String>> {
+        fn visit(dir: &Path, age: std::time::Duration, out: &mut Vec<String>) -> io::Result<()> {
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    visit(&entry.path(), age, out)?;
+                } else if kind.is_file() {
+                    let name = entry.file_name();
+                    let Some(hash) = name.to_str().filter(|h| valid_hash(h)) else {
+                        continue;
+                    };
+                    let old = entry
+                        .metadata()?
+                        .modified()?
+                        .elapsed()
+                        .is_ok_and(|e| e >= age);
+                    if old {
+                        out.push(hash.to_owned());
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        visit(&self.root, age, &mut out)?;
+        Ok(out)
     }
 }
 

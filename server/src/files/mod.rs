@@ -405,7 +405,36 @@ pub(crate) async fn collect_garbage(
         tracing::info!(partials, "removed abandoned partial uploads");
     }
     shared.storage.collect_files(grace).await?;
+    note_orphans(shared, grace).await?;
     remove_doomed(shared).await
+}
+
+/// Notes the blob files older than `grace_ms` that no record names (a
+/// crash between a blob's placement and its record's commit leaves one),
+/// so [`remove_doomed`] removes them; in writer jobs of at most
+/// `store::files::REMOVE_DOOMED_BATCH` hashes (test:
+/// `e2e::files::a_blob_no_record_names_is_removed_after_its_grace`).
+async fn note_orphans(
+    shared: &crate::shared::Shared,
+    grace_ms: u64,
+) -> Result<(), crate::store::WriteError> {
+    let blobs = shared.files.blobs.clone();
+    let age = Duration::from_millis(grace_ms);
+    let old = match tokio::task::spawn_blocking(move || blobs.older_than(age)).await {
+        Ok(Ok(old)) => old,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot list the blob store; orphan files wait for the next pass");
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "listing the blob store failed");
+            return Ok(());
+        }
+    };
+    for chunk in old.chunks(crate::store::files::REMOVE_DOOMED_BATCH) {
+        shared.storage.note_orphan_blobs(chunk.to_vec()).await?;
+    }
+    Ok(())
 }
 
 /// Removes the blobs that collection and retention noted and nothing

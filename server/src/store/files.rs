@@ -480,6 +480,15 @@ pub fn doom(ctx: &mut WriteCtx<'_>, hashes: &[String]) -> Result<(), WriteError>
     Ok(())
 }
 
+/// How many attachment records name `hash`, inside a write.
+///
+/// # Errors
+/// Storage failures.
+pub fn blob_refs_in(ctx: &mut WriteCtx<'_>, hash: &str) -> Result<u64, WriteError> {
+    let refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    Ok(refs.get(hash)?.map_or(0, |v| v.value()))
+}
+
 /// Most doomed blobs one [`remove_doomed`] job looks at, so it never holds
 /// the writer for long; the rest wait for the next call.
 pub const REMOVE_DOOMED_BATCH: usize = 1_000;

@@ -72,6 +72,14 @@ pub trait Attachments: Send + Sync {
         &self,
         remove: Arc<ops::attachments::BlobsGone>,
     ) -> StoreFuture<'_, usize>;
+
+    /// Notes, for [`Attachments::remove_doomed_blobs`], those of `hashes`
+    /// (blob files found in the blob store) that no attachment refers to.
+    /// Returns how many it noted.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn note_orphan_blobs(&self, hashes: Vec<String>) -> StoreFuture<'_, usize>;
 }
 
 impl Attachments for Store {
@@ -120,6 +128,13 @@ impl Attachments for Store {
         Box::pin(
             self.writer()
                 .write(move |ctx| ops::attachments::remove_doomed_blobs(ctx, &*remove)),
+        )
+    }
+
+    fn note_orphan_blobs(&self, hashes: Vec<String>) -> StoreFuture<'_, usize> {
+        Box::pin(
+            self.writer()
+                .write(move |ctx| ops::attachments::note_orphans(ctx, &hashes)),
         )
     }
 }

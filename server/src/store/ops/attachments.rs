@@ -120,6 +120,24 @@ pub fn collect_garbage(ctx: &mut WriteCtx<'_>, grace_ms: u64) -> Result<usize, W
     Ok(hashes.len())
 }
 
+/// Notes for [`remove_doomed_blobs`] those of `hashes` (blob files found in
+/// the blob store) that no attachment refers to: files a crash left
+/// between a blob's placement and its record's commit. Returns how many it
+/// noted.
+///
+/// # Errors
+/// A storage failure.
+pub fn note_orphans(ctx: &mut WriteCtx<'_>, hashes: &[String]) -> Result<usize, WriteError> {
+    let mut orphans = Vec::new();
+    for hash in hashes {
+        if records::blob_refs_in(ctx, hash)? == 0 {
+            orphans.push(hash.clone());
+        }
+    }
+    records::doom(ctx, &orphans)?;
+    Ok(orphans.len())
+}
+
 /// Removes, through `remove`, the noted blobs that nothing refers to any
 /// more, and takes them off the list ([`records::remove_doomed`]).
 /// Returns how many it removed. Runs as its own writer job after the job
