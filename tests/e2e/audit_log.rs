@@ -532,3 +532,72 @@ async fn audit_requests_are_for_admins_and_check_their_ranges() {
     assert!(page.iter().all(|e| e.proof.iter().all(|h| h.len() == 32)));
     assert_eq!(page[1].record.as_ref().unwrap().id, n);
 }
+
+/// A room's owner reads the room's moderation records but not what server
+/// admins did there as auditors: a declared access with its reason, an
+/// audit search with its query, a legal hold. Those are for server admins
+/// only, in both the plain and the paged log (before, every record scoped
+/// to the room was shown to its admins, disclosing an investigation to the
+/// people it may concern).
+#[tokio::test]
+async fn room_admins_do_not_see_server_admins_audit_reads_or_holds() {
+    use chat_protocol::{Keep, PageRequest, RetentionScope, SearchQuery};
+    let server = spawn_server().await;
+    let admin = server.admin().await;
+    let (olga, _) = server.user("olga").await;
+    let room = public_room(&olga, "ward").await;
+    olga.moderate(
+        room,
+        ModAction::SetTopic {
+            topic: "night shift".into(),
+        },
+        "handover",
+    )
+    .await
+    .unwrap();
+    admin
+        .declare_access(Some(room), "export", "case 17")
+        .await
+        .unwrap();
+    let mut q = SearchQuery::new("handover", 5);
+    q.room = Some(room);
+    q.audit = true;
+    admin.search(q).await.unwrap();
+    admin
+        .set_legal_hold(RetentionScope::Room(room), true, "matter 9")
+        .await
+        .unwrap();
+    admin
+        .set_retention(RetentionScope::Room(room), Some(Keep::Days(30)))
+        .await
+        .unwrap();
+
+    let hidden = ["access-export", "search-audit", "legal-hold"];
+    let all = admin.moderation_log(Some(room), 100).await.unwrap();
+    for action in hidden {
+        find(&all, action);
+    }
+    let owner = olga.moderation_log(Some(room), 100).await.unwrap();
+    let paged = olga
+        .moderation_log_page(Some(room), PageRequest::first())
+        .await
+        .unwrap()
+        .items;
+    for seen in [&owner, &paged] {
+        let actions: Vec<&str> = seen.iter().map(|r| r.action.as_str()).collect();
+        assert!(
+            actions.contains(&"set-topic"),
+            "the owner reads the room's moderation: {actions:?}"
+        );
+        assert!(
+            actions.contains(&"retention-set"),
+            "and its retention settings: {actions:?}"
+        );
+        for action in hidden {
+            assert!(
+                !actions.contains(&action),
+                "{action} is for server admins only: {actions:?}"
+            );
+        }
+    }
+}

@@ -379,21 +379,46 @@ pub fn log(
             break;
         }
         let (k, v) = entry?;
-        let rec: ModRecord = decode(v.value())?;
-        if room.is_some_and(|r| rec.room != Some(r.0)) {
-            continue;
+        if let Some(wire) = shown(k.value(), decode(v.value())?, room, admin) {
+            out.push(wire);
         }
-        out.push(proto::ModerationRecord {
-            id: k.value(),
-            at: Timestamp(rec.at),
-            actor: rec.actor.to_wire(),
-            room: rec.room.map(proto::RoomId),
-            target: rec.target.map(|t| t.to_wire()),
-            action: rec.action,
-            reason: rec.reason,
-        });
     }
     Ok(Some(out))
+}
+
+/// Audit actions only server admins read, even in a room's log: what
+/// server admins and auditors did (declared accesses, reads of deleted
+/// text, audit searches, backups) and legal holds, so an investigation is
+/// not disclosed to the admins of the room it concerns (test:
+/// `e2e::audit_log::room_admins_do_not_see_server_admins_audit_reads_or_holds`).
+pub fn server_admins_only(action: &str) -> bool {
+    action.starts_with("access-")
+        || matches!(
+            action,
+            "read-deleted" | "search-audit" | "backup" | "legal-hold" | "legal-hold-release"
+        )
+}
+
+/// Record `id` as the wire shows it to a reader of `room`'s log (every
+/// room's when `None`), or `None` when that reader does not see it.
+fn shown(
+    id: u64,
+    rec: ModRecord,
+    room: Option<proto::RoomId>,
+    admin: bool,
+) -> Option<proto::ModerationRecord> {
+    if room.is_some_and(|r| rec.room != Some(r.0)) || (!admin && server_admins_only(&rec.action)) {
+        return None;
+    }
+    Some(proto::ModerationRecord {
+        id,
+        at: Timestamp(rec.at),
+        actor: rec.actor.to_wire(),
+        room: rec.room.map(proto::RoomId),
+        target: rec.target.map(|t| t.to_wire()),
+        action: rec.action,
+        reason: rec.reason,
+    })
 }
 
 /// As [`log`], one page at a time (the cursor is the id of the oldest
@@ -420,18 +445,8 @@ pub fn log_page(
     let below = page.after.unwrap_or(u64::MAX);
     for entry in r.modlog.range(..below)?.rev() {
         let (k, v) = entry?;
-        let rec: ModRecord = decode(v.value())?;
-        if room.is_some_and(|r| rec.room != Some(r.0)) {
+        let Some(wire) = shown(k.value(), decode(v.value())?, room, admin) else {
             continue;
-        }
-        let wire = proto::ModerationRecord {
-            id: k.value(),
-            at: Timestamp(rec.at),
-            actor: rec.actor.to_wire(),
-            room: rec.room.map(proto::RoomId),
-            target: rec.target.map(|t| t.to_wire()),
-            action: rec.action,
-            reason: rec.reason,
         };
         if !out.offer(k.value(), wire) {
             break;
