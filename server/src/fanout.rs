@@ -477,33 +477,12 @@ pub fn encode_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::{AuthorRecord, EventKindRecord};
 
     fn message(seq: u64) -> Effect {
         Effect::Room {
             room: 1,
             seq,
-            event: Box::new(EventRecord {
-                ts: 1_700_000_000_000 + seq,
-                sender: AuthorRecord {
-                    id: 7,
-                    username: "ana".into(),
-                    display_name: "Ana".into(),
-                    org: String::new(),
-                },
-                kind: EventKindRecord::Message {
-                    id: chat_protocol::MessageId::new_at(chat_protocol::Timestamp(1))
-                        .0
-                        .to_string(),
-                    text: format!("message {seq}"),
-                    reply_to: None,
-                    mentions: Vec::new(),
-                    edited_at: None,
-                    deleted: None,
-                    reactions: Vec::new(),
-                    attachments: Vec::new(),
-                },
-            }),
+            event: Box::new(crate::store::records::test_message(seq)),
         }
     }
 

@@ -90,6 +90,26 @@ fn stalled_upload(
     })
 }
 
+/// Starts an upload of `meta` that the server must refuse before asking
+/// for any byte; returns the refusal.
+async fn refused_before_any_byte(conn: &Connection, room: RoomId, meta: &FileMeta) -> ClientError {
+    let mut read_any = false;
+    let err = conn
+        .upload_from(
+            room,
+            meta,
+            |_| {
+                read_any = true;
+                async { Err::<StallAt, _>(ClientError::ConnectionLost("unused".into())) }
+            },
+            |_, _| {},
+        )
+        .await
+        .expect_err("refused");
+    assert!(!read_any, "a refused upload reads no byte");
+    err
+}
+
 /// Uploads `bytes` whole, resuming from whatever the server already holds.
 async fn resume_upload(
     conn: &Connection,
@@ -356,21 +376,7 @@ async fn over_limit_files_are_refused_before_any_byte() {
         (refused(2 << 20, "image/png"), ErrorCode::FileTooLarge),
         (refused(10, "application/pdf"), ErrorCode::MediaTypeRefused),
     ] {
-        let mut read_any = false;
-        let err = ana
-            .upload_from(
-                room,
-                &meta,
-                |_| {
-                    read_any = true;
-                    async { Err::<StallAt, _>(ClientError::ConnectionLost("unused".into())) }
-                },
-                |_, _| {},
-            )
-            .await
-            .expect_err("refused");
-        assert_eq!(code(err), want);
-        assert!(!read_any, "a refused upload reads no byte");
+        assert_eq!(code(refused_before_any_byte(&ana, room, &meta).await), want);
     }
     let dir = tempfile::tempdir().expect("tmp");
     let first = write_file(dir.path(), "a.png", &noise(1 << 20, 1));
@@ -378,22 +384,9 @@ async fn over_limit_files_are_refused_before_any_byte() {
         .await
         .expect("within quota");
     let second = write_file(dir.path(), "b.png", &noise(1 << 20, 2));
-    let mut read_any = false;
     let meta = FileMeta::of_path(&second, None).await.expect("meta");
-    let err = ana
-        .upload_from(
-            room,
-            &meta,
-            |_| {
-                read_any = true;
-                async { Err::<StallAt, _>(ClientError::ConnectionLost("unused".into())) }
-            },
-            |_, _| {},
-        )
-        .await
-        .expect_err("quota");
+    let err = refused_before_any_byte(&ana, room, &meta).await;
     assert_eq!(code(err), ErrorCode::QuotaExceeded);
-    assert!(!read_any, "the quota refusal came before any byte");
 }
 
 /// A partial upload takes disk as a stored file does: a user whose
@@ -428,20 +421,7 @@ async fn unfinished_uploads_count_against_the_uploaders_quota() {
         size: size as u64,
         hash: hash(&other),
     };
-    let mut read_any = false;
-    let err = ana
-        .upload_from(
-            room,
-            &other_meta,
-            |_| {
-                read_any = true;
-                async { Err::<StallAt, _>(ClientError::ConnectionLost("unused".into())) }
-            },
-            |_, _| {},
-        )
-        .await
-        .expect_err("the unfinished upload's bytes count");
-    assert!(!read_any, "refused before any byte");
+    let err = refused_before_any_byte(&ana, room, &other_meta).await;
     let ClientError::Server(body) = err else {
         panic!("expected a refusal")
     };

@@ -31,6 +31,23 @@ fn big_text(i: usize) -> String {
     head.clone() + &"x".repeat(16 * 1024 - 64 - head.len())
 }
 
+/// How many lines of type `kind` a server admin's `chatctl export --room
+/// ROOM` prints, within [`answered`]'s deadline.
+async fn exported(ctl: &Ctl, room: &str, kind: &str) -> usize {
+    let export = answered(
+        "chatctl export",
+        ok(args(
+            ctl.admin(),
+            &["export", "--room", room, "--reason", "test"],
+        )),
+    )
+    .await;
+    json_lines(&export)
+        .into_iter()
+        .filter(|v| v["type"] == kind)
+        .count()
+}
+
 /// `fut`, or a failure naming `what` if no answer came within [`ANSWER`].
 async fn answered<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(ANSWER, fut)
@@ -422,18 +439,7 @@ async fn chatctl_history_and_export_of_big_messages_succeed() {
     let lines = json_lines(&hist);
     assert_eq!(lines.len(), 70, "one line per message");
 
-    let export = answered(
-        "chatctl export",
-        ok(args(
-            ctl.admin(),
-            &["export", "--room", "big", "--reason", "test"],
-        )),
-    )
-    .await;
-    let messages = json_lines(&export)
-        .into_iter()
-        .filter(|v| v["type"] == "message")
-        .count();
+    let messages = exported(&ctl, "big", "message").await;
     assert_eq!(messages, 70);
 }
 
@@ -502,18 +508,7 @@ async fn a_long_moderation_log_is_exported_whole() {
         r.unwrap();
     }
     let ctl = Ctl::new(&server);
-    let export = answered(
-        "chatctl export",
-        ok(args(
-            ctl.admin(),
-            &["export", "--room", "ward", "--reason", "test"],
-        )),
-    )
-    .await;
-    let records = json_lines(&export)
-        .into_iter()
-        .filter(|v| v["type"] == "moderation")
-        .count();
+    let records = exported(&ctl, "ward", "moderation").await;
     // 1200 topic changes and the export's own access record.
     assert_eq!(records, 1201);
 }

@@ -206,7 +206,10 @@ pub(crate) async fn purge_pass(
         report.rooms.extend(total);
     }
     // The purged files leave the blob store only now that their batches
-    // committed.
-    crate::files::remove_unreferenced_blobs(shared).await?;
+    // committed (a pass that purged no file has none to remove, and does
+    // not wait for a running backup).
+    if report.rooms.iter().any(|r| r.files > 0) {
+        crate::files::remove_unreferenced_blobs(shared).await?;
+    }
     Ok(report)
 }

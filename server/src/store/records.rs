@@ -621,3 +621,30 @@ impl EventRecord {
         matches!(self.kind, EventKindRecord::Message { .. })
     }
 }
+
+/// A message by "ana" whose time and text follow `seq`: the fixture of
+/// the fan-out and bus unit tests.
+#[cfg(test)]
+pub(crate) fn test_message(seq: u64) -> EventRecord {
+    EventRecord {
+        ts: 1_700_000_000_000 + seq,
+        sender: AuthorRecord {
+            id: 7,
+            username: "ana".into(),
+            display_name: "Ana".into(),
+            org: String::new(),
+        },
+        kind: EventKindRecord::Message {
+            id: chat_protocol::MessageId::new_at(chat_protocol::Timestamp(1))
+                .0
+                .to_string(),
+            text: format!("message {seq}"),
+            reply_to: None,
+            mentions: Vec::new(),
+            edited_at: None,
+            deleted: None,
+            reactions: Vec::new(),
+            attachments: Vec::new(),
+        },
+    }
+}

@@ -366,12 +366,8 @@ pub fn log(
     limit: u32,
 ) -> Result<Option<Vec<proto::ModerationRecord>>, WriteError> {
     let r = &Reader::open(txn)?;
-    if !admin {
-        let Some(room) = room else { return Ok(None) };
-        let m = query::member(&r.members, room.0, user)?;
-        if m.is_none_or(|m| m.role < RoleRecord::Admin) {
-            return Ok(None);
-        }
+    if !may_read_log(r, user, admin, room)? {
+        return Ok(None);
     }
     let mut out = Vec::new();
     for entry in r.modlog.iter()?.rev() {
@@ -384,6 +380,22 @@ pub fn log(
         }
     }
     Ok(Some(out))
+}
+
+/// Whether `user` may read the audit trail of `room` (every room's when
+/// `None`): server admins always, a room's owner and admins its own.
+fn may_read_log(
+    r: &Reader,
+    user: u64,
+    admin: bool,
+    room: Option<proto::RoomId>,
+) -> Result<bool, WriteError> {
+    if admin {
+        return Ok(true);
+    }
+    let Some(room) = room else { return Ok(false) };
+    let m = query::member(&r.members, room.0, user)?;
+    Ok(m.is_some_and(|m| m.role >= RoleRecord::Admin))
 }
 
 /// Audit actions only server admins read, even in a room's log: what
@@ -434,12 +446,8 @@ pub fn log_page(
     page: PageRequest,
 ) -> Result<Option<Page<proto::ModerationRecord>>, WriteError> {
     let r = &Reader::open(txn)?;
-    if !admin {
-        let Some(room) = room else { return Ok(None) };
-        let m = query::member(&r.members, room.0, user)?;
-        if m.is_none_or(|m| m.role < RoleRecord::Admin) {
-            return Ok(None);
-        }
+    if !may_read_log(r, user, admin, room)? {
+        return Ok(None);
     }
     let mut out = PageBuilder::new(page.limit);
     let below = page.after.unwrap_or(u64::MAX);

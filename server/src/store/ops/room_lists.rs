@@ -111,16 +111,17 @@ pub fn directory(
     for entry in r.rooms.iter()? {
         let (k, v) = entry?;
         let room: RoomRecord = decode(v.value())?;
-        if all
-            || (room.kind == RoomKindRecord::Group
-                && room.public
-                && !room.archived
-                && !room.deleted)
-        {
+        if all || in_directory(&room) {
             out.push(room_info(&r.users, k.value(), &room, user)?);
         }
     }
     Ok(out)
+}
+
+/// Whether `room` is listed in the public directory: a public group room,
+/// neither archived nor deleted.
+fn in_directory(room: &RoomRecord) -> bool {
+    room.kind == RoomKindRecord::Group && room.public && !room.archived && !room.deleted
 }
 
 /// As [`directory`], one page in room-id order.
@@ -139,12 +140,9 @@ pub fn directory_page(
     for entry in r.rooms.range(from..)? {
         let (k, v) = entry?;
         let room: RoomRecord = decode(v.value())?;
-        let listed = all
-            || (room.kind == RoomKindRecord::Group
-                && room.public
-                && !room.archived
-                && !room.deleted);
-        if listed && !out.offer(k.value(), room_info(&r.users, k.value(), &room, user)?) {
+        if (all || in_directory(&room))
+            && !out.offer(k.value(), room_info(&r.users, k.value(), &room, user)?)
+        {
             break;
         }
     }
