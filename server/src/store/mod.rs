@@ -18,6 +18,7 @@ mod ctx;
 pub mod fault;
 pub mod files;
 pub mod health;
+pub mod kv;
 mod open;
 pub mod ops;
 pub mod query;
