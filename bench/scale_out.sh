@@ -13,7 +13,7 @@
 # Loopback only. Every run gets a fresh redb directory or a fresh database.
 #
 # Settings (environment):
-#   ROUNDS=3 CLIENTS=200 SENDERS=4 RATE=2000 DURATION=20s  the load
+#   ROUNDS=3 CLIENTS=200 SENDERS=4 RATE=200 DURATION=20s  the load (fanout)
 #   CONFIGS="redb pg pg2"        which configurations, in round order
 #   CARGO_TARGET_DIR             where to build [default: <repo>/target]
 #   RESULTS                      where to keep the per-run JSON and logs
@@ -30,7 +30,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-200}
 SENDERS=${SENDERS:-4}
-RATE=${RATE:-2000}
+RATE=${RATE:-200}
 DURATION=${DURATION:-20s}
 CONFIGS=${CONFIGS:-"redb pg pg2"}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -185,7 +185,7 @@ start_node() {
     NODE_PIDS+=("$NODE_PID")
     local line=""
     for _ in $(seq $((START_WAIT * 10))); do
-        line=$(grep -m1 'chatd listening' "$dir/chatd.log" || true)
+        line=$(grep -m1 'chatd listening' "$dir/chatd.log" 2>/dev/null || true)
         [[ -n $line ]] && break
         kill -0 "$NODE_PID" 2>/dev/null || { tail -20 "$dir/chatd.log" >&2; die "chatd exited while starting"; }
         sleep 0.1
