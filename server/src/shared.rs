@@ -1,6 +1,6 @@
 //! State shared by every connection of one server.
 
-use crate::fanout::Hub;
+use crate::fanout::{Effect, Hub};
 use crate::handlers::rate::Limiter;
 use crate::store::Store;
 use chat_protocol as proto;
@@ -17,8 +17,11 @@ pub struct Shared {
     /// The storage boundary: every typed store operation
     /// ([`crate::store::boundary`]). Handlers call this, not `store`.
     pub storage: Arc<dyn crate::store::boundary::Boundary>,
-    /// Fan-out.
+    /// Fan-out to this node's sessions. Handlers hand effects to
+    /// [`Shared::fan_out`], not to the hub, so other nodes get them too.
     pub hub: Arc<Hub>,
+    /// The cross-node bus (`--bus`), or `None` on a single node.
+    pub bus: Option<crate::bus::Bus>,
     /// The running configuration; [`crate::reload::LiveConfig::current`]
     /// reads it, a SIGHUP reload swaps it.
     pub config: crate::reload::LiveConfig,
@@ -53,6 +56,18 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Hands effects made outside the writer (typing, presence hidden by a
+    /// block) to every session they concern: through the bus when there
+    /// is one (it publishes them for the other nodes and delivers them
+    /// here), else to this node's hub. Committed effects take the same
+    /// path from the writer's tap. Never blocks.
+    pub fn fan_out(&self, effects: Vec<Effect>) {
+        match &self.bus {
+            Some(bus) => bus.fan_out(effects),
+            None => self.hub.apply(effects),
+        }
+    }
+
     /// The limits announced to clients in `Welcome`.
     pub fn wire_limits(&self) -> proto::Limits {
         self.config.current().limits.to_wire()
