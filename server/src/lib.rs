@@ -457,6 +457,14 @@ impl Server {
         if let Some(presence) = presence {
             presence.abort();
         }
+        if let Some(bus) = &self.shared.bus {
+            // Other nodes take this node's users offline now, not after
+            // their entries lapse.
+            self.shared.presence.leave();
+            if !bus.flush(Duration::from_secs(1)).await {
+                tracing::warn!("could not tell the bus this node is stopping");
+            }
+        }
         if let Some(ops) = ops {
             ops.abort();
         }

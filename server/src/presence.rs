@@ -12,7 +12,9 @@
 //! lapses after [`MISSED_HEARTBEATS`] of the sending node's heartbeat
 //! intervals without a heartbeat naming it ([`Registry::expire`]), so the
 //! users of a node that dies go offline everywhere without any message
-//! from it. This node's own changes go out through the sink set with
+//! from it; a node that stops gracefully says so ([`Registry::leave`]),
+//! and its users go offline at once. This node's own changes go out
+//! through the sink set with
 //! [`Registry::set_sink`], under the registry's lock, so a heartbeat never
 //! overtakes a change made after its snapshot.
 
@@ -304,6 +306,34 @@ impl Registry {
         }
     }
 
+    /// Node `node` said it is stopping: drops all its entries.
+    /// Returns the users whose merged state changed, with that state.
+    pub fn gone_from(&self, node: &str) -> Vec<(u64, Presence)> {
+        let mut state = self.lock();
+        let users: Vec<u64> = state
+            .remote
+            .iter()
+            .filter(|(_, entries)| entries.iter().any(|r| &*r.node == node))
+            .map(|(user, _)| *user)
+            .collect();
+        users
+            .into_iter()
+            .filter_map(|user| state.set_remote(node, user, None).map(|p| (user, p)))
+            .collect()
+    }
+
+    /// Tells the other nodes (through the sink, if any) that this node is
+    /// stopping, so its users go offline there at once rather than after
+    /// their entries lapse.
+    pub fn leave(&self) {
+        if let Some((node, sink)) = self.sink.get() {
+            let _state = self.lock();
+            sink(BusMessage::Gone {
+                node: node.to_string(),
+            });
+        }
+    }
+
     /// `user`'s merged presence and last-seen as far as this process
     /// knows; `stored_last_seen` fills in for users not seen since start.
     pub fn get(&self, user: u64, stored_last_seen: Option<u64>) -> (Presence, Option<Timestamp>) {
@@ -374,6 +404,7 @@ fn heard(registry: &Registry, message: BusMessage) -> Vec<(u64, Presence)> {
             online,
             away,
         } => registry.heartbeat_from(&node, Duration::from_millis(every_ms), &online, &away),
+        BusMessage::Gone { node } => registry.gone_from(&node),
         _ => Vec::new(),
     }
 }
@@ -413,6 +444,9 @@ mod tests {
         assert_eq!(r.disconnected(8), Some(Presence::Away));
         assert_eq!(r.connected(7), None);
         assert_eq!(r.disconnected(7), None, "still connected on node b");
+        // A node that stops takes its users with it at once.
+        r.heartbeat_from("c", every, &[9], &[]);
+        assert_eq!(r.gone_from("c"), vec![(9, Presence::Offline)]);
         // Node b says user 7 left: offline at once.
         assert_eq!(
             r.remote("b", 7, false, false, every),

@@ -339,6 +339,30 @@ async fn a_user_on_another_node_is_online_here_until_its_heartbeats_stop() {
     publish(&raw, node_subject("chat", node), say(false, false)).await;
     assert_eq!(next_presence(&mut watch, "bob").await, Presence::Offline);
     assert!(sent.elapsed() < Duration::from_secs(5));
+
+    // A node that stops gracefully takes its users offline at once, long
+    // before a minute-long heartbeat interval would let them lapse.
+    publish(
+        &raw,
+        node_subject("chat", node),
+        BusMessage::Heartbeat {
+            node: node.into(),
+            every_ms: 60_000,
+            online: vec![bob_id],
+            away: vec![],
+        },
+    )
+    .await;
+    assert_eq!(next_presence(&mut watch, "bob").await, Presence::Online);
+    let sent = Instant::now();
+    publish(
+        &raw,
+        node_subject("chat", node),
+        BusMessage::Gone { node: node.into() },
+    )
+    .await;
+    assert_eq!(next_presence(&mut watch, "bob").await, Presence::Offline);
+    assert!(sent.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]

@@ -152,8 +152,8 @@ pub struct Hooks {
     /// this node was disconnected: a follower of storage (the search
     /// indexer's feed) then reads their new events.
     pub room_changed: Option<Box<dyn Fn(u64) + Send + Sync>>,
-    /// Given other nodes' [`BusMessage::Presence`] and
-    /// [`BusMessage::Heartbeat`] messages.
+    /// Given other nodes' [`BusMessage::Presence`],
+    /// [`BusMessage::Heartbeat`] and [`BusMessage::Gone`] messages.
     pub presence: Option<Box<dyn Fn(BusMessage) + Send + Sync>>,
 }
 
@@ -164,6 +164,9 @@ struct Outbound {
     /// For a room event, (room, seq): sent as [`BusMessage::Head`] when
     /// the payload is too large for NATS.
     event: Option<(u64, u64)>,
+    /// For [`Bus::flush`]'s marker (no payload): told once everything
+    /// queued before it was flushed to nats-server.
+    flushed: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The outgoing side, cheap to clone: encodes effects and queues them for
@@ -212,6 +215,7 @@ impl Publisher {
             subject,
             payload,
             event,
+            flushed: None,
         };
         if self.tx.try_send(out).is_err() {
             self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
@@ -233,6 +237,7 @@ impl Publisher {
             subject,
             payload,
             event: None,
+            flushed: None,
         };
         if self.tx.try_send(out).is_err() {
             self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
@@ -419,6 +424,27 @@ impl Bus {
         Box::new(move |effects| publisher.commit(effects))
     }
 
+    /// Waits, at most `wait`, until every message queued before this call
+    /// has been written to nats-server (for a graceful stop: the last
+    /// presence messages should not die with the process). Returns whether
+    /// they were.
+    pub async fn flush(&self, wait: Duration) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let marker = Outbound {
+            subject: String::new(),
+            payload: Bytes::new(),
+            event: None,
+            flushed: Some(tx),
+        };
+        let queued = self.publisher.tx.send(marker);
+        tokio::time::timeout(
+            wait,
+            async move { queued.await.is_ok() && rx.await.is_ok() },
+        )
+        .await
+        .unwrap_or(false)
+    }
+
     /// This node's counters.
     pub fn stats(&self) -> &BusStats {
         &self.stats
@@ -442,6 +468,12 @@ async fn publish_loop(
     stats: Arc<BusStats>,
 ) {
     while let Some(out) = rx.recv().await {
+        if let Some(flushed) = out.flushed {
+            if client.flush().await.is_ok() {
+                let _ = flushed.send(());
+            }
+            continue;
+        }
         if client.connection_state() != async_nats::connection::State::Connected {
             stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
             continue;

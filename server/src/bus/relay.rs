@@ -127,7 +127,9 @@ impl<G: GapFill> Relay<G> {
             BusMessage::User { user, frame } => hub.publish_user(user, frame),
             BusMessage::Revoke { room, user } => hub.apply(vec![Effect::Revoke { room, user }]),
             BusMessage::Account { user } => hub.account_changed(user),
-            BusMessage::Presence { .. } | BusMessage::Heartbeat { .. } => {
+            BusMessage::Presence { .. }
+            | BusMessage::Heartbeat { .. }
+            | BusMessage::Gone { .. } => {
                 if let Some(presence) = &self.hooks.presence {
                     presence(message);
                 }

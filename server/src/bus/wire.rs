@@ -9,7 +9,8 @@
 //!   (notifications, contacts, presence hidden by a block) and account
 //!   changes (session revocation).
 //! - `<prefix>.node.<node>`: what one node says of its own sessions:
-//!   presence changes and its periodic heartbeat (`crate::presence`), on
+//!   presence changes, its periodic heartbeat and its going away
+//!   (`crate::presence`), on
 //!   one subject so they stay in order. `<node>` is the node's id for this
 //!   run ([`node_id`]).
 //!
@@ -102,6 +103,11 @@ pub enum BusMessage {
         online: Vec<u64>,
         /// Users connected there and away.
         away: Vec<u64>,
+    },
+    /// Node `node` is stopping: none of its sessions count any more.
+    Gone {
+        /// The sending node's id ([`node_id`]).
+        node: String,
     },
 }
 
@@ -270,6 +276,7 @@ mod tests {
                 online: vec![4, 5],
                 away: vec![6],
             },
+            BusMessage::Gone { node: "a-1".into() },
         ];
         for m in messages {
             let bytes = m.encode().expect("encode");
