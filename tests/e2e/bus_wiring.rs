@@ -279,6 +279,16 @@ async fn next_presence(events: &mut chat_client::UserStream, name: &'static str)
     }
 }
 
+/// Waits for `name`'s presence to be announced as `state`, skipping
+/// earlier announcements (which may race the room that makes them
+/// visible).
+async fn wait_presence(events: &mut chat_client::UserStream, name: &'static str, state: Presence) {
+    wait_user_event(events, move |e| {
+        matches!(e, UserEvent::Presence(p) if p.user.username == name && p.presence == state)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_user_on_another_node_is_online_here_until_its_heartbeats_stop() {
     let nats = nats_or_skip!();
@@ -404,4 +414,84 @@ fn the_chatd_binary_refuses_a_bus_without_postgresql() {
         !dir.path().join("data").exists(),
         "refused before opening storage"
     );
+}
+
+/// Two real nodes on one nats-server, each with its own redb (the same
+/// accounts created in the same order on both, so ids agree; the room
+/// lives on node A, whose storage decides who watches whom). Bob on node B
+/// is online for alice on node A, goes offline when his last session
+/// there ends, and again when node B stops. Disabled on both (node B's
+/// own change kept from its sessions by the test hook, standing in for
+/// shared storage), he loses his session on B within 2 s of node A's
+/// change.
+#[tokio::test]
+async fn two_nodes_share_presence_and_account_changes() {
+    let nats = nats_or_skip!();
+    let a = node_with_bus(&nats.url(), |_| {}).await;
+    let mut b = node_with_bus(&nats.url(), |c| {
+        c.node_name = "node-b".into();
+        c.account_effects_bus_only = true;
+    })
+    .await;
+    let (admin_a, admin_b) = (a.admin().await, b.admin().await);
+    for admin in [&admin_a, &admin_b] {
+        for name in ["alice", "bob"] {
+            admin
+                .create_user(name, Some(chat_e2e::PASSWORD), "", "", false)
+                .await
+                .expect("create");
+        }
+    }
+    let (alice, alice_info) = a.login("alice").await;
+    let bob_on_b = admin_b.get_user("bob").await.expect("bob on b");
+    let bob_on_a = admin_a.get_user("bob").await.expect("bob on a");
+    assert_eq!(bob_on_a.author.id, bob_on_b.author.id, "ids agree");
+    assert_ne!(alice_info.author.id, bob_on_b.author.id);
+    let room = chat_e2e::public_room(&alice, "bus-ward").await;
+    alice.add_member(room, "bob").await.expect("bob joins");
+    let mut watch = alice.user_events().await.expect("alice's user stream");
+
+    // Bob logs in on B: alice on A sees him online, announced and asked.
+    let (laptop, _) = b.login("bob").await;
+    wait_presence(&mut watch, "bob", Presence::Online).await;
+    let now = alice.presence(&["bob"]).await.expect("presence");
+    assert_eq!(now[0].presence, Presence::Online, "online on node b");
+    drop(laptop);
+    let (phone, _) = b.login("bob").await;
+    phone.set_away(true).await.expect("away");
+    wait_presence(&mut watch, "bob", Presence::Away).await;
+    phone.set_away(false).await.expect("back");
+    wait_presence(&mut watch, "bob", Presence::Online).await;
+
+    // Disabled on both stores; only node A's change wakes B's sessions.
+    admin_b
+        .update_user("bob", UserChange::Disabled(true))
+        .await
+        .expect("disable on b");
+    phone
+        .ping()
+        .await
+        .expect("bob's session on b is still open");
+    let sent = Instant::now();
+    admin_a
+        .update_user("bob", UserChange::Disabled(true))
+        .await
+        .expect("disable on a");
+    let err = tokio::time::timeout(REVOKE_WITHIN, phone.closed())
+        .await
+        .expect("bob's session on node b ended within 2 s of node a's change");
+    assert!(matches!(err, ClientError::LoggedOut(_)), "{err:?}");
+    assert!(sent.elapsed() < REVOKE_WITHIN);
+    // His last sessions on B are gone: offline for alice on A.
+    wait_presence(&mut watch, "bob", Presence::Offline).await;
+
+    // Bob, re-enabled on B, comes back; stopping B takes him offline on A.
+    admin_b
+        .update_user("bob", UserChange::Disabled(false))
+        .await
+        .expect("enable on b");
+    let (_again, _) = b.login("bob").await;
+    wait_presence(&mut watch, "bob", Presence::Online).await;
+    b.stop().await;
+    wait_presence(&mut watch, "bob", Presence::Offline).await;
 }
