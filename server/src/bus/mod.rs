@@ -24,8 +24,8 @@
 //! Wired into chatd by `chatd --bus` (`lib.rs`): the writer's tap is
 //! [`Bus::tap`], and every effect a handler makes outside the writer
 //! (typing, presence hidden by a block) goes through `Shared::fan_out`,
-//! which calls [`Bus::fan_out`]. Presence travels as [`BusMessage::Presence`]
-//! and [`BusMessage::Heartbeat`] on `<prefix>.node.<node>`
+//! which calls [`Bus::fan_out`]. Presence travels as [`BusMessage::Presence`],
+//! [`BusMessage::Heartbeat`] and [`BusMessage::Gone`] on `<prefix>.node.<node>`
 //! (`crate::presence`); [`Hooks`] hand those, and the rooms other nodes
 //! wrote to, to the presence registry and the search indexer.
 
