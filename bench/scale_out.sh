@@ -227,7 +227,10 @@ run_config() {
     fi
     local node_args=() metrics=() i first=""
     for ((i = 1; i <= nodes; i++)); do
-        start_node "$dir/n$i" "${shared[@]}"
+        local own=()
+        # Distinct bus names, so each node's NATS connection is its own.
+        [[ $nodes -gt 1 ]] && own=(--node-name "bench-n$i")
+        start_node "$dir/n$i" "${shared[@]}" "${own[@]}"
         [[ -n $first ]] || first=$NODE_ADDR
         node_args+=(--node "$NODE_ADDR,$dir/n$i/certs/ca.crt,$NODE_PID")
         metrics+=("$NODE_METRICS")
