@@ -33,7 +33,6 @@ pub mod login;
 pub mod metrics;
 pub mod ops_http;
 mod page;
-pub mod pgstore;
 pub mod presence;
 pub mod reload;
 pub mod retention;
