@@ -27,7 +27,7 @@
 //! ids, seqs and times are far below it.
 
 pub mod schema;
-// pub mod writer; (needs the kv conversion)
+pub mod writer;
 
 use super::{KeyKind, KeyPart, PartBounds};
 use crate::store::StoreError;
@@ -42,6 +42,32 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+
+/// The session-level advisory lock every write transaction holds ("chatw"
+/// in ASCII): shared by batches that run in parallel on several nodes,
+/// exclusive for a batch that re-runs after a serialisation failure, so
+/// that the re-run runs alone and commits (`writer.rs`). PostgreSQL queues
+/// new shared requests behind a waiting exclusive one, so the re-run
+/// waits only for the batches already running.
+pub const WRITE_LOCK: i64 = 0x0063_6861_7477;
+
+/// How a write transaction holds [`WRITE_LOCK`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteLock {
+    /// Alongside other nodes' batches (the first attempt of a batch).
+    Shared,
+    /// Alone (a re-run after a serialisation failure).
+    Exclusive,
+}
+
+impl WriteLock {
+    fn function(self) -> &'static str {
+        match self {
+            WriteLock::Shared => "pg_advisory_lock_shared",
+            WriteLock::Exclusive => "pg_advisory_lock",
+        }
+    }
+}
 
 /// Encodes a row's key columns as redb's key encoding.
 pub type KeyEncoder = fn(&[KeyPart]) -> Option<Vec<u8>>;
@@ -220,8 +246,9 @@ impl PgEngine {
         &self.shown
     }
 
-    /// A pooled connection with `begin` run on it.
-    fn begin(&self, begin: &str) -> Result<Conn, StoreError> {
+    /// A pooled connection with `begin` run on it; holding
+    /// [`WRITE_LOCK`] first when `locked`.
+    fn begin(&self, begin: &str, lock: Option<WriteLock>) -> Result<Conn, StoreError> {
         let client = self.handle.block_on(self.pool.get()).map_err(|e| {
             tracing::warn!(error = %e, url = %self.shown, "no PostgreSQL connection");
             StoreError::Unavailable(UNREACHABLE.into())
@@ -231,7 +258,14 @@ impl PgEngine {
             handle: self.handle.clone(),
             done: AtomicBool::new(false),
             failure: Mutex::new(None),
+            locked: lock.is_some(),
         };
+        if let Some(lock) = lock {
+            // Waited for outside the transaction (a statement of its own:
+            // a multi-statement query would be one implicit transaction),
+            // so the snapshot is taken after the wait.
+            conn.batch(&format!("SELECT {}({WRITE_LOCK})", lock.function()))?;
+        }
         conn.batch(begin)?;
         Ok(conn)
     }
@@ -242,18 +276,19 @@ impl PgEngine {
     /// [`StoreError::Unavailable`] when PostgreSQL cannot be reached.
     pub fn begin_read(&self) -> Result<PgReadTx, StoreError> {
         Ok(PgReadTx {
-            conn: self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
+            conn: self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", None)?,
         })
     }
 
-    /// Begins a write transaction; the writer keeps a second handle to it
-    /// ([`PgWriteTx::control`]) for savepoints and the commit.
+    /// Begins a write transaction holding [`WRITE_LOCK`] in mode `lock`
+    /// until it ends; the writer keeps a second handle to it
+    /// ([`PgWriteTx::control`]) for the commit.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when PostgreSQL cannot be reached.
-    pub fn begin_write(&self) -> Result<PgWriteTx, StoreError> {
+    pub fn begin_write(&self, lock: WriteLock) -> Result<PgWriteTx, StoreError> {
         Ok(PgWriteTx {
-            conn: Arc::new(self.begin("BEGIN ISOLATION LEVEL SERIALIZABLE")?),
+            conn: Arc::new(self.begin("BEGIN ISOLATION LEVEL SERIALIZABLE", Some(lock))?),
         })
     }
 
@@ -273,6 +308,8 @@ pub struct Conn {
     done: AtomicBool,
     /// The first failure that was not a statement's own fault.
     failure: Mutex<Option<Failure>>,
+    /// The session holds [`WRITE_LOCK`] until the transaction ends.
+    locked: bool,
 }
 
 impl Conn {
@@ -341,6 +378,7 @@ impl Conn {
     pub fn commit(&self) -> Result<(), StoreError> {
         let result = self.batch("COMMIT");
         self.done.store(true, Ordering::Release);
+        self.unlock();
         result
     }
 
@@ -348,6 +386,14 @@ impl Conn {
     pub fn rollback(&self) {
         if !self.done.swap(true, Ordering::AcqRel) {
             let _ = self.batch("ROLLBACK");
+            self.unlock();
+        }
+    }
+
+    /// Releases [`WRITE_LOCK`] if this session holds it.
+    fn unlock(&self) {
+        if self.locked {
+            let _ = self.batch(UNLOCK);
         }
     }
 }
@@ -363,14 +409,22 @@ impl Drop for Conn {
             drop(Object::take(client));
         } else if !self.done.load(Ordering::Acquire) {
             // Back to the pool only once the transaction has ended.
+            let locked = self.locked;
             self.handle.spawn(async move {
-                if client.batch_execute("ROLLBACK").await.is_err() {
+                let mut ended = client.batch_execute("ROLLBACK").await.is_ok();
+                if locked {
+                    ended &= client.batch_execute(UNLOCK).await.is_ok();
+                }
+                if !ended {
                     drop(Object::take(client));
                 }
             });
         }
     }
 }
+
+/// Releases [`WRITE_LOCK`] (and any other advisory lock of the session).
+const UNLOCK: &str = "SELECT pg_advisory_unlock_all()";
 
 /// A key element as a statement parameter.
 #[derive(Debug, Clone)]

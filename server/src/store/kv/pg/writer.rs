@@ -23,7 +23,11 @@
 //!   first): the transaction is rolled back and the whole batch re-run
 //!   (jobs are re-runnable and rebuild their effects), after a short
 //!   random pause, at most [`MAX_CONFLICTS`] times; then every job is
-//!   answered `Unavailable` ([`super::CONFLICTED`]).
+//!   answered `Unavailable` ([`super::CONFLICTED`]). Every batch holds the
+//!   advisory lock [`super::WRITE_LOCK`]: shared on its first attempt, so
+//!   nodes write in parallel, exclusive on a re-run after a conflict, so
+//!   the re-run runs alone and commits instead of losing again to the
+//!   other nodes' batches.
 //! - The connection is lost (or PostgreSQL refuses work): every job of the
 //!   batch is answered `Unavailable` ([`super::UNREACHABLE`]; nothing was
 //!   stored, or the commit was not confirmed, and a retry with the same
@@ -36,13 +40,13 @@
 //! transaction: SERIALIZABLE lets only one of two concurrent batches that
 //! touch a room commit; the other re-runs on the new head.
 
-use super::{CONFLICTED, Failure, PgEngine, UNREACHABLE};
+use super::{CONFLICTED, Failure, PgEngine, UNREACHABLE, WriteLock};
 use crate::fanout::Effect;
 use crate::store::StoreError;
+use crate::store::WriteCtx;
 use crate::store::batch::{MAX_RERUNS, TOO_MANY_FAILURES};
 use crate::store::kv::WriteTx;
 use crate::store::writer::{BoxedJob, Fate, Outcome, Queues, take_batch};
-use crate::store::WriteCtx;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -67,7 +71,7 @@ enum Attempt {
 }
 
 /// The PostgreSQL writer thread's state.
-pub(crate) struct PgWriterThread {
+pub(in crate::store) struct PgWriterThread {
     engine: Arc<PgEngine>,
     queues: Queues,
     max_batch: usize,
@@ -75,7 +79,11 @@ pub(crate) struct PgWriterThread {
 
 impl PgWriterThread {
     /// A writer thread over `engine` fed by `queues`.
-    pub(crate) fn new(engine: Arc<PgEngine>, queues: Queues, max_batch: usize) -> PgWriterThread {
+    pub(in crate::store) fn new(
+        engine: Arc<PgEngine>,
+        queues: Queues,
+        max_batch: usize,
+    ) -> PgWriterThread {
         PgWriterThread {
             engine,
             queues,
@@ -85,7 +93,7 @@ impl PgWriterThread {
 
     /// Runs until [`crate::store::writer::Msg::Stop`] (after the jobs queued
     /// before it) or until every handle is gone.
-    pub(crate) fn run(&mut self) {
+    pub(in crate::store) fn run(&mut self) {
         loop {
             let Some((jobs, stopping)) =
                 take_batch(&self.queues.rx, self.max_batch, &self.queues.stats)
@@ -110,7 +118,12 @@ impl PgWriterThread {
         let mut conflicts = 0;
         loop {
             let started = Instant::now();
-            match attempt(&self.engine, &mut jobs) {
+            let lock = if conflicts == 0 {
+                WriteLock::Shared
+            } else {
+                WriteLock::Exclusive
+            };
+            match attempt(&self.engine, &mut jobs, lock) {
                 Attempt::Committed(effects) => {
                     stats
                         .commit_seconds
@@ -169,7 +182,7 @@ impl PgWriterThread {
 
 /// A random pause before the `n`-th re-run of a conflicted batch.
 fn pause(n: u32) -> Duration {
-    let cap = (1u64 << n.min(16)).min(MAX_CONFLICT_PAUSE_MS).max(1);
+    let cap = (1u64 << n.min(16)).clamp(1, MAX_CONFLICT_PAUSE_MS);
     Duration::from_micros(rand::random::<u64>() % (cap * 1000))
 }
 
@@ -182,8 +195,8 @@ fn failed(failure: Option<Failure>) -> Attempt {
 }
 
 /// Runs every job of `jobs` in one transaction and commits.
-fn attempt(engine: &PgEngine, jobs: &mut [BoxedJob]) -> Attempt {
-    let tx = match engine.begin_write() {
+fn attempt(engine: &PgEngine, jobs: &mut [BoxedJob], lock: WriteLock) -> Attempt {
+    let tx = match engine.begin_write(lock) {
         Ok(t) => t,
         Err(error) => {
             tracing::warn!(%error, "cannot begin a PostgreSQL write transaction");
@@ -197,7 +210,6 @@ fn attempt(engine: &PgEngine, jobs: &mut [BoxedJob]) -> Attempt {
             Ok(c) => c,
             Err(error) => {
                 tracing::warn!(%error, "cannot open the tables");
-                drop(txn);
                 conn.rollback();
                 return failed(conn.failure());
             }
@@ -241,10 +253,15 @@ fn attempt(engine: &PgEngine, jobs: &mut [BoxedJob]) -> Attempt {
 /// # Errors
 /// [`StoreError::Corrupt`] for a database of another schema version; a
 /// PostgreSQL failure.
-pub(crate) fn init_tables(engine: &PgEngine) -> Result<(), StoreError> {
+pub(in crate::store) fn init_tables(engine: &PgEngine) -> Result<(), StoreError> {
     let mut conflicts = 0;
     loop {
-        let tx = engine.begin_write()?;
+        let lock = if conflicts == 0 {
+            WriteLock::Shared
+        } else {
+            WriteLock::Exclusive
+        };
+        let tx = engine.begin_write(lock)?;
         let conn = tx.control();
         let txn = WriteTx::pg(tx);
         let checked = WriteCtx::open(&txn)
