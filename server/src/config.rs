@@ -24,6 +24,11 @@ pub struct Config {
     /// Directory of the database (`data_dir/chat.redb`) and of blobs
     /// (`data_dir/blobs`). Default `./data`.
     pub data_dir: PathBuf,
+    /// Where the tables live: `None` (the default) for the redb file
+    /// `data_dir/chat.redb`; `Some(url)` (`postgres://…`) for a PostgreSQL
+    /// database that several nodes share. The search index, certificates,
+    /// blobs and other node-local files stay under `data_dir` either way.
+    pub store: Option<String>,
     /// Directory of the generated CA and server certificate (see
     /// [`crate::tls`]). Default `./certs`.
     pub cert_dir: PathBuf,
@@ -205,6 +210,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 4433)),
             data_dir: PathBuf::from("./data"),
+            store: None,
             cert_dir: PathBuf::from("./certs"),
             cert: None,
             key: None,
@@ -245,6 +251,10 @@ pub struct Args {
     /// Directory for the database (chat.redb) and blobs [default: ./data]
     #[arg(long = "data", env = "CHATD_DATA", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// PostgreSQL database for the tables, shared by several nodes (postgres://user:password@host:port/database); node-local files stay under --data [default: redb in DATA/chat.redb]
+    #[arg(long, env = "CHATD_STORE", value_name = "URL")]
+    pub store: Option<String>,
 
     /// Directory for the generated CA and server certificate [default: ./certs]
     #[arg(long, env = "CHATD_CERT_DIR", value_name = "DIR")]
@@ -383,6 +393,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// See [`Config::data_dir`].
     pub data_dir: Option<PathBuf>,
+    /// See [`Config::store`].
+    pub store: Option<String>,
     /// See [`Config::cert_dir`].
     pub cert_dir: Option<PathBuf>,
     /// See [`Config::cert`].
@@ -450,6 +462,16 @@ pub struct FileLimits {
 /// setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `--store` / `CHATD_STORE` / `store` is not a PostgreSQL URL.
+    #[error(
+        "store {shown:?} is not a PostgreSQL URL; set --store / CHATD_STORE / `store` to \
+         postgres://user:password@host:port/database, or leave it unset to keep the tables \
+         in the redb file under --data"
+    )]
+    Store {
+        /// The setting, without its password.
+        shown: String,
+    },
     /// A `[retention]` setting is out of range (the message names it).
     #[error("{message}")]
     Retention {
@@ -658,6 +680,7 @@ impl Config {
         let config = Config {
             listen: pick(args.listen, file.listen, d.listen),
             data_dir: pick(args.data_dir.clone(), file.data_dir.clone(), d.data_dir),
+            store: args.store.clone().or_else(|| file.store.clone()),
             cert_dir: pick(args.cert_dir.clone(), file.cert_dir.clone(), d.cert_dir),
             cert: args.cert.clone().or_else(|| file.cert.clone()),
             key: args.key.clone().or_else(|| file.key.clone()),
@@ -700,6 +723,13 @@ impl Config {
     /// # Errors
     /// As [`Config::merge`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Store {
+                shown: crate::store::kv::pg::redact(url),
+            });
+        }
         match (&self.cert, &self.key) {
             (Some(cert), None) => return Err(ConfigError::CertWithoutKey { cert: cert.clone() }),
             (None, Some(key)) => return Err(ConfigError::KeyWithoutCert { key: key.clone() }),
@@ -871,6 +901,21 @@ mod tests {
             "unset flag keeps the file's value"
         );
         assert_eq!(merged.limits.send_burst, 7);
+    }
+
+    #[test]
+    fn store_is_redb_unless_set_and_flag_beats_file() {
+        assert_eq!(Config::default().store, None);
+        let f = file("store = \"postgres://chat@db1:5432/chat\"");
+        let c = Config::merge(&Args::default(), Some(&f)).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgres://chat@db1:5432/chat"));
+        let args = flags(&["--store", "postgresql://chat:pw@db2/chat"]);
+        let c = Config::merge(&args, Some(&f)).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgresql://chat:pw@db2/chat"));
+        let bad = flags(&["--store", "mysql://root:secret@db/chat"]);
+        let e = Config::merge(&bad, None).unwrap_err().to_string();
+        assert!(e.contains("postgres://") && e.contains("--store"), "{e}");
+        assert!(!e.contains("secret"), "the password is not shown: {e}");
     }
 
     #[test]

@@ -20,6 +20,13 @@
 //! - `pg_two_nodes_append_to_one_room_without_gaps`: two `Store`s (two
 //!   nodes) on one database, four senders split across them, all sending
 //!   to one room at once: seqs 1..=N, no gap, no duplicate.
+//! - `pg_store_answers_unavailable_while_postgresql_is_down`: writes and
+//!   reads fail with a retryable `Unavailable` while PostgreSQL is
+//!   stopped, and succeed again once it is back, without reopening.
+//! - `pg_chatd_serves_from_postgresql`: a whole chatd with `--store
+//!   postgres://…` (accounts, a room, messages, history, idempotent retry)
+//!   and a second chatd on the same database with its own data dir: it
+//!   serves the same accounts and history.
 
 use chat_e2e::pg::PrivatePostgres;
 use chat_e2e::{WAIT, pg_or_skip};
@@ -859,4 +866,126 @@ async fn pg_two_nodes_append_to_one_room_without_gaps() {
     }
     node_a.shutdown().await;
     node_b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_chatd_serves_from_postgresql() {
+    let pg = pg_or_skip!("pg_chatd_serves_from_postgresql");
+    let url = pg.url();
+    let server = chat_e2e::spawn_server_with(|c| c.store = Some(url.clone())).await;
+    let (alice, _) = server.user("alice").await;
+    let room = chat_e2e::public_room(&alice, "triage").await;
+    let key = IdempotencyKey::random();
+    let first = alice
+        .send(room, key.clone(), "hello from node one", None)
+        .await
+        .expect("send");
+    let again = alice
+        .send(room, key, "hello from node one", None)
+        .await
+        .expect("retry");
+    assert_eq!(
+        first.seq, again.seq,
+        "an idempotent retry stores nothing new"
+    );
+    alice
+        .send(room, IdempotencyKey::random(), "second", None)
+        .await
+        .expect("send");
+    // Nothing of the tables is in the data dir.
+    assert!(
+        !server.config.data_dir.join("chat.redb").exists(),
+        "no redb file when the store is PostgreSQL"
+    );
+    // A second node: its own data dir, the same database.
+    // The admin account exists in the database already, so the second
+    // node writes no token file: it gets the first node's.
+    let dir2 = tempfile::tempdir().expect("temp dir");
+    let token = chatd::bootstrap::ADMIN_TOKEN_FILE;
+    std::fs::copy(server.config.data_dir.join(token), dir2.path().join(token))
+        .expect("copy the admin token");
+    let other = chat_e2e::spawn_server_with(|c| {
+        c.store = Some(url.clone());
+        c.data_dir = dir2.path().to_path_buf();
+        c.cert_dir = dir2.path().join("certs");
+    })
+    .await;
+    let bob_conn = other.connect().await;
+    bob_conn
+        .login("alice", chat_e2e::PASSWORD)
+        .await
+        .expect("alice logs in on the other node");
+    let page = bob_conn
+        .history(room, HistoryAnchor::Latest, 50)
+        .await
+        .expect("history on the other node");
+    let texts = chat_e2e::texts(&page.events);
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("hello") || *t == "second")
+            .count(),
+        2,
+        "the other node reads the same history: {texts:?}"
+    );
+    assert_eq!(page.head, first.seq.next(), "same head");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_store_answers_unavailable_while_postgresql_is_down() {
+    let mut pg = pg_or_skip!("pg_store_answers_unavailable_while_postgresql_is_down");
+    let store = open_pg(&pg).await;
+    let put = |n: u64| {
+        store.writer().write(move |ctx| {
+            ctx.meta.insert("test_counter", n)?;
+            Ok(())
+        })
+    };
+    put(1).await.expect("write while up");
+    pg.stop(chat_e2e::pg::StopMode::Fast);
+    let e = put(2).await.expect_err("no write while PostgreSQL is down");
+    assert!(
+        matches!(e, WriteError::Store(StoreError::Unavailable(_))),
+        "retryable: {e:?}"
+    );
+    let e = store
+        .read(|txn| {
+            Ok(txn
+                .open_table(META)?
+                .get("test_counter")?
+                .map(|g| g.value()))
+        })
+        .await
+        .expect_err("no read while PostgreSQL is down");
+    assert!(matches!(e, StoreError::Unavailable(_)), "retryable: {e:?}");
+    pg.restart();
+    // Pooled connections from before the restart are found dead one by
+    // one; each costs one Unavailable answer, then writes go through.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match put(3).await {
+            Ok(()) => break,
+            Err(WriteError::Store(StoreError::Unavailable(_)))
+                if std::time::Instant::now() < deadline =>
+            {
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("the store did not recover: {e:?}"),
+        }
+    }
+    let value = store
+        .read(|txn| {
+            Ok(txn
+                .open_table(META)?
+                .get("test_counter")?
+                .map(|g| g.value()))
+        })
+        .await
+        .expect("read after recovery");
+    assert_eq!(
+        value,
+        Some(3),
+        "the write after recovery is stored, the one while down is not"
+    );
+    store.shutdown().await;
 }
