@@ -7,6 +7,7 @@ mod backup;
 mod bad_input;
 mod bench;
 mod bins;
+mod bus_wiring;
 mod chatd_logs;
 mod crash;
 mod ctl_admin;
