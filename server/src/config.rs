@@ -85,7 +85,7 @@ pub struct Config {
     pub retention_clock: Option<crate::retention::RetentionClock>,
     /// nats-server URL of the cross-node bus (`nats://host:port`), or
     /// `None` (the default): one node, no bus. See [`crate::bus`]. The
-    /// `chatd` binary refuses it until the PostgreSQL store is in
+    /// `chatd` binary refuses it without a PostgreSQL `store`
     /// ([`Config::check_for_service`]).
     pub bus: Option<String>,
     /// This node's name: its NATS connection name and the start of its id
@@ -903,15 +903,14 @@ impl Config {
     }
 
     /// The rules the `chatd` binary adds to [`Config::validate`] before it
-    /// serves: `--bus` needs a store every node shares, and redb (the
-    /// only store of this build) is owned by one node. In-process tests
-    /// skip this to run a bus over redb. When the PostgreSQL store is
-    /// configurable, this allows `bus` with it.
+    /// serves: `--bus` needs a store every node shares (`store`, the
+    /// PostgreSQL database), since redb is owned by one node. In-process
+    /// tests skip this to run a bus over redb.
     ///
     /// # Errors
-    /// [`ConfigError::BusNeedsPostgres`] when `bus` is set.
+    /// [`ConfigError::BusNeedsPostgres`] when `bus` is set without `store`.
     pub fn check_for_service(&self) -> Result<(), ConfigError> {
-        if self.bus.is_some() {
+        if self.bus.is_some() && self.store.is_none() {
             return Err(ConfigError::BusNeedsPostgres);
         }
         Ok(())
@@ -920,8 +919,9 @@ impl Config {
 
 /// Why `chatd --bus` is refused with redb: each node would own its own
 /// data, so nodes would fan out events that the others cannot read.
-pub const BUS_NEEDS_POSTGRES: &str = "--bus needs --store postgres://…, which this build does not \
-     have yet (with the redb store only one node owns the data)";
+pub const BUS_NEEDS_POSTGRES: &str = "--bus needs --store postgres://… (with the redb store only \
+     one node owns the data); set --store / CHATD_STORE / `store` to the PostgreSQL database \
+     every node shares";
 
 /// The flag (or its environment variable) if set, else the file's value,
 /// else the default.
@@ -1053,8 +1053,11 @@ mod tests {
             c.check_for_service()
                 .unwrap_err()
                 .to_string()
-                .contains("--bus needs --store postgres://…, which this build does not have yet")
+                .contains("--bus needs --store postgres://…")
         );
+        let mut on_postgres = c.clone();
+        on_postgres.store = Some("postgres://chat@db/chat".into());
+        on_postgres.check_for_service().unwrap();
         Config::default().check_for_service().unwrap();
     }
 
