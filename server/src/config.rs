@@ -24,6 +24,11 @@ pub struct Config {
     /// Directory of the database (`data_dir/chat.redb`) and of blobs
     /// (`data_dir/blobs`). Default `./data`.
     pub data_dir: PathBuf,
+    /// Where the tables live: `None` (the default) for the redb file
+    /// `data_dir/chat.redb`; `Some(url)` (`postgres://…`) for a PostgreSQL
+    /// database that several nodes share. The search index, certificates,
+    /// blobs and other node-local files stay under `data_dir` either way.
+    pub store: Option<String>,
     /// Directory of the generated CA and server certificate (see
     /// [`crate::tls`]). Default `./certs`.
     pub cert_dir: PathBuf,
@@ -80,7 +85,7 @@ pub struct Config {
     pub retention_clock: Option<crate::retention::RetentionClock>,
     /// nats-server URL of the cross-node bus (`nats://host:port`), or
     /// `None` (the default): one node, no bus. See [`crate::bus`]. The
-    /// `chatd` binary refuses it until the PostgreSQL store is in
+    /// `chatd` binary refuses it without a PostgreSQL `store`
     /// ([`Config::check_for_service`]).
     pub bus: Option<String>,
     /// This node's name: its NATS connection name and the start of its id
@@ -237,6 +242,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 4433)),
             data_dir: PathBuf::from("./data"),
+            store: None,
             cert_dir: PathBuf::from("./certs"),
             cert: None,
             key: None,
@@ -281,6 +287,10 @@ pub struct Args {
     /// Directory for the database (chat.redb) and blobs [default: ./data]
     #[arg(long = "data", env = "CHATD_DATA", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// PostgreSQL database for the tables, shared by several nodes (postgres://user:password@host:port/database); node-local files stay under --data [default: redb in DATA/chat.redb]
+    #[arg(long, env = "CHATD_STORE", value_name = "URL")]
+    pub store: Option<String>,
 
     /// Directory for the generated CA and server certificate [default: ./certs]
     #[arg(long, env = "CHATD_CERT_DIR", value_name = "DIR")]
@@ -427,6 +437,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// See [`Config::data_dir`].
     pub data_dir: Option<PathBuf>,
+    /// See [`Config::store`].
+    pub store: Option<String>,
     /// See [`Config::cert_dir`].
     pub cert_dir: Option<PathBuf>,
     /// See [`Config::cert`].
@@ -498,6 +510,16 @@ pub struct FileLimits {
 /// setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `--store` / `CHATD_STORE` / `store` is not a PostgreSQL URL.
+    #[error(
+        "store {shown:?} is not a PostgreSQL URL; set --store / CHATD_STORE / `store` to \
+         postgres://user:password@host:port/database, or leave it unset to keep the tables \
+         in the redb file under --data"
+    )]
+    Store {
+        /// The setting, without its password.
+        shown: String,
+    },
     /// A `[retention]` setting is out of range (the message names it).
     #[error("{message}")]
     Retention {
@@ -721,6 +743,7 @@ impl Config {
         let config = Config {
             listen: pick(args.listen, file.listen, d.listen),
             data_dir: pick(args.data_dir.clone(), file.data_dir.clone(), d.data_dir),
+            store: args.store.clone().or_else(|| file.store.clone()),
             cert_dir: pick(args.cert_dir.clone(), file.cert_dir.clone(), d.cert_dir),
             cert: args.cert.clone().or_else(|| file.cert.clone()),
             key: args.key.clone().or_else(|| file.key.clone()),
@@ -774,6 +797,13 @@ impl Config {
     /// # Errors
     /// As [`Config::merge`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Store {
+                shown: crate::store::kv::pg::redact(url),
+            });
+        }
         match (&self.cert, &self.key) {
             (Some(cert), None) => return Err(ConfigError::CertWithoutKey { cert: cert.clone() }),
             (None, Some(key)) => return Err(ConfigError::KeyWithoutCert { key: key.clone() }),
@@ -873,15 +903,14 @@ impl Config {
     }
 
     /// The rules the `chatd` binary adds to [`Config::validate`] before it
-    /// serves: `--bus` needs a store every node shares, and redb (the
-    /// only store of this build) is owned by one node. In-process tests
-    /// skip this to run a bus over redb. When the PostgreSQL store is
-    /// configurable, this allows `bus` with it.
+    /// serves: `--bus` needs a store every node shares (`store`, the
+    /// PostgreSQL database), since redb is owned by one node. In-process
+    /// tests skip this to run a bus over redb.
     ///
     /// # Errors
-    /// [`ConfigError::BusNeedsPostgres`] when `bus` is set.
+    /// [`ConfigError::BusNeedsPostgres`] when `bus` is set without `store`.
     pub fn check_for_service(&self) -> Result<(), ConfigError> {
-        if self.bus.is_some() {
+        if self.bus.is_some() && self.store.is_none() {
             return Err(ConfigError::BusNeedsPostgres);
         }
         Ok(())
@@ -890,8 +919,9 @@ impl Config {
 
 /// Why `chatd --bus` is refused with redb: each node would own its own
 /// data, so nodes would fan out events that the others cannot read.
-pub const BUS_NEEDS_POSTGRES: &str = "--bus needs --store postgres://…, which this build does not \
-     have yet (with the redb store only one node owns the data)";
+pub const BUS_NEEDS_POSTGRES: &str = "--bus needs --store postgres://… (with the redb store only \
+     one node owns the data); set --store / CHATD_STORE / `store` to the PostgreSQL database \
+     every node shares";
 
 /// The flag (or its environment variable) if set, else the file's value,
 /// else the default.
@@ -976,6 +1006,21 @@ mod tests {
     }
 
     #[test]
+    fn store_is_redb_unless_set_and_flag_beats_file() {
+        assert_eq!(Config::default().store, None);
+        let f = file("store = \"postgres://chat@db1:5432/chat\"");
+        let c = Config::merge(&Args::default(), Some(&f)).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgres://chat@db1:5432/chat"));
+        let args = flags(&["--store", "postgresql://chat:pw@db2/chat"]);
+        let c = Config::merge(&args, Some(&f)).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgresql://chat:pw@db2/chat"));
+        let bad = flags(&["--store", "mysql://root:secret@db/chat"]);
+        let e = Config::merge(&bad, None).unwrap_err().to_string();
+        assert!(e.contains("postgres://") && e.contains("--store"), "{e}");
+        assert!(!e.contains("secret"), "the password is not shown: {e}");
+    }
+
+    #[test]
     fn metrics_listen_is_off_unless_set() {
         assert_eq!(Config::default().metrics_listen, None);
         let f = file("metrics_listen = \"127.0.0.1:9090\"");
@@ -1008,8 +1053,11 @@ mod tests {
             c.check_for_service()
                 .unwrap_err()
                 .to_string()
-                .contains("--bus needs --store postgres://…, which this build does not have yet")
+                .contains("--bus needs --store postgres://…")
         );
+        let mut on_postgres = c.clone();
+        on_postgres.store = Some("postgres://chat@db/chat".into());
+        on_postgres.check_for_service().unwrap();
         Config::default().check_for_service().unwrap();
     }
 

@@ -36,7 +36,6 @@ pub mod login;
 pub mod metrics;
 pub mod ops_http;
 mod page;
-pub mod pgstore;
 pub mod presence;
 pub mod reload;
 pub mod retention;
@@ -248,13 +247,14 @@ impl Server {
             tokio::task::spawn_blocking(move || {
                 let tls = tls::load_or_generate(&config)?;
                 let audit_key = audit_key::AuditKey::load_or_generate(&config.cert_dir)?;
-                let store = store::Store::open_with(
-                    &config.data_dir.join(DB_FILE),
-                    store::StoreOptions {
-                        disk_fault: config.disk_fault.clone(),
-                        ..Default::default()
-                    },
-                )?;
+                let options = store::StoreOptions {
+                    disk_fault: config.disk_fault.clone(),
+                    ..Default::default()
+                };
+                let store = match &config.store {
+                    Some(url) => store::Store::open_postgres(url, options)?,
+                    None => store::Store::open_with(&config.data_dir.join(DB_FILE), options)?,
+                };
                 Ok::<_, ServerError>((tls, store, audit_key))
             })
             .await

@@ -28,7 +28,7 @@ mod messaging;
 mod metrics;
 mod moderation;
 mod nats_bus;
-mod pg_log;
+mod pg_store;
 mod privacy;
 mod process;
 mod races;
