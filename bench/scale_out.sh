@@ -230,6 +230,14 @@ run_config() {
         local own=()
         # Distinct bus names, so each node's NATS connection is its own.
         [[ $nodes -gt 1 ]] && own=(--node-name "bench-n$i")
+        if ((i > 1)); then
+            # A later node that finds the admin never used and no token
+            # file in its own --data revokes the admin's tokens and writes
+            # a new file (bootstrap's lost-file recovery), which would
+            # void the first node's token: give it the first node's file.
+            mkdir -p "$dir/n$i/data"
+            cp -p "$dir/n1/data/admin.token" "$dir/n$i/data/admin.token"
+        fi
         start_node "$dir/n$i" "${shared[@]}" "${own[@]}"
         [[ -n $first ]] || first=$NODE_ADDR
         node_args+=(--node "$NODE_ADDR,$dir/n$i/certs/ca.crt,$NODE_PID")
