@@ -13,7 +13,9 @@
 # Loopback only. Every run gets a fresh redb directory or a fresh database.
 #
 # Settings (environment):
-#   ROUNDS=3 CLIENTS=200 SENDERS=4 RATE=200 DURATION=20s  the load (fanout)
+#   ROUNDS=3 CLIENTS=200 SENDERS=4 RATE=400 DURATION=20s  the load (fanout;
+#   IN_FLIGHT=1                  RATE=0 is closed loop with IN_FLIGHT sends
+#                                in flight per sender)
 #   CONFIGS="redb pg pg2"        which configurations, in round order
 #   CARGO_TARGET_DIR             where to build [default: <repo>/target]
 #   RESULTS                      where to keep the per-run JSON and logs
@@ -30,7 +32,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-200}
 SENDERS=${SENDERS:-4}
-RATE=${RATE:-200}
+RATE=${RATE:-400}
+IN_FLIGHT=${IN_FLIGHT:-1}
 DURATION=${DURATION:-20s}
 CONFIGS=${CONFIGS:-"redb pg pg2"}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -251,7 +254,7 @@ run_config() {
     "$CHATCTL" --server "$first" --ca "$dir/n1/certs/ca.crt" \
         --token-file "$dir/n1/data/admin.token" --json \
         bench --scenario fanout --clients "$CLIENTS" --senders "$SENDERS" \
-        --rate "$RATE" --duration "$DURATION" --admin-senders \
+        --rate "$RATE" --in-flight "$IN_FLIGHT" --duration "$DURATION" --admin-senders \
         "${node_args[@]}" --watch-pid "postgres=$PG_PID" --watch-pid "nats=$NATS_PID" \
         >"$out/bench.json" 2>"$out/bench.stderr" ||
         { cat "$out/bench.stderr" >&2; die "chatctl bench failed in round $round, $cfg"; }
@@ -298,7 +301,7 @@ start_nats
     echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "cpus: $(nproc)"
     echo "load: $(cat /proc/loadavg)"
-    echo "load: $CLIENTS clients, $SENDERS senders, $RATE msgs/s open loop, $DURATION, fanout"
+    echo "load: fanout, $CLIENTS clients, $SENDERS senders, rate $RATE msgs/s (0: closed loop, $IN_FLIGHT in flight per sender), $DURATION"
     echo "configs: $CONFIGS; rounds: $ROUNDS"
 } | tee "$RESULTS/machine.txt" >&2
 
