@@ -249,6 +249,8 @@ run_config() {
     done
     for i in "${!metrics[@]}"; do scrape "${metrics[$i]}" >"$out/n$((i + 1))-metrics-before.txt"; done
     cat /proc/loadavg >"$out/loadavg-before.txt"
+    local pg_log_lines
+    pg_log_lines=$(wc -l <"$PGDIR/postgres.log")
     say "round $round, $cfg: $nodes node(s), $CLIENTS clients, $SENDERS senders, $RATE msgs/s, $DURATION (load $(cut -d' ' -f1-3 /proc/loadavg))"
     # Accounts go through the first node, whose bootstrap wrote the token.
     "$CHATCTL" --server "$first" --ca "$dir/n1/certs/ca.crt" \
@@ -259,6 +261,10 @@ run_config() {
         >"$out/bench.json" 2>"$out/bench.stderr" ||
         { cat "$out/bench.stderr" >&2; die "chatctl bench failed in round $round, $cfg"; }
     cat /proc/loadavg >"$out/loadavg-after.txt"
+    # What PostgreSQL logged during the run: its ERRORs include every
+    # serialisation failure (a batch the writer re-ran).
+    tail -n +"$((pg_log_lines + 1))" "$PGDIR/postgres.log" >"$out/postgres.log"
+    grep -c 'could not serialize access' "$out/postgres.log" >"$out/pg-serialization-failures.txt" || true
     for i in "${!metrics[@]}"; do scrape "${metrics[$i]}" >"$out/n$((i + 1))-metrics-after.txt"; done
     stop_nodes
     for ((i = 1; i <= nodes; i++)); do cp "$dir/n$i/chatd.log" "$out/n$i.log"; done

@@ -140,18 +140,22 @@ def main():
             )
         )
         w = [writer_figures(r, len(j["nodes"])) for r, j in reports]
-        xacts = []
+        xacts, failures = [], []
         for (r, j) in reports:
             f = r / "pg-xact-commit.txt"
             if f.exists() and f.read_text().strip():
                 xacts.append(int(f.read_text().strip()) / max(j["acked"], 1))
+            f = r / "pg-serialization-failures.txt"
+            if cfg != "redb" and f.exists() and f.read_text().strip():
+                failures.append(int(f.read_text().strip()))
         writer_rows.append(
-            "| {} | {} | {} | {} | {} |".format(
+            "| {} | {} | {} | {} | {} | {} |".format(
                 names.get(cfg, cfg),
                 num(median([x[0] for x in w])),
                 num(median([x[1] for x in w]), "{:.1f}"),
                 num(median([x[2] for x in w]), "{:.2f}"),
                 num(median(xacts) if xacts else None, "{:.2f}"),
+                num(median(failures) if failures else None),
             )
         )
     print("| configuration | runs | acked msgs/s (min–max) | send→ack p50 / p99 ms | send→deliver p50 / p99 ms | cross-node p50 / p99 ms | deliveries | errors |")
@@ -162,8 +166,8 @@ def main():
     print("|---|---|---|---|---|")
     print("\n".join(cpu_rows))
     print()
-    print("| configuration | commits (all nodes) | writes per commit | mean commit ms | PostgreSQL xacts per acked msg |")
-    print("|---|---|---|---|---|")
+    print("| configuration | commits (all nodes) | writes per commit | mean commit ms | PostgreSQL xacts per acked msg | serialisation failures |")
+    print("|---|---|---|---|---|---|")
     print("\n".join(writer_rows))
 
 

@@ -192,3 +192,54 @@ async fn run_spread(server: &TestServer, args: BenchArgs) -> BenchReport {
     assert_eq!(parsed["nodes"].as_array().map(Vec::len), Some(2));
     report
 }
+
+/// Two real nodes: one PostgreSQL database, fan-out over a private
+/// nats-server; `--node` spreads the clients, so half of every message's
+/// deliveries cross the bus. Each node's CPU is this process's (both run
+/// in it), so only the counts are checked exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_two_nodes_on_postgres_and_nats_deliver_everything() {
+    let pg = chat_e2e::pg_or_skip!("bench_two_nodes_on_postgres_and_nats_deliver_everything");
+    let nats = chat_e2e::nats_or_skip!();
+    let node = |name: &'static str, dir: Option<std::path::PathBuf>| {
+        let (store, bus) = (pg.url(), nats.url());
+        spawn_server_with(move |c| {
+            c.store = Some(store);
+            c.bus = Some(bus);
+            c.node_name = name.into();
+            c.limits.send_rate_per_sec = 10_000;
+            c.limits.send_burst = 10_000;
+            if let Some(dir) = dir {
+                c.cert_dir = dir.join("certs");
+                c.data_dir = dir;
+            }
+        })
+    };
+    let a = node("bench-a", None).await;
+    // The second node gets the first's admin token file, as an operator
+    // copies it; without it, its bootstrap would write a new one.
+    let dir_b = tempfile::tempdir().expect("temp dir");
+    let token = chatd::bootstrap::ADMIN_TOKEN_FILE;
+    std::fs::copy(a.config.data_dir.join(token), dir_b.path().join(token)).expect("copy token");
+    let b = node("bench-b", Some(dir_b.path().to_path_buf())).await;
+
+    let corpus = corpus();
+    let pid = std::process::id();
+    let mut args = args(Scenario::Fanout, corpus.path());
+    args.server_pid = None;
+    args.nodes = [&a, &b]
+        .iter()
+        .map(|s| {
+            chatctl::bench::parse_node(&format!("{},{},{pid}", s.addr, s.ca.display()))
+                .expect("node")
+        })
+        .collect();
+    let r = run_spread(&a, args).await;
+    assert_all_delivered(&r);
+    for n in &r.nodes {
+        assert_eq!((n.clients, n.senders), (3, 1), "{n:?}");
+        assert_eq!(n.deliveries, r.acked * 3, "{n:?}");
+    }
+    assert_eq!(r.send_to_deliver_cross_node.count, r.acked * 3);
+    drop(b);
+}
