@@ -4,10 +4,11 @@
 
 use super::corpus::Corpus;
 use super::fleet::{self, Client, par};
-use super::procfs::Probe;
+use super::nodes::{self, Nodes};
 use super::report::{BenchReport, CatchupReport, Latencies};
 use chat_client::ClientConfig;
 use chat_protocol::{IdempotencyKey, RoomEventKind, RoomFrame, Visibility};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The scenario's sizes.
@@ -19,16 +20,15 @@ pub struct Sizes {
     pub in_flight: usize,
     /// Reconnects in flight at once (`usize::MAX`: all at once).
     pub parallel: usize,
-    /// The server process to sample CPU time of, from `/proc`.
-    pub server_pid: Option<u32>,
 }
 
-/// `readers` reconnect; `writer` fills the room while they are away.
+/// `readers` (accounts `0..n`) reconnect, reader `i` to node `i % nodes`;
+/// `writer` fills the room while they are away.
 ///
 /// # Errors
 /// A failed setup step (room, joins, a send), or `/proc` unreadable.
 pub async fn run(
-    cfg: &ClientConfig,
+    nodes: &Nodes,
     readers: Vec<Client>,
     writer: Client,
     prefix: &str,
@@ -83,12 +83,12 @@ pub async fn run(
     report.send_to_ack = ack.summary();
 
     // Everyone comes back at once.
-    let probe = Probe::start(sizes.server_pid)?;
+    let probes = nodes.probe()?;
     let start = Instant::now();
-    let cfg = cfg.clone();
-    let outcomes = par(accounts, sizes.parallel, |_, account| {
-        let cfg = cfg.clone();
-        async move { Ok(reconnect(&cfg, &account, room, since, start).await) }
+    let shared = Arc::new(nodes.clone());
+    let outcomes = par(accounts, sizes.parallel, |i, account| {
+        let nodes = shared.clone();
+        async move { Ok(reconnect(nodes.config_for(i), &account, room, since, start).await) }
     })
     .await?;
     let all_done = start.elapsed();
@@ -97,12 +97,16 @@ pub async fn run(
     let mut connect = Latencies::default();
     let mut completed = 0;
     let clients = outcomes.len();
-    for o in outcomes {
+    // The writer is account `clients`, after the readers.
+    let mut tallies = nodes::tallies(nodes, clients, &[clients]);
+    tallies[nodes.of(clients)].acked = report.acked;
+    for (i, o) in outcomes.into_iter().enumerate() {
         match o {
             Ok((connected, done, events)) => {
                 connect.record(connected);
                 per_client.record(done);
                 report.deliveries += events;
+                tallies[nodes.of(i)].deliveries += events;
                 if events >= sizes.missed {
                     completed += 1;
                 }
@@ -122,9 +126,8 @@ pub async fn run(
         all_done_ms: all_done.as_secs_f64() * 1000.0,
         per_client: per_client.summary(),
     });
-    if let Some(p) = probe {
-        report.server = Some(p.finish(report.deliveries, 0)?);
-    }
+    let measured = nodes::finish(probes, &tallies, false)?;
+    nodes::fill(report, nodes, &tallies, measured);
     Ok(())
 }
 

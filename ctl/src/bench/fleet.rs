@@ -2,6 +2,7 @@
 //! their connections, and a bounded-concurrency helper to do either for
 //! thousands at once.
 
+use super::nodes::Nodes;
 use super::report::{BenchReport, Latencies};
 use anyhow::{Context, anyhow};
 use chat_client::{ClientConfig, Connection};
@@ -132,25 +133,27 @@ pub async fn create_accounts(
     created
 }
 
-/// Connects and authenticates every account, at most `limit` at a time,
-/// recording each one's connect-to-authenticated time.
+/// Connects and authenticates every account, account `i` to node
+/// `i % nodes`, at most `limit` at a time, recording each one's
+/// connect-to-authenticated time.
 ///
 /// # Errors
 /// The first failed connection.
 pub async fn connect_all(
-    cfg: &ClientConfig,
+    nodes: &Nodes,
     accounts: &[Account],
     limit: usize,
     times: &mut Latencies,
 ) -> anyhow::Result<Vec<Client>> {
-    let cfg = Arc::new(cfg.clone());
+    let nodes = Arc::new(nodes.clone());
     let progress = crate::progress::bar(accounts.len() as u64, "connecting bench clients");
-    let got = par(accounts.to_vec(), limit, |_, account| {
-        let cfg = cfg.clone();
+    let got = par(accounts.to_vec(), limit, |i, account| {
+        let nodes = nodes.clone();
         let progress = progress.clone();
         async move {
+            let cfg = nodes.config_for(i);
             let start = Instant::now();
-            let conn = connect_as(&cfg, &account).await?;
+            let conn = connect_as(cfg, &account).await?;
             progress.inc(1);
             Ok((Client { account, conn }, start.elapsed()))
         }

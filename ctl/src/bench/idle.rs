@@ -1,32 +1,31 @@
 //! The `connect` scenario: N idle, authenticated connections; reports the
-//! connect time and the server's resident memory per connection.
+//! connect time and each node's resident memory per connection.
 
 use super::fleet::{self, Account};
-use super::procfs::Probe;
+use super::nodes::{self, Nodes};
 use super::report::{BenchReport, Latencies};
-use chat_client::ClientConfig;
 
-/// Opens a connection per account, at most `parallel` handshakes at once,
-/// holds them all, then measures and closes them.
+/// Opens a connection per account (account `i` to node `i % nodes`), at
+/// most `parallel` handshakes at once, holds them all, then measures and
+/// closes them.
 ///
 /// # Errors
-/// A failed connection, or `/proc` unreadable for `server_pid`.
+/// A failed connection, or `/proc` unreadable for a node's pid.
 pub async fn run(
-    cfg: &ClientConfig,
+    nodes: &Nodes,
     accounts: &[Account],
     parallel: usize,
-    server_pid: Option<u32>,
     report: &mut BenchReport,
 ) -> anyhow::Result<()> {
-    let probe = Probe::start(server_pid)?;
+    let probes = nodes.probe()?;
     let mut times = Latencies::default();
-    let clients = fleet::connect_all(cfg, accounts, parallel, &mut times).await?;
+    let clients = fleet::connect_all(nodes, accounts, parallel, &mut times).await?;
     // Every connection is authenticated, so the server holds its session
     // state and its user stream; measure while all are still open.
-    if let Some(p) = probe {
-        report.server = Some(p.finish(0, clients.len())?);
-    }
+    let tallies = nodes::tallies(nodes, clients.len(), &[]);
+    let measured = nodes::finish(probes, &tallies, true)?;
     report.connect = times.summary();
+    nodes::fill(report, nodes, &tallies, measured);
     for c in &clients {
         c.conn.close("chatctl bench: done");
     }

@@ -10,6 +10,8 @@
 //! * `traffic.rs`: `fanout`, `rooms`, `dm` (open or closed loop).
 //! * `idle.rs`: `connect`. `catchup.rs`: `catchup`.
 //! * `fleet.rs`: accounts, connections, bounded parallelism.
+//! * `nodes.rs`: `--node` (several nodes of one deployment), round-robin
+//!   placement of clients, per-node CPU.
 //! * `report.rs`: [`BenchReport`], histograms and [`print`].
 //! * `corpus.rs`: message bodies. `procfs.rs`: server CPU and RSS.
 //!
@@ -22,10 +24,12 @@ pub mod catchup;
 pub mod corpus;
 pub mod fleet;
 pub mod idle;
+pub mod nodes;
 pub mod procfs;
 pub mod report;
 pub mod traffic;
 
+pub use nodes::{NodeSpec, parse_node};
 pub use report::{BenchReport, LatencySummary, print};
 
 use anyhow::{Context, bail};
@@ -75,7 +79,8 @@ impl Scenario {
 }
 
 /// `chatctl bench`'s arguments. The server, trust and admin token come
-/// from the global options.
+/// from the global options; `--node` spreads the clients over several
+/// nodes of one deployment instead.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// What to simulate.
@@ -110,8 +115,24 @@ pub struct BenchArgs {
     pub corpus: Option<PathBuf>,
     /// The chatd process id, on this machine: adds its CPU time per
     /// delivery and RSS (from /proc) to the report.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", conflicts_with = "nodes")]
     pub server_pid: Option<u32>,
+    /// A node of the deployment, instead of --server: its address, the CA
+    /// file that signed its certificate (empty: the global --ca or known
+    /// hosts) and its process id here (for its CPU per delivery). Repeat
+    /// for each node (at most 64): accounts and admin requests go through
+    /// the first, client i connects to node i mod N, so senders and
+    /// receivers sit on different nodes.
+    #[arg(
+        long = "node",
+        value_name = "ADDR[,CA_FILE[,PID]]",
+        value_parser = parse_node
+    )]
+    pub nodes: Vec<NodeSpec>,
+    /// Also measure this process and its children over the measured phase,
+    /// e.g. postgres=PID of the postmaster or nats=PID; repeatable.
+    #[arg(long = "watch-pid", value_name = "LABEL=PID", value_parser = procfs::parse_watch)]
+    pub watch: Vec<procfs::WatchSpec>,
     /// Connections and setup requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub parallel: usize,
@@ -169,6 +190,18 @@ impl BenchArgs {
         if self.in_flight == 0 || self.in_flight > 65_536 {
             bail!("--in-flight must be 1 to 65536");
         }
+        if self.nodes.len() > nodes::MAX_NODES {
+            bail!(
+                "--node may be given at most {} times, not {}",
+                nodes::MAX_NODES,
+                self.nodes.len()
+            );
+        }
+        if !self.nodes.is_empty() && self.server_pid.is_some() {
+            bail!(
+                "--server-pid and --node do not mix; give each node's pid as --node ADDR,CA_FILE,PID"
+            );
+        }
         let needs = match self.scenario {
             Scenario::Rooms => self.room_size.max(2),
             Scenario::Dm => 2,
@@ -184,8 +217,9 @@ impl BenchArgs {
     }
 }
 
-/// Runs one benchmark against the server `client` points at, creating its
-/// accounts with `admin_token` (a server admin's token). Runs on its own
+/// Runs one benchmark against the server `client` points at, or against
+/// the `--node`s (each `client` with its address and CA), creating its
+/// accounts with `admin_token` (a server admin's token) through the first. Runs on its own
 /// multi-threaded runtime, so the caller's runtime may be single-threaded.
 ///
 /// # Errors
@@ -245,7 +279,8 @@ pub async fn run_here(
         mean_text_bytes: corpus.mean_len(),
         ..BenchReport::default()
     };
-    let admin = fleet::admin(&client, &admin_token).await?;
+    let nodes = nodes::Nodes::resolve(&client, &args.nodes, args.server_pid).watching(&args.watch);
+    let admin = fleet::admin(nodes.first(), &admin_token).await?;
     let accounts = match args.scenario {
         Scenario::Fanout | Scenario::Rooms | Scenario::Dm => {
             let plans = traffic::plan(args.scenario, args.clients, args.senders, args.room_size);
@@ -262,7 +297,7 @@ pub async fn run_here(
             )
             .await?;
             let mut times = report::Latencies::default();
-            let clients = fleet::connect_all(&client, &accounts, args.parallel, &mut times).await?;
+            let clients = fleet::connect_all(&nodes, &accounts, args.parallel, &mut times).await?;
             report.connect = times.summary();
             let load = traffic::Load {
                 rate: args.rate,
@@ -271,11 +306,11 @@ pub async fn run_here(
             };
             traffic::run(
                 &clients,
+                &nodes,
                 &plans,
                 &prefix,
                 corpus.clone(),
                 load,
-                args.server_pid,
                 &mut report,
             )
             .await?;
@@ -285,14 +320,7 @@ pub async fn run_here(
             let accounts =
                 fleet::create_accounts(&admin, &prefix, args.clients, |_| false, args.parallel)
                     .await?;
-            idle::run(
-                &client,
-                &accounts,
-                args.parallel,
-                args.server_pid,
-                &mut report,
-            )
-            .await?;
+            idle::run(&nodes, &accounts, args.parallel, &mut report).await?;
             accounts
         }
         Scenario::Catchup => {
@@ -307,7 +335,7 @@ pub async fn run_here(
             .await?;
             let mut times = report::Latencies::default();
             let mut clients =
-                fleet::connect_all(&client, &accounts, args.parallel, &mut times).await?;
+                fleet::connect_all(&nodes, &accounts, args.parallel, &mut times).await?;
             let Some(writer) = clients.pop() else {
                 bail!("no writer client");
             };
@@ -315,10 +343,9 @@ pub async fn run_here(
                 missed: args.messages,
                 in_flight: args.in_flight.max(16),
                 parallel: n,
-                server_pid: args.server_pid,
             };
             catchup::run(
-                &client,
+                &nodes,
                 clients,
                 writer,
                 &prefix,
@@ -369,5 +396,52 @@ mod tests {
         assert!(cli.bench.validate().is_err());
         let cli = Cli::try_parse_from(["bench", "--scenario", "rooms", "--clients", "3"]).unwrap();
         assert!(cli.bench.validate().is_err());
+    }
+
+    #[test]
+    fn nodes_repeat_and_refuse_server_pid() {
+        let cli = Cli::try_parse_from([
+            "bench",
+            "--node",
+            "127.0.0.1:4433,/n1/ca.crt,101",
+            "--node",
+            "127.0.0.1:4434,,102",
+        ])
+        .unwrap();
+        let n = &cli.bench.nodes;
+        assert_eq!(n.len(), 2);
+        assert_eq!(
+            (n[0].server.as_str(), n[0].pid, n[1].ca.is_none()),
+            ("127.0.0.1:4433", Some(101), true)
+        );
+        cli.bench.validate().unwrap();
+        // clap refuses the pair at parse time.
+        let both = Cli::try_parse_from(["bench", "--node", "h:1", "--server-pid", "5"]);
+        assert!(both.is_err());
+        // A bad node argument names the accepted form.
+        let bad = Cli::try_parse_from(["bench", "--node", "h:1,ca,pid"])
+            .err()
+            .unwrap();
+        assert!(bad.to_string().contains("ADDR[,CA_FILE[,PID]]"), "{bad}");
+        // Built by hand (as a library caller may), the pair still fails.
+        let mut args = cli.bench.clone();
+        args.server_pid = Some(5);
+        assert!(args.validate().is_err());
+        args.server_pid = None;
+        args.nodes = vec![n[0].clone(); nodes::MAX_NODES + 1];
+        assert!(args.validate().is_err());
+        let w = Cli::try_parse_from([
+            "bench",
+            "--watch-pid",
+            "postgres=7",
+            "--watch-pid",
+            "nats=8",
+        ])
+        .unwrap();
+        assert_eq!(w.bench.watch.len(), 2);
+        assert_eq!(
+            (w.bench.watch[1].label.as_str(), w.bench.watch[1].pid),
+            ("nats", 8)
+        );
     }
 }

@@ -95,6 +95,57 @@ pub struct ServerUsage {
     pub rss_per_connection_bytes: Option<f64>,
 }
 
+/// One node of the run and what its clients did (`--node`; a single
+/// server is one node).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct NodeReport {
+    /// The node's `HOST:PORT`.
+    pub server: String,
+    /// Clients connected to it (round-robin: client `i` to node `i % nodes`).
+    pub clients: usize,
+    /// Of them, senders.
+    pub senders: usize,
+    /// Sends acknowledged through this node.
+    pub acked: u64,
+    /// Deliveries to this node's clients.
+    pub deliveries: u64,
+    /// Send (intended time) to delivery at this node's clients.
+    pub send_to_deliver: LatencySummary,
+    /// The node's CPU and RSS, when its pid was given; CPU per delivery
+    /// divides by the deliveries to this node's clients.
+    pub usage: Option<ServerUsage>,
+}
+
+/// A process measured besides the nodes (`--watch-pid`), with its
+/// children: e.g. PostgreSQL (the postmaster and its backends) or
+/// nats-server.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct WatchedUsage {
+    /// The label given on the command line.
+    pub label: String,
+    /// The process id.
+    pub pid: u32,
+    /// CPU seconds of it and its children over the measured phase.
+    pub cpu_seconds: f64,
+    /// Per delivery of the whole run, µs.
+    pub cpu_us_per_delivery: Option<f64>,
+    /// Per acked message of the whole run, µs.
+    pub cpu_us_per_acked: Option<f64>,
+}
+
+/// The measured nodes together.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct NodesTotal {
+    /// Nodes with a pid (the others are left out of these sums).
+    pub nodes_measured: usize,
+    /// Their CPU seconds, summed.
+    pub cpu_seconds: f64,
+    /// Deliveries to their clients, summed.
+    pub deliveries: u64,
+    /// `cpu_seconds / deliveries`, µs.
+    pub cpu_us_per_delivery: Option<f64>,
+}
+
 /// The `catchup` scenario's own figures.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct CatchupReport {
@@ -149,6 +200,9 @@ pub struct BenchReport {
     pub send_to_ack: LatencySummary,
     /// Send (intended time) to delivery at each subscriber.
     pub send_to_deliver: LatencySummary,
+    /// The same for deliveries to a client on another node than the
+    /// sender's (through the bus); count 0 with one node.
+    pub send_to_deliver_cross_node: LatencySummary,
     /// Connect, handshake and authenticate, per client.
     pub connect: LatencySummary,
     /// Failed requests (sends, setup, reconnects).
@@ -157,8 +211,15 @@ pub struct BenchReport {
     pub error_samples: Vec<String>,
     /// Room streams reset as lagged (the client fell behind).
     pub lagged: u64,
-    /// Server resource use, with `--server-pid`.
+    /// Server resource use, with `--server-pid` or a single `--node` with
+    /// a pid; with several nodes see `nodes` and `nodes_total`.
     pub server: Option<ServerUsage>,
+    /// Per node: clients, deliveries, latency, CPU (one entry without `--node`).
+    pub nodes: Vec<NodeReport>,
+    /// CPU of the nodes with a pid, together.
+    pub nodes_total: Option<NodesTotal>,
+    /// Other processes measured (`--watch-pid`).
+    pub watched: Vec<WatchedUsage>,
     /// Catch-up figures (the `catchup` scenario).
     pub catchup: Option<CatchupReport>,
 }
@@ -228,31 +289,72 @@ pub fn print(report: &BenchReport, json: bool, out: &mut impl Write) -> io::Resu
         writeln!(out, "  e.g.       {e}")?;
     }
     if let Some(s) = &r.server {
-        write!(
-            out,
-            "server       pid {}: {:.2} CPU s",
-            s.pid, s.cpu_seconds
-        )?;
-        if let (Some(per_k), Some(us)) = (s.cpu_seconds_per_1000_deliveries, s.cpu_us_per_delivery)
-        {
-            write!(
-                out,
-                ", {per_k:.4} CPU s per 1,000 deliveries ({us:.1} µs each)"
-            )?;
-        }
-        writeln!(
-            out,
-            "; RSS {:.1} → {:.1} MiB",
-            s.rss_before_bytes as f64 / 1048576.0,
-            s.rss_after_bytes as f64 / 1048576.0
-        )?;
-        if let Some(per) = s.rss_per_connection_bytes {
+        usage_line(out, "server", s)?;
+    }
+    if r.nodes.len() > 1 {
+        for (i, n) in r.nodes.iter().enumerate() {
             writeln!(
                 out,
-                "             {:.1} KiB RSS per connection",
-                per / 1024.0
+                "node {:<7} {}: {} clients, {} senders, {} acked, {} deliveries",
+                i + 1,
+                n.server,
+                n.clients,
+                n.senders,
+                n.acked,
+                n.deliveries
             )?;
+            latency_line(out, "  deliver", &n.send_to_deliver)?;
+            if let Some(s) = &n.usage {
+                usage_line(out, "  usage", s)?;
+            }
         }
+        latency_line(out, "cross-node", &r.send_to_deliver_cross_node)?;
+        if let Some(t) = &r.nodes_total {
+            write!(
+                out,
+                "all nodes    {:.2} CPU s over {} measured nodes",
+                t.cpu_seconds, t.nodes_measured
+            )?;
+            if let Some(us) = t.cpu_us_per_delivery {
+                write!(out, ", {us:.1} µs per delivery")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    for w in &r.watched {
+        write!(
+            out,
+            "{:<12} pid {} and children: {:.2} CPU s",
+            w.label, w.pid, w.cpu_seconds
+        )?;
+        if let (Some(d), Some(a)) = (w.cpu_us_per_delivery, w.cpu_us_per_acked) {
+            write!(out, ", {d:.1} µs per delivery, {a:.1} µs per acked message")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn usage_line(out: &mut impl Write, what: &str, s: &ServerUsage) -> io::Result<()> {
+    write!(out, "{what:<12} pid {}: {:.2} CPU s", s.pid, s.cpu_seconds)?;
+    if let (Some(per_k), Some(us)) = (s.cpu_seconds_per_1000_deliveries, s.cpu_us_per_delivery) {
+        write!(
+            out,
+            ", {per_k:.4} CPU s per 1,000 deliveries ({us:.1} µs each)"
+        )?;
+    }
+    writeln!(
+        out,
+        "; RSS {:.1} → {:.1} MiB",
+        s.rss_before_bytes as f64 / 1048576.0,
+        s.rss_after_bytes as f64 / 1048576.0
+    )?;
+    if let Some(per) = s.rss_per_connection_bytes {
+        writeln!(
+            out,
+            "             {:.1} KiB RSS per connection",
+            per / 1024.0
+        )?;
     }
     Ok(())
 }
@@ -315,5 +417,47 @@ mod tests {
         print(&r, true, &mut json).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["send_to_ack"]["count"], 1001);
+    }
+
+    #[test]
+    fn several_nodes_print_each_and_the_total() {
+        let usage = |pid, cpu| super::super::procfs::usage(pid, cpu, (0, 0), 1000, 0);
+        let node = |server: &str, pid, cpu| NodeReport {
+            server: server.into(),
+            clients: 3,
+            senders: 1,
+            acked: 10,
+            deliveries: 1000,
+            usage: Some(usage(pid, cpu)),
+            ..NodeReport::default()
+        };
+        let r = BenchReport {
+            scenario: "fanout".into(),
+            nodes: vec![node("n1:1", 11, 0.002), node("n2:2", 22, 0.004)],
+            nodes_total: Some(NodesTotal {
+                nodes_measured: 2,
+                cpu_seconds: 0.006,
+                deliveries: 2000,
+                cpu_us_per_delivery: Some(3.0),
+            }),
+            ..BenchReport::default()
+        };
+        let mut text = Vec::new();
+        print(&r, false, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("node 2       n2:2: 3 clients"), "{text}");
+        assert!(text.contains("pid 22: 0.00 CPU s"), "{text}");
+        assert!(text.contains("(4.0 µs each)"), "{text}");
+        assert!(
+            text.contains("over 2 measured nodes, 3.0 µs per delivery"),
+            "{text}"
+        );
+        let mut json = Vec::new();
+        print(&r, true, &mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["nodes"][1]["usage"]["pid"], 22);
+        assert_eq!(v["nodes_total"]["cpu_us_per_delivery"], 3.0);
+        assert_eq!(v["send_to_deliver_cross_node"]["count"], 0);
+        assert_eq!(v["watched"].as_array().map(Vec::len), Some(0));
     }
 }

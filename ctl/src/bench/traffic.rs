@@ -9,7 +9,7 @@
 
 use super::corpus::Corpus;
 use super::fleet::{Client, par};
-use super::procfs::Probe;
+use super::nodes::{self, Nodes};
 use super::report::{BenchReport, Latencies};
 use chat_client::StreamEnd;
 use chat_protocol::{IdempotencyKey, RoomEventKind, RoomFrame, RoomId, Seq, Visibility};
@@ -53,6 +53,8 @@ struct SendStats {
     sent: AtomicU64,
     /// Acks per room, by plan index.
     acked: Vec<AtomicU64>,
+    /// Acks per node the sender is connected to.
+    acked_by_node: Vec<AtomicU64>,
     /// Latest ack, µs after the phase start.
     last_ack_us: AtomicU64,
     ack: Mutex<Latencies>,
@@ -60,9 +62,12 @@ struct SendStats {
 }
 
 impl SendStats {
-    fn record_ack(&self, room: usize, intended: Instant, t0: Instant) {
+    fn record_ack(&self, room: usize, node: usize, intended: Instant, t0: Instant) {
         let now = Instant::now();
         if let Some(a) = self.acked.get(room) {
+            a.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(a) = self.acked_by_node.get(node) {
             a.fetch_add(1, Ordering::Relaxed);
         }
         let us = u64::try_from(now.duration_since(t0).as_micros()).unwrap_or(u64::MAX);
@@ -83,6 +88,8 @@ impl SendStats {
 #[derive(Default)]
 struct Received {
     latencies: Latencies,
+    /// Of them, messages whose sender is on another node.
+    cross_node: Latencies,
     count: u64,
     lagged: u64,
     last_us: u64,
@@ -90,27 +97,37 @@ struct Received {
 }
 
 /// Creates the rooms, subscribes, runs the send phase and fills in
-/// `report`'s message figures; with `server_pid`, the server's CPU time
-/// from the first send to the last delivery.
+/// `report`'s message figures; for each node with a pid, its CPU time
+/// from the first send to the last delivery. `clients[i]` is connected to
+/// node `nodes.of(i)`.
 ///
 /// # Errors
 /// A failed room creation, join or subscription (setup), or `/proc`
 /// unreadable; send and stream failures are counted in the report instead.
 pub async fn run(
     clients: &[Client],
+    nodes: &Nodes,
     plans: &[RoomPlan],
     prefix: &str,
     corpus: Arc<Corpus>,
     load: Load,
-    server_pid: Option<u32>,
     report: &mut BenchReport,
 ) -> anyhow::Result<()> {
     let rooms = make_rooms(clients, plans, prefix).await?;
     let (done_tx, done_rx) = watch::channel(false);
     let stats = Arc::new(SendStats {
         acked: plans.iter().map(|_| AtomicU64::new(0)).collect(),
+        acked_by_node: (0..nodes.len()).map(|_| AtomicU64::new(0)).collect(),
         ..SendStats::default()
     });
+    let senders: Vec<(usize, usize)> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(r, p)| p.senders.iter().map(move |&s| (r, s)))
+        .collect();
+    // The node of each sender, by its index in the message tags.
+    let sender_nodes: Arc<Vec<usize>> =
+        Arc::new(senders.iter().map(|&(_, s)| nodes.of(s)).collect());
 
     // Subscribe everyone before anything is sent.
     let mut subs = Vec::new();
@@ -125,22 +142,25 @@ pub async fn run(
         async move { Ok(conn.subscribe(room, head).await?) }
     })
     .await?;
-    let probe = Probe::start(server_pid)?;
+    let probes = nodes.probe()?;
     let t0 = Instant::now();
     let deadline = t0 + load.duration + DRAIN;
     let mut receivers = tokio::task::JoinSet::new();
     for ((r, m), stream) in subs.into_iter().zip(streams) {
-        let conn = clients[m].conn.clone();
+        let sub = Subscriber {
+            conn: clients[m].conn.clone(),
+            room: r,
+            node: nodes.of(m),
+            sender_nodes: sender_nodes.clone(),
+        };
         let stats = stats.clone();
         let done = done_rx.clone();
-        receivers.spawn(receive(conn, stream, r, stats, done, t0, deadline));
+        receivers.spawn(async move {
+            let node = sub.node;
+            (node, receive(sub, stream, stats, done, t0, deadline).await)
+        });
     }
 
-    let senders: Vec<(usize, usize)> = plans
-        .iter()
-        .enumerate()
-        .flat_map(|(r, p)| p.senders.iter().map(move |&s| (r, s)))
-        .collect();
     let mut sending = tokio::task::JoinSet::new();
     let n = senders.len().max(1);
     for (i, &(r, s)) in senders.iter().enumerate() {
@@ -148,6 +168,7 @@ pub async fn run(
             client: clients[s].clone(),
             room: rooms[r].0,
             room_index: r,
+            node: nodes.of(s),
             sender: i,
             corpus: corpus.clone(),
             stats: stats.clone(),
@@ -170,11 +191,19 @@ pub async fn run(
     let _ = done_tx.send(true);
 
     let mut delivered = Latencies::default();
+    let mut cross_node = Latencies::default();
+    let sending_clients: Vec<usize> = senders.iter().map(|&(_, s)| s).collect();
+    let mut tallies = nodes::tallies(nodes, clients.len(), &sending_clients);
     let mut last_delivery_us = 0;
     while let Some(r) = receivers.join_next().await {
         match r {
-            Ok(got) => {
+            Ok((node, got)) => {
                 delivered.merge(&got.latencies);
+                cross_node.merge(&got.cross_node);
+                if let Some(t) = tallies.get_mut(node) {
+                    t.latencies.merge(&got.latencies);
+                    t.deliveries += got.count;
+                }
                 report.deliveries += got.count;
                 report.lagged += got.lagged;
                 last_delivery_us = last_delivery_us.max(got.last_us);
@@ -200,9 +229,14 @@ pub async fn run(
         report.send_to_ack = h.summary();
     }
     report.send_to_deliver = delivered.summary();
-    if let Some(p) = probe {
-        report.server = Some(p.finish(report.deliveries, 0)?);
+    if nodes.len() > 1 {
+        report.send_to_deliver_cross_node = cross_node.summary();
     }
+    for (t, a) in tallies.iter_mut().zip(&stats.acked_by_node) {
+        t.acked = a.load(Ordering::Relaxed);
+    }
+    let measured = nodes::finish(probes, &tallies, false)?;
+    nodes::fill(report, nodes, &tallies, measured);
     if let Ok(errors) = stats.errors.lock() {
         report.errors += errors.errors;
         for e in &errors.error_samples {
@@ -272,6 +306,8 @@ struct SenderCtx {
     client: Client,
     room: RoomId,
     room_index: usize,
+    /// The node the sender is connected to.
+    node: usize,
     sender: usize,
     corpus: Arc<Corpus>,
     stats: Arc<SendStats>,
@@ -312,7 +348,7 @@ async fn send_open(ctx: SenderCtx, interval: Duration, offset: Duration) {
                 .send(c.room, IdempotencyKey::random(), &text, None)
                 .await
             {
-                Ok(_) => c.stats.record_ack(c.room_index, intended, c.t0),
+                Ok(_) => c.stats.record_ack(c.room_index, c.node, intended, c.t0),
                 Err(e) => c.stats.record_error(e),
             }
             drop(permit);
@@ -342,7 +378,7 @@ async fn send_closed(ctx: SenderCtx, in_flight: usize) {
                     .send(c.room, IdempotencyKey::random(), &text, None)
                     .await
                 {
-                    Ok(_) => c.stats.record_ack(c.room_index, intended, c.t0),
+                    Ok(_) => c.stats.record_ack(c.room_index, c.node, intended, c.t0),
                     Err(e) => {
                         c.stats.record_error(e);
                         if c.client.conn.is_closed() {
@@ -359,21 +395,44 @@ async fn send_closed(ctx: SenderCtx, in_flight: usize) {
 
 /// The intended send time (µs after the phase start) of a tagged text.
 pub fn parse_tag(text: &str) -> Option<u64> {
+    parse_sender_tag(text).map(|(_, us)| us)
+}
+
+/// The sender index and intended send time (µs after the phase start) of
+/// a tagged text.
+pub fn parse_sender_tag(text: &str) -> Option<(usize, u64)> {
     let (tag, _) = text.strip_prefix("[b")?.split_once("] ")?;
-    tag.split_once(':')?.1.parse().ok()
+    let (sender, us) = tag.split_once(':')?;
+    Some((sender.parse().ok()?, us.parse().ok()?))
+}
+
+/// One subscribed member, as its receiver task sees it.
+struct Subscriber {
+    conn: chat_client::Connection,
+    /// The room, by plan index.
+    room: usize,
+    /// The node the member is connected to.
+    node: usize,
+    /// The node of each sender, by sender index.
+    sender_nodes: Arc<Vec<usize>>,
 }
 
 /// Reads one subscription until every acked message of its room has
 /// arrived after the send phase, or `deadline`.
 async fn receive(
-    conn: chat_client::Connection,
+    sub: Subscriber,
     mut stream: chat_client::RoomStream,
-    room: usize,
     stats: Arc<SendStats>,
     mut done: watch::Receiver<bool>,
     t0: Instant,
     deadline: Instant,
 ) -> Received {
+    let Subscriber {
+        conn,
+        room,
+        node,
+        sender_nodes,
+    } = sub;
     let mut got = Received::default();
     let mut last_seq = stream.since();
     let mut sending_over = false;
@@ -390,10 +449,14 @@ async fn receive(
                 Ok(Some(RoomFrame::Event(e))) => {
                     last_seq = e.seq;
                     if let RoomEventKind::Message(m) = &e.kind
-                        && let Some(us) = parse_tag(&m.text)
+                        && let Some((sender, us)) = parse_sender_tag(&m.text)
                     {
                         let now = Instant::now();
-                        got.latencies.record(now.duration_since(t0 + Duration::from_micros(us)));
+                        let took = now.duration_since(t0 + Duration::from_micros(us));
+                        got.latencies.record(took);
+                        if sender_nodes.get(sender).is_some_and(|&n| n != node) {
+                            got.cross_node.record(took);
+                        }
                         got.count += 1;
                         got.last_us = u64::try_from(now.duration_since(t0).as_micros()).unwrap_or(u64::MAX);
                     }
@@ -477,6 +540,8 @@ mod tests {
         assert_eq!(parse_tag("[b3:123456] hello there"), Some(123456));
         assert_eq!(parse_tag("hello"), None);
         assert_eq!(parse_tag("[b3:x] hello"), None);
+        assert_eq!(parse_sender_tag("[b3:17] hi"), Some((3, 17)));
+        assert_eq!(parse_sender_tag("[bx:17] hi"), None);
     }
 
     #[test]
