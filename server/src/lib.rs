@@ -245,12 +245,14 @@ impl Server {
         if let Some(ca) = &tls.ca_path {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
-        let files = files::Files::open(&data_dir, config.files.clone()).map_err(|cause| {
-            ServerError::DataDir {
-                path: data_dir.join("files"),
+        let files = files::Files::open(&data_dir, config.blob_dir.as_deref(), config.files.clone())
+            .map_err(|cause| ServerError::DataDir {
+                path: config
+                    .blob_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("files")),
                 cause,
-            }
-        })?;
+            })?;
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)
