@@ -17,11 +17,11 @@
 //! The unit tests check roots and proofs against `ct-merkle`'s in-memory
 //! tree for every size from 1 to 64.
 
+use super::kv::{KvRead, ReadTable, ReadTx};
 use super::records::{AuthorRecord, ModRecord, decode};
 use super::tables::{AUDIT_HEADS, AUDIT_NODES, MODLOG, meta};
 use super::{StoreError, WriteCtx};
 use chat_protocol::{self as proto, Timestamp, audit::SignedTreeHead};
-use redb::{ReadTransaction, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -104,7 +104,7 @@ where
 /// The root hash of the tree of `size` leaves.
 ///
 /// # Errors
-/// A redb error, or a stored node missing.
+/// A storage error, or a stored node missing.
 pub fn root<G>(get: &G, size: u64) -> Result<Hash, StoreError>
 where
     G: Fn(u64) -> Result<Option<Hash>, StoreError>,
@@ -128,7 +128,7 @@ where
 /// the leaf and every subtree it completes.
 ///
 /// # Errors
-/// A redb error, or a stored node missing.
+/// A storage error, or a stored node missing.
 pub fn append<G, P>(get: &G, put: &mut P, size: u64, leaf: Hash) -> Result<(), StoreError>
 where
     G: Fn(u64) -> Result<Option<Hash>, StoreError>,
@@ -157,7 +157,7 @@ fn bad_range(what: String) -> StoreError {
 /// The inclusion proof (audit path) of leaf `index` in the tree of `size`.
 ///
 /// # Errors
-/// A redb error, a stored node missing; the caller checks `index < size
+/// A storage error, a stored node missing; the caller checks `index < size
 /// <= MAX_TREE_SIZE` first (otherwise an error, never a panic).
 pub fn inclusion_proof<G>(get: &G, size: u64, index: u64) -> Result<Vec<Hash>, StoreError>
 where
@@ -176,7 +176,7 @@ where
 /// `to`.
 ///
 /// # Errors
-/// A redb error, a stored node missing; the caller checks `1 <= from <=
+/// A storage error, a stored node missing; the caller checks `1 <= from <=
 /// to <= MAX_TREE_SIZE` first (otherwise an error, never a panic).
 pub fn consistency_proof<G>(get: &G, from: u64, to: u64) -> Result<Vec<Hash>, StoreError>
 where
@@ -216,7 +216,7 @@ fn stored_size(ctx: &WriteCtx<'_>) -> Result<u64, StoreError> {
 /// transaction.
 ///
 /// # Errors
-/// A redb error, a record that cannot be decoded, or a gap in `MODLOG`.
+/// A storage error, a record that cannot be decoded, or a gap in `MODLOG`.
 pub fn append_record(ctx: &mut WriteCtx<'_>, id: u64, rec: &ModRecord) -> Result<(), StoreError> {
     catch_up_to(ctx, id.saturating_sub(1))?;
     let size = stored_size(ctx)?;
@@ -298,7 +298,7 @@ pub struct HeadRecord {
 /// The tree's size and root inside a write job.
 ///
 /// # Errors
-/// A redb error, or a stored node missing.
+/// A storage error, or a stored node missing.
 pub fn current(ctx: &WriteCtx<'_>) -> Result<(u64, Hash), StoreError> {
     let size = stored_size(ctx)?;
     let nodes = ctx.txn.open_table(AUDIT_NODES)?;
@@ -314,7 +314,7 @@ pub fn current(ctx: &WriteCtx<'_>) -> Result<(u64, Hash), StoreError> {
 /// Whether a head for `size` is stored.
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub fn has_head(ctx: &WriteCtx<'_>, size: u64) -> Result<bool, StoreError> {
     Ok(ctx.txn.open_table(AUDIT_HEADS)?.get(size)?.is_some())
 }
@@ -322,7 +322,7 @@ pub fn has_head(ctx: &WriteCtx<'_>, size: u64) -> Result<bool, StoreError> {
 /// Stores a signed tree head (one per tree size; a later one replaces it).
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub fn store_head(ctx: &WriteCtx<'_>, head: &SignedTreeHead) -> Result<(), StoreError> {
     let rec = HeadRecord {
         at: head.at.0,
@@ -336,55 +336,48 @@ pub fn store_head(ctx: &WriteCtx<'_>, head: &SignedTreeHead) -> Result<(), Store
     Ok(())
 }
 
-/// Stored heads from tree size `from` on, smallest first.
+/// Stored heads from tree size `from` on, smallest first, at most `limit`.
 ///
 /// # Errors
-/// A redb error; each item, a redb error or an undecodable record.
+/// A storage error or an undecodable record.
 pub fn stored_heads(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     from: u64,
-) -> Result<impl Iterator<Item = Result<SignedTreeHead, StoreError>>, StoreError> {
-    let table = match txn.open_table(AUDIT_HEADS) {
-        Ok(t) => Some(t),
-        Err(TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(e.into()),
+    limit: usize,
+) -> Result<Vec<SignedTreeHead>, StoreError> {
+    let Some(table) = txn.open_table_if_exists(AUDIT_HEADS)? else {
+        return Ok(Vec::new());
     };
-    let range = match &table {
-        Some(t) => Some(t.range(from..)?),
-        None => None,
-    };
-    Ok(range.into_iter().flatten().map(|entry| {
+    let mut out = Vec::new();
+    for entry in table.range(from..)?.take(limit) {
         let (k, v) = entry?;
         let rec: HeadRecord = decode(v.value())?;
-        Ok(SignedTreeHead {
+        out.push(SignedTreeHead {
             tree_size: k.value(),
             root_hash: rec.root,
             at: Timestamp(rec.at),
             public_key: rec.public_key,
             signature: rec.signature,
-        })
-    }))
+        });
+    }
+    Ok(out)
 }
 
 /// Read access to the tree inside a read transaction.
-pub struct TreeReader {
-    nodes: Option<redb::ReadOnlyTable<u64, &'static [u8]>>,
-    modlog: redb::ReadOnlyTable<u64, &'static [u8]>,
+pub struct TreeReader<'t> {
+    nodes: Option<ReadTable<'t, u64, &'static [u8]>>,
+    modlog: ReadTable<'t, u64, &'static [u8]>,
     /// Leaves in the tree now.
     pub size: u64,
 }
 
-impl TreeReader {
+impl<'t> TreeReader<'t> {
     /// Opens the tree's tables in `txn`.
     ///
     /// # Errors
-    /// A redb error.
-    pub fn open(txn: &ReadTransaction) -> Result<TreeReader, StoreError> {
-        let nodes = match txn.open_table(AUDIT_NODES) {
-            Ok(t) => Some(t),
-            Err(TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
+    /// A storage error.
+    pub fn open(txn: &'t ReadTx) -> Result<TreeReader<'t>, StoreError> {
+        let nodes = txn.open_table_if_exists(AUDIT_NODES)?;
         let size = txn
             .open_table(super::tables::META)?
             .get(meta::AUDIT_TREE_SIZE)?
@@ -409,7 +402,7 @@ impl TreeReader {
     /// The root hash of the first `size` leaves.
     ///
     /// # Errors
-    /// A redb error, or a stored node missing.
+    /// A storage error, or a stored node missing.
     pub fn root(&self, size: u64) -> Result<Hash, StoreError> {
         root(&|i| self.get(i), size)
     }
@@ -433,7 +426,7 @@ impl TreeReader {
     /// The record of leaf `index`, or why there is none.
     ///
     /// # Errors
-    /// A redb error.
+    /// A storage error.
     pub fn record(
         &self,
         index: u64,
@@ -580,7 +573,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = redb::Database::create(dir.path().join("t.redb")).expect("db");
         let n = 100_000u64;
-        let txn = db.begin_write().expect("txn");
+        let txn = crate::store::kv::WriteTx::redb(db.begin_write().expect("txn"));
         let started = std::time::Instant::now();
         {
             let mut t = txn.open_table(AUDIT_NODES).expect("table");
@@ -600,8 +593,11 @@ mod tests {
             }
         }
         let appended = started.elapsed();
+        let Ok(txn) = txn.into_inner() else {
+            panic!("a redb transaction")
+        };
         txn.commit().expect("commit");
-        let read = redb::ReadableDatabase::begin_read(&db).expect("read");
+        let read = ReadTx::redb(redb::ReadableDatabase::begin_read(&db).expect("read"));
         let t = read.open_table(AUDIT_NODES).expect("table");
         let get = |k: u64| -> Result<Option<Hash>, StoreError> {
             t.get(k)?.map(|v| to_hash(v.value(), k)).transpose()

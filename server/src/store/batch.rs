@@ -17,6 +17,7 @@
 //!   with backoff, refusing writes meanwhile ([`super::health`]).
 
 use super::health::{self, HealthState, RETRY_FIRST_MS, RETRY_MAX_MS};
+use super::kv::WriteTx;
 use super::writer::{BoxedJob, Fate, Msg, Outcome, WriterStats};
 use super::{DbSlot, StoreError, WriteCtx};
 use redb::Database;
@@ -283,7 +284,7 @@ fn probe(
 /// Runs every job of `jobs` in one transaction and commits.
 fn attempt(db: &Database, jobs: &mut [BoxedJob]) -> Attempt {
     let txn = match db.begin_write() {
-        Ok(t) => t,
+        Ok(t) => WriteTx::redb(t),
         Err(e) => return Attempt::Fault(format!("cannot begin a write transaction: {e}")),
     };
     let effects = {
@@ -298,7 +299,7 @@ fn attempt(db: &Database, jobs: &mut [BoxedJob]) -> Attempt {
                 Err(_) => StoreError::Redb("the write job panicked; see the server log".into()),
             };
             drop(ctx);
-            let _ = txn.abort();
+            abort(txn);
             return if error.is_io() {
                 Attempt::Fault(error.to_string())
             } else {
@@ -307,13 +308,24 @@ fn attempt(db: &Database, jobs: &mut [BoxedJob]) -> Attempt {
         }
         if let Err(e) = ctx.flush() {
             drop(ctx);
-            let _ = txn.abort();
+            abort(txn);
             return Attempt::Fault(format!("cannot save the batch's rooms: {e}"));
         }
         std::mem::take(&mut ctx.effects)
     };
+    let txn = match super::writer::redb_tx(txn) {
+        Ok(t) => t,
+        Err(e) => return Attempt::Fault(e.to_string()),
+    };
     match txn.commit() {
         Ok(()) => Attempt::Committed(effects),
         Err(e) => Attempt::Fault(format!("commit failed: {e}")),
+    }
+}
+
+/// Rolls back `txn` (dropping a PostgreSQL transaction rolls it back).
+fn abort(txn: WriteTx) {
+    if let Ok(t) = txn.into_inner() {
+        let _ = t.abort();
     }
 }

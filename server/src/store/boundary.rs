@@ -35,6 +35,7 @@
 //! domains; the test `store::boundary_guard` keeps code outside `store/`
 //! from reaching redb.
 
+use super::kv::ReadTx;
 use super::ops::{self, Caller};
 use super::records::{AuthorRecord, UserRecord, View};
 use super::retention::{Batch as RetentionBatch, KeepRecord, Scope as RetentionScopeRecord};
@@ -115,7 +116,7 @@ impl Store {
     async fn read_op<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnOnce(&redb::ReadTransaction) -> Result<T, WriteError> + Send + 'static,
+        F: FnOnce(&ReadTx) -> Result<T, WriteError> + Send + 'static,
     {
         self.read(move |txn| Ok(f(txn))).await?
     }

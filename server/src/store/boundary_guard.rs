@@ -17,6 +17,9 @@ const LINE_PATTERNS: &[&str] = &[
     "tables::",
     "WriteCtx",
     "ReadTransaction",
+    "ReadTx",
+    "WriteTx",
+    "KvRead",
     "read_blocking(",
 ];
 

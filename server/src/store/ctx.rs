@@ -15,7 +15,7 @@ use super::query;
 use super::records::{RoomRecord, encode};
 use super::tables::*;
 use crate::fanout::Effect;
-use redb::{ReadableTable, Table, WriteTransaction};
+use crate::store::kv::{KvRead, WriteTable, WriteTx};
 use std::collections::HashMap;
 
 /// The tables of one write transaction, opened once per batch.
@@ -25,42 +25,42 @@ use std::collections::HashMap;
 /// of the same batch changed.
 pub struct WriteCtx<'t> {
     /// [`META`].
-    pub meta: Table<'t, &'static str, u64>,
+    pub meta: WriteTable<'t, &'static str, u64>,
     /// [`USERS`].
-    pub users: Table<'t, u64, &'static [u8]>,
+    pub users: WriteTable<'t, u64, &'static [u8]>,
     /// [`USERNAMES`].
-    pub usernames: Table<'t, &'static str, u64>,
+    pub usernames: WriteTable<'t, &'static str, u64>,
     /// [`TOKENS`].
-    pub tokens: Table<'t, u64, &'static [u8]>,
+    pub tokens: WriteTable<'t, u64, &'static [u8]>,
     /// [`ROOMS`]; private, see [`WriteCtx::room`].
-    rooms: Table<'t, u64, &'static [u8]>,
+    rooms: WriteTable<'t, u64, &'static [u8]>,
     /// [`ROOM_NAMES`].
-    pub room_names: Table<'t, &'static str, u64>,
+    pub room_names: WriteTable<'t, &'static str, u64>,
     /// [`MEMBERS`].
-    pub members: Table<'t, (u64, u64), &'static [u8]>,
+    pub members: WriteTable<'t, (u64, u64), &'static [u8]>,
     /// [`USER_ROOMS`].
-    pub user_rooms: Table<'t, (u64, u64), ()>,
+    pub user_rooms: WriteTable<'t, (u64, u64), ()>,
     /// [`EVENTS`].
-    pub events: Table<'t, (u64, u64), &'static [u8]>,
+    pub events: WriteTable<'t, (u64, u64), &'static [u8]>,
     /// [`IDEMPOTENCY`].
-    pub idempotency: Table<'t, (u64, &'static str), &'static [u8]>,
+    pub idempotency: WriteTable<'t, (u64, &'static str), &'static [u8]>,
     /// [`VERSIONS`].
-    pub versions: Table<'t, (u64, u64, u32), &'static [u8]>,
+    pub versions: WriteTable<'t, (u64, u64, u32), &'static [u8]>,
     /// [`BANS`].
-    pub bans: Table<'t, (u64, u64), &'static [u8]>,
+    pub bans: WriteTable<'t, (u64, u64), &'static [u8]>,
     /// [`BLOCKS`].
-    pub blocks: Table<'t, (u64, u64), ()>,
+    pub blocks: WriteTable<'t, (u64, u64), ()>,
     /// [`CONTACTS`].
-    pub contacts: Table<'t, (u64, u64), u64>,
+    pub contacts: WriteTable<'t, (u64, u64), u64>,
     /// [`CONTACT_OF`].
-    pub contact_of: Table<'t, (u64, u64), ()>,
+    pub contact_of: WriteTable<'t, (u64, u64), ()>,
     /// [`NOTIFICATIONS`].
-    pub notifications: Table<'t, (u64, u64), &'static [u8]>,
+    pub notifications: WriteTable<'t, (u64, u64), &'static [u8]>,
     /// [`MODLOG`].
-    pub modlog: Table<'t, u64, &'static [u8]>,
+    pub modlog: WriteTable<'t, u64, &'static [u8]>,
     /// The batch's transaction, for tables opened on demand by one job
     /// (the file tables of `store::files`), never held across jobs.
-    pub(super) txn: &'t WriteTransaction,
+    pub(super) txn: &'t WriteTx,
     /// What to publish after the commit. Jobs push here only once they can
     /// no longer fail.
     pub effects: Vec<Effect>,
@@ -72,7 +72,7 @@ pub struct WriteCtx<'t> {
 }
 
 impl<'t> WriteCtx<'t> {
-    pub(super) fn open(txn: &'t WriteTransaction) -> Result<WriteCtx<'t>, StoreError> {
+    pub(super) fn open(txn: &'t WriteTx) -> Result<WriteCtx<'t>, StoreError> {
         Ok(WriteCtx {
             meta: txn.open_table(META)?,
             users: txn.open_table(USERS)?,
@@ -101,7 +101,7 @@ impl<'t> WriteCtx<'t> {
     /// A room by id (deleted ones included), as this batch last saved it.
     ///
     /// # Errors
-    /// A redb error or a corrupt record.
+    /// A storage error or a corrupt record.
     pub fn room(&self, id: u64) -> Result<Option<RoomRecord>, StoreError> {
         match self.dirty_rooms.get(&id) {
             Some(room) => Ok(Some(room.clone())),
@@ -127,7 +127,7 @@ impl<'t> WriteCtx<'t> {
     /// Takes the next value of the counter `name` (starting at 1).
     ///
     /// # Errors
-    /// A redb error.
+    /// A storage error.
     pub fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
         let next = self.meta.get(name)?.map(|v| v.value()).unwrap_or(1);
         self.meta.insert(name, next + 1)?;
@@ -137,7 +137,7 @@ impl<'t> WriteCtx<'t> {
     /// Adds `delta` to the counter `name`.
     ///
     /// # Errors
-    /// A redb error.
+    /// A storage error.
     pub fn bump(&mut self, name: &str, delta: u64) -> Result<(), StoreError> {
         let cur = self.meta.get(name)?.map(|v| v.value()).unwrap_or(0);
         self.meta.insert(name, cur + delta)?;
@@ -148,7 +148,7 @@ impl<'t> WriteCtx<'t> {
     /// The writer calls it once, after the last job and before the commit.
     ///
     /// # Errors
-    /// A redb error or a record that cannot be encoded.
+    /// A storage error or a record that cannot be encoded.
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
         for (id, room) in self.dirty_rooms.drain() {
             self.rooms.insert(id, encode(&room)?.as_slice())?;

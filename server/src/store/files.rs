@@ -7,11 +7,11 @@
 //! [`WriteCtx`]) and opens the file tables on demand from the batch's
 //! transaction; none of them is held across jobs.
 
+use super::kv::{KvRead, ReadTx};
 use super::records::{EventKindRecord, EventRecord, decode, encode};
 use super::tables::{ATTACHMENTS, BLOB_REFS, DOOMED_BLOBS, EVENTS, FILE_USAGE, ROOM_FILES, meta};
 use super::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode};
-use redb::{ReadTransaction, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 
 /// [`FILE_USAGE`] key kind: bytes uploaded by a user.
@@ -118,7 +118,7 @@ pub struct Quotas {
 /// Creates the file tables if missing (called once at open).
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub(super) fn create_tables(db: &redb::Database) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     {
@@ -134,8 +134,8 @@ pub(super) fn create_tables(db: &redb::Database) -> Result<(), StoreError> {
 /// Bytes held by `(kind, id)` as last committed.
 ///
 /// # Errors
-/// A redb error.
-pub fn usage(txn: &ReadTransaction, kind: u8, id: u64) -> Result<u64, StoreError> {
+/// A storage error.
+pub fn usage(txn: &ReadTx, kind: u8, id: u64) -> Result<u64, StoreError> {
     let t = txn.open_table(FILE_USAGE)?;
     Ok(t.get((kind, id))?.map(|v| v.value()).unwrap_or(0))
 }
@@ -143,8 +143,8 @@ pub fn usage(txn: &ReadTransaction, kind: u8, id: u64) -> Result<u64, StoreError
 /// One attachment by id.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn attachment(txn: &ReadTransaction, id: u64) -> Result<Option<AttachmentRecord>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn attachment(txn: &ReadTx, id: u64) -> Result<Option<AttachmentRecord>, StoreError> {
     let t = txn.open_table(ATTACHMENTS)?;
     match t.get(id)? {
         Some(v) => Ok(Some(decode(v.value())?)),
@@ -155,12 +155,8 @@ pub fn attachment(txn: &ReadTransaction, id: u64) -> Result<Option<AttachmentRec
 /// The event carrying message `seq` of `room`, if stored.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn message_event(
-    txn: &ReadTransaction,
-    room: u64,
-    seq: u64,
-) -> Result<Option<EventRecord>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn message_event(txn: &ReadTx, room: u64, seq: u64) -> Result<Option<EventRecord>, StoreError> {
     let t = txn.open_table(EVENTS)?;
     match t.get((room, seq))? {
         Some(v) => Ok(Some(decode(v.value())?)),
@@ -183,11 +179,8 @@ pub fn is_deleted(event: &EventRecord) -> bool {
 /// newest first.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn list_room(
-    txn: &ReadTransaction,
-    room: u64,
-) -> Result<Vec<(u64, AttachmentRecord)>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn list_room(txn: &ReadTx, room: u64) -> Result<Vec<(u64, AttachmentRecord)>, StoreError> {
     let index = txn.open_table(ROOM_FILES)?;
     let records = txn.open_table(ATTACHMENTS)?;
     let events = txn.open_table(EVENTS)?;
@@ -213,10 +206,6 @@ fn refused(code: ErrorCode, message: impl Into<String>) -> WriteError {
     WriteError::Rejected(ErrorBody::new(code, message))
 }
 
-fn table_err(e: TableError) -> WriteError {
-    WriteError::Store(StoreError::from(e))
-}
-
 /// Stores a new attachment record after re-checking the quotas inside the
 /// writer (the check before the transfer may be stale by now). Returns the
 /// new id and whether this is the first record of its content (the blob
@@ -230,7 +219,7 @@ pub fn insert(
     quotas: Quotas,
 ) -> Result<u64, WriteError> {
     {
-        let usage = ctx.txn.open_table(FILE_USAGE).map_err(table_err)?;
+        let usage = ctx.txn.open_table(FILE_USAGE)?;
         let user = usage
             .get((USAGE_USER, rec.uploader))?
             .map(|v| v.value())
@@ -242,14 +231,14 @@ pub fn insert(
         check_quotas(user, room, rec.size, quotas).map_err(WriteError::Rejected)?;
     }
     let id = ctx.next_id(meta::NEXT_ATTACHMENT)?;
-    let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    let mut records = ctx.txn.open_table(ATTACHMENTS)?;
     records.insert(id, encode(rec)?.as_slice())?;
-    let mut index = ctx.txn.open_table(ROOM_FILES).map_err(table_err)?;
+    let mut index = ctx.txn.open_table(ROOM_FILES)?;
     index.insert((rec.room, id), ())?;
-    let mut refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    let mut refs = ctx.txn.open_table(BLOB_REFS)?;
     let n = refs.get(rec.hash.as_str())?.map(|v| v.value()).unwrap_or(0);
     refs.insert(rec.hash.as_str(), n + 1)?;
-    let mut usage = ctx.txn.open_table(FILE_USAGE).map_err(table_err)?;
+    let mut usage = ctx.txn.open_table(FILE_USAGE)?;
     for key in [(USAGE_USER, rec.uploader), (USAGE_ROOM, rec.room)] {
         let cur = usage.get(key)?.map(|v| v.value()).unwrap_or(0);
         usage.insert(key, cur.saturating_add(rec.size))?;
@@ -300,7 +289,7 @@ pub fn claim(
     room: u64,
     ids: &[proto::AttachmentId],
 ) -> Result<Vec<AttachmentRef>, WriteError> {
-    let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    let records = ctx.txn.open_table(ATTACHMENTS)?;
     let mut out: Vec<AttachmentRef> = Vec::with_capacity(ids.len());
     for id in ids {
         if out.iter().any(|a| a.id == id.0) {
@@ -342,7 +331,7 @@ fn not_yours(id: proto::AttachmentId) -> WriteError {
 /// # Errors
 /// Storage failures.
 pub fn link(ctx: &mut WriteCtx<'_>, refs: &[AttachmentRef], seq: u64) -> Result<(), WriteError> {
-    let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+    let mut records = ctx.txn.open_table(ATTACHMENTS)?;
     for r in refs {
         let rec = match records.get(r.id)? {
             Some(v) => Some(decode::<AttachmentRecord>(v.value())?),
@@ -373,7 +362,7 @@ pub fn collect_garbage(
     let mut doomed = Vec::new();
     let mut held: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
     {
-        let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+        let records = ctx.txn.open_table(ATTACHMENTS)?;
         for entry in records.iter()? {
             let (k, v) = entry?;
             let rec: AttachmentRecord = decode(v.value())?;
@@ -423,7 +412,7 @@ pub fn collect_garbage(
 pub fn release(ctx: &mut WriteCtx<'_>, ids: &[u64]) -> Result<(u64, Vec<String>), WriteError> {
     let mut doomed = Vec::with_capacity(ids.len());
     {
-        let records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
+        let records = ctx.txn.open_table(ATTACHMENTS)?;
         for &id in ids {
             if let Some(v) = records.get(id)? {
                 doomed.push((id, decode::<AttachmentRecord>(v.value())?));
@@ -441,10 +430,10 @@ fn remove_records(
     doomed: Vec<(u64, AttachmentRecord)>,
 ) -> Result<Vec<String>, WriteError> {
     let mut gone = Vec::new();
-    let mut records = ctx.txn.open_table(ATTACHMENTS).map_err(table_err)?;
-    let mut index = ctx.txn.open_table(ROOM_FILES).map_err(table_err)?;
-    let mut refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
-    let mut usage = ctx.txn.open_table(FILE_USAGE).map_err(table_err)?;
+    let mut records = ctx.txn.open_table(ATTACHMENTS)?;
+    let mut index = ctx.txn.open_table(ROOM_FILES)?;
+    let mut refs = ctx.txn.open_table(BLOB_REFS)?;
+    let mut usage = ctx.txn.open_table(FILE_USAGE)?;
     for (id, rec) in doomed {
         records.remove(id)?;
         index.remove((rec.room, id))?;
@@ -473,7 +462,7 @@ pub fn doom(ctx: &mut WriteCtx<'_>, hashes: &[String]) -> Result<(), WriteError>
         return Ok(());
     }
     let now = chat_protocol::Timestamp::now().0;
-    let mut doomed = ctx.txn.open_table(DOOMED_BLOBS).map_err(table_err)?;
+    let mut doomed = ctx.txn.open_table(DOOMED_BLOBS)?;
     for hash in hashes {
         doomed.insert(hash.as_str(), now)?;
     }
@@ -485,7 +474,7 @@ pub fn doom(ctx: &mut WriteCtx<'_>, hashes: &[String]) -> Result<(), WriteError>
 /// # Errors
 /// Storage failures.
 pub fn blob_refs_in(ctx: &mut WriteCtx<'_>, hash: &str) -> Result<u64, WriteError> {
-    let refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    let refs = ctx.txn.open_table(BLOB_REFS)?;
     Ok(refs.get(hash)?.map_or(0, |v| v.value()))
 }
 
@@ -502,8 +491,8 @@ pub const REMOVE_DOOMED_BATCH: usize = 1_000;
 /// # Errors
 /// Storage failures.
 pub fn remove_doomed(ctx: &mut WriteCtx<'_>) -> Result<Vec<String>, WriteError> {
-    let mut doomed = ctx.txn.open_table(DOOMED_BLOBS).map_err(table_err)?;
-    let refs = ctx.txn.open_table(BLOB_REFS).map_err(table_err)?;
+    let mut doomed = ctx.txn.open_table(DOOMED_BLOBS)?;
+    let refs = ctx.txn.open_table(BLOB_REFS)?;
     let mut taken = Vec::new();
     for entry in doomed.iter()?.take(REMOVE_DOOMED_BATCH) {
         let (k, _) = entry?;
@@ -522,8 +511,8 @@ pub fn remove_doomed(ctx: &mut WriteCtx<'_>) -> Result<Vec<String>, WriteError> 
 /// How many attachment records name `hash`.
 ///
 /// # Errors
-/// A redb error.
-pub fn blob_refs(txn: &ReadTransaction, hash: &str) -> Result<u64, StoreError> {
+/// A storage error.
+pub fn blob_refs(txn: &ReadTx, hash: &str) -> Result<u64, StoreError> {
     let t = txn.open_table(BLOB_REFS)?;
     Ok(t.get(hash)?.map(|v| v.value()).unwrap_or(0))
 }

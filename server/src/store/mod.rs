@@ -29,7 +29,8 @@ pub mod sweep;
 pub mod tables;
 pub mod writer;
 
-use redb::{Database, ReadTransaction, ReadableDatabase};
+use kv::ReadTx;
+use redb::{Database, ReadableDatabase};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -231,11 +232,11 @@ impl Store {
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&ReadTx) -> Result<T, StoreError> + Send + 'static,
     {
         let db = self.slot.get()?;
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read()?;
+            let txn = ReadTx::redb(db.begin_read()?);
             f(&txn)
         })
         .await
@@ -249,10 +250,10 @@ impl Store {
     /// As [`Store::read`].
     pub fn read_blocking<T>(
         &self,
-        f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
+        f: impl FnOnce(&ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let db = self.slot.get()?;
-        let txn = db.begin_read()?;
+        let txn = ReadTx::redb(db.begin_read()?);
         f(&txn)
     }
 

@@ -1,23 +1,23 @@
 //! Typed reads shared by read transactions and the writer.
 //!
-//! Every function is generic over redb's `ReadableTable`, so the writer
+//! Every function is generic over [`KvRead`] (either engine's tables), so the writer
 //! (inside its write transaction) and readers (inside read transactions)
 //! share one implementation of each lookup.
 
 use super::StoreError;
+use super::kv::{KvKey, KvRead, ReadTable, ReadTx};
 use super::records::*;
 use super::tables::*;
 use crate::fanout::Effect;
 use chat_protocol as proto;
-use redb::{ReadTransaction, ReadableTable};
 
 /// Value type of tables holding encoded records.
 pub type Blob = &'static [u8];
 
 /// Reads a record by key.
-fn get<K, T>(t: &impl ReadableTable<K, Blob>, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
+fn get<K, T>(t: &impl KvRead<K, Blob>, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
 where
-    K: redb::Key + 'static,
+    K: KvKey,
     T: serde::de::DeserializeOwned,
 {
     match t.get(key)? {
@@ -29,19 +29,16 @@ where
 /// An account by id.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn user(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<UserRecord>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn user(t: &impl KvRead<u64, Blob>, id: u64) -> Result<Option<UserRecord>, StoreError> {
     get(t, id)
 }
 
 /// A user id by username (any case).
 ///
 /// # Errors
-/// A redb error.
-pub fn user_id(
-    t: &impl ReadableTable<&'static str, u64>,
-    name: &str,
-) -> Result<Option<u64>, StoreError> {
+/// A storage error.
+pub fn user_id(t: &impl KvRead<&'static str, u64>, name: &str) -> Result<Option<u64>, StoreError> {
     Ok(t.get(proto::names::canonical(name).as_str())?
         .map(|v| v.value()))
 }
@@ -49,17 +46,17 @@ pub fn user_id(
 /// A room by id.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn room(t: &impl ReadableTable<u64, Blob>, id: u64) -> Result<Option<RoomRecord>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn room(t: &impl KvRead<u64, Blob>, id: u64) -> Result<Option<RoomRecord>, StoreError> {
     get(t, id)
 }
 
 /// A membership.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
+/// A storage error or a corrupt record.
 pub fn member(
-    t: &impl ReadableTable<(u64, u64), Blob>,
+    t: &impl KvRead<(u64, u64), Blob>,
     room: u64,
     user: u64,
 ) -> Result<Option<MemberRecord>, StoreError> {
@@ -69,20 +66,17 @@ pub fn member(
 /// A token by id.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn token(
-    t: &impl ReadableTable<u64, Blob>,
-    id: u64,
-) -> Result<Option<TokenRecord>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn token(t: &impl KvRead<u64, Blob>, id: u64) -> Result<Option<TokenRecord>, StoreError> {
     get(t, id)
 }
 
 /// Events of `room` with `from <= seq <= to`, ascending, at most `limit`.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
+/// A storage error or a corrupt record.
 pub fn events(
-    t: &impl ReadableTable<(u64, u64), Blob>,
+    t: &impl KvRead<(u64, u64), Blob>,
     room: u64,
     from: u64,
     to: u64,
@@ -95,9 +89,9 @@ pub fn events(
 /// most `limit`.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
+/// A storage error or a corrupt record.
 pub fn events_rev(
-    t: &impl ReadableTable<(u64, u64), Blob>,
+    t: &impl KvRead<(u64, u64), Blob>,
     room: u64,
     from: u64,
     to: u64,
@@ -107,7 +101,7 @@ pub fn events_rev(
 }
 
 fn scan(
-    t: &impl ReadableTable<(u64, u64), Blob>,
+    t: &impl KvRead<(u64, u64), Blob>,
     room: u64,
     from: u64,
     to: u64,
@@ -135,9 +129,9 @@ fn scan(
 /// The members of `room` with their records.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
+/// A storage error or a corrupt record.
 pub fn members(
-    t: &impl ReadableTable<(u64, u64), Blob>,
+    t: &impl KvRead<(u64, u64), Blob>,
     room: u64,
 ) -> Result<Vec<(u64, MemberRecord)>, StoreError> {
     let mut out = Vec::new();
@@ -152,8 +146,8 @@ pub fn members(
 /// search documents are gone, so it is never behind).
 ///
 /// # Errors
-/// A redb error or a record that does not decode.
-pub fn room_heads(t: &impl ReadableTable<u64, Blob>) -> Result<Vec<(u64, u64)>, StoreError> {
+/// A storage error or a record that does not decode.
+pub fn room_heads(t: &impl KvRead<u64, Blob>) -> Result<Vec<(u64, u64)>, StoreError> {
     let mut heads = Vec::new();
     for entry in t.iter()? {
         let (k, v) = entry?;
@@ -166,8 +160,8 @@ pub fn room_heads(t: &impl ReadableTable<u64, Blob>) -> Result<Vec<(u64, u64)>, 
 /// The ids of the rooms `user` belongs to.
 ///
 /// # Errors
-/// A redb error.
-pub fn rooms_of(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<Vec<u64>, StoreError> {
+/// A storage error.
+pub fn rooms_of(t: &impl KvRead<(u64, u64), ()>, user: u64) -> Result<Vec<u64>, StoreError> {
     let mut out = Vec::new();
     for entry in t.range((user, 0)..=(user, u64::MAX))? {
         out.push(entry?.0.value().1);
@@ -178,8 +172,8 @@ pub fn rooms_of(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<Vec
 /// Number of rooms `user` belongs to.
 ///
 /// # Errors
-/// A redb error.
-pub fn room_count(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<usize, StoreError> {
+/// A storage error.
+pub fn room_count(t: &impl KvRead<(u64, u64), ()>, user: u64) -> Result<usize, StoreError> {
     let mut n = 0;
     for entry in t.range((user, 0)..=(user, u64::MAX))? {
         entry?;
@@ -191,9 +185,9 @@ pub fn room_count(t: &impl ReadableTable<(u64, u64), ()>, user: u64) -> Result<u
 /// The users `user` blocks.
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub fn blocked_by(
-    t: &impl ReadableTable<(u64, u64), ()>,
+    t: &impl KvRead<(u64, u64), ()>,
     user: u64,
 ) -> Result<std::collections::HashSet<u64>, StoreError> {
     let mut out = std::collections::HashSet::new();
@@ -206,9 +200,9 @@ pub fn blocked_by(
 /// Whether `blocker` blocks `blocked`.
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub fn blocks(
-    t: &impl ReadableTable<(u64, u64), ()>,
+    t: &impl KvRead<(u64, u64), ()>,
     blocker: u64,
     blocked: u64,
 ) -> Result<bool, StoreError> {
@@ -216,47 +210,47 @@ pub fn blocks(
 }
 
 /// Opened read-only tables for a read transaction.
-pub struct Reader {
+pub struct Reader<'t> {
     /// [`USERS`].
-    pub users: redb::ReadOnlyTable<u64, Blob>,
+    pub users: ReadTable<'t, u64, Blob>,
     /// [`USERNAMES`].
-    pub usernames: redb::ReadOnlyTable<&'static str, u64>,
+    pub usernames: ReadTable<'t, &'static str, u64>,
     /// [`TOKENS`].
-    pub tokens: redb::ReadOnlyTable<u64, Blob>,
+    pub tokens: ReadTable<'t, u64, Blob>,
     /// [`ROOMS`].
-    pub rooms: redb::ReadOnlyTable<u64, Blob>,
+    pub rooms: ReadTable<'t, u64, Blob>,
     /// [`ROOM_NAMES`].
-    pub room_names: redb::ReadOnlyTable<&'static str, u64>,
+    pub room_names: ReadTable<'t, &'static str, u64>,
     /// [`MEMBERS`].
-    pub members: redb::ReadOnlyTable<(u64, u64), Blob>,
+    pub members: ReadTable<'t, (u64, u64), Blob>,
     /// [`USER_ROOMS`].
-    pub user_rooms: redb::ReadOnlyTable<(u64, u64), ()>,
+    pub user_rooms: ReadTable<'t, (u64, u64), ()>,
     /// [`EVENTS`].
-    pub events: redb::ReadOnlyTable<(u64, u64), Blob>,
+    pub events: ReadTable<'t, (u64, u64), Blob>,
     /// [`META`].
-    pub meta: redb::ReadOnlyTable<&'static str, u64>,
+    pub meta: ReadTable<'t, &'static str, u64>,
     /// [`BLOCKS`].
-    pub blocks: redb::ReadOnlyTable<(u64, u64), ()>,
+    pub blocks: ReadTable<'t, (u64, u64), ()>,
     /// [`CONTACTS`].
-    pub contacts: redb::ReadOnlyTable<(u64, u64), u64>,
+    pub contacts: ReadTable<'t, (u64, u64), u64>,
     /// [`CONTACT_OF`].
-    pub contact_of: redb::ReadOnlyTable<(u64, u64), ()>,
+    pub contact_of: ReadTable<'t, (u64, u64), ()>,
     /// [`NOTIFICATIONS`].
-    pub notifications: redb::ReadOnlyTable<(u64, u64), Blob>,
+    pub notifications: ReadTable<'t, (u64, u64), Blob>,
     /// [`VERSIONS`].
-    pub versions: redb::ReadOnlyTable<(u64, u64, u32), Blob>,
+    pub versions: ReadTable<'t, (u64, u64, u32), Blob>,
     /// [`MODLOG`].
-    pub modlog: redb::ReadOnlyTable<u64, Blob>,
+    pub modlog: ReadTable<'t, u64, Blob>,
     /// [`BANS`].
-    pub bans: redb::ReadOnlyTable<(u64, u64), Blob>,
+    pub bans: ReadTable<'t, (u64, u64), Blob>,
 }
 
-impl Reader {
+impl<'t> Reader<'t> {
     /// Opens every table in `txn`. Opening is cheap (a root-page lookup).
     ///
     /// # Errors
-    /// A redb error.
-    pub fn open(txn: &ReadTransaction) -> Result<Reader, StoreError> {
+    /// A storage error.
+    pub fn open(txn: &'t ReadTx) -> Result<Reader<'t>, StoreError> {
         Ok(Reader {
             users: txn.open_table(USERS)?,
             usernames: txn.open_table(USERNAMES)?,
@@ -280,7 +274,7 @@ impl Reader {
     /// A counter from [`META`], 0 when unset.
     ///
     /// # Errors
-    /// A redb error.
+    /// A storage error.
     pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.meta.get(name)?.map(|v| v.value()).unwrap_or(0))
     }
@@ -295,7 +289,7 @@ impl Reader {
 /// with [`super::WriteCtx::put_room`] (it is updated in place).
 ///
 /// # Errors
-/// A redb error or an encoding failure.
+/// A storage error or an encoding failure.
 pub fn append(
     ctx: &mut super::WriteCtx<'_>,
     room_id: u64,

@@ -18,11 +18,11 @@
 //! until the walk reaches it.
 
 use super::files;
+use super::kv::{KvKey, KvRead, ReadTx};
 use super::query::{self, Blob};
 use super::records::{AuthorRecord, EventKindRecord, EventRecord, VersionRecord, decode, encode};
 use super::tables::{EVENTS, ORG_RETENTION, ROOM_RETENTION, ROOMS};
 use super::{StoreError, WriteCtx, WriteError};
-use redb::{ReadTransaction, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 
 /// One retention day, in ms (24 hours; no calendar, no time zone).
@@ -174,7 +174,7 @@ pub enum Scope {
 /// Creates the retention tables if missing (called once at open).
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub(super) fn create_tables(db: &redb::Database) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     {
@@ -185,12 +185,8 @@ pub(super) fn create_tables(db: &redb::Database) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn table_err(e: TableError) -> WriteError {
-    WriteError::Store(StoreError::from(e))
-}
-
-fn read_record<K: redb::Key + 'static>(
-    t: &impl ReadableTable<K, Blob>,
+fn read_record<K: KvKey>(
+    t: &impl KvRead<K, Blob>,
     key: K::SelfType<'_>,
 ) -> Result<Option<RetentionRecord>, StoreError> {
     match t.get(key)? {
@@ -203,11 +199,8 @@ fn read_record<K: redb::Key + 'static>(
 /// `Created` event; empty when the room has none.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn room_org(
-    events: &impl ReadableTable<(u64, u64), Blob>,
-    room: u64,
-) -> Result<String, StoreError> {
+/// A storage error or a corrupt record.
+pub fn room_org(events: &impl KvRead<(u64, u64), Blob>, room: u64) -> Result<String, StoreError> {
     Ok(match query::events(events, room, 1, 1, 1)?.pop() {
         Some((_, ev)) if matches!(ev.kind, EventKindRecord::Created { .. }) => ev.sender.org,
         _ => String::new(),
@@ -228,9 +221,9 @@ pub struct RoomView {
 }
 
 fn room_view(
-    rooms: &impl ReadableTable<u64, Blob>,
-    orgs: &impl ReadableTable<&'static str, Blob>,
-    events: &impl ReadableTable<(u64, u64), Blob>,
+    rooms: &impl KvRead<u64, Blob>,
+    orgs: &impl KvRead<&'static str, Blob>,
+    events: &impl KvRead<(u64, u64), Blob>,
     room: u64,
 ) -> Result<RoomView, StoreError> {
     let own = read_record(rooms, room)?;
@@ -248,8 +241,8 @@ fn room_view(
 /// A room's settings and effective policy as last committed.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn view(txn: &ReadTransaction, room: u64) -> Result<RoomView, StoreError> {
+/// A storage error or a corrupt record.
+pub fn view(txn: &ReadTx, room: u64) -> Result<RoomView, StoreError> {
     room_view(
         &txn.open_table(ROOM_RETENTION)?,
         &txn.open_table(ORG_RETENTION)?,
@@ -263,19 +256,16 @@ pub fn view(txn: &ReadTransaction, room: u64) -> Result<RoomView, StoreError> {
 /// # Errors
 /// Storage failures.
 pub fn view_in(ctx: &WriteCtx<'_>, room: u64) -> Result<RoomView, WriteError> {
-    let rooms = ctx.txn.open_table(ROOM_RETENTION).map_err(table_err)?;
-    let orgs = ctx.txn.open_table(ORG_RETENTION).map_err(table_err)?;
+    let rooms = ctx.txn.open_table(ROOM_RETENTION)?;
+    let orgs = ctx.txn.open_table(ORG_RETENTION)?;
     Ok(room_view(&rooms, &orgs, &ctx.events, room)?)
 }
 
 /// An organisation's settings as last committed.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn org_setting(
-    txn: &ReadTransaction,
-    org: &str,
-) -> Result<Option<RetentionRecord>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn org_setting(txn: &ReadTx, org: &str) -> Result<Option<RetentionRecord>, StoreError> {
     read_record(&txn.open_table(ORG_RETENTION)?, org_key(org).as_str())
 }
 
@@ -287,17 +277,17 @@ pub fn org_setting_in(
     ctx: &WriteCtx<'_>,
     org: &str,
 ) -> Result<Option<RetentionRecord>, WriteError> {
-    let t = ctx.txn.open_table(ORG_RETENTION).map_err(table_err)?;
+    let t = ctx.txn.open_table(ORG_RETENTION)?;
     Ok(read_record(&t, org_key(org).as_str())?)
 }
 
 /// Every stored setting: rooms by id, then organisations by key.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
+/// A storage error or a corrupt record.
 #[allow(clippy::type_complexity)]
 pub fn list(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
 ) -> Result<(Vec<(u64, RetentionRecord)>, Vec<RetentionRecord>), StoreError> {
     let mut rooms = Vec::new();
     for entry in txn.open_table(ROOM_RETENTION)?.iter()? {
@@ -323,8 +313,8 @@ const PEEK_EVENTS: usize = 256;
 /// default, keep forever, purges nothing).
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn rooms_to_purge(txn: &ReadTransaction, now: u64) -> Result<Vec<u64>, StoreError> {
+/// A storage error or a corrupt record.
+pub fn rooms_to_purge(txn: &ReadTx, now: u64) -> Result<Vec<u64>, StoreError> {
     let (rooms, orgs) = list(txn)?;
     let any_days = rooms
         .iter()
@@ -378,7 +368,7 @@ pub fn update(
 ) -> Result<RetentionRecord, WriteError> {
     match scope {
         Scope::Room(room) => {
-            let mut t = ctx.txn.open_table(ROOM_RETENTION).map_err(table_err)?;
+            let mut t = ctx.txn.open_table(ROOM_RETENTION)?;
             let mut rec = read_record(&t, *room)?.unwrap_or_default();
             change(&mut rec);
             if rec.is_empty() {
@@ -390,7 +380,7 @@ pub fn update(
         }
         Scope::Org(name) => {
             let key = org_key(name);
-            let mut t = ctx.txn.open_table(ORG_RETENTION).map_err(table_err)?;
+            let mut t = ctx.txn.open_table(ORG_RETENTION)?;
             let mut rec = read_record(&t, key.as_str())?.unwrap_or_default();
             if rec.name.is_empty() {
                 rec.name = name.trim().to_owned();

@@ -9,6 +9,7 @@
 //! part of the backup that touches redb.
 
 use super::StoreError;
+use super::kv::ReadTx;
 use super::tables::{self, BLOB_REFS, META, all_tables, meta};
 use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableError,
@@ -36,8 +37,14 @@ pub struct SnapshotFacts {
 /// Blocking: run it on the blocking pool.
 ///
 /// # Errors
-/// [`StoreError`] from redb, reading or writing.
-pub fn copy_to(src: &ReadTransaction, dest: &Path) -> Result<SnapshotFacts, StoreError> {
+/// [`StoreError`] from redb, reading or writing; [`StoreError::Unavailable`]
+/// when the store runs on PostgreSQL (this copies redb files only).
+pub fn copy_to(src: &ReadTx, dest: &Path) -> Result<SnapshotFacts, StoreError> {
+    let src = src.as_redb().ok_or_else(|| {
+        StoreError::Unavailable(
+            "this backup copies a redb database; on PostgreSQL, back up with pg_dump".into(),
+        )
+    })?;
     let mut db = Database::builder()
         .create(dest)
         .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dest.display())))?;
@@ -187,6 +194,8 @@ mod tests {
         let present: BTreeSet<String> = store
             .read_blocking(|txn| {
                 Ok(txn
+                    .as_redb()
+                    .expect("a redb store")
                     .list_tables()?
                     .map(|t| t.name().to_owned())
                     .collect::<BTreeSet<_>>())

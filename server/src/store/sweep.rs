@@ -11,7 +11,7 @@
 
 use super::records::{IdempotencyRecord, decode};
 use super::{Store, WriteError};
-use redb::ReadableTable;
+use crate::store::kv::KvRead;
 use std::time::Duration;
 
 /// How the sweep paces itself.

@@ -25,13 +25,14 @@
 //! `Unavailable` and sends the writer into recovery ([`super::health`]).
 
 use super::health::{self, Health, HealthState};
+use super::kv::{KvRead, WriteTx};
 use super::tables::*;
 use super::{DbSlot, StoreError};
 use crate::fanout::{Effect, Hub};
 use chat_protocol::ErrorBody;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use redb::{Database, ReadableTable};
+use redb::Database;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -59,17 +60,6 @@ pub enum WriteError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-macro_rules! redb_write_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for WriteError {
-            fn from(e: $t) -> Self {
-                WriteError::Store(StoreError::from(e))
-            }
-        }
-    )*};
-}
-redb_write_errors!(redb::StorageError, redb::TableError);
 
 impl From<ErrorBody> for WriteError {
     fn from(e: ErrorBody) -> Self {
@@ -361,7 +351,7 @@ impl Writer {
 }
 
 pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
-    let txn = db.begin_write()?;
+    let txn = WriteTx::redb(db.begin_write()?);
     {
         let mut ctx = WriteCtx::open(&txn)?;
         let version = ctx.meta.get(meta::SCHEMA_VERSION)?.map(|v| v.value());
@@ -378,8 +368,18 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
             }
         }
     }
-    txn.commit()?;
+    redb_tx(txn)?.commit()?;
     Ok(())
+}
+
+/// The redb transaction inside `txn`, which the redb writer began.
+///
+/// # Errors
+/// [`StoreError::Redb`] if `txn` is a PostgreSQL transaction, which the
+/// redb writer never begins.
+pub(super) fn redb_tx(txn: WriteTx) -> Result<redb::WriteTransaction, StoreError> {
+    txn.into_inner()
+        .map_err(|_| StoreError::Redb("the redb writer was handed a PostgreSQL transaction".into()))
 }
 
 /// The publisher thread: answers each committed batch's jobs, then hands

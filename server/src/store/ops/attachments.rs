@@ -4,10 +4,10 @@
 
 use super::rooms::{member_room, no_such_room};
 use crate::store::files::{self as records, AttachmentRecord, Quotas};
+use crate::store::kv::ReadTx;
 use crate::store::query::{self, Reader};
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode};
-use redb::ReadTransaction;
 
 /// Puts an upload's bytes into the blob store; runs inside the write that
 /// records it, so a failure stores nothing. The text says what failed.
@@ -24,7 +24,7 @@ pub type BlobsGone = dyn Fn(&[String]) + Send + Sync;
 ///
 /// # Errors
 /// As above; a storage failure.
-pub fn require_member(txn: &ReadTransaction, user: u64, room: u64) -> Result<(), WriteError> {
+pub fn require_member(txn: &ReadTx, user: u64, room: u64) -> Result<(), WriteError> {
     let r = Reader::open(txn)?;
     let found = query::room(&r.rooms, room)?.filter(|x| !x.deleted);
     let member = query::member(&r.members, room, user)?;
@@ -43,7 +43,7 @@ pub fn require_member(txn: &ReadTransaction, user: u64, room: u64) -> Result<(),
 ///
 /// # Errors
 /// A storage failure.
-pub fn list(txn: &ReadTransaction, room: u64) -> Result<Vec<proto::FileEntry>, WriteError> {
+pub fn list(txn: &ReadTx, room: u64) -> Result<Vec<proto::FileEntry>, WriteError> {
     Ok(records::list_room(txn, room)?
         .into_iter()
         .map(|(id, rec)| proto::FileEntry {
@@ -59,7 +59,7 @@ pub fn list(txn: &ReadTransaction, room: u64) -> Result<Vec<proto::FileEntry>, W
 ///
 /// # Errors
 /// A storage failure.
-pub fn usage(txn: &ReadTransaction, user: u64, room: u64) -> Result<(u64, u64), WriteError> {
+pub fn usage(txn: &ReadTx, user: u64, room: u64) -> Result<(u64, u64), WriteError> {
     Ok((
         records::usage(txn, records::USAGE_USER, user)?,
         records::usage(txn, records::USAGE_ROOM, room)?,
@@ -90,10 +90,7 @@ pub fn store_upload(
 ///
 /// # Errors
 /// A storage failure.
-pub fn for_download(
-    txn: &ReadTransaction,
-    id: u64,
-) -> Result<Option<(AttachmentRecord, bool)>, WriteError> {
+pub fn for_download(txn: &ReadTx, id: u64) -> Result<Option<(AttachmentRecord, bool)>, WriteError> {
     let Some(rec) = records::attachment(txn, id)? else {
         return Ok(None);
     };

@@ -3,6 +3,7 @@
 
 use super::{Caller, refuse, rights};
 use crate::store::audit_tree::{self, TreeReader};
+use crate::store::kv::ReadTx;
 use crate::store::records::{AuthorRecord, ModRecord, encode};
 use crate::store::tables::meta;
 use crate::store::{WriteCtx, WriteError};
@@ -91,16 +92,8 @@ pub fn catch_up(ctx: &mut WriteCtx<'_>) -> Result<u64, WriteError> {
 ///
 /// # Errors
 /// A storage failure.
-pub fn heads(
-    txn: &redb::ReadTransaction,
-    from: u64,
-    limit: usize,
-) -> Result<Vec<SignedTreeHead>, WriteError> {
-    let mut out = Vec::new();
-    for head in audit_tree::stored_heads(txn, from)?.take(limit) {
-        out.push(head?);
-    }
-    Ok(out)
+pub fn heads(txn: &ReadTx, from: u64, limit: usize) -> Result<Vec<SignedTreeHead>, WriteError> {
+    Ok(audit_tree::stored_heads(txn, from, limit)?)
 }
 
 /// The consistency proof between tree sizes `from` and `to`.
@@ -108,11 +101,7 @@ pub fn heads(
 /// # Errors
 /// [`ErrorCode::BadRequest`] unless `1 <= from <= to <=` the size now; a
 /// storage failure.
-pub fn consistency(
-    txn: &redb::ReadTransaction,
-    from: u64,
-    to: u64,
-) -> Result<Vec<[u8; 32]>, WriteError> {
+pub fn consistency(txn: &ReadTx, from: u64, to: u64) -> Result<Vec<[u8; 32]>, WriteError> {
     let t = TreeReader::open(txn)?;
     if from == 0 || from > to || to > t.size {
         return Err(refuse(
@@ -135,7 +124,7 @@ pub fn consistency(
 /// [`ErrorCode::BadRequest`] unless `1 <= tree_size <=` the size now and
 /// `from < tree_size`; a storage failure.
 pub fn entries(
-    txn: &redb::ReadTransaction,
+    txn: &ReadTx,
     tree_size: u64,
     from: u64,
     limit: u32,

@@ -6,6 +6,7 @@
 
 use super::rooms::{load_room, load_user};
 use super::users::no_such_user;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::*;
 use crate::store::tables::{EVENTS, ROOMS};
@@ -14,7 +15,6 @@ use chat_protocol::{
     self as proto, ErrorBody, ErrorCode, HistoryAnchor, IdempotencyKey, MessageAck, MessageId,
     RoomId, Seq, Timestamp,
 };
-use redb::{ReadTransaction, ReadableTable};
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
@@ -318,7 +318,7 @@ pub type HistoryRead = (proto::HistoryPage, Vec<u64>);
 /// # Errors
 /// `NotFound` for a missing room or a non-member; a storage failure.
 pub fn history(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     room_id: u64,
@@ -413,7 +413,7 @@ pub fn no_room() -> ErrorBody {
 /// # Errors
 /// A storage failure.
 pub fn stored_events(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     room_id: u64,
     after: u64,
     up_to: u64,
@@ -432,10 +432,7 @@ pub fn stored_events(
 ///
 /// # Errors
 /// A storage failure.
-pub fn room_heads(
-    txn: &ReadTransaction,
-    rooms: Option<Vec<u64>>,
-) -> Result<Vec<(u64, u64)>, WriteError> {
+pub fn room_heads(txn: &ReadTx, rooms: Option<Vec<u64>>) -> Result<Vec<(u64, u64)>, WriteError> {
     let table = txn.open_table(ROOMS)?;
     match rooms {
         None => Ok(query::room_heads(&table)?),
@@ -456,11 +453,7 @@ pub fn room_heads(
 ///
 /// # Errors
 /// A storage failure.
-pub fn member_head(
-    txn: &ReadTransaction,
-    user: u64,
-    room_id: u64,
-) -> Result<Option<u64>, WriteError> {
+pub fn member_head(txn: &ReadTx, user: u64, room_id: u64) -> Result<Option<u64>, WriteError> {
     let r = &Reader::open(txn)?;
     let Some(room) = query::room(&r.rooms, room_id)?.filter(|r| !r.deleted) else {
         return Ok(None);
@@ -475,7 +468,7 @@ pub fn member_head(
 /// # Errors
 /// A storage failure, or an event that does not encode.
 pub fn catch_up(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     room_id: u64,
     from: u64,
     to: u64,
@@ -500,7 +493,7 @@ pub fn catch_up(
 /// # Errors
 /// A storage failure, or a frame that does not encode.
 pub fn receipts(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     room_id: u64,
     max_members: usize,
 ) -> Result<Vec<bytes::Bytes>, WriteError> {

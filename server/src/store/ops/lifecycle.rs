@@ -6,11 +6,11 @@
 use super::Caller;
 use super::rooms::{load_room, load_user};
 use crate::fanout::Effect;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::*;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode, Seq, Timestamp};
-use redb::{ReadTransaction, ReadableTable};
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
@@ -346,7 +346,7 @@ pub fn react(
 /// # Errors
 /// A storage failure.
 pub fn message_audit(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     room_id: u64,
     seq: u64,
 ) -> Result<Option<proto::MessageAudit>, WriteError> {
@@ -451,7 +451,7 @@ pub fn mark(
 /// # Errors
 /// A storage failure.
 pub fn read_by(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     room_id: u64,
@@ -490,7 +490,7 @@ pub fn read_by(
 /// # Errors
 /// A storage failure.
 pub fn member_author(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     room_id: u64,
 ) -> Result<Option<proto::Author>, WriteError> {

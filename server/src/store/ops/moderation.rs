@@ -7,6 +7,7 @@ use super::Caller;
 use super::rooms::{load_user, remove_member};
 use super::users::no_such_user;
 use crate::page::PageBuilder;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::*;
 use crate::store::{WriteCtx, WriteError};
@@ -14,7 +15,6 @@ use chat_protocol::{
     self as proto, ErrorBody, ErrorCode, ModAction, Page, PageRequest, Role, Timestamp, Visibility,
     names,
 };
-use redb::{ReadTransaction, ReadableTable};
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
@@ -359,7 +359,7 @@ pub fn moderate(
 /// # Errors
 /// A storage failure.
 pub fn log(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     room: Option<proto::RoomId>,
@@ -439,7 +439,7 @@ fn shown(
 /// # Errors
 /// A storage failure.
 pub fn log_page(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     room: Option<proto::RoomId>,

@@ -2,10 +2,10 @@
 //! pushed to every session of the user after the commit.
 
 use crate::fanout::Effect;
+use crate::store::kv::KvRead;
 use crate::store::records::*;
 use crate::store::{StoreError, WriteCtx, WriteError, query};
 use chat_protocol::{self as proto, Timestamp};
-use redb::ReadableTable;
 
 /// The wire view of a stored notification.
 pub fn to_wire(id: u64, n: &NotificationRecord) -> proto::Notification {

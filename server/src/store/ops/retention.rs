@@ -6,6 +6,7 @@
 use super::Caller;
 use super::audit::record as audit;
 use super::rights::admin_actor;
+use crate::store::kv::ReadTx;
 use crate::store::records::AuthorRecord;
 use crate::store::retention::{
     self as policy, Batch, HoldRecord, KeepRecord, RetentionRecord, RoomView, Scope, Source,
@@ -15,7 +16,6 @@ use chat_protocol::{
     EffectiveRetention, ErrorBody, ErrorCode, Keep, LegalHold, PolicySource, RetentionInfo,
     RetentionScope, RetentionSetting, RoomId, Seq, Timestamp,
 };
-use redb::ReadTransaction;
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
@@ -216,7 +216,7 @@ pub fn set_hold(
 ///
 /// # Errors
 /// `NotFound` for a missing room; a storage failure.
-pub fn get(txn: &ReadTransaction, scope: &Scope) -> Result<RetentionInfo, WriteError> {
+pub fn get(txn: &ReadTx, scope: &Scope) -> Result<RetentionInfo, WriteError> {
     match scope {
         Scope::Room(room) => {
             let r = crate::store::query::Reader::open(txn)?;
@@ -244,7 +244,7 @@ pub fn get(txn: &ReadTransaction, scope: &Scope) -> Result<RetentionInfo, WriteE
 ///
 /// # Errors
 /// A storage failure.
-pub fn settings(txn: &ReadTransaction) -> Result<Vec<RetentionSetting>, WriteError> {
+pub fn settings(txn: &ReadTx) -> Result<Vec<RetentionSetting>, WriteError> {
     let (rooms, orgs) = policy::list(txn)?;
     let mut out: Vec<RetentionSetting> = rooms
         .iter()
@@ -262,7 +262,7 @@ pub fn settings(txn: &ReadTransaction) -> Result<Vec<RetentionSetting>, WriteErr
 ///
 /// # Errors
 /// A storage failure.
-pub fn rooms_to_purge(txn: &ReadTransaction, now: u64) -> Result<Vec<u64>, WriteError> {
+pub fn rooms_to_purge(txn: &ReadTx, now: u64) -> Result<Vec<u64>, WriteError> {
     Ok(policy::rooms_to_purge(txn, now)?)
 }
 

@@ -4,11 +4,11 @@
 //! the action").
 
 use super::Caller;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Blob};
 use crate::store::records::UserRecord;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{ErrorBody, ErrorCode};
-use redb::ReadableTable;
 
 /// A session's rights as storage has them now.
 #[derive(Debug)]
@@ -27,10 +27,10 @@ pub enum Rights {
 /// Reads the rights of a session of `user` opened with token `token_id`.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
+/// A storage error or a corrupt record.
 pub fn session_rights(
-    tokens: &impl ReadableTable<u64, Blob>,
-    users: &impl ReadableTable<u64, Blob>,
+    tokens: &impl KvRead<u64, Blob>,
+    users: &impl KvRead<u64, Blob>,
     user: u64,
     token_id: u64,
 ) -> Result<Rights, StoreError> {
@@ -59,8 +59,8 @@ pub fn session_rights(
 /// A read operation: the rights of `caller` now.
 ///
 /// # Errors
-/// A redb error or a corrupt record.
-pub fn rights(txn: &redb::ReadTransaction, caller: Caller) -> Result<Rights, WriteError> {
+/// A storage error or a corrupt record.
+pub fn rights(txn: &ReadTx, caller: Caller) -> Result<Rights, WriteError> {
     let r = query::Reader::open(txn)?;
     Ok(session_rights(
         &r.tokens,

@@ -6,10 +6,10 @@ use super::rooms::{direct_key, no_such_room, not_member, room_info};
 use crate::page::PageBuilder;
 use crate::store::StoreError;
 use crate::store::WriteError;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::*;
 use chat_protocol::{self as proto, Page, PageRequest, Timestamp, names};
-use redb::{ReadTransaction, ReadableTable};
 
 /// Most events scanned per room to count unread messages at login. Beyond
 /// it the count is a lower bound; clients show it as "N+".
@@ -22,7 +22,7 @@ pub const UNREAD_SCAN_LIMIT: usize = 50_000;
 /// # Errors
 /// A storage failure.
 pub fn get(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     name: &str,
@@ -52,7 +52,7 @@ pub fn get(
 ///
 /// # Errors
 /// A storage failure.
-pub fn list_mine(txn: &ReadTransaction, user: u64) -> Result<Vec<proto::RoomSummary>, WriteError> {
+pub fn list_mine(txn: &ReadTx, user: u64) -> Result<Vec<proto::RoomSummary>, WriteError> {
     let r = &Reader::open(txn)?;
     let mut out = Vec::new();
     let blocked = query::blocked_by(&r.blocks, user)?;
@@ -73,7 +73,7 @@ pub fn list_mine(txn: &ReadTransaction, user: u64) -> Result<Vec<proto::RoomSumm
 /// # Errors
 /// A storage failure.
 pub fn list_mine_page(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     page: PageRequest,
 ) -> Result<Page<proto::RoomSummary>, WriteError> {
@@ -101,11 +101,7 @@ pub fn list_mine_page(
 ///
 /// # Errors
 /// A storage failure.
-pub fn directory(
-    txn: &ReadTransaction,
-    user: u64,
-    all: bool,
-) -> Result<Vec<proto::RoomInfo>, WriteError> {
+pub fn directory(txn: &ReadTx, user: u64, all: bool) -> Result<Vec<proto::RoomInfo>, WriteError> {
     let r = &Reader::open(txn)?;
     let mut out = Vec::new();
     for entry in r.rooms.iter()? {
@@ -129,7 +125,7 @@ fn in_directory(room: &RoomRecord) -> bool {
 /// # Errors
 /// A storage failure.
 pub fn directory_page(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     all: bool,
     page: PageRequest,
@@ -155,7 +151,7 @@ pub fn directory_page(
 /// `NotFound` (a private room to a non-member), `NotMember`; a storage
 /// failure.
 pub fn members(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     room_id: u64,
@@ -190,7 +186,7 @@ pub fn members(
 /// # Errors
 /// As [`members`].
 pub fn members_page(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     admin: bool,
     room_id: u64,

@@ -4,12 +4,12 @@
 
 use super::users::no_such_user;
 use crate::fanout::Effect;
+use crate::store::kv::KvRead;
 use crate::store::query::{self, Blob};
 use crate::store::records::*;
 use crate::store::tables::meta;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode, Timestamp, Visibility, names};
-use redb::ReadableTable;
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, message)
@@ -24,7 +24,7 @@ pub fn direct_key(a: u64, b: u64) -> String {
 /// The wire view of a room as `viewer` sees it (a direct room is named
 /// after the other member).
 pub fn room_info(
-    users: &impl ReadableTable<u64, Blob>,
+    users: &impl KvRead<u64, Blob>,
     id: u64,
     room: &RoomRecord,
     viewer: u64,

@@ -4,10 +4,10 @@
 
 use super::refuse;
 use crate::store::WriteError;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::{AuthorRecord, EventKindRecord, EventRecord, RoomRecord, decode};
 use chat_protocol::ErrorCode;
-use redb::{ReadTransaction, ReadableTable};
 
 /// What the store says about a search before the index is asked.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct Scope {
 /// [`ErrorCode::NotFound`] for an unknown sender or a room the caller may
 /// not read; a storage failure.
 pub fn scope(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     audit: bool,
     room: Option<u64>,
@@ -88,7 +88,7 @@ pub fn scope(
 ///
 /// # Errors
 /// A storage failure.
-pub fn room_heads(txn: &ReadTransaction) -> Result<Vec<(u64, u64)>, WriteError> {
+pub fn room_heads(txn: &ReadTx) -> Result<Vec<(u64, u64)>, WriteError> {
     Ok(query::room_heads(&Reader::open(txn)?.rooms)?)
 }
 
@@ -115,10 +115,7 @@ pub struct FoundMessage {
 ///
 /// # Errors
 /// A storage failure.
-pub fn messages_at(
-    txn: &ReadTransaction,
-    points: &[(u64, u64)],
-) -> Result<Vec<FoundMessage>, WriteError> {
+pub fn messages_at(txn: &ReadTx, points: &[(u64, u64)]) -> Result<Vec<FoundMessage>, WriteError> {
     let r = Reader::open(txn)?;
     let mut out = Vec::with_capacity(points.len());
     for &(room_id, seq) in points {
@@ -152,7 +149,7 @@ pub fn messages_at(
 ///
 /// # Errors
 /// A storage failure.
-pub fn index_rooms(txn: &ReadTransaction) -> Result<(Vec<u64>, u64), WriteError> {
+pub fn index_rooms(txn: &ReadTx) -> Result<(Vec<u64>, u64), WriteError> {
     let r = Reader::open(txn)?;
     let mut out = Vec::new();
     let mut total = 0u64;
@@ -197,7 +194,7 @@ pub enum IndexChange {
 /// # Errors
 /// A storage failure.
 pub fn index_step(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     room_id: u64,
     from: u64,
     chunk: usize,

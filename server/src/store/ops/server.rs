@@ -2,11 +2,11 @@
 //! before chatd serves (the first admin account).
 
 use super::users::{insert_user, mint_token};
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::{TokenRecord, UserRecord, decode};
 use crate::store::tables::{IDEMPOTENCY, meta};
 use crate::store::{WriteCtx, WriteError};
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 
 /// Stored counts for `ServerStats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct StoredCounts {
 ///
 /// # Errors
 /// A storage failure.
-pub fn counts(txn: &ReadTransaction) -> Result<StoredCounts, WriteError> {
+pub fn counts(txn: &ReadTx) -> Result<StoredCounts, WriteError> {
     let r = Reader::open(txn)?;
     Ok(StoredCounts {
         rooms: r.rooms.len()?,
@@ -39,7 +39,7 @@ pub fn counts(txn: &ReadTransaction) -> Result<StoredCounts, WriteError> {
 ///
 /// # Errors
 /// A storage failure.
-pub fn no_users(txn: &ReadTransaction) -> Result<bool, WriteError> {
+pub fn no_users(txn: &ReadTx) -> Result<bool, WriteError> {
     Ok(Reader::open(txn)?.users.len()? == 0)
 }
 

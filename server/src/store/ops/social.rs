@@ -7,11 +7,11 @@
 
 use super::rooms::load_user;
 use super::users::no_such_user;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::*;
 use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{self as proto, ErrorBody, ErrorCode, Timestamp};
-use redb::{ReadTransaction, ReadableTable};
 use std::collections::BTreeSet;
 
 /// Most notifications one listing returns, newest first.
@@ -29,7 +29,7 @@ pub type Seen = (u64, proto::Author, Option<u64>);
 /// in the module doc).
 ///
 /// # Errors
-/// A redb error.
+/// A storage error.
 pub fn may_see_presence(r: &Reader, viewer: u64, user: u64) -> Result<bool, StoreError> {
     if viewer == user {
         return Ok(true);
@@ -53,7 +53,7 @@ pub fn may_see_presence(r: &Reader, viewer: u64, user: u64) -> Result<bool, Stor
 ///
 /// # Errors
 /// A storage failure.
-pub fn watchers(txn: &ReadTransaction, user: u64) -> Result<Option<Watchers>, WriteError> {
+pub fn watchers(txn: &ReadTx, user: u64) -> Result<Option<Watchers>, WriteError> {
     let r = Reader::open(txn)?;
     let Some(u) = query::user(&r.users, user)? else {
         return Ok(None);
@@ -102,7 +102,7 @@ pub fn touch_last_seen(ctx: &mut WriteCtx<'_>, user: u64) -> Result<(), WriteErr
 /// # Errors
 /// A storage failure.
 pub fn presence_of(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     viewer: u64,
     usernames: &[String],
 ) -> Result<Vec<Seen>, WriteError> {
@@ -123,10 +123,7 @@ pub fn presence_of(
 ///
 /// # Errors
 /// A storage failure.
-pub fn authors(
-    txn: &ReadTransaction,
-    ids: &[u64],
-) -> Result<Vec<Option<proto::Author>>, WriteError> {
+pub fn authors(txn: &ReadTx, ids: &[u64]) -> Result<Vec<Option<proto::Author>>, WriteError> {
     let r = Reader::open(txn)?;
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
@@ -181,7 +178,7 @@ pub fn remove_contact(ctx: &mut WriteCtx<'_>, user: u64, username: &str) -> Resu
 ///
 /// # Errors
 /// A storage failure.
-pub fn contacts(txn: &ReadTransaction, user: u64) -> Result<Vec<(Seen, bool)>, WriteError> {
+pub fn contacts(txn: &ReadTx, user: u64) -> Result<Vec<(Seen, bool)>, WriteError> {
     let r = &Reader::open(txn)?;
     let mut out = Vec::new();
     for entry in r.contacts.range((user, 0)..=(user, u64::MAX))? {
@@ -221,10 +218,7 @@ pub fn set_blocked(
 ///
 /// # Errors
 /// A storage failure.
-pub fn blocked_ids(
-    txn: &ReadTransaction,
-    user: u64,
-) -> Result<std::collections::HashSet<u64>, WriteError> {
+pub fn blocked_ids(txn: &ReadTx, user: u64) -> Result<std::collections::HashSet<u64>, WriteError> {
     Ok(query::blocked_by(&Reader::open(txn)?.blocks, user)?)
 }
 
@@ -232,7 +226,7 @@ pub fn blocked_ids(
 ///
 /// # Errors
 /// A storage failure.
-pub fn blocked_users(txn: &ReadTransaction, user: u64) -> Result<Vec<proto::UserInfo>, WriteError> {
+pub fn blocked_users(txn: &ReadTx, user: u64) -> Result<Vec<proto::UserInfo>, WriteError> {
     let r = Reader::open(txn)?;
     let mut out = Vec::new();
     for id in query::blocked_by(&r.blocks, user)? {
@@ -250,7 +244,7 @@ pub fn blocked_users(txn: &ReadTransaction, user: u64) -> Result<Vec<proto::User
 /// # Errors
 /// A storage failure.
 pub fn notifications(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     user: u64,
     unread_only: bool,
 ) -> Result<(Vec<proto::Notification>, u64), WriteError> {

@@ -8,6 +8,7 @@ use super::rights::{actor, admin_actor};
 use crate::auth;
 use crate::fanout::Effect;
 use crate::page::PageBuilder;
+use crate::store::kv::{KvRead, ReadTx};
 use crate::store::query::{self, Reader};
 use crate::store::records::{AuthorRecord, TokenRecord, UserRecord, decode, encode};
 use crate::store::tables::meta;
@@ -15,7 +16,6 @@ use crate::store::{StoreError, WriteCtx, WriteError};
 use chat_protocol::{
     ErrorBody, ErrorCode, Page, PageRequest, Timestamp, TokenInfo, UserChange, UserInfo, names,
 };
-use redb::{ReadTransaction, ReadableTable};
 
 /// The refusal for a username that names no account.
 pub fn no_such_user(username: &str) -> ErrorBody {
@@ -33,10 +33,7 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
 ///
 /// # Errors
 /// A storage failure.
-pub fn by_name(
-    txn: &ReadTransaction,
-    username: &str,
-) -> Result<Option<(u64, UserRecord)>, WriteError> {
+pub fn by_name(txn: &ReadTx, username: &str) -> Result<Option<(u64, UserRecord)>, WriteError> {
     let r = Reader::open(txn)?;
     match query::user_id(&r.usernames, username)? {
         Some(id) => Ok(query::user(&r.users, id)?.map(|u| (id, u))),
@@ -48,7 +45,7 @@ pub fn by_name(
 ///
 /// # Errors
 /// A storage failure.
-pub fn by_id(txn: &ReadTransaction, id: u64) -> Result<Option<UserRecord>, WriteError> {
+pub fn by_id(txn: &ReadTx, id: u64) -> Result<Option<UserRecord>, WriteError> {
     Ok(query::user(&Reader::open(txn)?.users, id)?)
 }
 
@@ -58,7 +55,7 @@ pub fn by_id(txn: &ReadTransaction, id: u64) -> Result<Option<UserRecord>, Write
 /// # Errors
 /// A storage failure.
 pub fn by_token(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     token_id: u64,
     secret: &str,
 ) -> Result<Option<(u64, UserRecord)>, WriteError> {
@@ -191,7 +188,7 @@ fn matches(u: &UserRecord, needle: Option<&str>) -> bool {
 /// # Errors
 /// A storage failure.
 pub fn list(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     viewer: u64,
     viewer_admin: bool,
     needle: Option<&str>,
@@ -213,7 +210,7 @@ pub fn list(
 /// # Errors
 /// A storage failure.
 pub fn list_page(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     viewer: u64,
     viewer_admin: bool,
     needle: Option<&str>,
@@ -371,7 +368,7 @@ fn token_info(r: &Reader, id: u64, t: TokenRecord) -> Result<Option<TokenInfo>, 
 ///
 /// # Errors
 /// A storage failure.
-pub fn tokens(txn: &ReadTransaction, only: Option<u64>) -> Result<Vec<TokenInfo>, WriteError> {
+pub fn tokens(txn: &ReadTx, only: Option<u64>) -> Result<Vec<TokenInfo>, WriteError> {
     let r = Reader::open(txn)?;
     let mut out = Vec::new();
     for entry in r.tokens.iter()? {
@@ -392,7 +389,7 @@ pub fn tokens(txn: &ReadTransaction, only: Option<u64>) -> Result<Vec<TokenInfo>
 /// # Errors
 /// A storage failure.
 pub fn tokens_page(
-    txn: &ReadTransaction,
+    txn: &ReadTx,
     only: Option<u64>,
     page: PageRequest,
 ) -> Result<Page<TokenInfo>, WriteError> {
