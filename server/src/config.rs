@@ -24,6 +24,11 @@ pub struct Config {
     /// Directory of the database (`data_dir/chat.redb`) and of blobs
     /// (`data_dir/blobs`). Default `./data`.
     pub data_dir: PathBuf,
+    /// Where the tables live: `None` (the default) for the redb file
+    /// `data_dir/chat.redb`; `Some(url)` (`postgres://…`) for a PostgreSQL
+    /// database that several nodes share. The search index, certificates,
+    /// blobs and other node-local files stay under `data_dir` either way.
+    pub store: Option<String>,
     /// Directory of the generated CA and server certificate (see
     /// [`crate::tls`]). Default `./certs`.
     pub cert_dir: PathBuf,
@@ -83,6 +88,38 @@ pub struct Config {
     /// ([`crate::retention::RetentionClock`]). Not settable from flags or
     /// files; `None` in service.
     pub retention_clock: Option<crate::retention::RetentionClock>,
+    /// nats-server URL of the cross-node bus (`nats://host:port`), or
+    /// `None` (the default): one node, no bus. See [`crate::bus`]. The
+    /// `chatd` binary refuses it without a PostgreSQL `store`
+    /// ([`Config::check_for_service`]).
+    pub bus: Option<String>,
+    /// This node's name: its NATS connection name and the start of its id
+    /// on the bus. Default this host's name, else `chatd`.
+    pub node_name: String,
+    /// How often this node sends its presence heartbeat on the bus and
+    /// drops other nodes' lapsed entries, in ms (`crate::presence`).
+    /// Default [`PRESENCE_HEARTBEAT_MS`]. Not settable from flags or files;
+    /// tests shorten it.
+    pub presence_heartbeat_ms: u64,
+    /// Test hook: with a bus, this node's own committed `Effect::Account`
+    /// effects are published but not handed to its local hub, as if
+    /// another node had made the change in shared storage. Not settable
+    /// from flags or files; `false` in service.
+    pub account_effects_bus_only: bool,
+}
+
+/// Default of [`Config::presence_heartbeat_ms`]: 5 s, so a node that dies
+/// is taken as gone (its users offline) within about 15 s.
+pub const PRESENCE_HEARTBEAT_MS: u64 = 5_000;
+
+/// This host's name (`/proc/sys/kernel/hostname`), else `chatd`: the
+/// default [`Config::node_name`].
+pub fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "chatd".to_owned())
 }
 
 /// Default of [`Deadlines::login_ms`]: 30 s, time enough to type a
@@ -210,6 +247,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 4433)),
             data_dir: PathBuf::from("./data"),
+            store: None,
             cert_dir: PathBuf::from("./certs"),
             blob_dir: None,
             cert: None,
@@ -227,6 +265,10 @@ impl Default for Config {
             audit_head_interval_ms: crate::handlers::audit_log::HEAD_INTERVAL_MS,
             retention: crate::retention::RetentionConfig::default(),
             retention_clock: None,
+            bus: None,
+            node_name: default_node_name(),
+            presence_heartbeat_ms: PRESENCE_HEARTBEAT_MS,
+            account_effects_bus_only: false,
         }
     }
 }
@@ -251,6 +293,10 @@ pub struct Args {
     /// Directory for the database (chat.redb) and blobs [default: ./data]
     #[arg(long = "data", env = "CHATD_DATA", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// PostgreSQL database for the tables, shared by several nodes (postgres://user:password@host:port/database); node-local files stay under --data [default: redb in DATA/chat.redb]
+    #[arg(long, env = "CHATD_STORE", value_name = "URL")]
+    pub store: Option<String>,
 
     /// Directory for the generated CA and server certificate [default: ./certs]
     #[arg(long, env = "CHATD_CERT_DIR", value_name = "DIR")]
@@ -288,6 +334,14 @@ pub struct Args {
     /// TCP address for the HTTP metrics and health listener (GET /metrics, /healthz, /readyz); off unless set [default: none]
     #[arg(long, env = "CHATD_METRICS_LISTEN", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// nats-server URL for cross-node fan-out, e.g. nats://127.0.0.1:4222; needs the PostgreSQL store [default: none]
+    #[arg(long, env = "CHATD_BUS", value_name = "URL")]
+    pub bus: Option<String>,
+
+    /// This node's name on the bus (its NATS connection name) [default: this host's name, else chatd]
+    #[arg(long, env = "CHATD_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
 
     /// Resource limits.
     #[command(flatten)]
@@ -394,6 +448,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// See [`Config::data_dir`].
     pub data_dir: Option<PathBuf>,
+    /// See [`Config::store`].
+    pub store: Option<String>,
     /// See [`Config::cert_dir`].
     pub cert_dir: Option<PathBuf>,
     /// See [`Config::blob_dir`].
@@ -410,6 +466,10 @@ pub struct FileConfig {
     pub search: Option<bool>,
     /// See [`Config::metrics_listen`].
     pub metrics_listen: Option<SocketAddr>,
+    /// See [`Config::bus`].
+    pub bus: Option<String>,
+    /// See [`Config::node_name`].
+    pub node_name: Option<String>,
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: FileLimits,
@@ -463,6 +523,16 @@ pub struct FileLimits {
 /// setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `--store` / `CHATD_STORE` / `store` is not a PostgreSQL URL.
+    #[error(
+        "store {shown:?} is not a PostgreSQL URL; set --store / CHATD_STORE / `store` to \
+         postgres://user:password@host:port/database, or leave it unset to keep the tables \
+         in the redb file under --data"
+    )]
+    Store {
+        /// The setting, without its password.
+        shown: String,
+    },
     /// A `[retention]` setting is out of range (the message names it).
     #[error("{message}")]
     Retention {
@@ -509,6 +579,21 @@ pub enum ConfigError {
         /// The key path.
         key: PathBuf,
     },
+    /// The bus URL is not a `nats://` (or `tls://`) URL.
+    #[error(
+        "bus URL {url:?} is not a NATS URL; set --bus / CHATD_BUS / `bus` to \
+         nats://HOST:PORT (nats-server's client port, 4222 by default)"
+    )]
+    BadBusUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// The node name is empty.
+    #[error("node name is empty; set --node-name / CHATD_NODE_NAME / `node_name` to a name")]
+    EmptyNodeName,
+    /// `--bus` with a store only one node can own (redb).
+    #[error("{}", BUS_NEEDS_POSTGRES)]
+    BusNeedsPostgres,
     /// A limit is zero.
     #[error(
         "limit {name} is 0; set limits.{name} (or --{flag} / CHATD_{env}) to a positive number \
@@ -672,6 +757,7 @@ impl Config {
         let config = Config {
             listen: pick(args.listen, file.listen, d.listen),
             data_dir: pick(args.data_dir.clone(), file.data_dir.clone(), d.data_dir),
+            store: args.store.clone().or_else(|| file.store.clone()),
             cert_dir: pick(args.cert_dir.clone(), file.cert_dir.clone(), d.cert_dir),
             blob_dir: args.blob_dir.clone().or_else(|| file.blob_dir.clone()),
             cert: args.cert.clone().or_else(|| file.cert.clone()),
@@ -693,6 +779,17 @@ impl Config {
             audit_head_interval_ms: crate::handlers::audit_log::HEAD_INTERVAL_MS,
             retention: file.retention,
             retention_clock: None,
+            bus: args
+                .bus
+                .clone()
+                .or_else(|| file.bus.clone())
+                .map(|b| b.trim().to_owned())
+                .filter(|b| !b.is_empty()),
+            node_name: pick(args.node_name.clone(), file.node_name.clone(), d.node_name)
+                .trim()
+                .to_owned(),
+            presence_heartbeat_ms: PRESENCE_HEARTBEAT_MS,
+            account_effects_bus_only: false,
         };
         config.validate()?;
         Ok(config)
@@ -715,6 +812,13 @@ impl Config {
     /// # Errors
     /// As [`Config::merge`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Store {
+                shown: crate::store::kv::pg::redact(url),
+            });
+        }
         match (&self.cert, &self.key) {
             (Some(cert), None) => return Err(ConfigError::CertWithoutKey { cert: cert.clone() }),
             (None, Some(key)) => return Err(ConfigError::KeyWithoutCert { key: key.clone() }),
@@ -802,9 +906,37 @@ impl Config {
                 idle_timeout_ms: l.idle_timeout_ms,
             });
         }
+        if let Some(url) = &self.bus
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            return Err(ConfigError::BadBusUrl { url: url.clone() });
+        }
+        if self.node_name.is_empty() {
+            return Err(ConfigError::EmptyNodeName);
+        }
+        Ok(())
+    }
+
+    /// The rules the `chatd` binary adds to [`Config::validate`] before it
+    /// serves: `--bus` needs a store every node shares (`store`, the
+    /// PostgreSQL database), since redb is owned by one node. In-process
+    /// tests skip this to run a bus over redb.
+    ///
+    /// # Errors
+    /// [`ConfigError::BusNeedsPostgres`] when `bus` is set without `store`.
+    pub fn check_for_service(&self) -> Result<(), ConfigError> {
+        if self.bus.is_some() && self.store.is_none() {
+            return Err(ConfigError::BusNeedsPostgres);
+        }
         Ok(())
     }
 }
+
+/// Why `chatd --bus` is refused with redb: each node would own its own
+/// data, so nodes would fan out events that the others cannot read.
+pub const BUS_NEEDS_POSTGRES: &str = "--bus needs --store postgres://… (with the redb store only \
+     one node owns the data); set --store / CHATD_STORE / `store` to the PostgreSQL database \
+     every node shares";
 
 /// The flag (or its environment variable) if set, else the file's value,
 /// else the default.
@@ -889,6 +1021,21 @@ mod tests {
     }
 
     #[test]
+    fn store_is_redb_unless_set_and_flag_beats_file() {
+        assert_eq!(Config::default().store, None);
+        let f = file("store = \"postgres://chat@db1:5432/chat\"");
+        let c = Config::merge(&Args::default(), Some(&f)).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgres://chat@db1:5432/chat"));
+        let args = flags(&["--store", "postgresql://chat:pw@db2/chat"]);
+        let c = Config::merge(&args, Some(&f)).unwrap();
+        assert_eq!(c.store.as_deref(), Some("postgresql://chat:pw@db2/chat"));
+        let bad = flags(&["--store", "mysql://root:secret@db/chat"]);
+        let e = Config::merge(&bad, None).unwrap_err().to_string();
+        assert!(e.contains("postgres://") && e.contains("--store"), "{e}");
+        assert!(!e.contains("secret"), "the password is not shown: {e}");
+    }
+
+    #[test]
     fn metrics_listen_is_off_unless_set() {
         assert_eq!(Config::default().metrics_listen, None);
         let f = file("metrics_listen = \"127.0.0.1:9090\"");
@@ -896,6 +1043,37 @@ mod tests {
         assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9090");
         let c = Config::merge(&flags(&["--metrics-listen", "0.0.0.0:9100"]), Some(&f)).unwrap();
         assert_eq!(c.metrics_listen.unwrap().to_string(), "0.0.0.0:9100");
+    }
+
+    #[test]
+    fn bus_and_node_name_come_from_file_env_or_flag() {
+        let c = Config::merge(&Args::default(), None).unwrap();
+        assert_eq!(c.bus, None, "no bus unless set");
+        assert!(!c.node_name.is_empty());
+        let f = file("bus = \"nats://10.0.0.9:4222\"\nnode_name = \"ward-a\"");
+        let c = Config::merge(&Args::default(), Some(&f)).unwrap();
+        assert_eq!(c.bus.as_deref(), Some("nats://10.0.0.9:4222"));
+        assert_eq!(c.node_name, "ward-a");
+        let args = flags(&["--bus", "nats://127.0.0.1:5222", "--node-name", "ward-b"]);
+        let c = Config::merge(&args, Some(&f)).unwrap();
+        assert_eq!(c.bus.as_deref(), Some("nats://127.0.0.1:5222"));
+        assert_eq!(c.node_name, "ward-b");
+        let err = Config::merge(&flags(&["--bus", "127.0.0.1:4222"]), None).unwrap_err();
+        assert!(matches!(err, ConfigError::BadBusUrl { .. }), "{err}");
+        assert!(err.to_string().contains("nats://HOST:PORT"), "{err}");
+        let err = Config::merge(&flags(&["--node-name", " "]), None).unwrap_err();
+        assert!(matches!(err, ConfigError::EmptyNodeName), "{err}");
+        // The binary refuses a bus over redb; in-process tests may combine.
+        assert!(
+            c.check_for_service()
+                .unwrap_err()
+                .to_string()
+                .contains("--bus needs --store postgres://…")
+        );
+        let mut on_postgres = c.clone();
+        on_postgres.store = Some("postgres://chat@db/chat".into());
+        on_postgres.check_for_service().unwrap();
+        Config::default().check_for_service().unwrap();
     }
 
     #[test]
@@ -1045,6 +1223,7 @@ mod tests {
             ("--hostname", "CHATD_HOSTNAME", "none".into()),
             ("--config", "CHATD_CONFIG", "none".into()),
             ("--metrics-listen", "CHATD_METRICS_LISTEN", "none".into()),
+            ("--bus", "CHATD_BUS", "none".into()),
             (
                 "--max-message-bytes",
                 "CHATD_MAX_MESSAGE_BYTES",

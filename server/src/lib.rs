@@ -11,7 +11,10 @@
 //! - `handlers`: one module per area of requests; add new requests there.
 //! - [`store`]: redb, all tables in `store::tables`, the single group-commit
 //!   writer in `store::writer`.
-//! - [`fanout`]: the hub that hands committed events to subscribers.
+//! - [`fanout`]: the hub that hands committed events to subscribers;
+//!   [`bus`]: cross-node fan-out over NATS (`--bus`), which then stands
+//!   between the writer and the hub; [`presence`]: who is online, merged
+//!   across nodes.
 //! - [`backup`]: `chatctl server backup` (served on a transfer stream) and
 //!   `chatd restore`.
 //! - [`metrics`]: Prometheus metrics, one registry per server;
@@ -33,7 +36,6 @@ pub mod login;
 pub mod metrics;
 pub mod ops_http;
 mod page;
-pub mod pgstore;
 pub mod presence;
 pub mod reload;
 pub mod retention;
@@ -115,7 +117,15 @@ pub enum ServerError {
     /// A blocking start-up task failed.
     #[error("start-up task failed: {0}")]
     Task(String),
+    /// The cross-node bus (`--bus`) could not start; the message names the
+    /// URL.
+    #[error(transparent)]
+    Bus(#[from] bus::BusError),
 }
+
+/// Other nodes' presence messages waiting for the presence task; past
+/// this they are dropped (a heartbeat repairs what a dropped one said).
+const PRESENCE_FEED: usize = 65_536;
 
 /// Handshakes in progress above which a client whose address QUIC has not
 /// validated is sent a Retry first (RFC 9000 §8.1), so a flood of spoofed
@@ -154,6 +164,65 @@ pub struct Server {
     fingerprint: String,
     ca_path: Option<PathBuf>,
     metrics_listener: Option<tokio::net::TcpListener>,
+    /// Other nodes' presence messages, for the presence task (with a bus).
+    presence_feed: Option<tokio::sync::mpsc::Receiver<bus::wire::BusMessage>>,
+}
+
+/// Connects the bus for `chatd --bus`: the writer's tap publishes every
+/// committed effect and hands it to `hub`; other nodes' room events tell
+/// the search index which rooms changed; this node's presence changes and
+/// heartbeats go out through `presence`'s sink, and other nodes' come back
+/// through the returned feed (see `presence::follow_bus`).
+///
+/// # Errors
+/// [`ServerError::Bus`] naming the URL when nats-server cannot be reached.
+async fn connect_bus(
+    config: &Config,
+    url: &str,
+    hub: &Arc<fanout::Hub>,
+    store: &store::Store,
+    search: Option<&search::SearchIndex>,
+    presence: &presence::Registry,
+) -> Result<(bus::Bus, tokio::sync::mpsc::Receiver<bus::wire::BusMessage>), ServerError> {
+    let mut options = bus::BusOptions::new(url);
+    options.name = config.node_name.clone();
+    let (feed_tx, feed_rx) = tokio::sync::mpsc::channel(PRESENCE_FEED);
+    let room_changed = search.cloned().map(|index| {
+        Box::new(move |room: u64| index.touched([room])) as Box<dyn Fn(u64) + Send + Sync>
+    });
+    let hooks = bus::Hooks {
+        room_changed,
+        presence: Some(Box::new(move |message| {
+            if feed_tx.try_send(message).is_err() {
+                tracing::warn!("presence feed full; a message from another node was dropped");
+            }
+        })),
+    };
+    let fill = Arc::new(bus::RedbGapFill::new(store.clone()));
+    let bus = bus::Bus::connect_with(options, hub.clone(), fill, hooks).await?;
+    let publisher = bus.publisher();
+    if config.account_effects_bus_only {
+        store.writer().attach_tap(Box::new(move |effects| {
+            publisher.publish(&effects);
+            publisher.deliver(
+                effects
+                    .into_iter()
+                    .filter(|e| !matches!(e, fanout::Effect::Account { .. }))
+                    .collect(),
+            );
+        }));
+    } else {
+        store.writer().attach_tap(bus.tap());
+    }
+    let node = bus::wire::node_id(&config.node_name);
+    let publisher = bus.publisher();
+    let subject = bus::wire::node_subject(publisher.prefix(), &node);
+    presence.set_sink(
+        &node,
+        Box::new(move |message| publisher.send(subject.clone(), &message)),
+    );
+    tracing::info!(%url, node = %node, "connected to the bus");
+    Ok((bus, feed_rx))
 }
 
 impl Server {
@@ -178,13 +247,14 @@ impl Server {
             tokio::task::spawn_blocking(move || {
                 let tls = tls::load_or_generate(&config)?;
                 let audit_key = audit_key::AuditKey::load_or_generate(&config.cert_dir)?;
-                let store = store::Store::open_with(
-                    &config.data_dir.join(DB_FILE),
-                    store::StoreOptions {
-                        disk_fault: config.disk_fault.clone(),
-                        ..Default::default()
-                    },
-                )?;
+                let options = store::StoreOptions {
+                    disk_fault: config.disk_fault.clone(),
+                    ..Default::default()
+                };
+                let store = match &config.store {
+                    Some(url) => store::Store::open_postgres(url, options)?,
+                    None => store::Store::open_with(&config.data_dir.join(DB_FILE), options)?,
+                };
                 Ok::<_, ServerError>((tls, store, audit_key))
             })
             .await
@@ -202,7 +272,6 @@ impl Server {
         }
         let hub =
             fanout::Hub::with_join_delay(config.limits.subscriber_queue, config.fanout_join_delay);
-        store.writer().attach_hub(hub.clone());
         let search = if config.search {
             let (dir, for_index) = (data_dir.clone(), store.clone());
             let index =
@@ -216,6 +285,18 @@ impl Server {
             Some(index)
         } else {
             None
+        };
+        let presence = presence::Registry::default();
+        let (bus, presence_feed) = match &config.bus {
+            Some(url) => {
+                let (bus, feed) =
+                    connect_bus(&config, url, &hub, &store, search.as_ref(), &presence).await?;
+                (Some(bus), Some(feed))
+            }
+            None => {
+                store.writer().attach_hub(hub.clone());
+                (None, None)
+            }
         };
         let server_config = tls::quinn_server_config(&tls, &config.limits)?;
         let bind_err = |cause| ServerError::Bind {
@@ -272,13 +353,14 @@ impl Server {
             storage: Arc::new(store.clone()),
             store,
             hub,
+            bus,
             config: reload::LiveConfig::new(config),
             connections: AtomicU64::new(0),
             handshaking: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             sessions: AtomicU64::new(0),
             started: Instant::now(),
-            presence: presence::Registry::default(),
+            presence,
             hash_pool: login::HashPool::start()
                 .map_err(|e| ServerError::Task(format!("cannot start the argon2 threads: {e}")))?,
             logins: login::Throttle::default(),
@@ -292,6 +374,7 @@ impl Server {
             fingerprint: tls.fingerprint,
             ca_path: tls.ca_path,
             metrics_listener,
+            presence_feed,
         })
     }
 
@@ -355,6 +438,10 @@ impl Server {
             self.shared.config.current().sweep,
         ));
         let heads = tokio::spawn(handlers::audit_log::sign_heads_forever(self.shared.clone()));
+        let presence = self
+            .presence_feed
+            .take()
+            .map(|feed| tokio::spawn(presence::follow_bus(self.shared.clone(), feed)));
         let ops = self
             .metrics_listener
             .take()
@@ -369,6 +456,17 @@ impl Server {
         purge.abort();
         sweep.abort();
         heads.abort();
+        if let Some(presence) = presence {
+            presence.abort();
+        }
+        if let Some(bus) = &self.shared.bus {
+            // Other nodes take this node's users offline now, not after
+            // their entries lapse.
+            self.shared.presence.leave();
+            if !bus.flush(Duration::from_secs(1)).await {
+                tracing::warn!("could not tell the bus this node is stopping");
+            }
+        }
         if let Some(ops) = ops {
             ops.abort();
         }

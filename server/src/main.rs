@@ -55,6 +55,7 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = chatd::Config::load(args.clone()).context("invalid configuration")?;
+    config.check_for_service()?;
     // Register the handlers before starting, so a signal that arrives during
     // start-up still shuts down cleanly (and a SIGHUP does not kill chatd,
     // which is its default action).

@@ -92,6 +92,8 @@ pub fn restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
         "hostnames" => hostnames,
         "metrics_listen" => metrics_listen,
         "search" => search,
+        "bus" => bus,
+        "node_name" => node_name,
         "limits.idle_timeout_ms" => limits.idle_timeout_ms,
         "limits.keep_alive_ms" => limits.keep_alive_ms,
         "limits.subscriber_queue" => limits.subscriber_queue,
@@ -101,6 +103,8 @@ pub fn restart_only(old: &Config, new: &mut Config) -> Vec<&'static str> {
     new.deadlines = old.deadlines;
     new.sweep = old.sweep;
     new.disk_fault = old.disk_fault.clone();
+    new.presence_heartbeat_ms = old.presence_heartbeat_ms;
+    new.account_effects_bus_only = old.account_effects_bus_only;
     kept
 }
 

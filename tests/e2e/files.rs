@@ -509,8 +509,12 @@ async fn an_upload_no_message_references_is_collected_after_its_grace() {
 /// held its disk for good.
 #[tokio::test]
 async fn a_blob_no_record_names_is_removed_after_its_grace() {
+    // The grace stays long (an hour), so the upload below cannot be
+    // collected between its upload and its send; the orphan is made older
+    // than that instead.
+    const GRACE_MS: u64 = 3_600_000;
     let server = spawn_server_with(|c| {
-        c.files.gc_grace_ms = 0;
+        c.files.gc_grace_ms = GRACE_MS;
         c.files.gc_interval_ms = 50;
     })
     .await;
@@ -531,6 +535,12 @@ async fn a_blob_no_record_names_is_removed_after_its_grace() {
     let place = data.join("files/blobs").join(&h[0..2]).join(&h[2..4]);
     std::fs::create_dir_all(&place).expect("blob dir");
     std::fs::write(place.join(&h), &orphan).expect("orphan");
+    let old = std::time::SystemTime::now() - Duration::from_millis(2 * GRACE_MS);
+    std::fs::File::options()
+        .write(true)
+        .open(place.join(&h))
+        .and_then(|f| f.set_modified(old))
+        .expect("age the orphan");
     assert_eq!(blobs(&data).len(), 2);
 
     let gone = tokio::time::timeout(WAIT, async {

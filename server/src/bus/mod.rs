@@ -21,9 +21,13 @@
 //! gets each seq once whichever path (own commit, NATS, storage) brought
 //! it first. Subjects and message shapes are in [`wire`].
 //!
-//! Not wired yet: `chatd` has no `--bus` flag (with redb, only one node can
-//! write, so a flag would pretend); handlers publish ephemeral and user
-//! frames straight to the local hub, not through [`Bus::publish`].
+//! Wired into chatd by `chatd --bus` (`lib.rs`): the writer's tap is
+//! [`Bus::tap`], and every effect a handler makes outside the writer
+//! (typing, presence hidden by a block) goes through `Shared::fan_out`,
+//! which calls [`Bus::fan_out`]. Presence travels as [`BusMessage::Presence`],
+//! [`BusMessage::Heartbeat`] and [`BusMessage::Gone`] on `<prefix>.node.<node>`
+//! (`crate::presence`); [`Hooks`] hand those, and the rooms other nodes
+//! wrote to, to the presence registry and the search indexer.
 
 mod delivery;
 pub mod gap_fill;
@@ -138,6 +142,21 @@ pub struct BusStats {
     pub decode_errors: AtomicU64,
 }
 
+/// Where the relay hands what is not for the hub. Each hook must not
+/// block (it runs on the receiving task).
+#[derive(Default)]
+pub struct Hooks {
+    /// Told the room of every other node's event this node hears of
+    /// (delivered here, filled from storage, or passed over because
+    /// nobody here follows the room), and of rooms whose head moved while
+    /// this node was disconnected: a follower of storage (the search
+    /// indexer's feed) then reads their new events.
+    pub room_changed: Option<Box<dyn Fn(u64) + Send + Sync>>,
+    /// Given other nodes' [`BusMessage::Presence`],
+    /// [`BusMessage::Heartbeat`] and [`BusMessage::Gone`] messages.
+    pub presence: Option<Box<dyn Fn(BusMessage) + Send + Sync>>,
+}
+
 /// One queued outgoing message.
 struct Outbound {
     subject: String,
@@ -145,6 +164,9 @@ struct Outbound {
     /// For a room event, (room, seq): sent as [`BusMessage::Head`] when
     /// the payload is too large for NATS.
     event: Option<(u64, u64)>,
+    /// For [`Bus::flush`]'s marker (no payload): told once everything
+    /// queued before it was flushed to nats-server.
+    flushed: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The outgoing side, cheap to clone: encodes effects and queues them for
@@ -193,10 +215,38 @@ impl Publisher {
             subject,
             payload,
             event,
+            flushed: None,
         };
         if self.tx.try_send(out).is_err() {
             self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Queues `message` for the other nodes on `subject`. Never blocks:
+    /// when the queue is full it is dropped and counted.
+    pub fn send(&self, subject: String, message: &BusMessage) {
+        let payload = match message.encode() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a bus message");
+                self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let out = Outbound {
+            subject,
+            payload,
+            event: None,
+            flushed: None,
+        };
+        if self.tx.try_send(out).is_err() {
+            self.stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The subject prefix (`<prefix>` of every subject).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// This node's committed `effects`: published for the other nodes,
@@ -206,6 +256,12 @@ impl Publisher {
     /// tap runs ([`Bus::tap`]).
     pub fn commit(&self, effects: Vec<Effect>) {
         self.publish(&effects);
+        self.deliver(effects);
+    }
+
+    /// The local half of [`Publisher::commit`]: hands `effects` to this
+    /// node's hub only, room events through the gap rule.
+    pub fn deliver(&self, effects: Vec<Effect>) {
         let hub = &self.delivery.hub;
         for effect in effects {
             match effect {
@@ -247,6 +303,20 @@ impl Bus {
         options: BusOptions,
         hub: Arc<Hub>,
         fill: Arc<G>,
+    ) -> Result<Bus, BusError> {
+        Bus::connect_with(options, hub, fill, Hooks::default()).await
+    }
+
+    /// As [`Bus::connect`], handing presence messages and the rooms other
+    /// nodes wrote to to `hooks`.
+    ///
+    /// # Errors
+    /// As [`Bus::connect`].
+    pub async fn connect_with<G: GapFill>(
+        options: BusOptions,
+        hub: Arc<Hub>,
+        fill: Arc<G>,
+        hooks: Hooks,
     ) -> Result<Bus, BusError> {
         let (resync_tx, resync_rx) = mpsc::channel(16);
         let max_delay = options.max_reconnect_delay;
@@ -301,6 +371,7 @@ impl Bus {
             fill,
             client: client.clone(),
             stats: stats.clone(),
+            hooks,
         };
         relay.baseline().await?;
         let (stop, stop_rx) = watch::channel(false);
@@ -338,12 +409,40 @@ impl Bus {
         self.publisher.publish(effects);
     }
 
+    /// Effects made outside the writer (typing, presence hidden by a
+    /// block): published for the other nodes and handed to this node's
+    /// hub, as the tap does for committed ones ([`Publisher::commit`]).
+    pub fn fan_out(&self, effects: Vec<Effect>) {
+        self.publisher.commit(effects);
+    }
+
     /// The writer's tap (`store::Writer::attach_tap`, in place of
     /// `attach_hub`): every committed batch's effects, published in commit
     /// order and handed to the local hub ([`Publisher::commit`]).
     pub fn tap(&self) -> crate::store::writer::Tap {
         let publisher = self.publisher();
         Box::new(move |effects| publisher.commit(effects))
+    }
+
+    /// Waits, at most `wait`, until every message queued before this call
+    /// has been written to nats-server (for a graceful stop: the last
+    /// presence messages should not die with the process). Returns whether
+    /// they were.
+    pub async fn flush(&self, wait: Duration) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let marker = Outbound {
+            subject: String::new(),
+            payload: Bytes::new(),
+            event: None,
+            flushed: Some(tx),
+        };
+        let queued = self.publisher.tx.send(marker);
+        tokio::time::timeout(
+            wait,
+            async move { queued.await.is_ok() && rx.await.is_ok() },
+        )
+        .await
+        .unwrap_or(false)
     }
 
     /// This node's counters.
@@ -369,6 +468,12 @@ async fn publish_loop(
     stats: Arc<BusStats>,
 ) {
     while let Some(out) = rx.recv().await {
+        if let Some(flushed) = out.flushed {
+            if client.flush().await.is_ok() {
+                let _ = flushed.send(());
+            }
+            continue;
+        }
         if client.connection_state() != async_nats::connection::State::Connected {
             stats.publish_dropped.fetch_add(1, Ordering::Relaxed);
             continue;

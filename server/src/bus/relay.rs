@@ -11,7 +11,7 @@
 use super::delivery::{Delivery, Item, Offered};
 use super::gap_fill::GapFill;
 use super::wire::BusMessage;
-use super::{BusStats, SYNC_SUBJECT};
+use super::{BusStats, Hooks, SYNC_SUBJECT};
 use crate::fanout::Effect;
 use crate::store::StoreError;
 use futures::StreamExt;
@@ -40,6 +40,7 @@ pub(super) struct Relay<G> {
     pub fill: Arc<G>,
     pub client: async_nats::Client,
     pub stats: Arc<BusStats>,
+    pub hooks: Hooks,
 }
 
 /// The relay's inputs besides NATS.
@@ -114,14 +115,32 @@ impl<G: GapFill> Relay<G> {
         let hub = &self.delivery.hub;
         match message {
             BusMessage::Event { room, seq, .. } => {
+                self.room_changed(room);
                 let live = message.live().map(Item::Live);
                 self.on_event(room, seq, live).await;
             }
-            BusMessage::Head { room, seq } => self.on_event(room, seq, None).await,
+            BusMessage::Head { room, seq } => {
+                self.room_changed(room);
+                self.on_event(room, seq, None).await;
+            }
             BusMessage::Ephemeral { room, frame } => hub.publish_ephemeral(room, frame),
             BusMessage::User { user, frame } => hub.publish_user(user, frame),
             BusMessage::Revoke { room, user } => hub.apply(vec![Effect::Revoke { room, user }]),
             BusMessage::Account { user } => hub.account_changed(user),
+            BusMessage::Presence { .. }
+            | BusMessage::Heartbeat { .. }
+            | BusMessage::Gone { .. } => {
+                if let Some(presence) = &self.hooks.presence {
+                    presence(message);
+                }
+            }
+        }
+    }
+
+    /// Tells the room-changed hook (the search indexer's feed) of `room`.
+    fn room_changed(&self, room: u64) {
+        if let Some(hook) = &self.hooks.room_changed {
+            hook(room);
         }
     }
 
@@ -228,6 +247,7 @@ impl<G: GapFill> Relay<G> {
             if head <= self.delivery.last(room) {
                 continue;
             }
+            self.room_changed(room);
             if !self.delivery.hub.has_room(room) {
                 self.delivery.skip_to(room, head);
             } else {

@@ -6,8 +6,13 @@
 //!   publisher's messages of a room in order: committed events, ephemeral
 //!   frames (typing, receipts) and revocations of a member's streams.
 //! - `<prefix>.user.<user>`: everything about one user: user-stream frames
-//!   (presence, notifications, contacts) and account changes (session
-//!   revocation).
+//!   (notifications, contacts, presence hidden by a block) and account
+//!   changes (session revocation).
+//! - `<prefix>.node.<node>`: what one node says of its own sessions:
+//!   presence changes, its periodic heartbeat and its going away
+//!   (`crate::presence`), on
+//!   one subject so they stay in order. `<node>` is the node's id for this
+//!   run ([`node_id`]).
 //!
 //! A payload is one [`BusMessage`] in MessagePack with named fields (a map
 //! with one key naming the kind, whose value is a map of the fields), so a
@@ -71,6 +76,38 @@ pub enum BusMessage {
     Account {
         /// The user.
         user: u64,
+    },
+    /// Node `node`'s own presence of `user` changed: connected there or
+    /// not, away or not. Other nodes merge it into theirs
+    /// (`crate::presence::Registry::remote`).
+    Presence {
+        /// The sending node's id ([`node_id`]).
+        node: String,
+        /// The user.
+        user: u64,
+        /// Whether `user` has a session on that node.
+        connected: bool,
+        /// Whether they set themselves away there.
+        away: bool,
+    },
+    /// Node `node`'s heartbeat: these users have a session there. Sent
+    /// every `every_ms`; a node that has more users online than one
+    /// message holds sends several (each confirms the users it names).
+    Heartbeat {
+        /// The sending node's id ([`node_id`]).
+        node: String,
+        /// The node's heartbeat interval, ms: its entries lapse after
+        /// `crate::presence::MISSED_HEARTBEATS` intervals unconfirmed.
+        every_ms: u64,
+        /// Users online there.
+        online: Vec<u64>,
+        /// Users connected there and away.
+        away: Vec<u64>,
+    },
+    /// Node `node` is stopping: none of its sessions count any more.
+    Gone {
+        /// The sending node's id ([`node_id`]).
+        node: String,
     },
 }
 
@@ -178,6 +215,29 @@ pub fn user_subject(prefix: &str, user: u64) -> String {
     format!("{prefix}.user.{user}")
 }
 
+/// `<prefix>.node.<node>`.
+pub fn node_subject(prefix: &str, node: &str) -> String {
+    format!("{prefix}.node.{node}")
+}
+
+/// A node's id for one run: its name, with every character that may not
+/// appear in a NATS subject token replaced by `_` (a host name's dots
+/// included), then `-` and a fresh ULID, so two nodes given one name, or
+/// one node restarted, are never taken for each other.
+pub fn node_id(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{clean}-{}", ulid::Ulid::new())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +264,19 @@ mod tests {
             },
             BusMessage::Revoke { room: 3, user: 4 },
             BusMessage::Account { user: 4 },
+            BusMessage::Presence {
+                node: "a-1".into(),
+                user: 4,
+                connected: true,
+                away: false,
+            },
+            BusMessage::Heartbeat {
+                node: "a-1".into(),
+                every_ms: 5_000,
+                online: vec![4, 5],
+                away: vec![6],
+            },
+            BusMessage::Gone { node: "a-1".into() },
         ];
         for m in messages {
             let bytes = m.encode().expect("encode");
@@ -219,5 +292,9 @@ mod tests {
     fn subjects_put_a_room_and_a_user_on_their_own_subject() {
         assert_eq!(room_subject("chat", 42), "chat.room.42");
         assert_eq!(user_subject("chat", 7), "chat.user.7");
+        let id = node_id("node-1.example.org");
+        assert!(id.starts_with("node-1_example_org-"), "{id}");
+        assert!(!id.contains(['.', ' ', '*', '>']), "{id}");
+        assert_ne!(node_id("a"), node_id("a"), "a fresh id per run");
     }
 }

@@ -119,6 +119,11 @@ pub(super) async fn typing(session: &Arc<Session>, room_id: u64) -> Reply {
         expires_at: Timestamp(Timestamp::now().0 + TYPING_TTL_MS),
     })
     .map_err(super::internal)?;
-    session.shared.hub.publish_ephemeral(room_id, frame);
+    session
+        .shared
+        .fan_out(vec![crate::fanout::Effect::Ephemeral {
+            room: room_id,
+            frame,
+        }]);
     Ok(ResponseBody::Ok)
 }

@@ -15,8 +15,15 @@ use crate::shared::Shared;
 use chat_protocol::{self as proto, ErrorCode, Presence, ResponseBody};
 use std::sync::Arc;
 
-/// Tells everyone who may see `user` that their presence is now `state`.
-/// Runs in the background; a failure is logged, not reported.
+/// Tells everyone on this node who may see `user` that their presence is
+/// now `state` (the merged state: see `crate::presence`). Runs in the
+/// background; a failure is logged, not reported.
+///
+/// This is the one user frame that does not travel on the bus: every node
+/// derives its own watchers' announcements from its merged presence
+/// (changes here, other nodes' messages and heartbeats, lapsed entries),
+/// so a node's death is announced too, and each watcher hears each change
+/// once, from the node it is connected to.
 pub(crate) fn announce_presence(shared: Arc<Shared>, user: u64, state: Presence) {
     tokio::spawn(async move {
         let found = shared.storage.presence_watchers(user).await;
@@ -205,7 +212,7 @@ async fn hide_presence(shared: &Arc<Shared>, a: u64, b: u64) {
             last_seen: None,
         });
         if let Ok(frame) = proto::frame::encode(&event) {
-            shared.hub.publish_user(to, frame);
+            shared.fan_out(vec![crate::fanout::Effect::User { user: to, frame }]);
         }
     }
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 pub const MAX_RERUNS: usize = 8;
 
 /// What a job left over after [`MAX_RERUNS`] is told.
-const TOO_MANY_FAILURES: &str = "the server could not store this request because other requests \
+pub(super) const TOO_MANY_FAILURES: &str = "the server could not store this request because other requests \
      stored with it kept failing; nothing of it was stored; retry";
 
 /// Free space, in bytes, the disk must have (proved by writing it) before
@@ -115,20 +115,12 @@ impl WriterThread {
                 }
                 continue;
             }
-            let Ok(first) = self.rx.recv() else { return };
-            let mut jobs = Vec::with_capacity(64);
-            match first {
-                Msg::Job(j) => jobs.push(j),
-                Msg::Stop => stopping = true,
-            }
-            while jobs.len() < self.max_batch {
-                match self.rx.try_recv() {
-                    Ok(Msg::Job(j)) => jobs.push(j),
-                    Ok(Msg::Stop) => stopping = true,
-                    Err(_) => break,
-                }
-            }
-            self.stats.queued.dec_by(jobs.len() as i64);
+            let Some((jobs, stop)) =
+                super::writer::take_batch(&self.rx, self.max_batch, &self.stats)
+            else {
+                return;
+            };
+            stopping |= stop;
             if !jobs.is_empty() && !self.run_batch(jobs) {
                 return;
             }

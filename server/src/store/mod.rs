@@ -172,10 +172,35 @@ impl DbSlot {
     }
 }
 
+/// Which engine holds the tables.
+#[derive(Clone)]
+enum Engine {
+    /// The embedded redb file.
+    Redb(Arc<DbSlot>),
+    /// A PostgreSQL database shared by every node ([`kv::pg`]).
+    Pg(Arc<kv::pg::PgEngine>),
+}
+
+/// Where a read transaction begins (see [`Store::read`]).
+enum ReadSource {
+    Redb(Arc<Database>),
+    Pg(Arc<kv::pg::PgEngine>),
+}
+
+impl ReadSource {
+    /// A read transaction on this thread.
+    fn begin(&self) -> Result<ReadTx, StoreError> {
+        match self {
+            ReadSource::Redb(db) => Ok(ReadTx::redb(db.begin_read()?)),
+            ReadSource::Pg(pg) => Ok(ReadTx::pg(pg.begin_read()?)),
+        }
+    }
+}
+
 /// The open database with its writer.
 #[derive(Clone)]
 pub struct Store {
-    slot: Arc<DbSlot>,
+    engine: Engine,
     writer: Writer,
 }
 
@@ -190,6 +215,60 @@ impl Store {
     /// error if the tables cannot be created.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Store::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens the PostgreSQL database at `url`
+    /// (`postgres://user:password@host:port/database`): connects, brings
+    /// the schema up to date (every node may; they take turns), writes or
+    /// checks the schema version, and starts the PostgreSQL writer thread
+    /// (group commit, `kv::pg::writer`). `options.max_batch` applies;
+    /// the redb-only options are ignored.
+    ///
+    /// Call it on a thread inside a tokio runtime that is not an async
+    /// task (`spawn_blocking`): the engine keeps the runtime's handle and
+    /// runs its statements with it. The runtime must be multi-threaded.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] naming the URL (without its password) and what
+    /// to do: a malformed URL, PostgreSQL unreachable or refusing the
+    /// login, a schema migration that fails; [`StoreError::Corrupt`] for a
+    /// database of another schema version.
+    pub fn open_postgres(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| StoreError::Open {
+            path: kv::pg::redact(url),
+            cause: "the PostgreSQL engine must be opened inside chatd's tokio runtime".into(),
+        })?;
+        let engine = Arc::new(kv::pg::PgEngine::open(
+            url,
+            &kv::pg::PgOptions::default(),
+            handle,
+        )?);
+        kv::pg::writer::init_tables(&engine)?;
+        let for_writer = engine.clone();
+        let writer = Writer::start_with(move |queues| {
+            let mut thread =
+                kv::pg::writer::PgWriterThread::new(for_writer, queues, options.max_batch);
+            Ok(move || thread.run())
+        })?;
+        Ok(Store {
+            engine: Engine::Pg(engine),
+            writer,
+        })
+    }
+
+    /// Whether the tables live in PostgreSQL (else in the redb file).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.engine, Engine::Pg(_))
+    }
+
+    /// What a read transaction begins on: redb's open database (taken
+    /// now, so a store reopening its file answers at once) or the
+    /// PostgreSQL engine.
+    fn read_source(&self) -> Result<ReadSource, StoreError> {
+        match &self.engine {
+            Engine::Redb(slot) => Ok(ReadSource::Redb(slot.get()?)),
+            Engine::Pg(pg) => Ok(ReadSource::Pg(pg.clone())),
+        }
     }
 
     /// As [`Store::open`], with explicit [`StoreOptions`].
@@ -211,7 +290,10 @@ impl Store {
             db: RwLock::new(Some(db)),
         });
         let writer = Writer::start(slot.clone(), options.max_batch)?;
-        Ok(Store { slot, writer })
+        Ok(Store {
+            engine: Engine::Redb(slot),
+            writer,
+        })
     }
 
     /// The writer handle.
@@ -234,9 +316,9 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&ReadTx) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.slot.get()?;
+        let source = self.read_source()?;
         tokio::task::spawn_blocking(move || {
-            let txn = ReadTx::redb(db.begin_read()?);
+            let txn = source.begin()?;
             f(&txn)
         })
         .await
@@ -252,8 +334,7 @@ impl Store {
         &self,
         f: impl FnOnce(&ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = self.slot.get()?;
-        let txn = ReadTx::redb(db.begin_read()?);
+        let txn = self.read_source()?.begin()?;
         f(&txn)
     }
 

@@ -173,6 +173,42 @@ impl Default for WriterStats {
     }
 }
 
+/// What a writer thread works with: the job queue it drains, the queue
+/// of committed batches to the publisher thread, the counters and the
+/// health it reports.
+pub(super) struct Queues {
+    pub(super) rx: mpsc::Receiver<Msg>,
+    pub(super) out: mpsc::SyncSender<Outcome>,
+    pub(super) stats: Arc<WriterStats>,
+    pub(super) health: Arc<HealthState>,
+}
+
+/// Blocks for the next job, then takes every job queued meanwhile, up to
+/// `max_batch`: the next batch, and whether [`Msg::Stop`] came with it.
+/// `None` once every handle is gone.
+pub(super) fn take_batch(
+    rx: &mpsc::Receiver<Msg>,
+    max_batch: usize,
+    stats: &WriterStats,
+) -> Option<(Vec<BoxedJob>, bool)> {
+    let first = rx.recv().ok()?;
+    let mut stopping = false;
+    let mut jobs = Vec::with_capacity(64);
+    match first {
+        Msg::Job(j) => jobs.push(j),
+        Msg::Stop => stopping = true,
+    }
+    while jobs.len() < max_batch {
+        match rx.try_recv() {
+            Ok(Msg::Job(j)) => jobs.push(j),
+            Ok(Msg::Stop) => stopping = true,
+            Err(_) => break,
+        }
+    }
+    stats.queued.dec_by(jobs.len() as i64);
+    Some((jobs, stopping))
+}
+
 /// A handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
@@ -207,6 +243,29 @@ impl Writer {
     /// Starts the writer thread on the database in `slot`; a batch carries
     /// at most `max_batch` jobs (clamped to at least 1).
     pub(super) fn start(slot: Arc<DbSlot>, max_batch: usize) -> Result<Writer, StoreError> {
+        Writer::start_with(move |queues| {
+            let mut thread = super::batch::WriterThread::new(
+                slot,
+                queues.rx,
+                queues.out,
+                queues.stats,
+                queues.health,
+                max_batch.max(1),
+            )?;
+            Ok(move || thread.run())
+        })
+    }
+
+    /// Starts the publisher thread and a writer thread whose body `make`
+    /// builds from the [`Queues`] (the redb writer of `batch.rs`, or the
+    /// PostgreSQL writer of `kv::pg::writer`): both engines share the
+    /// job queue, the answering and the publishing in commit order.
+    pub(super) fn start_with<R>(
+        make: impl FnOnce(Queues) -> Result<R, StoreError>,
+    ) -> Result<Writer, StoreError>
+    where
+        R: FnOnce() + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         let (out_tx, out_rx) = mpsc::sync_channel(PUBLISH_QUEUE);
         let stats = Arc::new(WriterStats::default());
@@ -217,6 +276,12 @@ impl Writer {
         let spawn_err = |e: std::io::Error| {
             StoreError::Redb(format!("cannot start the storage writer threads: {e}"))
         };
+        let body = make(Queues {
+            rx,
+            out: out_tx,
+            stats: stats.clone(),
+            health: health.clone(),
+        })?;
         let publisher = {
             let hub = hub.clone();
             let follower = follower.clone();
@@ -226,17 +291,9 @@ impl Writer {
                 .spawn(move || publish(&out_rx, &hub, &follower, &tap))
                 .map_err(spawn_err)?
         };
-        let mut thread = super::batch::WriterThread::new(
-            slot,
-            rx,
-            out_tx,
-            stats.clone(),
-            health.clone(),
-            max_batch.max(1),
-        )?;
         let writer = std::thread::Builder::new()
             .name("chatd-writer".into())
-            .spawn(move || thread.run())
+            .spawn(body)
             .map_err(spawn_err)?;
         Ok(Writer {
             tx,
@@ -354,21 +411,32 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
     let txn = WriteTx::redb(db.begin_write()?);
     {
         let mut ctx = WriteCtx::open(&txn)?;
-        let version = ctx.meta.get(meta::SCHEMA_VERSION)?.map(|v| v.value());
-        match version {
-            None => {
-                ctx.meta.insert(meta::SCHEMA_VERSION, SCHEMA_VERSION)?;
-            }
-            Some(v) if v == SCHEMA_VERSION => {}
-            Some(v) => {
-                return Err(StoreError::Corrupt(format!(
-                    "database has schema version {v}, this chatd writes {SCHEMA_VERSION}; \
-                     use a chatd release that matches the data directory"
-                )));
-            }
-        }
+        check_schema_version(&mut ctx)?;
     }
     redb_tx(txn)?.commit()?;
+    Ok(())
+}
+
+/// Writes [`SCHEMA_VERSION`] into [`META`] on a new database, or checks
+/// the version an existing one holds (both engines).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for a database of another schema version; a
+/// storage failure.
+pub(super) fn check_schema_version(ctx: &mut WriteCtx<'_>) -> Result<(), StoreError> {
+    let version = ctx.meta.get(meta::SCHEMA_VERSION)?.map(|v| v.value());
+    match version {
+        None => {
+            ctx.meta.insert(meta::SCHEMA_VERSION, SCHEMA_VERSION)?;
+        }
+        Some(v) if v == SCHEMA_VERSION => {}
+        Some(v) => {
+            return Err(StoreError::Corrupt(format!(
+                "database has schema version {v}, this chatd writes {SCHEMA_VERSION}; \
+                 use a chatd release that matches the data directory"
+            )));
+        }
+    }
     Ok(())
 }
 
