@@ -267,7 +267,9 @@ impl Server {
                 ServerError::Task(format!("cannot bring the audit log's tree up to date: {e}"))
             })?;
         tracing::debug!(audit_size, "audit log tree ready");
-        if let Some(path) = bootstrap::ensure_admin(&store, &data_dir).await? {
+        if let Some(path) =
+            bootstrap::ensure_admin(&store, &data_dir, config.store.is_some()).await?
+        {
             tracing::info!(path = %path.display(), "created the admin account; its API token is in this file");
         }
         let hub =
