@@ -45,10 +45,11 @@ use std::sync::{Arc, Mutex, mpsc};
 /// A model of one table: keys as their parts, values as bytes.
 type Model = BTreeMap<Vec<KeyPart>, Vec<u8>>;
 
-/// The engine on `pg`, opened from a plain thread of this test with a
-/// multi-thread runtime's handle (as chatd's blocking threads do).
-fn engine(pg: &PrivatePostgres, rt: &tokio::runtime::Runtime) -> PgEngine {
-    PgEngine::open(&pg.url(), &PgOptions::default(), rt.handle().clone()).expect("open engine")
+/// The engine on `pg`, opened from a plain thread of this test (as
+/// chatd's blocking threads do); it runs its connections on its own
+/// runtime, whatever runtime `_rt` the test uses.
+fn engine(pg: &PrivatePostgres, _rt: &tokio::runtime::Runtime) -> PgEngine {
+    PgEngine::open(&pg.url(), &PgOptions::default()).expect("open engine")
 }
 
 fn runtime() -> tokio::runtime::Runtime {

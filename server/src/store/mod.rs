@@ -224,9 +224,10 @@ impl Store {
     /// (group commit, `kv::pg::writer`). `options.max_batch` applies;
     /// the redb-only options are ignored.
     ///
-    /// Call it on a thread inside a tokio runtime that is not an async
-    /// task (`spawn_blocking`): the engine keeps the runtime's handle and
-    /// runs its statements with it. The runtime must be multi-threaded.
+    /// Call it from a thread that is not an async task (`spawn_blocking`,
+    /// or a plain thread): the engine starts a small runtime of its own
+    /// for the connections ([`kv::pg::ENGINE_THREADS`] threads), so the
+    /// caller's runtime may be of either flavour.
     ///
     /// # Errors
     /// [`StoreError::Open`] naming the URL (without its password) and what
@@ -234,15 +235,7 @@ impl Store {
     /// login, a schema migration that fails; [`StoreError::Corrupt`] for a
     /// database of another schema version.
     pub fn open_postgres(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| StoreError::Open {
-            path: kv::pg::redact(url),
-            cause: "the PostgreSQL engine must be opened inside chatd's tokio runtime".into(),
-        })?;
-        let engine = Arc::new(kv::pg::PgEngine::open(
-            url,
-            &kv::pg::PgOptions::default(),
-            handle,
-        )?);
+        let engine = Arc::new(kv::pg::PgEngine::open(url, &kv::pg::PgOptions::default())?);
         kv::pg::writer::init_tables(&engine)?;
         let for_writer = engine.clone();
         let writer = Writer::start_with(move |queues| {

@@ -189,19 +189,53 @@ pub struct PgEngine {
     handle: Handle,
     /// The URL without its password, for messages.
     shown: String,
+    /// The engine's own runtime ([`ENGINE_THREADS`] threads), which drives
+    /// the connections; declared last, so the pool goes first.
+    _runtime: EngineRuntime,
+}
+
+/// Worker threads of the engine's own runtime: they only drive the
+/// PostgreSQL connections' sockets (the statements are awaited from the
+/// store's blocking threads), so two are plenty.
+pub const ENGINE_THREADS: usize = 2;
+
+/// The engine's runtime, shut down without blocking when the engine is
+/// dropped (which may happen inside an async task, where a blocking
+/// runtime drop would panic).
+struct EngineRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for EngineRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl PgEngine {
     /// Connects to `url`, applies the schema migrations and builds the
-    /// pool. Runs on a thread inside the runtime's context that is not an
-    /// async task (tokio's blocking pool, or a plain thread given the
-    /// runtime's `handle`).
+    /// pool, on a runtime of the engine's own ([`ENGINE_THREADS`] threads):
+    /// the caller's runtime may be single-threaded, and the store's
+    /// blocking threads wait on the engine's. Call it from a thread that is
+    /// not an async task (tokio's blocking pool, or a plain thread).
     ///
     /// # Errors
     /// [`StoreError::Open`] naming the URL (without password) and what to
-    /// do: a bad URL, PostgreSQL unreachable, or migrations that fail.
-    pub fn open(url: &str, options: &PgOptions, handle: Handle) -> Result<PgEngine, StoreError> {
+    /// do: a bad URL, PostgreSQL unreachable, or migrations that fail, or
+    /// the engine's runtime cannot start.
+    pub fn open(url: &str, options: &PgOptions) -> Result<PgEngine, StoreError> {
         let shown = redact(url);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(ENGINE_THREADS)
+            .thread_name("chatd-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Open {
+                path: shown.clone(),
+                cause: format!("cannot start the PostgreSQL engine's threads: {e}"),
+            })?;
+        let handle = runtime.handle().clone();
+        let runtime = EngineRuntime(Some(runtime));
         let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Open {
             path: shown.clone(),
             cause: format!(
@@ -238,6 +272,7 @@ impl PgEngine {
             pool,
             handle,
             shown,
+            _runtime: runtime,
         })
     }
 
