@@ -41,6 +41,9 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     dir: Option<tempfile::TempDir>,
+    /// The suite database this server was given ([`choose_store`]),
+    /// dropped with it.
+    suite_db: Option<String>,
 }
 
 /// The storage engine the in-process servers of this test binary use.
@@ -95,14 +98,20 @@ pub fn note_skip(why: &str) {
 /// test binary with success (the whole PostgreSQL run is skipped, never
 /// silently); under CI it panics instead.
 ///
+/// Returns the database's URL, which the caller drops with
+/// [`pg::drop_suite_database`] when done.
+///
 /// # Panics
 /// If PostgreSQL cannot start, or is missing under CI.
-pub fn choose_store(config: &mut Config) {
+pub fn choose_store(config: &mut Config) -> Option<String> {
     if backend() != Backend::Postgres {
-        return;
+        return None;
     }
     match pg::suite_database() {
-        Ok(url) => use_postgres(config, url),
+        Ok(url) => {
+            use_postgres(config, url.clone());
+            Some(url)
+        }
         Err(pg::StartError::Missing(why)) => {
             let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
             if ci {
@@ -139,10 +148,11 @@ pub async fn spawn_server() -> TestServer {
 pub async fn spawn_server_with(tune: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::for_tests(dir.path());
-    choose_store(&mut config);
+    let suite_db = choose_store(&mut config);
     tune(&mut config);
     let mut server = start(config).await;
     server.dir = Some(dir);
+    server.suite_db = suite_db;
     server
 }
 
@@ -197,6 +207,7 @@ async fn start(config: Config) -> TestServer {
         shutdown: Some(tx),
         task: Some(task),
         dir: None,
+        suite_db: None,
     }
 }
 
@@ -296,6 +307,7 @@ impl TestServer {
         config.listen = self.addr;
         let mut next = start(config).await;
         next.dir = self.dir.take();
+        next.suite_db = self.suite_db.take();
         *self = next;
     }
 }
@@ -304,6 +316,12 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Ends the connections the server's pool still holds, whether or
+        // not its shutdown got to close them before the test's runtime
+        // went away.
+        if let Some(url) = self.suite_db.take() {
+            pg::drop_suite_database(&url);
         }
     }
 }

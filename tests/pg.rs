@@ -537,6 +537,27 @@ fn free_port() -> Result<u16, StartError> {
 /// use; each server gets a database of its own ([`suite_database`]).
 static SUITE: std::sync::Mutex<Option<(PrivatePostgres, u32)>> = std::sync::Mutex::new(None);
 
+/// Drops the suite database `url` names, ending every connection to it
+/// (`DROP DATABASE … WITH (FORCE)`). Errors are ignored: the instance
+/// goes away with the test process anyway.
+pub fn drop_suite_database(url: &str) {
+    let Some(name) = url.rsplit('/').next() else {
+        return;
+    };
+    let suite = SUITE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((pg, _)) = suite.as_ref() {
+        let _ = pg
+            .command("psql")
+            .args(["-X", "-q", "-h", "127.0.0.1", "-p"])
+            .arg(pg.port.to_string())
+            .args(["-U", SUPERUSER, "-d", "postgres", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// A fresh, empty database on the suite-wide private PostgreSQL (started
 /// on the first call, stopped by its watchdog when the test process
 /// exits), as a connection string.

@@ -306,7 +306,18 @@ async fn a_sigkilled_node_loses_nothing_acked_and_its_clients_catch_up_on_the_ot
     let url = pg.url();
     let nats_url = nats.url();
     let blob_dir = blobs.path().to_str().unwrap().to_string();
-    let flags = ["--store", &url, "--bus", &nats_url, "--blobs", &blob_dir];
+    let flags = [
+        "--store",
+        &url,
+        "--bus",
+        &nats_url,
+        "--blobs",
+        &blob_dir,
+        "--send-rate-per-sec",
+        "10000",
+        "--send-burst",
+        "10000",
+    ];
     let node_a = Chatd::start_with(dir_a.path(), "127.0.0.1:0", &flags);
     // The second node gets the first one's admin token file.
     std::fs::create_dir_all(dir_b.path().join("data")).unwrap();
