@@ -41,6 +41,96 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     dir: Option<tempfile::TempDir>,
+    /// The suite database this server was given ([`choose_store`]),
+    /// dropped with it.
+    suite_db: Option<String>,
+}
+
+/// The storage engine the in-process servers of this test binary use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// redb under the server's data dir (the `e2e` binary).
+    Redb,
+    /// A fresh database on the suite's private PostgreSQL
+    /// ([`pg::suite_database`]) for each server (the `e2e_pg` binary).
+    Postgres,
+}
+
+/// Which [`Backend`] this test binary runs on: the end-to-end suite is
+/// built twice from the same sources (tests/Cargo.toml), as `e2e` (redb)
+/// and as `e2e_pg` (PostgreSQL), told apart by the binary's name.
+pub fn backend() -> Backend {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with("e2e_pg") {
+        Backend::Postgres
+    } else {
+        Backend::Redb
+    }
+}
+
+/// Skips the calling test on the PostgreSQL run of the suite, printing one
+/// line with `why` (the test covers something only the redb engine has,
+/// such as its file, its disk-fault hook or its backup format).
+#[macro_export]
+macro_rules! redb_only {
+    ($why:expr) => {
+        if $crate::backend() == $crate::Backend::Postgres {
+            $crate::note_skip($why);
+            return;
+        }
+    };
+}
+
+/// Prints the line [`redb_only!`] prints, naming the running test.
+pub fn note_skip(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED on PostgreSQL {test}: redb only ({why})"
+    );
+}
+
+/// Points `config` at a fresh database of the suite's PostgreSQL when this
+/// binary runs on [`Backend::Postgres`]. Without PostgreSQL server
+/// binaries it prints one line naming the install command and exits the
+/// test binary with success (the whole PostgreSQL run is skipped, never
+/// silently); under CI it panics instead.
+///
+/// Returns the database's URL, which the caller drops with
+/// [`pg::drop_suite_database`] when done.
+///
+/// # Panics
+/// If PostgreSQL cannot start, or is missing under CI.
+pub fn choose_store(config: &mut Config) -> Option<String> {
+    if backend() != Backend::Postgres {
+        return None;
+    }
+    match pg::suite_database() {
+        Ok(url) => {
+            use_postgres(config, url.clone());
+            Some(url)
+        }
+        Err(pg::StartError::Missing(why)) => {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+            if ci {
+                panic!("{why} (CI must run the PostgreSQL end-to-end suite)");
+            }
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED the PostgreSQL run of the end-to-end suite (e2e_pg): {why}"
+            );
+            std::process::exit(0);
+        }
+        Err(e) => panic!("cannot start the suite's PostgreSQL: {e}"),
+    }
+}
+
+/// Sets `config`'s store to the PostgreSQL database `url`.
+pub fn use_postgres(config: &mut Config, url: String) {
+    config.store = Some(url);
 }
 
 /// Starts a server with default limits in a fresh temp dir.
@@ -57,6 +147,31 @@ pub async fn spawn_server() -> TestServer {
 /// If the server cannot start.
 pub async fn spawn_server_with(tune: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::for_tests(dir.path());
+    let suite_db = choose_store(&mut config);
+    tune(&mut config);
+    let mut server = start(config).await;
+    server.dir = Some(dir);
+    server.suite_db = suite_db;
+    server
+}
+
+/// Starts another node of `first`'s deployment: a fresh data dir holding
+/// a copy of `first`'s admin token file (a node that did not create the
+/// database writes none), with `tune` applied.
+///
+/// # Panics
+/// If the node cannot start.
+pub async fn spawn_peer(first: &TestServer, tune: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        first
+            .config
+            .data_dir
+            .join(chatd::bootstrap::ADMIN_TOKEN_FILE),
+        dir.path().join(chatd::bootstrap::ADMIN_TOKEN_FILE),
+    )
+    .expect("copy the admin token file");
     let mut config = Config::for_tests(dir.path());
     tune(&mut config);
     let mut server = start(config).await;
@@ -92,6 +207,7 @@ async fn start(config: Config) -> TestServer {
         shutdown: Some(tx),
         task: Some(task),
         dir: None,
+        suite_db: None,
     }
 }
 
@@ -191,6 +307,7 @@ impl TestServer {
         config.listen = self.addr;
         let mut next = start(config).await;
         next.dir = self.dir.take();
+        next.suite_db = self.suite_db.take();
         *self = next;
     }
 }
@@ -199,6 +316,12 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Ends the connections the server's pool still holds, whether or
+        // not its shutdown got to close them before the test's runtime
+        // went away.
+        if let Some(url) = self.suite_db.take() {
+            pg::drop_suite_database(&url);
         }
     }
 }

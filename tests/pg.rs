@@ -308,14 +308,44 @@ impl PrivatePostgres {
             .arg(self.dir.path())
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "fsync=on"])
-            .args(["-c", "max_connections=100"])
+            .args(["-c", "max_connections=300"])
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .spawn()
             .map_err(|e| failed(format!("cannot start postgres: {e}")))?;
         self.child = Some(child);
+        self.spawn_watchdog();
         self.wait_ready()
+    }
+
+    /// Starts a detached watchdog that stops this server and removes its
+    /// directory once the test process is gone, so a test run that ends
+    /// without dropping the harness (a SIGKILL, `process::exit`, the
+    /// suite-wide instance of [`suite_database`], which is never dropped)
+    /// leaves no PostgreSQL behind. It exits by itself when the directory
+    /// disappears (a normal drop). It polls once a second: cleanup, not
+    /// synchronisation.
+    fn spawn_watchdog(&self) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = match &self.run_as {
+            Some(user) => format!("runuser -u {user} -- {}", pg_ctl.display()),
+            None => pg_ctl.display().to_string(),
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null && [ -d '{dir}' ]; do sleep 1; done; \
+             if [ -d '{dir}' ]; then {stop} stop -D '{data}' -m immediate -w -t 30; \
+             rm -rf '{dir}'; fi",
+            pid = std::process::id(),
+            dir = self.dir.path().display(),
+            data = self.data_dir().display(),
+        );
+        let _ = Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
     }
 
     /// Polls `pg_isready` until the server accepts connections, the
@@ -355,11 +385,20 @@ impl PrivatePostgres {
     }
 
     fn createdb(&self) -> Result<(), StartError> {
+        self.create_database(DATABASE).map(|_| ())
+    }
+
+    /// Creates the empty database `name` and returns its connection
+    /// string.
+    ///
+    /// # Errors
+    /// [`StartError::Failed`] with `createdb`'s message.
+    pub fn create_database(&self, name: &str) -> Result<String, StartError> {
         let out = self
             .command("createdb")
             .args(["-h", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
-            .args(["-U", SUPERUSER, DATABASE])
+            .args(["-U", SUPERUSER, name])
             .output()
             .map_err(|e| failed(format!("cannot run createdb: {e}")))?;
         if !out.status.success() {
@@ -368,7 +407,10 @@ impl PrivatePostgres {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        Ok(())
+        Ok(format!(
+            "postgres://{SUPERUSER}@127.0.0.1:{}/{name}",
+            self.port
+        ))
     }
 
     fn log_path(&self) -> PathBuf {
@@ -488,4 +530,47 @@ fn free_port() -> Result<u16, StartError> {
         .local_addr()
         .map(|a| a.port())
         .map_err(|e| failed(format!("cannot find a free port: {e}")))
+}
+
+/// The PostgreSQL that every server of the PostgreSQL run of the
+/// end-to-end suite (the `e2e_pg` test binary) shares, started on first
+/// use; each server gets a database of its own ([`suite_database`]).
+static SUITE: std::sync::Mutex<Option<(PrivatePostgres, u32)>> = std::sync::Mutex::new(None);
+
+/// Drops the suite database `url` names, ending every connection to it
+/// (`DROP DATABASE … WITH (FORCE)`). Errors are ignored: the instance
+/// goes away with the test process anyway.
+pub fn drop_suite_database(url: &str) {
+    let Some(name) = url.rsplit('/').next() else {
+        return;
+    };
+    let suite = SUITE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((pg, _)) = suite.as_ref() {
+        let _ = pg
+            .command("psql")
+            .args(["-X", "-q", "-h", "127.0.0.1", "-p"])
+            .arg(pg.port.to_string())
+            .args(["-U", SUPERUSER, "-d", "postgres", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A fresh, empty database on the suite-wide private PostgreSQL (started
+/// on the first call, stopped by its watchdog when the test process
+/// exits), as a connection string.
+///
+/// # Errors
+/// As [`PrivatePostgres::start`]; [`StartError::Failed`] if the database
+/// cannot be created.
+pub fn suite_database() -> Result<String, StartError> {
+    let mut suite = SUITE.lock().unwrap_or_else(|p| p.into_inner());
+    if suite.is_none() {
+        *suite = Some((PrivatePostgres::start()?, 0));
+    }
+    let (pg, next) = suite.as_mut().expect("started above");
+    *next += 1;
+    pg.create_database(&format!("chat_{next}"))
 }

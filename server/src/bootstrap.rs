@@ -51,16 +51,23 @@ pub enum BootstrapError {
 /// An admin that has logged in (a last-seen time) or has a password is
 /// never touched: deleting the file on purpose stays deleting it.
 ///
+/// With a `shared` database (PostgreSQL, several nodes), a node whose data
+/// dir has no token file is usually not the node that created the
+/// database, so only an empty database is bootstrapped: a second node
+/// never revokes the token the first one wrote (copy `admin.token` to the
+/// nodes that need it; README "Running several nodes").
+///
 /// # Errors
 /// [`BootstrapError`] if storage or the token file fails.
 pub async fn ensure_admin(
     store: &dyn Boundary,
     data_dir: &Path,
+    shared: bool,
 ) -> Result<Option<PathBuf>, BootstrapError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     let file_missing = !path.exists();
     let empty = store.no_users().await.map_err(store_error)?;
-    if !empty && !file_missing {
+    if !empty && (!file_missing || shared) {
         return Ok(None);
     }
     let admin = UserRecord {
@@ -74,7 +81,7 @@ pub async fn ensure_admin(
         last_seen: None,
     };
     let token = store
-        .bootstrap_admin(admin, BOOTSTRAP_LABEL.into())
+        .bootstrap_admin(admin, BOOTSTRAP_LABEL.into(), !shared)
         .await
         .map_err(store_error)?;
     let Some(token) = token else {

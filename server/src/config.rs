@@ -32,6 +32,11 @@ pub struct Config {
     /// Directory of the generated CA and server certificate (see
     /// [`crate::tls`]). Default `./certs`.
     pub cert_dir: PathBuf,
+    /// Directory of the file blobs, when not `data_dir/files/blobs`: a
+    /// directory every node reaches (shared storage) when several nodes
+    /// serve one PostgreSQL database. It must be on the same filesystem as
+    /// `data_dir` (finished uploads are renamed into it). Default `None`.
+    pub blob_dir: Option<PathBuf>,
     /// Explicit server certificate chain (PEM). Set together with `key`;
     /// when unset, chatd uses or generates the pair in `cert_dir`.
     pub cert: Option<PathBuf>,
@@ -244,6 +249,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             store: None,
             cert_dir: PathBuf::from("./certs"),
+            blob_dir: None,
             cert: None,
             key: None,
             hostnames: Vec::new(),
@@ -295,6 +301,11 @@ pub struct Args {
     /// Directory for the generated CA and server certificate [default: ./certs]
     #[arg(long, env = "CHATD_CERT_DIR", value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
+
+    /// Directory for file blobs, shared by every node of one database
+    /// [default: DATA/files/blobs]; same filesystem as --data
+    #[arg(long = "blobs", env = "CHATD_BLOBS", value_name = "DIR")]
+    pub blob_dir: Option<PathBuf>,
 
     /// Server certificate chain (PEM) to use instead of a generated one; needs --key [default: none]
     #[arg(long, env = "CHATD_CERT", value_name = "FILE")]
@@ -441,6 +452,8 @@ pub struct FileConfig {
     pub store: Option<String>,
     /// See [`Config::cert_dir`].
     pub cert_dir: Option<PathBuf>,
+    /// See [`Config::blob_dir`].
+    pub blob_dir: Option<PathBuf>,
     /// See [`Config::cert`].
     pub cert: Option<PathBuf>,
     /// See [`Config::key`].
@@ -634,6 +647,7 @@ impl FileConfig {
         for p in [
             &mut file.data_dir,
             &mut file.cert_dir,
+            &mut file.blob_dir,
             &mut file.cert,
             &mut file.key,
         ]
@@ -745,6 +759,7 @@ impl Config {
             data_dir: pick(args.data_dir.clone(), file.data_dir.clone(), d.data_dir),
             store: args.store.clone().or_else(|| file.store.clone()),
             cert_dir: pick(args.cert_dir.clone(), file.cert_dir.clone(), d.cert_dir),
+            blob_dir: args.blob_dir.clone().or_else(|| file.blob_dir.clone()),
             cert: args.cert.clone().or_else(|| file.cert.clone()),
             key: args.key.clone().or_else(|| file.key.clone()),
             hostnames: hostnames
@@ -1164,6 +1179,24 @@ mod tests {
     }
 
     #[test]
+    fn blob_dir_comes_from_the_flag_else_the_file_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chatd.toml");
+        std::fs::write(&path, "blob_dir = \"shared/blobs\"\n").unwrap();
+        let from_file = Config::load(flags(&["--config", path.to_str().unwrap()])).unwrap();
+        assert_eq!(from_file.blob_dir, Some(dir.path().join("shared/blobs")));
+        let from_flag = Config::load(flags(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--blobs",
+            "/mnt/chat-blobs",
+        ]))
+        .unwrap();
+        assert_eq!(from_flag.blob_dir, Some(PathBuf::from("/mnt/chat-blobs")));
+        assert_eq!(Config::default().blob_dir, None);
+    }
+
+    #[test]
     fn for_tests_binds_any_port() {
         let config = Config::for_tests(Path::new("/tmp/x"));
         assert_eq!(config.listen.port(), 0);
@@ -1184,6 +1217,7 @@ mod tests {
                 "CHATD_CERT_DIR",
                 d.cert_dir.display().to_string(),
             ),
+            ("--blobs", "CHATD_BLOBS", "DATA/files/blobs".into()),
             ("--cert", "CHATD_CERT", "none".into()),
             ("--key", "CHATD_KEY", "none".into()),
             ("--hostname", "CHATD_HOSTNAME", "none".into()),

@@ -267,7 +267,9 @@ impl Server {
                 ServerError::Task(format!("cannot bring the audit log's tree up to date: {e}"))
             })?;
         tracing::debug!(audit_size, "audit log tree ready");
-        if let Some(path) = bootstrap::ensure_admin(&store, &data_dir).await? {
+        if let Some(path) =
+            bootstrap::ensure_admin(&store, &data_dir, config.store.is_some()).await?
+        {
             tracing::info!(path = %path.display(), "created the admin account; its API token is in this file");
         }
         let hub =
@@ -326,12 +328,14 @@ impl Server {
         if let Some(ca) = &tls.ca_path {
             tracing::info!(ca = %ca.display(), "clients can trust this CA certificate (or pin the fingerprint)");
         }
-        let files = files::Files::open(&data_dir, config.files.clone()).map_err(|cause| {
-            ServerError::DataDir {
-                path: data_dir.join("files"),
+        let files = files::Files::open(&data_dir, config.blob_dir.as_deref(), config.files.clone())
+            .map_err(|cause| ServerError::DataDir {
+                path: config
+                    .blob_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("files")),
                 cause,
-            }
-        })?;
+            })?;
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)

@@ -76,6 +76,9 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 /// whose attachment downloads with the same hash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_sending_restores_history_up_to_the_backup_point() {
+    chat_e2e::redb_only!(
+        "the backup archive holds the redb file; a PostgreSQL store is backed up with pg_dump"
+    );
     let server = spawn_server_with(|c| {
         c.limits.send_rate_per_sec = 100_000;
         c.limits.send_burst = 100_000;
@@ -218,6 +221,9 @@ async fn a_backup_taken_while_sending_restores_history_up_to_the_backup_point() 
 /// the intact archive then restores into an empty directory.
 #[tokio::test]
 async fn backups_are_for_admins_and_bad_restores_leave_nothing() {
+    chat_e2e::redb_only!(
+        "the backup archive holds the redb file; a PostgreSQL store is backed up with pg_dump"
+    );
     let server = spawn_server().await;
     let admin = server.admin().await;
     let (ana, _) = server.user("ana").await;

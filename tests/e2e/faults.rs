@@ -119,6 +119,9 @@ impl Disk {
 
 #[tokio::test]
 async fn a_full_disk_refuses_writes_and_recovers_without_a_restart() {
+    chat_e2e::redb_only!(
+        "the disk-fault hook fails redb's file writes; PostgreSQL outages are tested in e2e::pg_store"
+    );
     let disk = match Tmpfs::mount(24 * 1024 * 1024) {
         Some(fs) => Disk::Tmpfs { fs, filler: None },
         None => {
@@ -131,6 +134,9 @@ async fn a_full_disk_refuses_writes_and_recovers_without_a_restart() {
 
 #[tokio::test]
 async fn an_injected_disk_fault_is_recovered_without_a_restart() {
+    chat_e2e::redb_only!(
+        "the disk-fault hook fails redb's file writes; PostgreSQL outages are tested in e2e::pg_store"
+    );
     disk_fault_scenario(Disk::Injected(DiskFault::default())).await;
 }
 
@@ -582,6 +588,9 @@ async fn data_files_are_private_whatever_the_umask() {
 
 #[tokio::test]
 async fn a_lost_admin_token_file_is_written_again_at_start() {
+    chat_e2e::redb_only!(
+        "with a shared database a node never reissues the admin token, see bootstrap::ensure_admin"
+    );
     // chatd died after committing the admin account, before writing the
     // file: the state on disk is an unused admin and no token file.
     let mut server = spawn_server().await;

@@ -9,6 +9,7 @@ mod bench;
 mod bins;
 mod bus_wiring;
 mod chatd_logs;
+mod cluster;
 mod crash;
 mod ctl_admin;
 mod ctl_audit;

@@ -7,6 +7,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 
+/// On the PostgreSQL run of the suite (`e2e_pg`), `--store URL` of the
+/// database this directory's chatd uses: created on the first start in
+/// `dir` and kept in `dir/store.url`, so a restart in the same directory
+/// finds the same data. Nothing on redb, or when `flags` name a store.
+fn suite_store(dir: &Path, flags: &[&str]) -> Vec<String> {
+    if chat_e2e::backend() != chat_e2e::Backend::Postgres || flags.contains(&"--store") {
+        return Vec::new();
+    }
+    let file = dir.join("store.url");
+    let url = match std::fs::read_to_string(&file) {
+        Ok(url) => url.trim().to_string(),
+        Err(_) => {
+            let url = chat_e2e::pg::suite_database().expect("the suite's PostgreSQL");
+            std::fs::write(&file, &url).expect("write store.url");
+            url
+        }
+    };
+    vec!["--store".into(), url]
+}
+
 /// A running `chatd` process with its data in `dir/data` and its
 /// certificates in `dir/certs`. Dropping it kills the process.
 pub struct Chatd {
@@ -37,6 +57,7 @@ impl Chatd {
         let mut child = Command::new(crate::bins::CHATD)
             .current_dir(dir)
             .args(["--listen", listen, "--data", "data"])
+            .args(suite_store(dir, flags))
             .args(flags)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

@@ -200,13 +200,22 @@ pub struct Files {
 }
 
 impl Files {
-    /// Opens (creating) `data_dir/files/{blobs,partial}`.
+    /// Opens (creating) `data_dir/files/partial` and the blob directory:
+    /// `blob_dir` when given (shared by several nodes), else
+    /// `data_dir/files/blobs`.
     ///
     /// # Errors
     /// I/O failures creating the directories.
-    pub fn open(data_dir: &Path, config: FilesConfig) -> std::io::Result<Files> {
+    pub fn open(
+        data_dir: &Path,
+        blob_dir: Option<&Path>,
+        config: FilesConfig,
+    ) -> std::io::Result<Files> {
         let root = data_dir.join("files");
-        let blobs = FsBlobStore::open(&root.join("blobs"))?;
+        let blobs = match blob_dir {
+            Some(dir) => FsBlobStore::open(dir)?,
+            None => FsBlobStore::open(&root.join("blobs"))?,
+        };
         let partial_dir = root.join("partial");
         blob::create_private_dir(&partial_dir)?;
         Ok(Files {

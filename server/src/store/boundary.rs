@@ -149,7 +149,7 @@ mod tests {
             last_seen: None,
         };
         storage
-            .bootstrap_admin(admin, "test".into())
+            .bootstrap_admin(admin, "test".into(), true)
             .await
             .expect("first admin");
         (dir, store, storage)

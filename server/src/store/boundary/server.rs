@@ -17,13 +17,18 @@ pub trait ServerState: Send + Sync {
     fn no_users(&self) -> StoreFuture<'_, bool>;
 
     /// Creates the first admin account `admin` with an API token labelled
-    /// `label`, or reissues that token for an admin never used; returns
-    /// the token's secret if one was minted. Atomic: the account and its
-    /// token are stored together.
+    /// `label`, or, when `reissue` is set, reissues that token for an
+    /// admin never used; returns the token's secret if one was minted.
+    /// Atomic: the account and its token are stored together.
     ///
     /// # Errors
     /// A storage failure.
-    fn bootstrap_admin(&self, admin: UserRecord, label: String) -> StoreFuture<'_, Option<String>>;
+    fn bootstrap_admin(
+        &self,
+        admin: UserRecord,
+        label: String,
+        reissue: bool,
+    ) -> StoreFuture<'_, Option<String>>;
 }
 
 impl ServerState for Store {
@@ -35,10 +40,15 @@ impl ServerState for Store {
         Box::pin(self.read_op(ops::server::no_users))
     }
 
-    fn bootstrap_admin(&self, admin: UserRecord, label: String) -> StoreFuture<'_, Option<String>> {
+    fn bootstrap_admin(
+        &self,
+        admin: UserRecord,
+        label: String,
+        reissue: bool,
+    ) -> StoreFuture<'_, Option<String>> {
         Box::pin(
             self.writer()
-                .write(move |ctx| ops::server::bootstrap_admin(ctx, &admin, &label)),
+                .write(move |ctx| ops::server::bootstrap_admin(ctx, &admin, &label, reissue)),
         )
     }
 }

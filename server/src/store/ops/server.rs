@@ -44,9 +44,12 @@ pub fn no_users(txn: &ReadTx) -> Result<bool, WriteError> {
 }
 
 /// On a database with no accounts, creates `admin` (server admin, no
-/// password) with an API token labelled `label`; with accounts, reissues
-/// that token if `username` was never used (a crash before its token file
-/// was written). Returns the new token's secret, if one was minted.
+/// password) with an API token labelled `label`; with accounts and
+/// `may_reissue`, reissues that token if `username` was never used (a crash
+/// before its token file was written). Returns the new token's secret, if
+/// one was minted. Nodes sharing a database pass `may_reissue = false`: two
+/// nodes starting at once on an empty database both get here, and the
+/// second must not revoke the token the first just wrote.
 ///
 /// # Errors
 /// A storage failure.
@@ -54,8 +57,12 @@ pub fn bootstrap_admin(
     ctx: &mut WriteCtx<'_>,
     admin: &UserRecord,
     label: &str,
+    may_reissue: bool,
 ) -> Result<Option<String>, WriteError> {
     if ctx.users.len()? > 0 {
+        if !may_reissue {
+            return Ok(None);
+        }
         return reissue(ctx, &admin.username, label);
     }
     let id = insert_user(ctx, admin.clone())?;
