@@ -161,7 +161,7 @@ async fn members_on_two_nodes_see_one_gapless_order() {
         .history(room, chat_protocol::HistoryAnchor::Latest, 10)
         .await
         .expect("history");
-    assert_eq!(page.head.0, orders[0].last().unwrap().0);
+    assert_eq!(page.head.0, orders[0].last().expect("messages").0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,10 +302,13 @@ async fn a_sigkilled_node_loses_nothing_acked_and_its_clients_catch_up_on_the_ot
     let pg = pg_or_skip!("cluster::a_sigkilled_node_loses_nothing_acked");
     let nats = nats_or_skip!();
     let blobs = tempfile::tempdir().expect("blobs");
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir a"),
+        tempfile::tempdir().expect("dir b"),
+    );
     let url = pg.url();
     let nats_url = nats.url();
-    let blob_dir = blobs.path().to_str().unwrap().to_string();
+    let blob_dir = blobs.path().to_str().expect("utf-8 temp path").to_string();
     let flags = [
         "--store",
         &url,
@@ -320,7 +323,7 @@ async fn a_sigkilled_node_loses_nothing_acked_and_its_clients_catch_up_on_the_ot
     ];
     let node_a = Chatd::start_with(dir_a.path(), "127.0.0.1:0", &flags);
     // The second node gets the first one's admin token file.
-    std::fs::create_dir_all(dir_b.path().join("data")).unwrap();
+    std::fs::create_dir_all(dir_b.path().join("data")).expect("data dir b");
     std::fs::copy(
         dir_a
             .path()
