@@ -162,6 +162,19 @@ async fn members_on_two_nodes_see_one_gapless_order() {
         .await
         .expect("history");
     assert_eq!(page.head.0, orders[0].last().expect("messages").0);
+    // Each node counts its events in a row of its own (no row that every
+    // batch of every node writes), and both report the same total.
+    let shared = pg.psql("SELECT count(*) FROM meta WHERE k1 = 'event_count'");
+    let shards = pg.psql("SELECT count(*) FROM meta WHERE k1 LIKE 'event_count:%'");
+    assert_eq!(shared, "0", "no server-wide counter row");
+    assert_eq!(shards, "2", "one counter row per node");
+    let on_b = two.b.admin().await;
+    let (sa, sb) = (
+        admin.server_stats().await.expect("stats on A"),
+        on_b.server_stats().await.expect("stats on B"),
+    );
+    assert_eq!(sa.events, sb.events);
+    assert!(sa.events >= (4 * EACH) as u64, "{}", sa.events);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,7 +66,12 @@ pub struct WriteCtx<'t> {
     pub effects: Vec<Effect>,
     /// Rooms changed in this batch, written to [`ROOMS`] by [`WriteCtx::flush`].
     dirty_rooms: HashMap<u64, RoomRecord>,
-    /// Events appended in this batch, added to [`meta::EVENT_COUNT`] by
+    /// The `META` row this batch's event count goes to:
+    /// [`meta::EVENT_COUNT`] on redb, `event_count:<shard>` on PostgreSQL
+    /// (`WriteTx::counter_shard`); readers sum them
+    /// (`query::Reader::counter_sum`).
+    event_count_key: String,
+    /// Events appended in this batch, added to the event count row by
     /// [`WriteCtx::flush`].
     new_events: u64,
 }
@@ -91,6 +96,10 @@ impl<'t> WriteCtx<'t> {
             contact_of: txn.open_table(CONTACT_OF)?,
             notifications: txn.open_table(NOTIFICATIONS)?,
             modlog: txn.open_table(MODLOG)?,
+            event_count_key: match txn.counter_shard() {
+                Some(shard) => format!("{}:{shard}", meta::EVENT_COUNT),
+                None => meta::EVENT_COUNT.to_string(),
+            },
             txn,
             effects: Vec::new(),
             dirty_rooms: HashMap::new(),
@@ -155,7 +164,10 @@ impl<'t> WriteCtx<'t> {
         }
         if self.new_events > 0 {
             let n = std::mem::take(&mut self.new_events);
-            self.bump(meta::EVENT_COUNT, n)?;
+            let key = std::mem::take(&mut self.event_count_key);
+            let bumped = self.bump(&key, n);
+            self.event_count_key = key;
+            bumped?;
         }
         Ok(())
     }

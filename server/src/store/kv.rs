@@ -584,6 +584,18 @@ impl WriteTx {
         }
     }
 
+    /// The suffix of this engine's own rows of the server-wide counters
+    /// (`META["event_count:<shard>"]`): `None` on redb (one writer, one
+    /// row), the engine's shard on PostgreSQL, so nodes sharing a database
+    /// do not all write one row in every batch (which would make their
+    /// SERIALIZABLE batches conflict whatever rooms they touch).
+    pub fn counter_shard(&self) -> Option<&str> {
+        match &self.inner {
+            WriteTxInner::Redb(_) => None,
+            WriteTxInner::Pg(t) => Some(t.counter_shard()),
+        }
+    }
+
     /// Opens `def` for reading and writing.
     ///
     /// # Errors

@@ -278,6 +278,29 @@ impl<'t> Reader<'t> {
     pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.meta.get(name)?.map(|v| v.value()).unwrap_or(0))
     }
+
+    /// The sum of counter `name` and of its per-node shards
+    /// (`name:<shard>`, written by nodes sharing a PostgreSQL database;
+    /// see `WriteCtx`'s `event_count_key`).
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn counter_sum(&self, name: &str) -> Result<u64, StoreError> {
+        let shard_prefix = format!("{name}:");
+        let mut total = 0u64;
+        for row in self.meta.range(name..)? {
+            let (key, value) = row?;
+            let key = key.value();
+            if key != name && !key.starts_with(&shard_prefix) {
+                if key.starts_with(name) {
+                    continue;
+                }
+                break;
+            }
+            total = total.saturating_add(value.value());
+        }
+        Ok(total)
+    }
 }
 
 /// Appends `event` to `room`'s timeline inside the writer's transaction:

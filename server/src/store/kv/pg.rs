@@ -189,6 +189,10 @@ pub struct PgEngine {
     handle: Handle,
     /// The URL without its password, for messages.
     shown: String,
+    /// This engine's shard of the server-wide counters (a fresh ULID per
+    /// open): each node adds to its own `META` row, so batches of
+    /// different nodes do not all write one row and conflict.
+    shard: Arc<str>,
     /// The engine's own runtime ([`ENGINE_THREADS`] threads), which drives
     /// the connections; declared last, so the pool goes first.
     _runtime: EngineRuntime,
@@ -272,6 +276,7 @@ impl PgEngine {
             pool,
             handle,
             shown,
+            shard: Arc::from(ulid::Ulid::new().to_string()),
             _runtime: runtime,
         })
     }
@@ -324,6 +329,7 @@ impl PgEngine {
     pub fn begin_write(&self, lock: WriteLock) -> Result<PgWriteTx, StoreError> {
         Ok(PgWriteTx {
             conn: Arc::new(self.begin("BEGIN ISOLATION LEVEL SERIALIZABLE", Some(lock))?),
+            shard: self.shard.clone(),
         })
     }
 
@@ -975,9 +981,15 @@ impl PgReadTx {
 /// dropped unless the writer committed it through [`PgWriteTx::control`].
 pub struct PgWriteTx {
     conn: Arc<Conn>,
+    shard: Arc<str>,
 }
 
 impl PgWriteTx {
+    /// The engine's counter shard ([`PgEngine`]'s `shard`).
+    pub fn counter_shard(&self) -> &str {
+        &self.shard
+    }
+
     /// Opens the table `name` whose key has `kinds` columns.
     ///
     /// # Errors

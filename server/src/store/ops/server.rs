@@ -30,7 +30,7 @@ pub fn counts(txn: &ReadTx) -> Result<StoredCounts, WriteError> {
     Ok(StoredCounts {
         rooms: r.rooms.len()?,
         users: r.users.len()?,
-        events: r.counter(meta::EVENT_COUNT)?,
+        events: r.counter_sum(meta::EVENT_COUNT)?,
         idempotency_keys: txn.open_table(IDEMPOTENCY)?.len()?,
     })
 }
