@@ -447,3 +447,34 @@ async fn a_file_uploaded_on_one_node_downloads_from_the_other() {
         .expect("download on B");
     assert_eq!(std::fs::read(&dest).expect("read"), body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_on_one_node_is_found_by_search_on_the_other() {
+    once!();
+    let pg = pg_or_skip!("cluster::a_message_sent_on_one_node_is_found_by_search_on_the_other");
+    let nats = nats_or_skip!();
+    let two = two_nodes(&pg, &nats).await;
+    let admin = two.a.admin().await;
+    admin
+        .create_user("pharmacist", Some(PASSWORD), "", "", false)
+        .await
+        .expect("user");
+    let room = public_room(&admin, "pharmacy").await;
+    let (on_a, _) = two.a.login("pharmacist").await;
+    on_a.join_room(room).await.expect("join");
+    let sent = on_a
+        .send(
+            room,
+            IdempotencyKey::random(),
+            "haloperidol 2 mg given at 14:00",
+            None,
+        )
+        .await
+        .expect("send on A");
+    // Node B's own index follows the shared event log.
+    let (on_b, _) = two.b.login("pharmacist").await;
+    let hits =
+        crate::search::search_all(&on_b, chat_protocol::SearchQuery::new("haloperidol", 7)).await;
+    let found: Vec<(RoomId, Seq)> = hits.iter().map(|h| (h.room, h.seq)).collect();
+    assert_eq!(found, vec![(room, sent.seq)]);
+}
