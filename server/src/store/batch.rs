@@ -35,6 +35,62 @@ pub const MAX_RERUNS: usize = 8;
 pub(super) const TOO_MANY_FAILURES: &str = "the server could not store this request because other requests \
      stored with it kept failing; nothing of it was stored; retry";
 
+/// Records a committed batch in `stats` (commit time since `started`,
+/// jobs per batch) and hands it to the publisher thread, which answers
+/// the jobs and publishes `effects`. Shared by the redb and the
+/// PostgreSQL writer threads.
+///
+/// Returns false if the publisher thread is gone (the writer stops).
+pub(crate) fn hand_over(
+    stats: &WriterStats,
+    out: &mpsc::SyncSender<Outcome>,
+    jobs: Vec<BoxedJob>,
+    effects: Vec<crate::fanout::Effect>,
+    started: Instant,
+) -> bool {
+    stats
+        .commit_seconds
+        .observe(started.elapsed().as_secs_f64());
+    stats.batch_jobs.observe(jobs.len() as f64);
+    stats.commits.fetch_add(1, Ordering::Relaxed);
+    stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+    if out.send(Outcome { jobs, effects }).is_err() {
+        tracing::error!("the publisher thread is gone; stopping the writer");
+        return false;
+    }
+    true
+}
+
+/// Answers job `index` of a batch with the failure that was its own and
+/// removes it from `jobs`, counting one more re-run in `reruns`. Shared by
+/// both writer threads.
+///
+/// Returns whether the rest of the batch should run again: false when no
+/// job is left, or when `reruns` passed [`MAX_RERUNS`] (the jobs left are
+/// then answered `Unavailable`).
+pub(crate) fn drop_failed_job(
+    stats: &WriterStats,
+    jobs: &mut Vec<BoxedJob>,
+    index: usize,
+    error: StoreError,
+    reruns: &mut usize,
+) -> bool {
+    tracing::error!(%error, "a write job failed; dropping it and re-running the rest of its batch");
+    stats.failed_jobs.fetch_add(1, Ordering::Relaxed);
+    jobs.remove(index).finish(Fate::Failed(error));
+    *reruns += 1;
+    if jobs.is_empty() {
+        return false;
+    }
+    if *reruns > MAX_RERUNS {
+        for job in jobs.drain(..) {
+            job.finish(Fate::Unavailable(TOO_MANY_FAILURES));
+        }
+        return false;
+    }
+    true
+}
+
 /// Free space, in bytes, the disk must have (proved by writing it) before
 /// a degraded store accepts writes again: room for a few full batches of
 /// messages, so a store that recovers does not fail again at once.
@@ -145,33 +201,10 @@ impl WriterThread {
             let started = Instant::now();
             match attempt(&db, &mut jobs) {
                 Attempt::Committed(effects) => {
-                    let stats = &self.stats;
-                    stats
-                        .commit_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                    stats.batch_jobs.observe(jobs.len() as f64);
-                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                    self.stats
-                        .writes
-                        .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                    if self.out.send(Outcome { jobs, effects }).is_err() {
-                        tracing::error!("the publisher thread is gone; stopping the writer");
-                        return false;
-                    }
-                    return true;
+                    return hand_over(&self.stats, &self.out, jobs, effects, started);
                 }
                 Attempt::Poisoned(index, error) => {
-                    tracing::error!(%error, "a write job failed; dropping it and re-running the rest of its batch");
-                    self.stats.failed_jobs.fetch_add(1, Ordering::Relaxed);
-                    jobs.remove(index).finish(Fate::Failed(error));
-                    reruns += 1;
-                    if jobs.is_empty() {
-                        return true;
-                    }
-                    if reruns > MAX_RERUNS {
-                        for job in jobs {
-                            job.finish(Fate::Unavailable(TOO_MANY_FAILURES));
-                        }
+                    if !drop_failed_job(&self.stats, &mut jobs, index, error, &mut reruns) {
                         return true;
                     }
                 }

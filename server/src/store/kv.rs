@@ -25,8 +25,6 @@
 //! PostgreSQL's are classified in [`pg`] (a lost connection or a
 //! serialisation failure is retryable).
 
-// The placeholder's `len` has no `is_empty` yet (kv/pg.rs is being written).
-#[allow(clippy::len_without_is_empty)]
 pub mod pg;
 
 use super::StoreError;
@@ -463,8 +461,6 @@ pub struct ReadTx {
 
 enum ReadTxInner {
     Redb(redb::ReadTransaction),
-    // Constructed by the PostgreSQL engine (kv/pg.rs).
-    #[allow(dead_code)]
     Pg(pg::PgReadTx),
 }
 
@@ -477,8 +473,6 @@ impl ReadTx {
     }
 
     /// Wraps a PostgreSQL read transaction.
-    // Constructed by the PostgreSQL engine (kv/pg.rs).
-    #[allow(dead_code)]
     pub(crate) fn pg(txn: pg::PgReadTx) -> ReadTx {
         ReadTx {
             inner: ReadTxInner::Pg(txn),
@@ -543,8 +537,6 @@ pub struct WriteTx {
 #[allow(clippy::large_enum_variant)]
 enum WriteTxInner {
     Redb(redb::WriteTransaction),
-    // Constructed by the PostgreSQL engine (kv/pg.rs).
-    #[allow(dead_code)]
     Pg(pg::PgWriteTx),
 }
 
@@ -557,22 +549,9 @@ impl WriteTx {
     }
 
     /// Wraps a PostgreSQL write transaction.
-    // Constructed by the PostgreSQL engine (kv/pg.rs).
-    #[allow(dead_code)]
     pub(crate) fn pg(txn: pg::PgWriteTx) -> WriteTx {
         WriteTx {
             inner: WriteTxInner::Pg(txn),
-        }
-    }
-
-    /// The redb transaction, for redb-only paths; `None` on PostgreSQL.
-    // No redb-only write path uses it yet (table creation at open runs
-    // on the redb `Database` itself).
-    #[allow(dead_code)]
-    pub(crate) fn as_redb(&self) -> Option<&redb::WriteTransaction> {
-        match &self.inner {
-            WriteTxInner::Redb(t) => Some(t),
-            WriteTxInner::Pg(_) => None,
         }
     }
 

@@ -44,12 +44,11 @@ use super::{CONFLICTED, Failure, PgEngine, UNREACHABLE, WriteLock};
 use crate::fanout::Effect;
 use crate::store::StoreError;
 use crate::store::WriteCtx;
-use crate::store::batch::{MAX_RERUNS, TOO_MANY_FAILURES};
+use crate::store::batch::{drop_failed_job, hand_over};
 use crate::store::kv::WriteTx;
-use crate::store::writer::{BoxedJob, Fate, Outcome, Queues, take_batch};
+use crate::store::writer::{BoxedJob, Fate, Queues, take_batch};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Most times one batch is re-run after serialisation failures.
@@ -125,30 +124,10 @@ impl PgWriterThread {
             };
             match attempt(&self.engine, &mut jobs, lock) {
                 Attempt::Committed(effects) => {
-                    stats
-                        .commit_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                    stats.batch_jobs.observe(jobs.len() as f64);
-                    stats.commits.fetch_add(1, Ordering::Relaxed);
-                    stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                    if self.queues.out.send(Outcome { jobs, effects }).is_err() {
-                        tracing::error!("the publisher thread is gone; stopping the writer");
-                        return false;
-                    }
-                    return true;
+                    return hand_over(&stats, &self.queues.out, jobs, effects, started);
                 }
                 Attempt::Poisoned(index, error) => {
-                    tracing::error!(%error, "a write job failed; dropping it and re-running the rest of its batch");
-                    stats.failed_jobs.fetch_add(1, Ordering::Relaxed);
-                    jobs.remove(index).finish(Fate::Failed(error));
-                    reruns += 1;
-                    if jobs.is_empty() {
-                        return true;
-                    }
-                    if reruns > MAX_RERUNS {
-                        for job in jobs {
-                            job.finish(Fate::Unavailable(TOO_MANY_FAILURES));
-                        }
+                    if !drop_failed_job(&stats, &mut jobs, index, error, &mut reruns) {
                         return true;
                     }
                 }
